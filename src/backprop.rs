@@ -1,0 +1,179 @@
+//! Reverse-mode differentiation over the supply chain ("backprop", DESIGN.md section 2).
+//!
+//! Given an allocation (every firm's input plan), the adjoint of a good is the marginal
+//! value of one more unit of it, in units of the fixed prices:
+//!
+//! - a fixed-price good's adjoint is its price: `a_g = p_g`;
+//! - walking firms from the final goods back to the raw ones, a firm's adjoint revenue is
+//!   `P^_f = sum_g w_fg a_g` over its outputs, and each of its inputs h gets a per-use adjoint
+//!   `u_fh = P^_f * dF_f/dx_fh` (the chain rule, one link per firm);
+//! - an endogenous good's adjoint is the quantity-weighted mean of its per-use adjoints,
+//!   `a_h = sum_f x_fh u_fh / sum_f x_fh`: a good bought by several firms is *split* between
+//!   them, so the adjoints of its uses are averaged, not summed. When the allocation is
+//!   efficient every use has the same marginal value (the spread `max_f |u_fh - a_h|` is 0).
+//!
+//! A *copy* (one value read twice, as in a program) is a joint-production firm
+//! (`outputs = { x1 = 1, x2 = 1 }`, F = input); its `P^_f` sums the adjoints of both copies,
+//! which is exactly reverse-mode AD's fan-out rule.
+//!
+//! For chains and trees (every endogenous good has at most one user), [`forward`] computes
+//! the planner's allocation directly from the endowments, and backprop there gives dV/ds.
+
+use crate::economy::Economy;
+
+/// Adjoints at one allocation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Adjoints {
+    /// a_g per good.
+    pub good: Vec<f64>,
+    /// P^_f per firm (adjoint revenue per unit of F, before productivity).
+    pub revenue: Vec<f64>,
+    /// u_e per input edge.
+    pub per_use: Vec<f64>,
+    /// max over uses |u_e - a_g| per good (0 for goods with fewer than two uses).
+    pub spread: Vec<f64>,
+}
+
+/// Run backprop at the allocation `x` (one quantity per input edge). Fixed-price goods take
+/// their adjoint from `prices` (the current fixed prices, shocks included).
+pub fn backprop(economy: &Economy, prices: &[f64], x: &[f64]) -> Adjoints {
+    let mut out = Adjoints::default();
+    backprop_into(economy, prices, x, &mut out);
+    out
+}
+
+/// [`backprop`] into reused buffers (no allocation after the first call, except scratch).
+pub fn backprop_into(economy: &Economy, prices: &[f64], x: &[f64], out: &mut Adjoints) {
+    let goods = &economy.goods;
+    let firms = &economy.firms;
+    out.good.clear();
+    out.good.resize(goods.len(), f64::NAN);
+    out.revenue.clear();
+    out.revenue.resize(firms.len(), 0.0);
+    out.per_use.clear();
+    out.per_use.resize(firms.edges(), 0.0);
+    out.spread.clear();
+    out.spread.resize(goods.len(), 0.0);
+    for g in 0..goods.len() {
+        if goods.fixed[g] {
+            out.good[g] = prices[g];
+        }
+    }
+    let mut grad = Vec::new();
+    for &f in firms.topo_order.iter().rev() {
+        let f = f as usize;
+        // Every user of this firm's outputs comes later in topological order, so it has
+        // already been processed: the outputs' adjoints can be completed now.
+        let mut revenue = 0.0;
+        for k in firms.outputs(f) {
+            let g = firms.output_good[k] as usize;
+            if out.good[g].is_nan() {
+                settle_good(economy, g, x, out);
+            }
+            revenue += firms.output_weight[k] * out.good[g];
+        }
+        out.revenue[f] = revenue;
+        let inputs = firms.inputs(f);
+        grad.clear();
+        grad.resize(inputs.len(), 0.0);
+        economy.technology(f).gradient(&x[inputs.clone()], &firms.input_param[inputs.clone()], &mut grad);
+        let scale = revenue * firms.productivity[f];
+        for (e, d) in inputs.zip(&grad) {
+            out.per_use[e] = scale * d;
+        }
+    }
+    // Goods nobody produces (raw goods with endowments) are settled last.
+    for g in 0..goods.len() {
+        if out.good[g].is_nan() {
+            settle_good(economy, g, x, out);
+        }
+    }
+}
+
+/// a_g = quantity-weighted mean of the per-use adjoints of good g, and their spread.
+fn settle_good(economy: &Economy, g: usize, x: &[f64], out: &mut Adjoints) {
+    let uses = economy.goods.uses(g);
+    if uses.is_empty() {
+        // Nobody wants it: with free disposal its value is 0.
+        out.good[g] = 0.0;
+        return;
+    }
+    let (mut num, mut den) = (0.0, 0.0);
+    for &e in uses {
+        let e = e as usize;
+        num += x[e] * out.per_use[e];
+        den += x[e];
+    }
+    let a = if den > 0.0 {
+        num / den
+    } else {
+        uses.iter().map(|&e| out.per_use[e as usize]).sum::<f64>() / uses.len() as f64
+    };
+    out.good[g] = a;
+    out.spread[g] = uses.iter().map(|&e| (out.per_use[e as usize] - a).abs()).fold(0.0, f64::max);
+}
+
+/// The planner's allocation of a chain or tree, computed forward from the endowments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forward {
+    /// Quantity per input edge.
+    pub x: Vec<f64>,
+    /// Output of each firm (productivity times F).
+    pub y: Vec<f64>,
+    /// Total supply of each good (endowment plus production).
+    pub supply: Vec<f64>,
+    /// V: value of the fixed-price output.
+    pub value: f64,
+}
+
+/// Why the forward pass does not apply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ForwardError {
+    /// A good has several users: the split must be solved for (reference solver).
+    Split { good: String },
+    /// A firm buys a fixed-price input: its quantity must be chosen (reference solver).
+    FixedPriceInput { firm: String, good: String },
+}
+
+impl std::fmt::Display for ForwardError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ForwardError::Split { good } => write!(f, "good '{good}' has several users, so the planner must choose how to split it"),
+            ForwardError::FixedPriceInput { firm, good } => write!(f, "firm '{firm}' buys the fixed-price good '{good}', so the planner must choose how much"),
+        }
+    }
+}
+
+/// Forward pass: each endogenous good goes entirely to its one user (if any).
+pub fn forward(economy: &Economy, prices: &[f64]) -> Result<Forward, ForwardError> {
+    let goods = &economy.goods;
+    let firms = &economy.firms;
+    for g in goods.endogenous() {
+        if goods.uses(g).len() > 1 {
+            return Err(ForwardError::Split { good: goods.name[g].clone() });
+        }
+    }
+    if let Some(e) = (0..firms.edges()).find(|&e| goods.fixed[firms.input_good[e] as usize]) {
+        return Err(ForwardError::FixedPriceInput {
+            firm: economy.firm_name(firms.edge_firm[e] as usize),
+            good: goods.name[firms.input_good[e] as usize].clone(),
+        });
+    }
+    let mut supply = goods.endowment.clone();
+    let mut x = vec![0.0; firms.edges()];
+    let mut y = vec![0.0; firms.len()];
+    for &f in &firms.topo_order {
+        let f = f as usize;
+        let inputs = firms.inputs(f);
+        for e in inputs.clone() {
+            // producers come first in topological order, so the supply is complete
+            x[e] = supply[firms.input_good[e] as usize];
+        }
+        y[f] = economy.output(f, &x[inputs]);
+        for k in firms.outputs(f) {
+            supply[firms.output_good[k] as usize] += firms.output_weight[k] * y[f];
+        }
+    }
+    let value = (0..goods.len()).filter(|&g| goods.fixed[g]).map(|g| prices[g] * supply[g]).sum();
+    Ok(Forward { x, y, supply, value })
+}

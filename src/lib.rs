@@ -1,0 +1,16 @@
+//! pricegrad: competitive markets compute gradients.
+//!
+//! Firms that see only their own input and output prices, and markets that move prices
+//! against excess demand, settle on prices equal to the derivatives of final value with
+//! respect to each good: the numbers reverse-mode automatic differentiation (backprop)
+//! gives. This crate simulates such markets and checks that claim on every run.
+
+pub mod agents;
+pub mod backprop;
+pub mod cli;
+pub mod economy;
+pub mod linalg;
+pub mod market;
+pub mod production;
+pub mod random;
+pub mod scenario;

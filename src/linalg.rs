@@ -1,0 +1,116 @@
+//! Small dense linear algebra for Newton steps (per-firm best responses, the reference
+//! solver). Row-major `n x n` matrices in flat slices.
+
+/// Solve `A x = b` in place (b becomes x) by LU with partial pivoting. `a` is overwritten.
+/// Returns false when A is singular to working precision.
+pub fn lu_solve(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
+    debug_assert_eq!(a.len(), n * n);
+    let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if !(scale.is_finite() && scale > 0.0) {
+        return false;
+    }
+    for k in 0..n {
+        // pivot
+        let (mut piv, mut best) = (k, a[k * n + k].abs());
+        for i in k + 1..n {
+            let v = a[i * n + k].abs();
+            if v > best {
+                piv = i;
+                best = v;
+            }
+        }
+        if best <= scale * 1e-15 {
+            return false;
+        }
+        if piv != k {
+            for j in 0..n {
+                a.swap(k * n + j, piv * n + j);
+            }
+            b.swap(k, piv);
+        }
+        let d = a[k * n + k];
+        for i in k + 1..n {
+            let m = a[i * n + k] / d;
+            if m != 0.0 {
+                a[i * n + k] = 0.0;
+                for j in k + 1..n {
+                    a[i * n + j] -= m * a[k * n + j];
+                }
+                b[i] -= m * b[k];
+            }
+        }
+    }
+    for k in (0..n).rev() {
+        let mut s = b[k];
+        for j in k + 1..n {
+            s -= a[k * n + j] * b[j];
+        }
+        b[k] = s / a[k * n + k];
+    }
+    b.iter().all(|v| v.is_finite())
+}
+
+/// Solve `A x = b` for symmetric positive definite A by Cholesky, in place.
+/// Returns false when A is not positive definite.
+pub fn cholesky_solve(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
+    for j in 0..n {
+        let mut d = a[j * n + j];
+        for k in 0..j {
+            d -= a[j * n + k] * a[j * n + k];
+        }
+        if !(d > 0.0) || !d.is_finite() {
+            return false;
+        }
+        let d = d.sqrt();
+        a[j * n + j] = d;
+        for i in j + 1..n {
+            let mut s = a[i * n + j];
+            for k in 0..j {
+                s -= a[i * n + k] * a[j * n + k];
+            }
+            a[i * n + j] = s / d;
+        }
+    }
+    // forward: L y = b
+    for i in 0..n {
+        let mut s = b[i];
+        for k in 0..i {
+            s -= a[i * n + k] * b[k];
+        }
+        b[i] = s / a[i * n + i];
+    }
+    // backward: L^T x = y
+    for i in (0..n).rev() {
+        let mut s = b[i];
+        for k in i + 1..n {
+            s -= a[k * n + i] * b[k];
+        }
+        b[i] = s / a[i * n + i];
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn solves_small_systems() {
+        // A = [[4, 1], [1, 3]], b = [1, 2] -> x = [1/11, 7/11]
+        let mut a = [4.0, 1.0, 1.0, 3.0];
+        let mut b = [1.0, 2.0];
+        assert!(cholesky_solve(&mut a, &mut b, 2));
+        assert!((b[0] - 1.0 / 11.0).abs() < 1e-15 && (b[1] - 7.0 / 11.0).abs() < 1e-15);
+        // needs pivoting: [[0, 1], [1, 0]] x = [2, 3] -> x = [3, 2]
+        let mut a = [0.0, 1.0, 1.0, 0.0];
+        let mut b = [2.0, 3.0];
+        assert!(lu_solve(&mut a, &mut b, 2));
+        assert_eq!(b, [3.0, 2.0]);
+        let mut a = [1.0, 2.0, 2.0, 4.0];
+        let mut b = [1.0, 1.0];
+        assert!(!lu_solve(&mut a, &mut b, 2));
+        let mut a = [1.0, 2.0, 2.0, 1.0];
+        let mut b = [1.0, 1.0];
+        assert!(!cholesky_solve(&mut a, &mut b, 2));
+    }
+}

@@ -1,0 +1,181 @@
+//! Input errors: what is wrong, where (file, line, column, or the `--set` argument), and how
+//! to fix it. Rendered like a compiler diagnostic, with the offending line underlined.
+
+use super::format::Origin;
+use std::fmt;
+use std::ops::Range;
+
+/// Where an input error is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Location {
+    /// A byte range in the scenario source.
+    Span(Range<usize>),
+    /// A `--set PATH=VALUE` argument.
+    Set(String),
+    /// The file as a whole (e.g. "no firms").
+    File,
+}
+
+impl From<&Origin> for Location {
+    fn from(o: &Origin) -> Self {
+        match o {
+            Origin::File(r) => Location::Span(r.clone()),
+            Origin::Set(a) => Location::Set(a.clone()),
+            Origin::Default => Location::File,
+        }
+    }
+}
+
+/// One problem with a scenario, before it is rendered against its source text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub location: Location,
+    pub message: String,
+    pub help: String,
+}
+
+impl Problem {
+    pub fn new(location: Location, message: impl Into<String>, help: impl Into<String>) -> Self {
+        Problem {
+            location,
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+    pub fn at(span: Range<usize>, message: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(Location::Span(span), message, help)
+    }
+}
+
+/// All problems found in one scenario, with the file name and source to render them.
+#[derive(Debug, Clone)]
+pub struct InputError {
+    pub file: String,
+    pub source_text: String,
+    pub problems: Vec<Problem>,
+}
+
+impl InputError {
+    pub fn new(file: &str, source_text: &str, problems: Vec<Problem>) -> Self {
+        InputError {
+            file: file.to_string(),
+            source_text: source_text.to_string(),
+            problems,
+        }
+    }
+
+    /// An error that is not about a position in a file (an unreadable file, a bad argument).
+    pub fn plain(file: &str, message: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(file, "", vec![Problem::new(Location::File, message, help)])
+    }
+
+    /// (line, column), both 1-based, of a byte offset (column counts characters).
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        line_col(&self.source_text, offset)
+    }
+}
+
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = floor_char_boundary(text, offset.min(text.len()));
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = text[line_start..offset].chars().count() + 1;
+    (line, col)
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MAX_SHOWN: usize = 20;
+        for (i, p) in self.problems.iter().take(MAX_SHOWN).enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            writeln!(f, "error: {}", p.message)?;
+            match &p.location {
+                Location::Span(r) => {
+                    let (line, col) = self.line_col(r.start);
+                    writeln!(f, "  --> {}:{}:{}", self.file, line, col)?;
+                    let text = self.source_text.lines().nth(line - 1).unwrap_or("");
+                    // Keep very long lines (generated files) readable.
+                    let shown: String = text.chars().take(200).collect();
+                    let end_in_line = {
+                        let (l2, c2) = self.line_col(r.end.max(r.start + 1));
+                        if l2 == line {
+                            c2
+                        } else {
+                            shown.chars().count() + 1
+                        }
+                    };
+                    let width = end_in_line.saturating_sub(col).max(1);
+                    let gutter = line.to_string().len();
+                    writeln!(f, "{:gutter$} |", "")?;
+                    writeln!(f, "{line} | {shown}")?;
+                    writeln!(
+                        f,
+                        "{:gutter$} | {}{}",
+                        "",
+                        " ".repeat(col - 1),
+                        "^".repeat(width.min(200))
+                    )?;
+                }
+                Location::Set(arg) => writeln!(f, "  --> {} (from --set {arg})", self.file)?,
+                Location::File => writeln!(f, "  --> {}", self.file)?,
+            }
+            if !p.help.is_empty() {
+                writeln!(f, "  = help: {}", p.help)?;
+            }
+        }
+        if self.problems.len() > MAX_SHOWN {
+            writeln!(
+                f,
+                "\n... and {} more problems",
+                self.problems.len() - MAX_SHOWN
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// Edit distance for did-you-mean suggestions.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The closest candidate within a sensible distance, for "did you mean ...?".
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(2);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&name.to_lowercase(), &c.to_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// " Did you mean 'x'?" or "".
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    match closest(name, candidates) {
+        Some(c) => format!("did you mean '{c}'? "),
+        None => String::new(),
+    }
+}

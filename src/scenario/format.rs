@@ -1,0 +1,271 @@
+//! The scenario file format, version 1: serde structures that mirror the TOML one to one.
+//!
+//! Every table rejects unknown keys, so a typo is an error rather than a silently ignored
+//! setting. Numbers carry their position in the file ([`Num`], [`Int`]) so that validation
+//! can point at the exact place; a value replaced by `--set` remembers that instead.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use std::ops::Range;
+use toml::Spanned;
+
+/// Where a value came from: a byte range in the scenario file, or a `--set` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    File(Range<usize>),
+    Set(String),
+    Default,
+}
+
+/// A number (TOML float or integer) and where it came from.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "Spanned<f64>")]
+pub struct Num {
+    pub value: f64,
+    pub origin: Origin,
+}
+
+impl From<Spanned<f64>> for Num {
+    fn from(s: Spanned<f64>) -> Self {
+        Num {
+            origin: Origin::File(s.span()),
+            value: s.into_inner(),
+        }
+    }
+}
+
+impl Num {
+    pub fn default_value(value: f64) -> Self {
+        Num {
+            value,
+            origin: Origin::Default,
+        }
+    }
+}
+
+/// A word setting (a rule name) and where it came from.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "Spanned<String>")]
+pub struct Text {
+    pub value: String,
+    pub origin: Origin,
+}
+
+impl From<Spanned<String>> for Text {
+    fn from(s: Spanned<String>) -> Self {
+        Text {
+            origin: Origin::File(s.span()),
+            value: s.into_inner(),
+        }
+    }
+}
+
+/// A whole number (seeds, counts, ticks) and where it came from.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "Spanned<i64>")]
+pub struct Int {
+    pub value: i64,
+    pub origin: Origin,
+}
+
+impl From<Spanned<i64>> for Int {
+    fn from(s: Spanned<i64>) -> Self {
+        Int {
+            origin: Origin::File(s.span()),
+            value: s.into_inner(),
+        }
+    }
+}
+
+impl Int {
+    pub fn default_value(value: i64) -> Self {
+        Int {
+            value,
+            origin: Origin::Default,
+        }
+    }
+}
+
+/// A whole scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Format version; only 1 exists.
+    #[serde(default)]
+    pub version: Option<Int>,
+    pub goods: IndexMap<String, Spanned<GoodSpec>>,
+    #[serde(default)]
+    pub firms: Vec<Spanned<FirmSpec>>,
+    #[serde(default)]
+    pub market: MarketSpec,
+    #[serde(default)]
+    pub agents: AgentSpec,
+    #[serde(default)]
+    pub run: RunSpec,
+    #[serde(default)]
+    pub log: LogSpec,
+    #[serde(default)]
+    pub shocks: Vec<Spanned<ShockSpec>>,
+    /// Sweep defaults (used by `pricegrad sweep`; the command line wins).
+    #[serde(default)]
+    pub sweep: Option<SweepSpec>,
+}
+
+/// `[goods.NAME]`: fixed-price when `price` is given, endogenous otherwise.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoodSpec {
+    pub price: Option<Num>,
+    pub endowment: Option<Num>,
+    pub initial_price: Option<Num>,
+}
+
+/// `[[firms]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirmSpec {
+    pub name: Spanned<String>,
+    pub output: Option<Spanned<String>>,
+    pub outputs: Option<Spanned<IndexMap<String, Num>>>,
+    pub production: Spanned<ProductionSpec>,
+    pub count: Option<Int>,
+    pub productivity: Option<Num>,
+    pub productivity_spread: Option<Num>,
+    // per-firm overrides of [agents]
+    pub rule: Option<Text>,
+    pub rate: Option<Num>,
+    pub form: Option<Text>,
+    pub noise: Option<Num>,
+    pub activation: Option<Num>,
+}
+
+/// `production = "expr"` or `production = { family = {...} }`.
+#[derive(Debug, Clone)]
+pub enum ProductionSpec {
+    Expression(String),
+    Family(FamilySpec),
+}
+
+impl<'de> Deserialize<'de> for ProductionSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ProductionSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "an expression string like \"sqrt(natgas)\" or a family table like \
+                     { cobb_douglas = { exponents = { labor = 0.3 } } }",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(ProductionSpec::Expression(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                FamilySpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(ProductionSpec::Family)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum FamilySpec {
+    /// F = scale * prod x_i^a_i
+    CobbDouglas {
+        #[serde(default)]
+        scale: Option<Num>,
+        exponents: Spanned<IndexMap<String, Num>>,
+    },
+    /// F = scale * (sum w_i x_i^rho)^(returns/rho)
+    Ces {
+        #[serde(default)]
+        scale: Option<Num>,
+        rho: Num,
+        #[serde(default)]
+        returns: Option<Num>,
+        weights: Spanned<IndexMap<String, Num>>,
+    },
+    /// F = scale * x^exponent, one input.
+    Power {
+        #[serde(default)]
+        scale: Option<Num>,
+        exponent: Num,
+        input: Spanned<String>,
+    },
+    /// F = sum c_i x_i
+    Linear {
+        coefficients: Spanned<IndexMap<String, Num>>,
+    },
+    /// F = scale * min_i x_i / c_i (c_i = units of input i per unit of output)
+    Leontief {
+        #[serde(default)]
+        scale: Option<Num>,
+        requirements: Spanned<IndexMap<String, Num>>,
+    },
+}
+
+/// `[market]`: defaults for every endogenous good.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketSpec {
+    pub rule: Option<Text>,
+    pub step: Option<Num>,
+    pub initial_price: Option<Num>,
+}
+
+/// `[agents]`: defaults for every firm.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSpec {
+    pub rule: Option<Text>,
+    pub rate: Option<Num>,
+    /// `relative` (x <- x exp(rate g/p), default) or `additive` (x <- x + rate g) for gradient rules.
+    pub form: Option<Text>,
+    pub noise: Option<Num>,
+    pub activation: Option<Num>,
+}
+
+/// `[run]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    pub max_ticks: Option<Int>,
+    pub tolerance: Option<Num>,
+    pub patience: Option<Int>,
+    pub seed: Option<Int>,
+    pub check_tolerance: Option<Num>,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSpec {
+    pub every: Option<Int>,
+    pub goods: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// `[[shocks]]`: at `tick`, set one thing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShockSpec {
+    pub tick: Int,
+    pub good: Option<Spanned<String>>,
+    pub price: Option<Num>,
+    pub endowment: Option<Num>,
+    pub firm: Option<Spanned<String>>,
+    pub productivity: Option<Num>,
+}
+
+/// `[sweep]`: parameters to sweep, `path = "spec"` (e.g. `"market.step" = "log:0.05:2:8"`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    #[serde(default)]
+    pub params: IndexMap<String, Spanned<String>>,
+    pub replicates: Option<Int>,
+}

@@ -1,0 +1,731 @@
+//! Validation: a parsed scenario file becomes an immutable [`Economy`], or a list of
+//! problems, each with its place in the file and a way to fix it.
+
+use super::error::{did_you_mean, Location, Problem};
+use super::format::*;
+use crate::agents::{self, AgentSettings};
+use crate::economy::*;
+use crate::market::{self, MarketSettings};
+use crate::production::{check_shape, Expr, Returns, ShapeProblem, Technology};
+use crate::random;
+use std::collections::HashMap;
+use std::ops::Range;
+use toml::Spanned;
+
+/// Most firms one scenario may ask for (replicas included).
+pub const MAX_FIRMS: u64 = 50_000_000;
+/// Longest production expression, in bytes.
+pub const MAX_EXPRESSION_BYTES: usize = 1 << 20;
+
+const FUNCTION_NAMES: [&str; 7] = ["sqrt", "ln", "log", "exp", "pow", "min", "max"];
+
+/// Collects problems while validation goes on, so one pass reports all of them.
+struct Check {
+    problems: Vec<Problem>,
+}
+
+impl Check {
+    fn push(&mut self, location: Location, message: impl Into<String>, help: impl Into<String>) {
+        self.problems.push(Problem::new(location, message, help));
+    }
+
+    fn at(&mut self, span: Range<usize>, message: impl Into<String>, help: impl Into<String>) {
+        self.push(Location::Span(span), message, help);
+    }
+
+    /// A number that must be finite and within [lo, hi] (open ends per flags).
+    fn num(&mut self, n: &Num, what: &str, lo: f64, lo_open: bool, hi: f64, help: &str) -> f64 {
+        let v = n.value;
+        let bad = !v.is_finite() || (lo_open && v <= lo) || (!lo_open && v < lo) || v > hi;
+        if bad {
+            let range = match (lo_open, hi.is_finite()) {
+                (true, false) => format!("greater than {lo}"),
+                (false, false) => format!("at least {lo}"),
+                (true, true) => format!("greater than {lo} and at most {hi}"),
+                (false, true) => format!("between {lo} and {hi}"),
+            };
+            let shown = if v.is_nan() { "nan".to_string() } else { format!("{v}") };
+            self.push((&n.origin).into(), format!("{what} must be a finite number {range}, found {shown}"), help);
+        }
+        v
+    }
+
+    fn int(&mut self, n: &Int, what: &str, lo: i64, hi: i64, help: &str) -> i64 {
+        if n.value < lo || n.value > hi {
+            self.push(
+                (&n.origin).into(),
+                format!("{what} must be a whole number between {lo} and {hi}, found {}", n.value),
+                help,
+            );
+        }
+        n.value.clamp(lo, hi)
+    }
+}
+
+fn span_of<T>(s: &Spanned<T>) -> Range<usize> {
+    s.span()
+}
+
+/// Whether `name` can be used as a good name in expressions.
+fn valid_good_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !FUNCTION_NAMES.contains(&name)
+}
+
+/// Whether `name` is usable as a directory name: `[A-Za-z0-9_-]`, 1 to 64 characters.
+pub fn valid_scenario_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && name != "-"
+}
+
+/// The validated scenario: the economy, and settings that only the CLI uses.
+pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -> Result<Economy, Vec<Problem>> {
+    let mut c = Check { problems: Vec::new() };
+
+    // --- name, version ---------------------------------------------------------------
+    let name = file.name.get_ref().clone();
+    if !valid_scenario_name(&name) {
+        c.at(
+            span_of(&file.name),
+            format!("scenario name {name:?} cannot name an output folder"),
+            "use 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-', e.g. name = \"tupperware\"",
+        );
+    }
+    if let Some(v) = &file.version {
+        if v.value != 1 {
+            c.push((&v.origin).into(), format!("scenario format version {} is not supported", v.value), "this pricegrad reads version = 1; remove the key or set it to 1");
+        }
+    }
+
+    // --- goods ------------------------------------------------------------------------
+    let mut goods = Goods::default();
+    let market_initial = file.market.initial_price.as_ref().map_or(1.0, |n| {
+        c.num(n, "market.initial_price", 0.0, true, f64::INFINITY, "prices start positive, e.g. initial_price = 1.0")
+    });
+    if file.goods.is_empty() {
+        c.push(Location::File, "the scenario declares no goods", "declare goods as tables, e.g. [goods.natgas] endowment = 4.0 and [goods.tupperware] price = 1.0");
+    }
+    for (gname, spec) in &file.goods {
+        let span = span_of(spec);
+        if !valid_good_name(gname) {
+            let why = if FUNCTION_NAMES.contains(&gname.as_str()) {
+                format!("'{gname}' is the name of a function in production expressions")
+            } else {
+                "good names are used in production expressions".to_string()
+            };
+            c.at(span.clone(), format!("good name '{gname}' is not allowed: {why}"), "use letters, digits and '_', starting with a letter or '_', e.g. [goods.natural_gas]");
+        }
+        let spec = spec.get_ref();
+        let (fixed, price) = match &spec.price {
+            Some(p) => {
+                let v = c.num(p, &format!("goods.{gname}.price"), 0.0, true, 1e300, "a fixed price is positive, e.g. price = 1.0");
+                if let Some(e) = &spec.endowment {
+                    c.push((&e.origin).into(), format!("good '{gname}' has a fixed price, so it cannot also have an endowment"), "fixed-price goods are bought and sold at any quantity; remove `endowment`, or remove `price` to make the good endogenous");
+                }
+                if let Some(e) = &spec.initial_price {
+                    c.push((&e.origin).into(), format!("good '{gname}' has a fixed price, so `initial_price` means nothing"), "remove `initial_price` (or remove `price` to let its market set the price)");
+                }
+                (true, v)
+            }
+            None => {
+                let ip = spec.initial_price.as_ref().map_or(market_initial, |n| {
+                    c.num(n, &format!("goods.{gname}.initial_price"), 0.0, true, 1e300, "prices start positive, e.g. initial_price = 1.0")
+                });
+                (false, ip)
+            }
+        };
+        let endowment = spec.endowment.as_ref().map_or(0.0, |n| {
+            c.num(n, &format!("goods.{gname}.endowment"), 0.0, false, 1e300, "an endowment is a supply per tick, 0 or more, e.g. endowment = 4.0")
+        });
+        goods.name.push(gname.clone());
+        goods.fixed.push(fixed);
+        goods.price.push(price);
+        goods.endowment.push(if fixed { 0.0 } else { endowment });
+    }
+    let good_index: HashMap<&str, usize> = goods.name.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let good_names: Vec<&str> = goods.name.iter().map(|s| s.as_str()).collect();
+    if !goods.fixed.iter().any(|&f| f) && !goods.is_empty() {
+        c.push(Location::File, "no good has a fixed price", "at least one good needs `price = ...`: it is the unit of account (the essay prices everything in tupperware), e.g. [goods.tupperware] price = 1.0");
+    }
+    let lookup_good = |c: &mut Check, name: &str, span: Range<usize>, role: &str| -> Option<usize> {
+        match good_index.get(name) {
+            Some(&g) => Some(g),
+            None => {
+                c.at(span, format!("unknown good '{name}' {role}"), format!("{}goods are declared as [goods.NAME] tables; known goods: {}", did_you_mean(name, good_names.iter().copied()), list(&good_names)));
+                None
+            }
+        }
+    };
+
+    // --- market and agent defaults ---------------------------------------------------
+    let agent_defaults = agent_settings(&mut c, &file.agents.rule, &file.agents.rate, &file.agents.form, &file.agents.noise, &file.agents.activation, None, "agents");
+    let market = MarketSettings {
+        rule: parse_rule(&mut c, file.market.rule.as_ref(), "market.rule", market::Rule::parse, &market::Rule::NAMES).unwrap_or(market::Rule::Multiplicative),
+        step: file.market.step.as_ref().map_or(0.5, |n| c.num(n, "market.step", 0.0, true, 1e6, "a price step is positive, e.g. step = 0.5")),
+    };
+
+    // --- run, log ----------------------------------------------------------------------
+    let r = &file.run;
+    let run = RunSettings {
+        max_ticks: r.max_ticks.as_ref().map_or(20_000, |n| c.int(n, "run.max_ticks", 1, 1_000_000_000_000, "e.g. max_ticks = 20000") as u64),
+        tolerance: r.tolerance.as_ref().map_or(1e-10, |n| c.num(n, "run.tolerance", 0.0, true, 1.0, "the convergence tolerance on relative excess demand and price change, e.g. tolerance = 1e-10")),
+        patience: r.patience.as_ref().map_or(20, |n| c.int(n, "run.patience", 1, 1_000_000_000, "ticks in a row within tolerance, e.g. patience = 20") as u64),
+        seed: seed_override.unwrap_or_else(|| r.seed.as_ref().map_or(42, |n| c.int(n, "run.seed", 0, i64::MAX, "any whole number >= 0, e.g. seed = 42") as u64)),
+        check_tolerance: r.check_tolerance.as_ref().map_or(1e-6, |n| c.num(n, "run.check_tolerance", 0.0, true, 1.0, "the relative error allowed in the final checks, e.g. check_tolerance = 1e-6")),
+    };
+    let every = file.log.every.as_ref().map_or(1, |n| c.int(n, "log.every", 1, 1_000_000_000, "log every N ticks, e.g. every = 1") as u64);
+
+    // --- firms --------------------------------------------------------------------------
+    let mut groups: Vec<FirmGroup> = Vec::new();
+    let mut technologies: Vec<Technology> = Vec::new();
+    let mut firms = Firms::default();
+    let mut total_firms: u64 = 0;
+    let mut seen_firm: HashMap<String, Range<usize>> = HashMap::new();
+    if file.firms.is_empty() {
+        c.push(Location::File, "the scenario has no firms", "add at least one [[firms]] table with name, output and production, e.g.\n  [[firms]]\n  name = \"A\"\n  output = \"ethylene\"\n  production = \"sqrt(natgas)\"");
+    }
+    // (group index, input goods, params, outputs, weights) gathered first; replicas after.
+    struct Pending {
+        inputs: Vec<usize>,
+        params: Vec<f64>,
+        outputs: Vec<(usize, f64)>,
+        spread: f64,
+    }
+    let mut pending: Vec<Pending> = Vec::new();
+    for fspec in &file.firms {
+        let fspan = span_of(fspec);
+        let f = fspec.get_ref();
+        let fname = f.name.get_ref().clone();
+        let name_span = span_of(&f.name);
+        if fname.is_empty() || fname.len() > 128 || fname.chars().any(|ch| ch.is_control() || ch == '.' || ch == '#') {
+            c.at(name_span.clone(), format!("firm name {fname:?} is not usable"), "use 1 to 128 characters without '.', '#' or control characters (names appear in --set paths like firms.NAME.rate)");
+        }
+        if let Some(prev) = seen_firm.get(&fname) {
+            let (line, _) = super::error::line_col(source, prev.start);
+            c.at(name_span.clone(), format!("duplicate firm name '{fname}' (first used on line {line})"), "give every [[firms]] entry its own name; use `count = N` for N identical firms");
+        } else {
+            seen_firm.insert(fname.clone(), name_span.clone());
+        }
+
+        // outputs
+        let mut outputs: Vec<(usize, f64)> = Vec::new();
+        match (&f.output, &f.outputs) {
+            (Some(o), None) => {
+                if let Some(g) = lookup_good(&mut c, o.get_ref(), span_of(o), &format!("as the output of firm '{fname}'")) {
+                    outputs.push((g, 1.0));
+                }
+            }
+            (None, Some(os)) => {
+                if os.get_ref().is_empty() {
+                    c.at(span_of(os), format!("firm '{fname}' has an empty `outputs` table"), "list the joint outputs with their proportions, e.g. outputs = { x1 = 1.0, x2 = 1.0 }");
+                }
+                for (gname, w) in os.get_ref() {
+                    let wv = c.num(w, &format!("firms.{fname}.outputs.{gname}"), 0.0, true, 1e300, "an output proportion is positive, e.g. outputs = { x1 = 1.0, x2 = 0.5 }");
+                    let span = match &w.origin {
+                        Origin::File(r) => r.clone(),
+                        _ => span_of(os),
+                    };
+                    if let Some(g) = lookup_good(&mut c, gname, span, &format!("in the outputs of firm '{fname}'")) {
+                        outputs.push((g, wv));
+                    }
+                }
+            }
+            (Some(o), Some(_)) => c.at(span_of(o), format!("firm '{fname}' has both `output` and `outputs`"), "use `output = \"good\"` for one output or `outputs = { a = 1.0, b = 2.0 }` for joint production, not both"),
+            (None, None) => c.at(name_span.clone(), format!("firm '{fname}' has no output"), "add `output = \"GOOD\"` (or `outputs = { a = 1.0, b = 1.0 }` for joint production)"),
+        }
+
+        // production
+        let (tech, inputs, params) = match technology(&mut c, &f.production, &fname, source, &good_index, &good_names) {
+            Some(t) => t,
+            None => {
+                pending.push(Pending { inputs: vec![], params: vec![], outputs, spread: 0.0 });
+                groups.push(dummy_group(&fname, &agent_defaults));
+                technologies.push(Technology::Linear);
+                continue;
+            }
+        };
+        let prod_span = span_of(&f.production);
+        for (&g, _) in inputs.iter().zip(&params) {
+            if outputs.iter().any(|&(o, _)| o == g) {
+                c.at(prod_span.clone(), format!("firm '{fname}' uses its own output '{}' as an input", goods.name[g]), "a firm cannot feed itself: the goods graph must be acyclic; remove the good from the production function");
+            }
+        }
+        // shape: concave and non-decreasing, where sampling can tell
+        if let Err(p) = check_shape(&tech, &params, inputs.len()) {
+            let at = |x: &[f64]| {
+                inputs.iter().zip(x).map(|(&g, v)| format!("{} = {v}", goods.name[g])).collect::<Vec<_>>().join(", ")
+            };
+            let (msg, help) = match p {
+                ShapeProblem::Undefined { at: x } => (
+                    format!("the production function of firm '{fname}' is not defined for all positive inputs (at {} it is not a finite number)", at(&x)),
+                    "firms may choose any positive input quantity; write F to be finite for every input > 0, e.g. ln(1 + x) instead of ln(x - 1)".to_string(),
+                ),
+                ShapeProblem::Decreasing { at: x, input, slope } => (
+                    format!("the production function of firm '{fname}' decreases in '{}' (slope {slope:.3e} at {})", goods.name[inputs[input]], at(&x)),
+                    "production must be non-decreasing in every input (free disposal): more input never gives less output".to_string(),
+                ),
+                ShapeProblem::NotConcave { at: x, curvature } => (
+                    format!("the production function of firm '{fname}' is not concave (curvature {curvature:.3e} > 0 at {})", at(&x)),
+                    "prices equal derivatives only for concave production (diminishing or constant returns); e.g. use x^0.5 rather than x^2, or Cobb-Douglas exponents summing to at most 1".to_string(),
+                ),
+            };
+            c.at(prod_span.clone(), msg, help);
+        }
+
+        // counts and productivity
+        let count = f.count.as_ref().map_or(1, |n| c.int(n, &format!("firms.{fname}.count"), 1, MAX_FIRMS as i64, &format!("a number of identical firms from 1 to {MAX_FIRMS}")) as u64);
+        total_firms += count;
+        let productivity = f.productivity.as_ref().map_or(1.0, |n| c.num(n, &format!("firms.{fname}.productivity"), 0.0, true, 1e300, "a productivity multiplier on F, e.g. productivity = 1.0"));
+        let spread = f.productivity_spread.as_ref().map_or(0.0, |n| c.num(n, &format!("firms.{fname}.productivity_spread"), 0.0, false, 5.0, "the standard deviation of log productivity across replicas, e.g. productivity_spread = 0.1"));
+        if spread > 0.0 && count == 1 {
+            if let Some(n) = &f.productivity_spread {
+                c.push((&n.origin).into(), format!("firm '{fname}' has productivity_spread but count = 1"), "productivity_spread varies productivity across the replicas of `count = N` firms; add count or remove the spread");
+            }
+        }
+        let agent = agent_settings(&mut c, &f.rule, &f.rate, &f.form, &f.noise, &f.activation, Some(&agent_defaults), &format!("firms.{fname}"));
+        if agent.rule == agents::Rule::BestResponse && agent.rate > 1.0 {
+            let loc = f.rate.as_ref().or(file.agents.rate.as_ref()).map_or(Location::File, |n| (&n.origin).into());
+            c.push(loc, format!("firm '{fname}' uses best_response with rate {} > 1", agent.rate), "for best_response, rate is the fraction of the way to the best plan moved each tick (beta), in (0, 1], e.g. rate = 0.5");
+        }
+        if agent.rule == agents::Rule::BestResponse && tech.returns(&params) == Returns::Constant {
+            let loc = f.rule.as_ref().or(file.agents.rule.as_ref()).map_or(Location::Span(prod_span.clone()), |t| (&t.origin).into());
+            c.push(loc, format!("firm '{fname}' has constant returns to scale ({}), so it has no best response", tech.kind()), "with constant returns profit is 0 or unbounded and the best response does not exist; use rule = \"gradient\" or \"optimistic\" for this firm");
+        }
+        technologies.push(tech);
+        groups.push(FirmGroup { name: fname.clone(), first: 0, count: count as usize, technology: technologies.len() - 1, agent, productivity });
+        pending.push(Pending { inputs, params, outputs, spread });
+        let _ = fspan;
+    }
+    if total_firms > MAX_FIRMS {
+        c.push(Location::File, format!("the scenario asks for {total_firms} firms in all, more than the {MAX_FIRMS} pricegrad can hold"), "lower the `count` of the largest [[firms]] entries");
+    }
+
+    // --- log goods ------------------------------------------------------------------------
+    let mut log_goods: Vec<usize> = Vec::new();
+    if let Some(list) = &file.log.goods {
+        for g in list.get_ref() {
+            if let Some(i) = lookup_good(&mut c, g.get_ref(), span_of(g), "in log.goods") {
+                if goods.fixed[i] {
+                    c.at(span_of(g), format!("log.goods lists '{}', which has a fixed price", g.get_ref()), "log.goods lists endogenous goods (fixed prices never move); remove it");
+                } else {
+                    log_goods.push(i);
+                }
+            }
+        }
+    }
+
+    // --- shocks ---------------------------------------------------------------------------
+    let mut shocks = Vec::new();
+    for s in &file.shocks {
+        let span = span_of(s);
+        let s = s.get_ref();
+        let tick = c.int(&s.tick, "shocks.tick", 0, i64::MAX, "the tick at which the shock applies, e.g. tick = 5000") as u64;
+        let kind = match (&s.good, &s.firm, &s.price, &s.endowment, &s.productivity) {
+            (Some(g), None, Some(p), None, None) => lookup_good(&mut c, g.get_ref(), span_of(g), "in a shock").and_then(|gi| {
+                let v = c.num(p, "shocks.price", 0.0, true, 1e300, "a new fixed price, e.g. price = 2.0");
+                if !goods.fixed[gi] {
+                    c.at(span_of(g), format!("a price shock needs a fixed-price good, but '{}' is endogenous", g.get_ref()), "shock an endogenous good's `endowment` instead, or give the good a fixed price");
+                    None
+                } else {
+                    Some((ShockKind::Price { good: gi, price: v }, format!("{}.price={v}", g.get_ref())))
+                }
+            }),
+            (Some(g), None, None, Some(e), None) => lookup_good(&mut c, g.get_ref(), span_of(g), "in a shock").and_then(|gi| {
+                let v = c.num(e, "shocks.endowment", 0.0, false, 1e300, "a new endowment, 0 or more");
+                if goods.fixed[gi] {
+                    c.at(span_of(g), format!("an endowment shock needs an endogenous good, but '{}' has a fixed price", g.get_ref()), "shock its `price` instead");
+                    None
+                } else {
+                    Some((ShockKind::Endowment { good: gi, endowment: v }, format!("{}.endowment={v}", g.get_ref())))
+                }
+            }),
+            (None, Some(fname), None, None, Some(p)) => {
+                let v = c.num(p, "shocks.productivity", 0.0, true, 1e300, "a new productivity multiplier, e.g. productivity = 1.1");
+                match groups.iter().position(|g| &g.name == fname.get_ref()) {
+                    Some(gi) => Some((ShockKind::Productivity { group: gi, productivity: v }, format!("{}.productivity={v}", fname.get_ref()))),
+                    None => {
+                        let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+                        c.at(span_of(fname), format!("unknown firm '{}' in a shock", fname.get_ref()), format!("{}known firms: {}", did_you_mean(fname.get_ref(), names.iter().copied()), list(&names)));
+                        None
+                    }
+                }
+            }
+            _ => {
+                c.at(span, "a shock must change exactly one thing", "write one of: good = \"G\" with price = P (fixed-price good), good = \"G\" with endowment = E (endogenous good), or firm = \"F\" with productivity = A");
+                None
+            }
+        };
+        if let Some((kind, label)) = kind {
+            shocks.push(Shock { tick, kind, label });
+        }
+    }
+    shocks.sort_by_key(|s| s.tick);
+
+    // Stop here if anything is wrong so far: the graph checks below need consistent data.
+    if !c.problems.is_empty() {
+        return Err(c.problems);
+    }
+
+    // --- build the firm arrays (replicas) ---------------------------------------------------
+    let n_firms = total_firms as usize;
+    let n_edges: usize = groups.iter().zip(&pending).map(|(g, p)| g.count * p.inputs.len()).sum();
+    let n_outs: usize = groups.iter().zip(&pending).map(|(g, p)| g.count * p.outputs.len()).sum();
+    firms.group.reserve_exact(n_firms);
+    firms.productivity.reserve_exact(n_firms);
+    firms.input_start.reserve_exact(n_firms + 1);
+    firms.input_good.reserve_exact(n_edges);
+    firms.input_param.reserve_exact(n_edges);
+    firms.edge_firm.reserve_exact(n_edges);
+    firms.output_start.reserve_exact(n_firms + 1);
+    firms.output_good.reserve_exact(n_outs);
+    firms.output_weight.reserve_exact(n_outs);
+    firms.input_start.push(0);
+    firms.output_start.push(0);
+    for (gi, (group, p)) in groups.iter_mut().zip(&pending).enumerate() {
+        group.first = firms.group.len();
+        for _ in 0..group.count {
+            let f = firms.group.len();
+            firms.group.push(gi as u32);
+            let draw = if p.spread > 0.0 {
+                let mut rng = random::stream(run.seed, random::Purpose::Productivity, f as u64);
+                (p.spread * random::normal(&mut rng) - 0.5 * p.spread * p.spread).exp()
+            } else {
+                1.0
+            };
+            firms.productivity.push(group.productivity * draw);
+            for (&g, &w) in p.inputs.iter().zip(&p.params) {
+                firms.input_good.push(g as u32);
+                firms.input_param.push(w);
+                firms.edge_firm.push(f as u32);
+            }
+            firms.input_start.push(firms.input_good.len() as u32);
+            for &(g, w) in &p.outputs {
+                firms.output_good.push(g as u32);
+                firms.output_weight.push(w);
+            }
+            firms.output_start.push(firms.output_good.len() as u32);
+        }
+    }
+    index_goods(&mut goods, &firms);
+
+    // --- graph checks: sources, cycles ---------------------------------------------------------
+    let firm_spans: Vec<Range<usize>> = file.firms.iter().map(|f| span_of(&f.get_ref().name)).collect();
+    let good_spans: Vec<Range<usize>> = file.goods.values().map(span_of).collect();
+    for g in goods.endogenous() {
+        if goods.endowment[g] == 0.0 && goods.producers(g).is_empty() {
+            let uses = goods.uses(g).len();
+            c.at(good_spans[g].clone(), format!("good '{}' has no source: no firm produces it and it has no endowment{}", goods.name[g], if uses > 0 { " (but firms use it)" } else { "" }), format!("give it a supply, e.g. [goods.{}] endowment = 1.0, add a firm with output = \"{}\", or give it a fixed price", goods.name[g], goods.name[g]));
+        }
+    }
+    match topological_order(&goods, &firms) {
+        Ok(order) => firms.topo_order = order,
+        Err(cycle) => {
+            let path = cycle
+                .iter()
+                .map(|&(g, f)| format!("{} -> {}", goods.name[g], groups[firms.group[f] as usize].name))
+                .collect::<Vec<_>>()
+                .join(" -> ");
+            let first_good = cycle[0].0;
+            let first_group = firms.group[cycle[0].1] as usize;
+            c.at(firm_spans[first_group].clone(), format!("the goods graph has a cycle: {path} -> {}", goods.name[first_good]), "pricegrad (version 1) needs an acyclic supply chain along endogenous goods; break the cycle, e.g. by giving one of these goods a fixed price (bought from outside)");
+        }
+    }
+    if !c.problems.is_empty() {
+        return Err(c.problems);
+    }
+
+    if log_goods.is_empty() {
+        log_goods = goods.endogenous().collect();
+    }
+    Ok(Economy {
+        name,
+        description: file.description.clone().unwrap_or_default(),
+        goods,
+        groups,
+        technologies,
+        firms,
+        market,
+        run,
+        log: LogSettings { every, goods: log_goods },
+        shocks,
+    })
+}
+
+fn dummy_group(name: &str, agent: &AgentSettings) -> FirmGroup {
+    FirmGroup { name: name.to_string(), first: 0, count: 1, technology: 0, agent: agent.clone(), productivity: 1.0 }
+}
+
+fn list(names: &[&str]) -> String {
+    const MAX: usize = 12;
+    let mut s = names.iter().take(MAX).map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+    if names.len() > MAX {
+        s.push_str(&format!(" and {} more", names.len() - MAX));
+    }
+    s
+}
+
+fn parse_rule<T: Copy>(c: &mut Check, s: Option<&Text>, what: &str, parse: fn(&str) -> Option<T>, names: &[&str]) -> Option<T> {
+    let s = s?;
+    match parse(&s.value) {
+        Some(r) => Some(r),
+        None => {
+            c.push((&s.origin).into(), format!("unknown {what} '{}'", s.value), format!("{}choose one of: {}", did_you_mean(&s.value, names.iter().copied()), list(names)));
+            None
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn agent_settings(
+    c: &mut Check,
+    rule: &Option<Text>,
+    rate: &Option<Num>,
+    form: &Option<Text>,
+    noise: &Option<Num>,
+    activation: &Option<Num>,
+    defaults: Option<&AgentSettings>,
+    path: &str,
+) -> AgentSettings {
+    let d = defaults.cloned().unwrap_or(AgentSettings {
+        rule: agents::Rule::Gradient,
+        rate: 0.5,
+        form: agents::Form::Relative,
+        noise: 0.0,
+        activation: 1.0,
+    });
+    AgentSettings {
+        rule: parse_rule(c, rule.as_ref(), &format!("{path}.rule"), agents::Rule::parse, &agents::Rule::NAMES).unwrap_or(d.rule),
+        rate: rate.as_ref().map_or(d.rate, |n| c.num(n, &format!("{path}.rate"), 0.0, true, 1e6, "a firm's step size is positive, e.g. rate = 0.5")),
+        form: parse_rule(c, form.as_ref(), &format!("{path}.form"), agents::Form::parse, &agents::Form::NAMES).unwrap_or(d.form),
+        noise: noise.as_ref().map_or(d.noise, |n| c.num(n, &format!("{path}.noise"), 0.0, false, 1.0, "relative observation noise from 0 (none) to 1, e.g. noise = 0.01")),
+        activation: activation.as_ref().map_or(d.activation, |n| c.num(n, &format!("{path}.activation"), 0.0, true, 1.0, "the probability a firm updates each tick, in (0, 1], e.g. activation = 0.5")),
+    }
+}
+
+/// Parse a production spec into a technology, its input goods and per-input parameters.
+fn technology(
+    c: &mut Check,
+    spec: &Spanned<ProductionSpec>,
+    fname: &str,
+    source: &str,
+    good_index: &HashMap<&str, usize>,
+    good_names: &[&str],
+) -> Option<(Technology, Vec<usize>, Vec<f64>)> {
+    let span = span_of(spec);
+    let before = c.problems.len();
+    let goods_of = |c: &mut Check, table: &Spanned<indexmap::IndexMap<String, Num>>, what: &str, lo: f64, lo_open: bool, hi: f64, help: &str| -> (Vec<usize>, Vec<f64>) {
+        let mut gs = Vec::new();
+        let mut ps = Vec::new();
+        if table.get_ref().is_empty() {
+            c.at(span_of(table), format!("firm '{fname}': `{what}` lists no inputs"), format!("name at least one input good, e.g. {what} = {{ labor = 0.5 }}"));
+        }
+        for (g, n) in table.get_ref() {
+            let v = c.num(n, &format!("firms.{fname}.production.{what}.{g}"), lo, lo_open, hi, help);
+            let s = match &n.origin {
+                Origin::File(r) => r.clone(),
+                _ => span_of(table),
+            };
+            match good_index.get(g.as_str()) {
+                Some(&gi) => {
+                    gs.push(gi);
+                    ps.push(v);
+                }
+                None => c.at(s, format!("unknown good '{g}' in the production of firm '{fname}'"), format!("{}known goods: {}", did_you_mean(g, good_names.iter().copied()), list(good_names))),
+            }
+        }
+        (gs, ps)
+    };
+    let scale_of = |c: &mut Check, s: &Option<Num>| s.as_ref().map_or(1.0, |n| c.num(n, &format!("firms.{fname}.production.scale"), 0.0, true, 1e300, "scale is positive, e.g. scale = 1.0"));
+    let result = match spec.get_ref() {
+        ProductionSpec::Expression(src) => {
+            if src.len() > MAX_EXPRESSION_BYTES {
+                c.at(span.clone(), format!("the production expression of firm '{fname}' is {} bytes long, more than the {MAX_EXPRESSION_BYTES} allowed", src.len()), "write large technologies with a family (cobb_douglas, ces, ...) or split the firm");
+                return None;
+            }
+            // Byte offset of the expression text inside the file: after the opening quote(s).
+            let body = source.get(span.clone()).unwrap_or("");
+            let quote = if body.starts_with("\"\"\"") || body.starts_with("'''") { 3 } else { 1 };
+            let base = span.start + quote.min(body.len());
+            match Expr::parse(src) {
+                Err(e) => {
+                    let s = base + e.offset..base + e.offset + e.len.max(1);
+                    c.at(s, format!("in the production of firm '{fname}': {}", e.message), e.help.clone());
+                    None
+                }
+                Ok(expr) => {
+                    let mut inputs = Vec::new();
+                    for (i, v) in expr.variables().iter().enumerate() {
+                        let (off, len) = expr.variable_span(i);
+                        match good_index.get(v.as_str()) {
+                            Some(&g) => inputs.push(g),
+                            None => c.at(base + off..base + off + len, format!("'{v}' in the production of firm '{fname}' is not a good"), format!("{}the production expression may name only declared goods (its inputs); known goods: {}", did_you_mean(v, good_names.iter().copied()), list(good_names))),
+                        }
+                    }
+                    if expr.variables().is_empty() {
+                        c.at(span.clone(), format!("the production of firm '{fname}' uses no input good"), "a production function is a formula in its input goods, e.g. production = \"sqrt(natgas)\"");
+                    }
+                    let n = inputs.len();
+                    Some((Technology::Expression(expr), inputs, vec![1.0; n]))
+                }
+            }
+        }
+        ProductionSpec::Family(fam) => match fam {
+            FamilySpec::CobbDouglas { scale, exponents } => {
+                let scale = scale_of(c, scale);
+                let (gs, ps) = goods_of(c, exponents, "exponents", 0.0, true, 1.0, "Cobb-Douglas exponents are in (0, 1] and sum to at most 1, e.g. exponents = { labor = 0.3, capital = 0.6 }");
+                let sum: f64 = ps.iter().sum();
+                if sum > 1.0 + 1e-12 {
+                    c.at(span_of(exponents), format!("firm '{fname}': Cobb-Douglas exponents sum to {sum}, more than 1 (increasing returns, not concave)"), "make the exponents sum to at most 1 (less than 1 for decreasing returns, which converge fastest)");
+                }
+                Some((Technology::CobbDouglas { scale }, gs, ps))
+            }
+            FamilySpec::Ces { scale, rho, returns, weights } => {
+                let scale = scale_of(c, scale);
+                let r = c.num(rho, &format!("firms.{fname}.production.rho"), f64::NEG_INFINITY, false, 1.0, "rho <= 1 and rho != 0 (elasticity of substitution 1/(1-rho)), e.g. rho = -1.0");
+                if r == 0.0 {
+                    c.push((&rho.origin).into(), "CES rho = 0 is Cobb-Douglas", "use the cobb_douglas family for rho = 0, or choose a rho != 0");
+                }
+                let nu = returns.as_ref().map_or(1.0, |n| c.num(n, &format!("firms.{fname}.production.returns"), 0.0, true, 1.0, "returns to scale in (0, 1], e.g. returns = 0.9"));
+                let (gs, ps) = goods_of(c, weights, "weights", 0.0, true, 1e300, "CES weights are positive, e.g. weights = { labor = 0.5, capital = 0.5 }");
+                Some((Technology::Ces { scale, rho: r, returns: nu }, gs, ps))
+            }
+            FamilySpec::Power { scale, exponent, input } => {
+                let scale = scale_of(c, scale);
+                let e = c.num(exponent, &format!("firms.{fname}.production.exponent"), 0.0, true, 1.0, "a power exponent in (0, 1] keeps F concave, e.g. exponent = 0.5");
+                match good_index.get(input.get_ref().as_str()) {
+                    Some(&g) => Some((Technology::Power { scale, exponent: e }, vec![g], vec![1.0])),
+                    None => {
+                        c.at(span_of(input), format!("unknown good '{}' in the production of firm '{fname}'", input.get_ref()), format!("{}known goods: {}", did_you_mean(input.get_ref(), good_names.iter().copied()), list(good_names)));
+                        None
+                    }
+                }
+            }
+            FamilySpec::Linear { coefficients } => {
+                let (gs, ps) = goods_of(c, coefficients, "coefficients", 0.0, true, 1e300, "linear coefficients are positive, e.g. coefficients = { a = 1.0 }");
+                Some((Technology::Linear, gs, ps))
+            }
+            FamilySpec::Leontief { scale, requirements } => {
+                let scale = scale_of(c, scale);
+                let (gs, ps) = goods_of(c, requirements, "requirements", 0.0, true, 1e300, "Leontief requirements (input per unit of output) are positive, e.g. requirements = { a = 1.0, b = 2.0 }");
+                Some((Technology::Leontief { scale }, gs, ps))
+            }
+        },
+    };
+    // duplicate inputs in a family table are impossible (TOML keys are unique); expression
+    // variables are distinct by construction.
+    if c.problems.len() > before {
+        return None;
+    }
+    result
+}
+
+/// Fill the goods-major index: buyers (input edges) and sellers (output slots) of each good.
+pub fn index_goods(goods: &mut Goods, firms: &Firms) {
+    let n = goods.len();
+    let mut use_count = vec![0u32; n + 1];
+    for &g in &firms.input_good {
+        use_count[g as usize + 1] += 1;
+    }
+    let mut prod_count = vec![0u32; n + 1];
+    for &g in &firms.output_good {
+        prod_count[g as usize + 1] += 1;
+    }
+    for i in 0..n {
+        use_count[i + 1] += use_count[i];
+        prod_count[i + 1] += prod_count[i];
+    }
+    let mut use_edge = vec![0u32; firms.input_good.len()];
+    let mut fill = use_count.clone();
+    for (e, &g) in firms.input_good.iter().enumerate() {
+        use_edge[fill[g as usize] as usize] = e as u32;
+        fill[g as usize] += 1;
+    }
+    let mut prod_slot = vec![0u32; firms.output_good.len()];
+    let mut fill = prod_count.clone();
+    for (k, &g) in firms.output_good.iter().enumerate() {
+        prod_slot[fill[g as usize] as usize] = k as u32;
+        fill[g as usize] += 1;
+    }
+    goods.use_start = use_count;
+    goods.use_edge = use_edge;
+    goods.prod_start = prod_count;
+    goods.prod_slot = prod_slot;
+}
+
+/// Firms ordered producers-before-users along endogenous goods (Kahn's algorithm on the
+/// bipartite goods-firms graph), or a cycle as (good, firm using it) pairs.
+pub fn topological_order(goods: &Goods, firms: &Firms) -> Result<Vec<u32>, Vec<(usize, usize)>> {
+    let n_f = firms.len();
+    let n_g = goods.len();
+    // slot -> firm for output slots
+    let mut slot_firm = vec![0u32; firms.output_good.len()];
+    for f in 0..n_f {
+        for k in firms.outputs(f) {
+            slot_firm[k] = f as u32;
+        }
+    }
+    let mut good_pending: Vec<u32> = (0..n_g).map(|g| if goods.fixed[g] { 0 } else { goods.producers(g).len() as u32 }).collect();
+    let mut firm_pending: Vec<u32> = (0..n_f)
+        .map(|f| firms.inputs(f).filter(|&e| !goods.fixed[firms.input_good[e] as usize]).count() as u32)
+        .collect();
+    let mut order = Vec::with_capacity(n_f);
+    let mut ready_goods: Vec<usize> = (0..n_g).filter(|&g| !goods.fixed[g] && good_pending[g] == 0).collect();
+    let mut ready_firms: Vec<usize> = (0..n_f).filter(|&f| firm_pending[f] == 0).collect();
+    ready_firms.reverse();
+    loop {
+        if let Some(f) = ready_firms.pop() {
+            order.push(f as u32);
+            for k in firms.outputs(f) {
+                let g = firms.output_good[k] as usize;
+                if !goods.fixed[g] {
+                    good_pending[g] -= 1;
+                    if good_pending[g] == 0 {
+                        ready_goods.push(g);
+                    }
+                }
+            }
+        } else if let Some(g) = ready_goods.pop() {
+            for &e in goods.uses(g) {
+                let f = firms.edge_firm[e as usize] as usize;
+                firm_pending[f] -= 1;
+                if firm_pending[f] == 0 {
+                    ready_firms.push(f);
+                }
+            }
+        } else {
+            break;
+        }
+    }
+    if order.len() == n_f {
+        return Ok(order);
+    }
+    // A cycle among the firms left: walk back from a blocked firm through a blocked input
+    // good to one of its blocked producers until a firm repeats.
+    let blocked: Vec<bool> = (0..n_f).map(|f| firm_pending[f] > 0).collect();
+    let start = (0..n_f).find(|&f| blocked[f]).expect("a blocked firm exists");
+    let mut seen = vec![usize::MAX; n_f];
+    let mut path: Vec<(usize, usize)> = Vec::new();
+    let mut f = start;
+    loop {
+        if seen[f] != usize::MAX {
+            let mut cycle = path[seen[f]..].to_vec();
+            // path holds (input good, firm) walking backwards; reverse into forward order
+            cycle.reverse();
+            let fwd: Vec<(usize, usize)> = cycle.iter().map(|&(g, user)| (g, user)).collect();
+            return Err(fwd);
+        }
+        seen[f] = path.len();
+        let (g, producer) = firms
+            .inputs(f)
+            .map(|e| firms.input_good[e] as usize)
+            .filter(|&g| !goods.fixed[g] && good_pending[g] > 0)
+            .find_map(|g| goods.producers(g).iter().map(|&k| slot_firm[k as usize] as usize).find(|&p| blocked[p]).map(|p| (g, p)))
+            .expect("a blocked firm has a blocked input with a blocked producer");
+        path.push((g, f));
+        f = producer;
+    }
+}
