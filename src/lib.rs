@@ -13,4 +13,5 @@ pub mod linalg;
 pub mod market;
 pub mod production;
 pub mod random;
+pub mod reference;
 pub mod scenario;

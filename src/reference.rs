@@ -1,0 +1,1 @@
+//! The independent reference equilibrium (placeholder; being written).
