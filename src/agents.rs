@@ -68,3 +68,195 @@ pub struct AgentSettings {
     /// Probability that the firm updates in a given tick.
     pub activation: f64,
 }
+
+use crate::linalg;
+use crate::production::{Returns, Technology};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// Plans never go below this fraction of their previous value in one tick (they stay > 0).
+const MIN_SHRINK: f64 = 1e-3;
+
+/// Reusable buffers for one firm's update (one per worker thread).
+#[derive(Debug, Default, Clone)]
+pub struct Scratch {
+    grad: Vec<f64>,
+    hess: Vec<f64>,
+    dir: Vec<f64>,
+    trial: Vec<f64>,
+    target: Vec<f64>,
+    observed: Vec<f64>,
+}
+
+impl Scratch {
+    fn size(&mut self, n: usize) {
+        for v in [&mut self.grad, &mut self.dir, &mut self.trial, &mut self.target, &mut self.observed] {
+            v.clear();
+            v.resize(n, 0.0);
+        }
+        self.hess.clear();
+        self.hess.resize(n * n, 0.0);
+    }
+}
+
+/// What one firm sees and holds when it updates.
+pub struct FirmView<'a> {
+    pub settings: &'a AgentSettings,
+    pub technology: &'a Technology,
+    pub params: &'a [f64],
+    pub productivity: f64,
+    /// Revenue per unit of F at current output prices: P_f = sum_g w_fg p_g.
+    pub revenue: f64,
+    /// Prices of its inputs, in input order.
+    pub input_prices: &'a [f64],
+}
+
+/// Draw the observation-noise and activation randomness of one firm for one tick from its
+/// own stream, positioned at the tick (so the draw does not depend on thread scheduling).
+pub fn observe(view: &FirmView, rng: Option<&mut ChaCha8Rng>, observed_prices: &mut [f64]) -> (f64, bool) {
+    observed_prices.copy_from_slice(view.input_prices);
+    let mut revenue = view.revenue;
+    let s = view.settings;
+    let Some(rng) = rng else {
+        return (revenue, true);
+    };
+    let active = s.activation >= 1.0 || rng.gen::<f64>() < s.activation;
+    if s.noise > 0.0 {
+        revenue *= (s.noise * crate::random::normal(rng)).exp();
+        for p in observed_prices.iter_mut() {
+            *p *= (s.noise * crate::random::normal(rng)).exp();
+        }
+    }
+    (revenue, active)
+}
+
+/// One firm's update: from plan `x` (and its last normalised gradient `last`) to `x_next`
+/// (and `last_next`). Reads only the firm's own prices. Returns the new output y = a F(x').
+#[allow(clippy::too_many_arguments)]
+pub fn update(
+    view: &FirmView,
+    rng: Option<&mut ChaCha8Rng>,
+    x: &[f64],
+    last: &[f64],
+    x_next: &mut [f64],
+    last_next: &mut [f64],
+    scratch: &mut Scratch,
+) -> f64 {
+    let n = x.len();
+    scratch.size(n);
+    let mut observed = std::mem::take(&mut scratch.observed);
+    let (revenue, active) = observe(view, rng, &mut observed);
+    let s = view.settings;
+    let r = revenue * view.productivity;
+    if !active {
+        x_next.copy_from_slice(x);
+        last_next.copy_from_slice(last);
+    } else {
+        match s.rule {
+            Rule::Gradient | Rule::Optimistic => {
+                view.technology.gradient(x, view.params, &mut scratch.grad);
+                for i in 0..n {
+                    let g = r * scratch.grad[i] - observed[i];
+                    match s.form {
+                        Form::Relative => {
+                            // g / p: the marginal value per unit spent, minus 1.
+                            let rel = if observed[i] > 0.0 { (g / observed[i]).clamp(-1.0, 1.0) } else { 1.0 };
+                            let push = if s.rule == Rule::Optimistic { (2.0 * rel - last[i]).clamp(-1.0, 1.0) } else { rel };
+                            x_next[i] = x[i] * (s.rate * push).exp();
+                            last_next[i] = rel;
+                        }
+                        Form::Additive => {
+                            let push = if s.rule == Rule::Optimistic { 2.0 * g - last[i] } else { g };
+                            x_next[i] = (x[i] + s.rate * push).max(x[i] * MIN_SHRINK);
+                            last_next[i] = g;
+                        }
+                    }
+                }
+            }
+            Rule::BestResponse => {
+                scratch.target.copy_from_slice(x);
+                let mut target = std::mem::take(&mut scratch.target);
+                let found = best_response(view.technology, view.params, r, &observed, &mut target, scratch).is_some();
+                for i in 0..n {
+                    let t = if found && target[i].is_finite() { target[i] } else { x[i] };
+                    x_next[i] = (x[i] + s.rate * (t - x[i])).max(x[i] * MIN_SHRINK);
+                    last_next[i] = 0.0;
+                }
+                scratch.target = target;
+            }
+        }
+    }
+    scratch.observed = observed;
+    view.productivity * view.technology.value(x_next, view.params)
+}
+
+/// The profit-maximising plan of `revenue * F(x) - prices . x` (revenue includes the
+/// productivity), written into `x` (which holds the starting guess on entry). Returns the
+/// maximal profit, or None when there is no finite maximum (constant returns, unbounded).
+pub fn best_response(tech: &Technology, params: &[f64], revenue: f64, prices: &[f64], x: &mut [f64], scratch: &mut Scratch) -> Option<f64> {
+    let n = x.len();
+    if tech.returns(params) == Returns::Constant || prices.iter().any(|p| !(*p > 0.0)) || !(revenue >= 0.0) {
+        return None;
+    }
+    let profit = |x: &[f64]| revenue * tech.value(x, params) - prices.iter().zip(x).map(|(p, x)| p * x).sum::<f64>();
+    if tech.closed_form_optimum(params, revenue, prices, x) {
+        return Some(profit(x)).filter(|v| v.is_finite());
+    }
+    // Damped Newton from the starting guess, staying in the positive orthant.
+    if scratch.grad.len() != n {
+        scratch.size(n);
+    }
+    for v in x.iter_mut() {
+        if !(*v > 0.0 && v.is_finite()) {
+            *v = 1.0;
+        }
+    }
+    let mut current = profit(x);
+    for _ in 0..200 {
+        tech.hessian(x, params, &mut scratch.grad, &mut scratch.hess);
+        let mut converged = true;
+        for i in 0..n {
+            let g = revenue * scratch.grad[i] - prices[i];
+            scratch.dir[i] = g;
+            // first-order condition, or a corner at (nearly) zero with a negative slope
+            if g.abs() > 1e-13 * prices[i] && !(g < 0.0 && x[i] < 1e-280) {
+                converged = false;
+            }
+        }
+        if converged {
+            return Some(current).filter(|v| v.is_finite());
+        }
+        // Newton direction: (-R H) d = g
+        let slope: Vec<f64> = scratch.dir.clone();
+        for v in scratch.hess.iter_mut() {
+            *v *= -revenue;
+        }
+        if !linalg::cholesky_solve(&mut scratch.hess, &mut scratch.dir, n) {
+            // not strictly concave here: a relative gradient step instead
+            for i in 0..n {
+                scratch.dir[i] = x[i] * (slope[i] / prices[i]).clamp(-0.5, 1.0);
+            }
+        }
+        let mut t = 1.0;
+        let mut improved = false;
+        for _ in 0..60 {
+            for i in 0..n {
+                // never more than 90% of the way to the boundary
+                scratch.trial[i] = (x[i] + t * scratch.dir[i]).max(0.1 * x[i]);
+            }
+            let v = profit(&scratch.trial);
+            if v.is_finite() && v >= current - 1e-15 * current.abs() {
+                improved = v > current || t < 1.0 || v == current;
+                current = v;
+                x.copy_from_slice(&scratch.trial);
+                break;
+            }
+            t *= 0.5;
+        }
+        if !improved || x.iter().any(|v| *v > 1e200) {
+            return if x.iter().any(|v| *v > 1e200) { None } else { Some(current) };
+        }
+        let _ = slope;
+    }
+    Some(current).filter(|v| v.is_finite())
+}
