@@ -74,6 +74,8 @@ pub struct Firms {
     pub output_start: Vec<u32>,
     pub output_good: Vec<u32>,
     pub output_weight: Vec<f64>,
+    /// The firm owning each output slot.
+    pub output_firm: Vec<u32>,
     /// Producers before users (along endogenous goods).
     pub topo_order: Vec<u32>,
 }

@@ -8,10 +8,16 @@
 pub mod agents;
 pub mod backprop;
 pub mod cli;
+pub mod diagnostics;
 pub mod economy;
+pub mod engine;
 pub mod linalg;
 pub mod market;
+pub mod output;
+pub mod plot;
 pub mod production;
 pub mod random;
 pub mod reference;
+pub mod reference_shim;
+pub mod run;
 pub mod scenario;

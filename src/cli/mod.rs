@@ -1,6 +1,8 @@
 //! The command line: argument definitions (clap) and one small module per command.
 
 mod gradient;
+mod plot;
+mod run;
 mod validate;
 
 use clap::{Args, Parser, Subcommand};
@@ -45,6 +47,11 @@ pub struct Cli {
 pub enum Command {
     /// Check a scenario file and describe the economy it builds.
     Validate(ScenarioArgs),
+    /// Simulate the market, check the converged prices against backprop, the reference
+    /// equilibrium and finite differences, and write the results and charts.
+    Run(RunArgs),
+    /// Simulate and check like `run`, print only the verdict, write nothing.
+    Check(RunArgs),
     /// Compute the gradient centrally: per good, the planner's quantity and the backprop
     /// adjoint (the price that the markets should find).
     Gradient(GradientArgs),
@@ -59,6 +66,40 @@ pub struct ScenarioArgs {
     /// --set goods.natgas.endowment=5 --set firms.B.rate=0.1
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub sets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML). Omit it to use the built-in tupperware scenario.
+    pub file: Option<PathBuf>,
+    /// Override a field by its dotted path; repeatable. E.g. --set market.step=0.2
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+    /// Random seed (overrides run.seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output directory [default: output/<scenario name>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads [default: all cores]. Results are identical for any number.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Leave wall-clock times out of summary.json (then it is bit-identical across runs).
+    #[arg(long)]
+    pub no_timing: bool,
+    /// Size of convergence.png in pixels.
+    #[arg(long, value_name = "WxH", default_value = "1600x1200", value_parser = plot::parse_size)]
+    pub chart_size: crate::plot::ChartSize,
+}
+
+impl RunArgs {
+    /// The arguments of `pricegrad` with no command: run the built-in scenario.
+    pub fn builtin() -> RunArgs {
+        RunArgs { file: None, sets: vec![], seed: None, out: None, threads: None, quiet: false, no_timing: false, chart_size: crate::plot::ChartSize::default() }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -76,10 +117,9 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Some(Command::Validate(a)) => validate::run(&a),
         Some(Command::Gradient(a)) => gradient::run(&a),
-        None => gradient::run(&GradientArgs {
-            scenario: ScenarioArgs { file: PathBuf::from("scenarios/tupperware.toml"), sets: vec![] },
-            json: false,
-        }),
+        Some(Command::Run(a)) => run::run(&a, true),
+        Some(Command::Check(a)) => run::run(&a, false),
+        None => run::run(&RunArgs::builtin(), true),
     };
     ExitCode::from(code)
 }

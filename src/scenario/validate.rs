@@ -406,6 +406,7 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
             for &(g, w) in &p.outputs {
                 firms.output_good.push(g as u32);
                 firms.output_weight.push(w);
+                firms.output_firm.push(f as u32);
             }
             firms.output_start.push(firms.output_good.len() as u32);
         }

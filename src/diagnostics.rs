@@ -1,0 +1,207 @@
+//! Diagnostics of the out-of-equilibrium trajectory (DESIGN.md section 4): per logged tick
+//! and good, price, supply, demand, excess, the backprop adjoint at the current allocation and
+//! the reference price; per logged tick, the worst relative errors, the dual potential
+//! Phi(p_t), its gap to min Phi, the cosine between the actual price step and -grad Phi (1 =
+//! the market is doing exact gradient descent on Phi), and the misallocation spread.
+
+use crate::agents::{self, Scratch};
+use crate::backprop::{self, Adjoints};
+use crate::economy::Economy;
+use crate::engine::{Engine, Step};
+use crate::reference_shim::{self as reference, Equilibrium};
+use rayon::prelude::*;
+
+/// One row of `trajectory.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoodRow {
+    pub tick: u64,
+    pub good: usize,
+    pub price: f64,
+    pub supply: f64,
+    pub demand: f64,
+    pub excess: f64,
+    pub adjoint: f64,
+    pub reference: Option<f64>,
+}
+
+/// One row of `metrics.csv`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MetricsRow {
+    pub tick: u64,
+    pub max_rel_excess: f64,
+    pub max_rel_price_change: f64,
+    pub max_rel_adjoint_error: f64,
+    pub max_rel_reference_error: Option<f64>,
+    pub phi: Option<f64>,
+    pub phi_gap: Option<f64>,
+    pub cosine: Option<f64>,
+    pub spread: f64,
+    pub shock: String,
+}
+
+/// The dual potential Phi(p) = sum_f pi*_f(p) + sum_g s_g p_g and its gradient
+/// dPhi/dp_g = S*_g - D*_g (supply minus demand when every firm best-responds to p).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Potential {
+    pub value: f64,
+    pub gradient: Vec<f64>,
+}
+
+/// Relative error |p - q| / max(|q|, floor).
+pub fn rel_error(p: f64, q: f64, floor: f64) -> f64 {
+    (p - q).abs() / q.abs().max(floor)
+}
+
+/// A floor for relative errors of prices: tiny compared with the fixed prices.
+pub fn price_floor(economy: &Economy) -> f64 {
+    let scale = (0..economy.goods.len()).filter(|&g| economy.goods.fixed[g]).map(|g| economy.goods.price[g]).fold(0.0, f64::max);
+    1e-12 * scale.max(1e-300)
+}
+
+/// Phi and its gradient at `prices`, or None where Phi is not finite (a firm without a
+/// finite best response, e.g. constant returns). `warm` holds per-edge starting guesses
+/// and receives the best responses.
+pub fn potential(economy: &Economy, prices: &[f64], warm: &mut [f64]) -> Option<Potential> {
+    let firms = &economy.firms;
+    let goods = &economy.goods;
+    let mut y_star = vec![0.0; firms.len()];
+    // best responses, in parallel; each firm writes its own slice of `warm`
+    let mut chunks: Vec<(usize, &mut [f64])> = Vec::with_capacity(firms.len());
+    let mut rest: &mut [f64] = &mut *warm;
+    for f in 0..firms.len() {
+        let (head, tail) = rest.split_at_mut(firms.inputs(f).len());
+        chunks.push((f, head));
+        rest = tail;
+    }
+    let profits: Vec<Option<f64>> = chunks
+        .into_par_iter()
+        .zip(y_star.par_iter_mut())
+        .map_init(Scratch::default, |scratch, ((f, x), y)| {
+            let r = firms.inputs(f);
+            let p_in: Vec<f64> = firms.input_good[r.clone()].iter().map(|&g| prices[g as usize]).collect();
+            let revenue = economy.revenue(f, prices) * firms.productivity[f];
+            let params = &firms.input_param[r];
+            let profit = agents::best_response(economy.technology(f), params, revenue, &p_in, x, scratch)?;
+            *y = economy.output(f, x);
+            Some(profit)
+        })
+        .collect();
+    let mut value = 0.0;
+    for p in profits {
+        value += p?;
+    }
+    let mut gradient = vec![0.0; goods.len()];
+    for g in goods.endogenous() {
+        value += goods.endowment[g] * prices[g];
+        let mut s = goods.endowment[g];
+        for &k in goods.producers(g) {
+            s += firms.output_weight[k as usize] * y_star[firms.output_firm[k as usize] as usize];
+        }
+        let d: f64 = goods.uses(g).iter().map(|&e| warm[e as usize]).sum();
+        gradient[g] = s - d;
+    }
+    value.is_finite().then_some(Potential { value, gradient })
+}
+
+/// Diagnostics of a run: the reference equilibrium of the current regime and buffers.
+pub struct Diagnostics {
+    pub reference: Option<Equilibrium>,
+    /// Why there is no reference (solver error), for the summary.
+    pub reference_note: Option<String>,
+    pub adjoints: Adjoints,
+    warm: Vec<f64>,
+    floor: f64,
+    /// Whether to compute Phi (off when some firm has no finite best response).
+    potential_enabled: bool,
+}
+
+impl Diagnostics {
+    pub fn new(economy: &Economy) -> Diagnostics {
+        let mut d = Diagnostics {
+            reference: None,
+            reference_note: None,
+            adjoints: Adjoints::default(),
+            warm: vec![1.0; economy.firms.edges()],
+            floor: price_floor(economy),
+            potential_enabled: true,
+        };
+        d.solve_reference(economy);
+        d
+    }
+
+    /// Solve the reference equilibrium of the economy as it is now (after a shock).
+    pub fn solve_reference(&mut self, economy: &Economy) {
+        match reference::solve(economy) {
+            Ok(eq) => {
+                self.warm.copy_from_slice(&eq.x);
+                self.reference = Some(eq);
+                self.reference_note = None;
+            }
+            Err(e) => {
+                self.reference = None;
+                self.reference_note = Some(e.to_string());
+            }
+        }
+        self.potential_enabled = true;
+    }
+
+    /// Measure the tick just run (before its shocks apply). Good rows go to `rows`.
+    pub fn measure(&mut self, engine: &Engine, step: &Step, goods: &[usize], rows: &mut Vec<GoodRow>) -> MetricsRow {
+        let economy = &engine.economy;
+        backprop::backprop_into(economy, &economy.goods.price, &engine.x, &mut self.adjoints);
+        let p_t = &engine.prev_prices;
+        let mut m = MetricsRow {
+            tick: step.tick,
+            max_rel_excess: step.max_rel_excess,
+            max_rel_price_change: step.max_rel_change,
+            shock: step.shocks.join(";"),
+            ..MetricsRow::default()
+        };
+        let mut ref_err: f64 = 0.0;
+        for g in economy.goods.endogenous().filter(|&g| engine.traded[g]) {
+            let a = self.adjoints.good[g];
+            m.max_rel_adjoint_error = m.max_rel_adjoint_error.max(rel_error(p_t[g], a, self.floor));
+            m.spread = m.spread.max(self.adjoints.spread[g] / a.abs().max(self.floor));
+            if let Some(r) = &self.reference {
+                ref_err = ref_err.max(rel_error(p_t[g], r.prices[g], self.floor));
+            }
+        }
+        if self.reference.is_some() {
+            m.max_rel_reference_error = Some(ref_err);
+        }
+        if self.potential_enabled {
+            match potential(economy, p_t, &mut self.warm) {
+                Some(phi) => {
+                    m.phi = Some(phi.value);
+                    m.phi_gap = self.reference.as_ref().map(|r| phi.value - r.value);
+                    // cosine between the price step and -grad Phi over the traded goods
+                    let (mut dot, mut n1, mut n2) = (0.0, 0.0, 0.0);
+                    for g in economy.goods.endogenous().filter(|&g| engine.traded[g]) {
+                        let dp = engine.prices[g] - p_t[g];
+                        let down = -phi.gradient[g];
+                        dot += dp * down;
+                        n1 += dp * dp;
+                        n2 += down * down;
+                    }
+                    if n1 > 0.0 && n2 > 0.0 {
+                        m.cosine = Some((dot / (n1.sqrt() * n2.sqrt())).clamp(-1.0, 1.0));
+                    }
+                }
+                None => self.potential_enabled = false,
+            }
+        }
+        for &g in goods {
+            rows.push(GoodRow {
+                tick: step.tick,
+                good: g,
+                price: p_t[g],
+                supply: engine.supply[g],
+                demand: engine.demand[g],
+                excess: engine.demand[g] - engine.supply[g],
+                adjoint: self.adjoints.good[g],
+                reference: self.reference.as_ref().map(|r| r.prices[g]),
+            });
+        }
+        m
+    }
+}

@@ -1,0 +1,242 @@
+//! A complete run: tick the engine until it converges, diverges or runs out of ticks, log
+//! the trajectory, and check the final prices (DESIGN.md section 5) against
+//! 1. the backprop adjoints at the final allocation (price = derivative),
+//! 2. the independent reference equilibrium, and
+//! 3. central finite differences of the reference value V with respect to each supply.
+
+use crate::backprop;
+use crate::diagnostics::{price_floor, rel_error, Diagnostics, GoodRow, MetricsRow};
+use crate::economy::Economy;
+use crate::engine::{Engine, Outcome};
+use crate::reference_shim as reference;
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Where logged rows go (the output module writes them to CSV files).
+pub trait Sink {
+    fn record(&mut self, metrics: &MetricsRow, goods: &[GoodRow]) -> std::io::Result<()>;
+}
+
+/// A sink that keeps nothing (for sweeps and benchmarks).
+pub struct Discard;
+impl Sink for Discard {
+    fn record(&mut self, _: &MetricsRow, _: &[GoodRow]) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A sink that keeps everything in memory (for tests and charts).
+#[derive(Default)]
+pub struct Memory {
+    pub metrics: Vec<MetricsRow>,
+    pub goods: Vec<GoodRow>,
+}
+impl Sink for Memory {
+    fn record(&mut self, metrics: &MetricsRow, goods: &[GoodRow]) -> std::io::Result<()> {
+        self.metrics.push(metrics.clone());
+        self.goods.extend_from_slice(goods);
+        Ok(())
+    }
+}
+
+/// The final check of one good.
+#[derive(Debug, Clone, Serialize)]
+pub struct GoodCheck {
+    pub good: String,
+    pub fixed_price: bool,
+    pub price: f64,
+    pub adjoint: f64,
+    pub reference: Option<f64>,
+    /// dV/ds by central finite differences of the reference value.
+    pub envelope: Option<f64>,
+    pub error_adjoint: Option<f64>,
+    pub error_reference: Option<f64>,
+    pub error_envelope: Option<f64>,
+    pub spread: f64,
+    pub pass: bool,
+}
+
+/// Wall-clock times (the only part of a run that is not deterministic).
+#[derive(Debug, Clone, Serialize)]
+pub struct Timings {
+    pub simulate_seconds: f64,
+    pub reference_seconds: f64,
+    pub total_seconds: f64,
+    pub threads: usize,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub seed: u64,
+    pub version: &'static str,
+    pub outcome: &'static str,
+    /// Detail of the outcome (tick and cause of divergence, ...).
+    pub outcome_detail: String,
+    pub ticks: u64,
+    pub converged_at: Option<u64>,
+    pub check_tolerance: f64,
+    pub pass: bool,
+    pub max_error_adjoint: f64,
+    pub max_error_reference: Option<f64>,
+    pub max_error_envelope: Option<f64>,
+    pub max_spread: f64,
+    /// Why the reference checks are missing, if they are.
+    pub reference_note: Option<String>,
+    pub goods: Vec<GoodCheck>,
+    pub timings: Timings,
+    #[serde(skip)]
+    pub outcome_kind: Option<Outcome>,
+}
+
+/// Run an economy to its outcome, logging into `sink` every `economy.log.every` ticks.
+/// `progress` is called now and then with the tick; `stop` ends the run at the end of a tick.
+pub fn execute(economy: Economy, sink: &mut dyn Sink, progress: &mut dyn FnMut(u64), stop: &AtomicBool) -> std::io::Result<Report> {
+    let start = Instant::now();
+    let t_ref = Instant::now();
+    let mut diagnostics = Diagnostics::new(&economy);
+    let mut reference_seconds = t_ref.elapsed().as_secs_f64();
+    let run = economy.run.clone();
+    let every = economy.log.every.max(1);
+    let log_goods = economy.log.goods.clone();
+    let mut engine = Engine::new(economy);
+    let mut rows: Vec<GoodRow> = Vec::with_capacity(log_goods.len());
+    let mut calm = 0u64;
+    let mut outcome = Outcome::MaxTicks;
+    let mut last_metrics = MetricsRow::default();
+    while engine.tick < run.max_ticks {
+        let mut step = engine.step();
+        let tick = step.tick;
+        let within = step.max_rel_excess <= run.tolerance && step.max_rel_change <= run.tolerance;
+        calm = if within { calm + 1 } else { 0 };
+        let diverged = step.diverged.clone();
+        let done = diverged.is_some() || (calm >= run.patience && !engine.shocks_pending()) || tick + 1 >= run.max_ticks;
+        let shock_now = engine.economy.shocks.iter().any(|s| s.tick == tick);
+        if diverged.is_none() && (tick % every == 0 || done || shock_now) {
+            // shocks apply after measuring: record their labels on this tick's row
+            let labels: Vec<String> = engine.economy.shocks.iter().filter(|s| s.tick == tick).map(|s| s.label.clone()).collect();
+            step.shocks = labels;
+            rows.clear();
+            last_metrics = diagnostics.measure(&engine, &step, &log_goods, &mut rows);
+            sink.record(&last_metrics, &rows)?;
+            step.shocks.clear();
+        }
+        engine.finish_tick(&mut step);
+        if !step.shocks.is_empty() {
+            calm = 0;
+            let t = Instant::now();
+            diagnostics.solve_reference(&engine.economy);
+            reference_seconds += t.elapsed().as_secs_f64();
+        }
+        if let Some(what) = diverged {
+            outcome = Outcome::Diverged { tick, what };
+            break;
+        }
+        if calm >= run.patience && !engine.shocks_pending() {
+            outcome = Outcome::Converged { tick };
+            break;
+        }
+        if tick % 256 == 0 {
+            progress(tick);
+        }
+        if stop.load(Ordering::Relaxed) {
+            outcome = Outcome::Interrupted { tick };
+            break;
+        }
+    }
+    let simulate_seconds = start.elapsed().as_secs_f64() - reference_seconds;
+    let _ = last_metrics;
+
+    // --- final checks ---------------------------------------------------------------------
+    let economy = &engine.economy;
+    let t = Instant::now();
+    let adj = backprop::backprop(economy, &economy.goods.price, &engine.x);
+    let envelope = diagnostics.reference.as_ref().map(|eq| reference::envelope(economy, eq));
+    reference_seconds += t.elapsed().as_secs_f64();
+    let mut reference_note = diagnostics.reference_note.clone();
+    let envelope = match envelope {
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => {
+            reference_note = Some(format!("finite differences of V failed: {e}"));
+            None
+        }
+        None => None,
+    };
+    let floor = price_floor(economy);
+    let tol = run.check_tolerance;
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let mut goods = Vec::new();
+    let (mut max_adj, mut max_ref, mut max_env, mut max_spread) = (0.0f64, None::<f64>, None::<f64>, 0.0f64);
+    let diverged = matches!(outcome, Outcome::Diverged { .. });
+    for g in 0..economy.goods.len() {
+        let fixed = economy.goods.fixed[g];
+        let price = engine.prices[g];
+        let traded = engine.traded[g];
+        let reference = diagnostics.reference.as_ref().map(|r| r.prices[g]);
+        let env = envelope.as_ref().and_then(|v| v.get(g).copied().flatten());
+        let check = |q: Option<f64>| if fixed || diverged || !traded { None } else { q.map(|q| rel_error(price, q, floor)) };
+        let e_adj = check(Some(adj.good[g]));
+        let e_ref = check(reference);
+        let e_env = check(env);
+        let spread = if fixed || !traded { 0.0 } else { adj.spread[g] / adj.good[g].abs().max(floor) };
+        let pass = [e_adj, e_ref, e_env].iter().all(|e| e.is_none_or(|e| e <= tol));
+        max_adj = max_adj.max(e_adj.unwrap_or(0.0));
+        if let Some(e) = e_ref {
+            max_ref = Some(max_ref.unwrap_or(0.0).max(e));
+        }
+        if let Some(e) = e_env {
+            max_env = Some(max_env.unwrap_or(0.0).max(e));
+        }
+        max_spread = max_spread.max(spread);
+        goods.push(GoodCheck {
+            good: economy.goods.name[g].clone(),
+            fixed_price: fixed,
+            price: finite(price).unwrap_or(f64::NAN),
+            adjoint: adj.good[g],
+            reference: reference.and_then(finite),
+            envelope: env.and_then(finite),
+            error_adjoint: e_adj.and_then(finite),
+            error_reference: e_ref.and_then(finite),
+            error_envelope: e_env.and_then(finite),
+            spread,
+            pass,
+        });
+    }
+    let converged_at = match outcome {
+        Outcome::Converged { tick } => Some(tick),
+        _ => None,
+    };
+    let pass = converged_at.is_some() && goods.iter().all(|g| g.pass);
+    let outcome_detail = match &outcome {
+        Outcome::Converged { tick } => format!("converged at tick {tick}"),
+        Outcome::Diverged { tick, what } => format!("diverged at tick {tick}: {what}"),
+        Outcome::MaxTicks => format!("did not converge within max_ticks = {} (tolerance {:e})", run.max_ticks, run.tolerance),
+        Outcome::Interrupted { tick } => format!("interrupted at tick {tick}"),
+    };
+    Ok(Report {
+        scenario: economy.name.clone(),
+        seed: run.seed,
+        version: env!("CARGO_PKG_VERSION"),
+        outcome: outcome.label(),
+        outcome_detail,
+        ticks: engine.tick,
+        converged_at,
+        check_tolerance: tol,
+        pass,
+        max_error_adjoint: max_adj,
+        max_error_reference: max_ref,
+        max_error_envelope: max_env,
+        max_spread,
+        reference_note,
+        goods,
+        timings: Timings {
+            simulate_seconds,
+            reference_seconds,
+            total_seconds: start.elapsed().as_secs_f64(),
+            threads: rayon::current_num_threads(),
+        },
+        outcome_kind: Some(outcome),
+    })
+}
