@@ -133,3 +133,20 @@ fn gradient_rule_cosine_is_logged() {
     let mean = cos.iter().sum::<f64>() / cos.len() as f64;
     assert!(mean > 0.0, "mean cosine {mean}");
 }
+
+#[test]
+fn defaults_converge_across_endowments_and_price_scales() {
+    // natgas price = P f'(x) with f'(x) = 1 / (2 x (sqrt(x) + 1)), for x from 1e-3 to 1e3 and
+    // the unit of account's price P from 1e-3 to 1e3, with the default settings untouched.
+    for x in [1e-3f64, 0.1, 4.0, 1e3] {
+        for p in [1e-3, 1.0, 1e3] {
+            let sets = [format!("goods.natgas.endowment={x}"), format!("goods.tupperware.price={p}")];
+            let sets: Vec<&str> = sets.iter().map(|s| s.as_str()).collect();
+            let (r, _) = run_tupperware(&sets);
+            assert!(r.pass, "x = {x}, P = {p}: {}", r.outcome_detail);
+            let want = p / (2.0 * x * (x.sqrt() + 1.0));
+            let got = price(&r, "natgas");
+            assert!((got - want).abs() <= 1e-8 * want, "x = {x}, P = {p}: natgas {got}, want {want}");
+        }
+    }
+}

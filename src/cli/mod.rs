@@ -52,6 +52,8 @@ pub enum Command {
     Run(RunArgs),
     /// Simulate and check like `run`, print only the verdict, write nothing.
     Check(RunArgs),
+    /// Re-draw the convergence chart of an earlier run from its CSV files (no re-run).
+    Plot(PlotArgs),
     /// Compute the gradient centrally: per good, the planner's quantity and the backprop
     /// adjoint (the price that the markets should find).
     Gradient(GradientArgs),
@@ -103,6 +105,18 @@ impl RunArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// A run's output directory (holding trajectory.csv and metrics.csv).
+    pub dir: PathBuf,
+    /// Chart title [default: the scenario name from summary.json, else the directory name].
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Size of convergence.png in pixels.
+    #[arg(long, value_name = "WxH", default_value = "1600x1200", value_parser = plot::parse_size)]
+    pub chart_size: crate::plot::ChartSize,
+}
+
+#[derive(Debug, Args)]
 pub struct GradientArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
@@ -119,6 +133,7 @@ pub fn main() -> ExitCode {
         Some(Command::Gradient(a)) => gradient::run(&a),
         Some(Command::Run(a)) => run::run(&a, true),
         Some(Command::Check(a)) => run::run(&a, false),
+        Some(Command::Plot(a)) => plot::run(&a),
         None => run::run(&RunArgs::builtin(), true),
     };
     ExitCode::from(code)

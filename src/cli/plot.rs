@@ -1,5 +1,6 @@
 //! `pricegrad plot DIR`: re-draw the charts of an earlier run from its CSV files.
 
+use super::{PlotArgs, EXIT_BAD_INPUT, EXIT_PASS};
 use crate::output::write_atomic;
 use crate::plot::{self, ChartSize};
 use std::path::Path;
@@ -9,8 +10,8 @@ pub fn parse_size(s: &str) -> Result<ChartSize, String> {
     let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT, e.g. 1600x1200"))?;
     let w: u32 = w.trim().parse().map_err(|_| format!("'{w}' is not a width in pixels"))?;
     let h: u32 = h.trim().parse().map_err(|_| format!("'{h}' is not a height in pixels"))?;
-    if !(200..=10_000).contains(&w) || !(200..=10_000).contains(&h) {
-        return Err(format!("{w}x{h}: width and height must be between 200 and 10000 pixels"));
+    if !(400..=8_000).contains(&w) || !(400..=8_000).contains(&h) {
+        return Err(format!("{w}x{h}: width and height must be between 400 and 8000 pixels"));
     }
     Ok(ChartSize { width: w, height: h })
 }
@@ -20,4 +21,33 @@ pub fn render_run(dir: &Path, title: &str, size: ChartSize) -> Result<(), String
     let data = plot::read_run(dir).map_err(|e| e.to_string())?;
     let png = plot::render_convergence(&data, title, size).map_err(|e| e.to_string())?;
     write_atomic(&dir.join("convergence.png"), &png).map_err(|e| format!("{}: {e}", dir.join("convergence.png").display()))
+}
+
+/// `pricegrad plot DIR`.
+pub fn run(args: &PlotArgs) -> u8 {
+    let dir = &args.dir;
+    if !dir.is_dir() {
+        eprintln!("error: {} is not a directory", dir.display());
+        eprintln!("  = help: give the output directory of a run, e.g. output/tupperware");
+        return EXIT_BAD_INPUT;
+    }
+    // The title a run used: the scenario name in its summary.
+    let title = args.title.clone().unwrap_or_else(|| {
+        std::fs::read(dir.join("summary.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["scenario"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    });
+    match render_run(dir, &title, args.chart_size) {
+        Ok(()) => {
+            println!("wrote {}", dir.join("convergence.png").display());
+            EXIT_PASS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!("  = help: plot reads trajectory.csv and metrics.csv as `pricegrad run` writes them");
+            EXIT_BAD_INPUT
+        }
+    }
 }

@@ -1,0 +1,300 @@
+//! The binary as a researcher uses it: commands, exit codes, files written, and one test per
+//! kind of bad scenario (exit code 2, the place in the file, the fix, nothing written).
+
+use assert_cmd::Command;
+use std::fs;
+use std::path::Path;
+
+const TUPPERWARE: &str = include_str!("../scenarios/tupperware.toml");
+
+fn pricegrad() -> Command {
+    Command::cargo_bin("pricegrad").unwrap()
+}
+
+/// Run `pricegrad run` on a scenario text; return (exit code, stderr) and check that the
+/// output directory was not created.
+fn run_bad(text: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    fs::write(&file, text).unwrap();
+    let out = dir.path().join("out");
+    let assert = pricegrad().arg("run").arg(&file).arg("--out").arg(&out).arg("--quiet").assert();
+    let output = assert.get_output();
+    let code = output.status.code().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!out.exists(), "bad input must write nothing, but {} exists", out.display());
+    (code, stderr)
+}
+
+/// The scenario with `from` replaced by `to` (which must occur).
+fn edit(from: &str, to: &str) -> String {
+    assert!(TUPPERWARE.contains(from), "test bug: {from:?} not in the scenario");
+    TUPPERWARE.replacen(from, to, 1)
+}
+
+/// Line (1-based) of the first occurrence of `needle` in `text`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).expect("needle in text") + 1
+}
+
+#[track_caller]
+fn expect_error(text: &str, line_needle: &str, words: &[&str]) {
+    let (code, err) = run_bad(text);
+    assert_eq!(code, 2, "exit code for bad input; stderr:\n{err}");
+    let line = line_of(text, line_needle);
+    assert!(err.contains(&format!("bad.toml:{line}:")), "expected a location on line {line}:\n{err}");
+    assert!(err.contains("help:"), "every error says how to fix it:\n{err}");
+    for w in words {
+        assert!(err.contains(w), "expected {w:?} in:\n{err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn toml_syntax_error() {
+    expect_error(&edit("step = 0.5", "step = = 0.5"), "step = = 0.5", &["step"]);
+}
+
+#[test]
+fn unknown_key_with_suggestion() {
+    expect_error(&edit("rate = 0.5", "rat = 0.5"), "rat = 0.5", &["unknown field", "did you mean 'rate'"]);
+}
+
+#[test]
+fn wrong_type() {
+    expect_error(&edit("step = 0.5", "step = \"fast\""), "step = \"fast\"", &["invalid type"]);
+}
+
+#[test]
+fn unknown_good_with_suggestion() {
+    let text = edit("output = \"ethylene\"", "output = \"ethylen\"");
+    expect_error(&text, "output = \"ethylen\"", &["unknown good 'ethylen'", "did you mean 'ethylene'"]);
+}
+
+#[test]
+fn unknown_good_in_an_expression_points_into_the_expression() {
+    let text = edit("production = \"1 - 1/(ethylene + 1)\"", "production = \"1 - 1/(etylene + 1)\"");
+    let (code, err) = run_bad(&text);
+    assert_eq!(code, 2);
+    let line = line_of(&text, "etylene");
+    // column of 'etylene' inside the line (1-based)
+    let col = text.lines().nth(line - 1).unwrap().find("etylene").unwrap() + 1;
+    assert!(err.contains(&format!("bad.toml:{line}:{col}")), "{err}");
+    assert!(err.contains("did you mean 'ethylene'"), "{err}");
+}
+
+#[test]
+fn duplicate_firm_name() {
+    let text = edit("name = \"B\"", "name = \"A\"");
+    let (code, err) = run_bad(&text);
+    assert_eq!(code, 2);
+    assert!(err.contains("duplicate firm name 'A'"), "{err}");
+    assert!(err.contains("first used on line"), "{err}");
+}
+
+#[test]
+fn cycle_is_printed() {
+    // A also needs polyethylene: natgas, polyethylene -> A -> ethylene -> B -> polyethylene
+    let text = edit("production = \"sqrt(natgas)\"", "production = \"sqrt(natgas) + sqrt(polyethylene)\"");
+    let (code, err) = run_bad(&text);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cycle"), "{err}");
+    assert!(err.contains("ethylene -> B -> polyethylene -> A -> ethylene") || err.contains("polyethylene -> A -> ethylene -> B -> polyethylene"), "{err}");
+}
+
+#[test]
+fn endogenous_good_without_a_source() {
+    let text = edit("[goods.natgas]\nendowment = 4.0", "[goods.natgas]");
+    expect_error(&text, "[goods.natgas]", &["no source", "endowment"]);
+}
+
+#[test]
+fn no_fixed_price_good() {
+    let text = edit("price = 1.0", "endowment = 1.0");
+    let (code, err) = run_bad(&text);
+    assert_eq!(code, 2);
+    assert!(err.contains("no good has a fixed price"), "{err}");
+    assert!(err.contains("bad.toml"), "{err}");
+}
+
+#[test]
+fn negative_and_non_finite_numbers() {
+    expect_error(&edit("endowment = 4.0", "endowment = -4.0"), "endowment = -4.0", &["endowment", "-4"]);
+    expect_error(&edit("endowment = 4.0", "endowment = nan"), "endowment = nan", &["finite"]);
+    expect_error(&edit("step = 0.5", "step = inf"), "step = inf", &["finite"]);
+    expect_error(&edit("step = 0.5", "step = 1e400"), "step = 1e400", &[]);
+}
+
+#[test]
+fn expression_syntax_error_has_its_position() {
+    let text = edit("production = \"sqrt(natgas)\"", "production = \"sqrt(natgas\"");
+    expect_error(&text, "sqrt(natgas\"", &["production of firm 'A'"]);
+}
+
+#[test]
+fn non_concave_production() {
+    let text = edit("production = \"sqrt(natgas)\"", "production = \"natgas^2\"");
+    expect_error(&text, "natgas^2", &["not concave"]);
+}
+
+#[test]
+fn decreasing_production() {
+    let text = edit("production = \"sqrt(natgas)\"", "production = \"1/natgas\"");
+    expect_error(&text, "1/natgas", &["decreases"]);
+}
+
+#[test]
+fn no_firms() {
+    let cut = TUPPERWARE.find("[[firms]]").unwrap();
+    let rest = &TUPPERWARE[cut..];
+    let market = rest.find("[market]").unwrap();
+    let text = format!("{}{}", &TUPPERWARE[..cut], &rest[market..]);
+    let (code, err) = run_bad(&text);
+    assert_eq!(code, 2);
+    assert!(err.contains("no firms"), "{err}");
+}
+
+#[test]
+fn bad_set_path_and_value() {
+    let out = pricegrad().args(["check", "--set", "market.stepp=0.2"]).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("did you mean 'market.step'"), "{err}");
+    let out = pricegrad().args(["check", "--set", "market.step=-1"]).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("--set market.step=-1"), "{err}");
+}
+
+#[test]
+fn missing_file() {
+    let out = pricegrad().args(["run", "no/such/file.toml"]).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("no/such/file.toml") && err.contains("help:"), "{err}");
+}
+
+#[test]
+fn gradient_prints_the_essays_numbers() {
+    let out = pricegrad().args(["gradient", "scenarios/tupperware.toml"]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    for want in ["0.0416666667", "0.1666666667", "1.5000000000"] {
+        assert!(text.contains(want), "{text}");
+    }
+    let out = pricegrad().args(["gradient", "scenarios/tupperware.toml", "--json"]).assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let natgas = v["goods"].as_array().unwrap().iter().find(|g| g["good"] == "natgas").unwrap();
+    assert!((natgas["adjoint"].as_f64().unwrap() - 1.0 / 24.0).abs() < 1e-12);
+}
+
+#[test]
+fn validate_accepts_the_shipped_scenarios() {
+    for entry in fs::read_dir("scenarios").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            pricegrad().arg("validate").arg(&path).assert().success();
+        }
+    }
+}
+
+fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (p.file_name().unwrap().to_string_lossy().into_owned(), fs::read(&p).unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn run_writes_its_files_and_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("t");
+    let assert = pricegrad().args(["run", "scenarios/tupperware.toml", "--quiet", "--out"]).arg(&out).assert().success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(stdout.contains("PASS"), "{stdout}");
+    let names: Vec<String> = files_of(&out).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["convergence.png", "metrics.csv", "summary.json", "trajectory.csv"]);
+    let summary: serde_json::Value = serde_json::from_slice(&fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["outcome"], "converged");
+    assert_eq!(summary["pass"], true);
+}
+
+#[test]
+fn files_are_bit_identical_for_any_thread_count_with_noise_and_activation() {
+    // 40 replicas of two firms with noise and random activation exercise every parallel path.
+    let text = TUPPERWARE
+        .replace("production = \"sqrt(natgas)\"", "production = \"sqrt(natgas)\"\ncount = 40\nproductivity_spread = 0.1")
+        .replace("production = \"1 - 1/(ethylene + 1)\"", "production = \"1 - 1/(ethylene + 1)\"\ncount = 40")
+        .replace("rate = 0.5\n", "rate = 0.5\nnoise = 0.01\nactivation = 0.7\n")
+        .replace("max_ticks = 20000", "max_ticks = 120");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("noisy.toml");
+    fs::write(&file, text).unwrap();
+    let mut results = Vec::new();
+    for threads in ["1", "2", "8"] {
+        let out = dir.path().join(format!("t{threads}"));
+        pricegrad().arg("run").arg(&file).args(["--quiet", "--no-timing", "--threads", threads, "--out"]).arg(&out).assert().code(1);
+        results.push(files_of(&out));
+    }
+    assert!(results[0] == results[1] && results[1] == results[2], "outputs differ between thread counts");
+    let traj = String::from_utf8_lossy(&results[0].iter().find(|(n, _)| n == "trajectory.csv").unwrap().1).into_owned();
+    assert!(traj.lines().count() > 120);
+    assert!(!traj.contains("NaN") && !traj.contains("inf"));
+}
+
+#[test]
+fn diverged_run_exits_1_and_writes_no_nan() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("d");
+    pricegrad().args(["run", "scenarios/tupperware.toml", "--quiet", "--set", "market.step=1000", "--out"]).arg(&out).assert().code(1);
+    for (name, bytes) in files_of(&out) {
+        if name.ends_with(".csv") || name.ends_with(".json") {
+            let text = String::from_utf8(bytes).unwrap();
+            assert!(!text.contains("NaN") && !text.contains("inf"), "{name} has a non-finite value");
+        }
+    }
+    let summary: serde_json::Value = serde_json::from_slice(&fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["outcome"], "diverged");
+}
+
+#[test]
+fn check_prints_the_verdict_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let assert = pricegrad().current_dir(dir.path()).args(["check"]).assert().success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(stdout.contains("PASS"), "{stdout}");
+    assert!(fs::read_dir(dir.path()).unwrap().next().is_none(), "check wrote files");
+}
+
+#[test]
+fn charts_are_reproducible_and_plot_redraws_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for out in [&a, &b] {
+        pricegrad().args(["run", "--quiet", "--chart-size", "800x600", "--out"]).arg(out).assert().success();
+    }
+    let png = fs::read(a.join("convergence.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // IHDR: width and height, big-endian, at bytes 16..24
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 800);
+    assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 600);
+    assert_eq!(png, fs::read(b.join("convergence.png")).unwrap(), "two runs gave different charts");
+    fs::remove_file(a.join("convergence.png")).unwrap();
+    pricegrad().arg("plot").arg(&a).args(["--chart-size", "800x600"]).assert().success();
+    assert_eq!(png, fs::read(a.join("convergence.png")).unwrap(), "plot did not reproduce the run's chart");
+}
+
+#[test]
+fn plot_rejects_missing_and_truncated_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pricegrad().arg("plot").arg(dir.path().join("nope")).assert().code(2);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("not a directory"));
+    let run = dir.path().join("r");
+    pricegrad().args(["run", "--quiet", "--out"]).arg(&run).assert().success();
+    let traj = fs::read_to_string(run.join("trajectory.csv")).unwrap();
+    fs::write(run.join("trajectory.csv"), &traj[..traj.len() / 2 - 7]).unwrap();
+    let out = pricegrad().arg("plot").arg(&run).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("trajectory.csv") && err.contains("line"), "{err}");
+}
