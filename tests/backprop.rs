@@ -1,0 +1,174 @@
+//! Backprop over supply chains against numbers worked out by hand, and against finite
+//! differences of the forward pass.
+
+use pricegrad::backprop::{backprop, forward};
+use pricegrad::economy::Economy;
+use pricegrad::scenario;
+use proptest::prelude::*;
+
+fn load(text: &str) -> Economy {
+    scenario::load_str("test.toml", text, &[], None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn good(e: &Economy, name: &str) -> usize {
+    e.goods.index(name).unwrap()
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * b.abs().max(1e-300)
+}
+
+#[test]
+fn the_essays_chain_forward_and_backward() {
+    let e = load(scenario::TUPPERWARE);
+    let fwd = forward(&e, &e.goods.price).unwrap();
+    let adj = backprop(&e, &e.goods.price, &fwd.x);
+    // forward: natgas 4, ethylene 2, polyethylene 2/3, tupperware ln(2/3)
+    assert!(close(fwd.supply[good(&e, "ethylene")], 2.0, 1e-15));
+    assert!(close(fwd.supply[good(&e, "polyethylene")], 2.0 / 3.0, 1e-15));
+    assert!(close(fwd.value, (2.0f64 / 3.0).ln(), 1e-14));
+    // backward: 3/2, 1/6, 1/24
+    assert!(close(adj.good[good(&e, "polyethylene")], 1.5, 1e-12));
+    assert!(close(adj.good[good(&e, "ethylene")], 1.0 / 6.0, 1e-12));
+    assert!(close(adj.good[good(&e, "natgas")], 1.0 / 24.0, 1e-12));
+}
+
+#[test]
+fn cobb_douglas_with_two_inputs_by_hand() {
+    // F = 2 L^0.5 K^0.25 at L = 4, K = 16: F = 2 * 2 * 2 = 8, output price 3.
+    // dF/dL = 0.5 F / L = 1, dF/dK = 0.25 F / K = 1/8; adjoints 3 and 3/8; V = 24.
+    let e = load(
+        r#"name = "cd"
+[goods.labor]
+endowment = 4.0
+[goods.capital]
+endowment = 16.0
+[goods.widget]
+price = 3.0
+[[firms]]
+name = "W"
+output = "widget"
+production = { cobb_douglas = { scale = 2.0, exponents = { labor = 0.5, capital = 0.25 } } }
+"#,
+    );
+    let fwd = forward(&e, &e.goods.price).unwrap();
+    assert!(close(fwd.value, 24.0, 1e-14));
+    let adj = backprop(&e, &e.goods.price, &fwd.x);
+    assert!(close(adj.good[good(&e, "labor")], 3.0, 1e-14));
+    assert!(close(adj.good[good(&e, "capital")], 0.375, 1e-14));
+}
+
+const SPLIT: &str = r#"name = "split"
+[goods.s]
+endowment = 5.0
+[goods.final]
+price = 1.0
+[[firms]]
+name = "one"
+output = "final"
+production = "2 * sqrt(s)"
+[[firms]]
+name = "two"
+output = "final"
+production = "sqrt(s)"
+"#;
+
+#[test]
+fn a_split_good_averages_its_uses_by_quantity() {
+    let e = load(SPLIT);
+    assert!(forward(&e, &e.goods.price).is_err(), "a split has no forward pass");
+    // Edges in file order: one uses s (edge 0), two uses s (edge 1).
+    // At x1 = 1, x2 = 3 (not efficient): u1 = 2 * 1/(2 sqrt 1) = 1, u2 = 1/(2 sqrt 3);
+    // a = (1 * u1 + 3 * u2) / 4; spread = max |u - a|.
+    let adj = backprop(&e, &e.goods.price, &[1.0, 3.0]);
+    let u2 = 1.0 / (2.0 * 3f64.sqrt());
+    let a = (1.0 + 3.0 * u2) / 4.0;
+    assert!(close(adj.per_use[0], 1.0, 1e-15));
+    assert!(close(adj.per_use[1], u2, 1e-15));
+    assert!(close(adj.good[good(&e, "s")], a, 1e-15));
+    assert!(close(adj.spread[good(&e, "s")], 1.0 - a, 1e-14));
+    // At the efficient split x1 = 4, x2 = 1 both uses are worth 1/2: no spread, price 1/2.
+    let adj = backprop(&e, &e.goods.price, &[4.0, 1.0]);
+    assert!(close(adj.good[good(&e, "s")], 0.5, 1e-15));
+    assert_eq!(adj.spread[good(&e, "s")], 0.0);
+}
+
+#[test]
+fn a_copier_sums_the_adjoints_of_its_copies() {
+    // x (4) -> copier (F = x, outputs x1 = 1, x2 = 1); a: sqrt(x1), b: 2 sqrt(x2), both final.
+    // V(s) = 3 sqrt(s): dV/ds = 3 / (2 sqrt 4) = 3/4 = 1/4 (via x1) + 1/2 (via x2).
+    let e = load(
+        r#"name = "copy"
+[goods.x]
+endowment = 4.0
+[goods.x1]
+[goods.x2]
+[goods.final]
+price = 1.0
+[[firms]]
+name = "copier"
+outputs = { x1 = 1.0, x2 = 1.0 }
+production = { linear = { coefficients = { x = 1.0 } } }
+[[firms]]
+name = "a"
+output = "final"
+production = "sqrt(x1)"
+[[firms]]
+name = "b"
+output = "final"
+production = "2 * sqrt(x2)"
+"#,
+    );
+    let fwd = forward(&e, &e.goods.price).unwrap();
+    assert!(close(fwd.value, 6.0, 1e-15));
+    let adj = backprop(&e, &e.goods.price, &fwd.x);
+    assert!(close(adj.good[good(&e, "x1")], 0.25, 1e-15));
+    assert!(close(adj.good[good(&e, "x2")], 0.5, 1e-15));
+    assert!(close(adj.good[good(&e, "x")], 0.75, 1e-15));
+}
+
+/// A random chain raw -> g1 -> ... -> final with a random concave link per stage.
+fn chain_text(links: &[(u8, f64)], endowment: f64, price: f64) -> String {
+    let mut t = format!("name = \"chain\"\n[goods.g0]\nendowment = {endowment}\n");
+    for i in 1..links.len() {
+        t += &format!("[goods.g{i}]\n");
+    }
+    t += &format!("[goods.final]\nprice = {price}\n");
+    for (i, &(kind, k)) in links.iter().enumerate() {
+        let input = format!("g{i}");
+        let output = if i + 1 == links.len() { "final".to_string() } else { format!("g{}", i + 1) };
+        let production = match kind % 4 {
+            0 => format!("\"{k} * sqrt({input})\""),
+            1 => format!("\"1 - 1/({input} + {k})\""),
+            2 => format!("{{ power = {{ scale = {k}, exponent = 0.7, input = \"{input}\" }} }}"),
+            _ => format!("\"ln(1 + {k} * {input})\""),
+        };
+        t += &format!("[[firms]]\nname = \"f{i}\"\noutput = \"{output}\"\nproduction = {production}\n");
+    }
+    t
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// For chains, the adjoint of the raw good is dV/ds: compare with central finite
+    /// differences of the forward pass's value.
+    #[test]
+    fn raw_good_adjoint_is_the_derivative_of_value(
+        links in proptest::collection::vec((0u8..4, 0.5f64..3.0), 1..5),
+        endowment in 0.5f64..20.0,
+        price in 0.1f64..10.0,
+    ) {
+        let e = load(&chain_text(&links, endowment, price));
+        let fwd = forward(&e, &e.goods.price).unwrap();
+        let adj = backprop(&e, &e.goods.price, &fwd.x);
+        let h = 1e-5 * endowment;
+        let value_at = |s: f64| {
+            let mut e2 = e.clone();
+            e2.goods.endowment[0] = s;
+            forward(&e2, &e2.goods.price).unwrap().value
+        };
+        let fd = (value_at(endowment + h) - value_at(endowment - h)) / (2.0 * h);
+        let a = adj.good[0];
+        prop_assert!((a - fd).abs() <= 1e-6 * a.abs().max(1e-12), "adjoint {a} vs finite difference {fd}");
+    }
+}
