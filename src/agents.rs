@@ -90,7 +90,13 @@ pub struct Scratch {
 
 impl Scratch {
     fn size(&mut self, n: usize) {
-        for v in [&mut self.grad, &mut self.dir, &mut self.trial, &mut self.target, &mut self.observed] {
+        for v in [
+            &mut self.grad,
+            &mut self.dir,
+            &mut self.trial,
+            &mut self.target,
+            &mut self.observed,
+        ] {
             v.clear();
             v.resize(n, 0.0);
         }
@@ -160,13 +166,25 @@ pub fn update(
                     match s.form {
                         Form::Relative => {
                             // g / p: the marginal value per unit spent, minus 1.
-                            let rel = if observed[i] > 0.0 { (g / observed[i]).clamp(-1.0, 1.0) } else { 1.0 };
-                            let push = if s.rule == Rule::Optimistic { (2.0 * rel - last[i]).clamp(-1.0, 1.0) } else { rel };
+                            let rel = if observed[i] > 0.0 {
+                                (g / observed[i]).clamp(-1.0, 1.0)
+                            } else {
+                                1.0
+                            };
+                            let push = if s.rule == Rule::Optimistic {
+                                (2.0 * rel - last[i]).clamp(-1.0, 1.0)
+                            } else {
+                                rel
+                            };
                             x_next[i] = x[i] * (s.rate * push).exp();
                             last_next[i] = rel;
                         }
                         Form::Additive => {
-                            let push = if s.rule == Rule::Optimistic { 2.0 * g - last[i] } else { g };
+                            let push = if s.rule == Rule::Optimistic {
+                                2.0 * g - last[i]
+                            } else {
+                                g
+                            };
                             x_next[i] = (x[i] + s.rate * push).max(x[i] * MIN_SHRINK);
                             last_next[i] = g;
                         }
@@ -178,7 +196,11 @@ pub fn update(
                 let mut target = std::mem::take(&mut scratch.target);
                 let found = best_response(view.technology, view.params, r, &observed, &mut target, scratch).is_some();
                 for i in 0..n {
-                    let t = if found && target[i].is_finite() { target[i] } else { x[i] };
+                    let t = if found && target[i].is_finite() {
+                        target[i]
+                    } else {
+                        x[i]
+                    };
                     x_next[i] = (x[i] + s.rate * (t - x[i])).max(x[i] * MIN_SHRINK);
                     last_next[i] = 0.0;
                 }
@@ -193,9 +215,16 @@ pub fn update(
 /// The profit-maximising plan of `revenue * F(x) - prices . x` (revenue includes the
 /// productivity), written into `x` (which holds the starting guess on entry). Returns the
 /// maximal profit, or None when there is no finite maximum (constant returns, unbounded).
-pub fn best_response(tech: &Technology, params: &[f64], revenue: f64, prices: &[f64], x: &mut [f64], scratch: &mut Scratch) -> Option<f64> {
+pub fn best_response(
+    tech: &Technology,
+    params: &[f64],
+    revenue: f64,
+    prices: &[f64],
+    x: &mut [f64],
+    scratch: &mut Scratch,
+) -> Option<f64> {
     let n = x.len();
-    if tech.returns(params) == Returns::Constant || prices.iter().any(|p| !(*p > 0.0)) || !(revenue >= 0.0) {
+    if tech.returns(params) == Returns::Constant || prices.iter().any(|p| p.is_nan() || *p <= 0.0) || revenue.is_nan() || revenue < 0.0 {
         return None;
     }
     let profit = |x: &[f64]| revenue * tech.value(x, params) - prices.iter().zip(x).map(|(p, x)| p * x).sum::<f64>();
@@ -254,7 +283,11 @@ pub fn best_response(tech: &Technology, params: &[f64], revenue: f64, prices: &[
             t *= 0.5;
         }
         if !improved || x.iter().any(|v| *v > 1e200) {
-            return if x.iter().any(|v| *v > 1e200) { None } else { Some(current) };
+            return if x.iter().any(|v| *v > 1e200) {
+                None
+            } else {
+                Some(current)
+            };
         }
         let _ = slope;
     }

@@ -76,7 +76,9 @@ pub fn backprop_into(economy: &Economy, prices: &[f64], x: &[f64], out: &mut Adj
         let inputs = firms.inputs(f);
         grad.clear();
         grad.resize(inputs.len(), 0.0);
-        economy.technology(f).gradient(&x[inputs.clone()], &firms.input_param[inputs.clone()], &mut grad);
+        economy
+            .technology(f)
+            .gradient(&x[inputs.clone()], &firms.input_param[inputs.clone()], &mut grad);
         let scale = revenue * firms.productivity[f];
         for (e, d) in inputs.zip(&grad) {
             out.per_use[e] = scale * d;
@@ -110,7 +112,10 @@ fn settle_good(economy: &Economy, g: usize, x: &[f64], out: &mut Adjoints) {
         uses.iter().map(|&e| out.per_use[e as usize]).sum::<f64>() / uses.len() as f64
     };
     out.good[g] = a;
-    out.spread[g] = uses.iter().map(|&e| (out.per_use[e as usize] - a).abs()).fold(0.0, f64::max);
+    out.spread[g] = uses
+        .iter()
+        .map(|&e| (out.per_use[e as usize] - a).abs())
+        .fold(0.0, f64::max);
 }
 
 /// The planner's allocation of a chain or tree, computed forward from the endowments.
@@ -138,8 +143,14 @@ pub enum ForwardError {
 impl std::fmt::Display for ForwardError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ForwardError::Split { good } => write!(f, "good '{good}' has several users, so the planner must choose how to split it"),
-            ForwardError::FixedPriceInput { firm, good } => write!(f, "firm '{firm}' buys the fixed-price good '{good}', so the planner must choose how much"),
+            ForwardError::Split { good } => write!(
+                f,
+                "good '{good}' has several users, so the planner must choose how to split it"
+            ),
+            ForwardError::FixedPriceInput { firm, good } => write!(
+                f,
+                "firm '{firm}' buys the fixed-price good '{good}', so the planner must choose how much"
+            ),
         }
     }
 }
@@ -150,7 +161,9 @@ pub fn forward(economy: &Economy, prices: &[f64]) -> Result<Forward, ForwardErro
     let firms = &economy.firms;
     for g in goods.endogenous() {
         if goods.uses(g).len() > 1 {
-            return Err(ForwardError::Split { good: goods.name[g].clone() });
+            return Err(ForwardError::Split {
+                good: goods.name[g].clone(),
+            });
         }
     }
     if let Some(e) = (0..firms.edges()).find(|&e| goods.fixed[firms.input_good[e] as usize]) {
@@ -174,6 +187,9 @@ pub fn forward(economy: &Economy, prices: &[f64]) -> Result<Forward, ForwardErro
             supply[firms.output_good[k] as usize] += firms.output_weight[k] * y[f];
         }
     }
-    let value = (0..goods.len()).filter(|&g| goods.fixed[g]).map(|g| prices[g] * supply[g]).sum();
+    let value = (0..goods.len())
+        .filter(|&g| goods.fixed[g])
+        .map(|g| prices[g] * supply[g])
+        .sum();
     Ok(Forward { x, y, supply, value })
 }

@@ -54,7 +54,10 @@ pub fn rel_error(p: f64, q: f64, floor: f64) -> f64 {
 
 /// A floor for relative errors of prices: tiny compared with the fixed prices.
 pub fn price_floor(economy: &Economy) -> f64 {
-    let scale = (0..economy.goods.len()).filter(|&g| economy.goods.fixed[g]).map(|g| economy.goods.price[g]).fold(0.0, f64::max);
+    let scale = (0..economy.goods.len())
+        .filter(|&g| economy.goods.fixed[g])
+        .map(|g| economy.goods.price[g])
+        .fold(0.0, f64::max);
     1e-12 * scale.max(1e-300)
 }
 
@@ -78,7 +81,10 @@ pub fn potential(economy: &Economy, prices: &[f64], warm: &mut [f64]) -> Option<
         .zip(y_star.par_iter_mut())
         .map_init(Scratch::default, |scratch, ((f, x), y)| {
             let r = firms.inputs(f);
-            let p_in: Vec<f64> = firms.input_good[r.clone()].iter().map(|&g| prices[g as usize]).collect();
+            let p_in: Vec<f64> = firms.input_good[r.clone()]
+                .iter()
+                .map(|&g| prices[g as usize])
+                .collect();
             let revenue = economy.revenue(f, prices) * firms.productivity[f];
             let params = &firms.input_param[r];
             let profit = agents::best_response(economy.technology(f), params, revenue, &p_in, x, scratch)?;

@@ -115,7 +115,9 @@ impl Engine {
     pub fn new(economy: Economy) -> Engine {
         let goods = &economy.goods;
         let firms = &economy.firms;
-        let traded: Vec<bool> = (0..goods.len()).map(|g| !goods.fixed[g] && !goods.uses(g).is_empty()).collect();
+        let traded: Vec<bool> = (0..goods.len())
+            .map(|g| !goods.fixed[g] && !goods.uses(g).is_empty())
+            .collect();
         let mut prices = goods.price.clone();
         for g in 0..goods.len() {
             if !goods.fixed[g] && !traded[g] {
@@ -139,7 +141,10 @@ impl Engine {
                 available[firms.output_good[k] as usize] += firms.output_weight[k] * y[f];
             }
         }
-        let randomised = economy.groups.iter().any(|g| g.agent.noise > 0.0 || g.agent.activation < 1.0);
+        let randomised = economy
+            .groups
+            .iter()
+            .any(|g| g.agent.noise > 0.0 || g.agent.activation < 1.0);
         let n_edges = firms.edges();
         let n_goods = goods.len();
         let mut engine = Engine {
@@ -187,7 +192,10 @@ impl Engine {
         let last = &self.last;
         let seed = economy.run.seed;
         let randomised = self.randomised;
-        let out = EdgeBuffers { x: self.next_x.as_mut_ptr(), last: self.next_last.as_mut_ptr() };
+        let out = EdgeBuffers {
+            x: self.next_x.as_mut_ptr(),
+            last: self.next_last.as_mut_ptr(),
+        };
         self.y.par_iter_mut().enumerate().with_min_len(512).for_each_init(
             || (Scratch::default(), Vec::<f64>::new()),
             |(scratch, input_prices), (f, y)| {
@@ -220,19 +228,24 @@ impl Engine {
         let goods = &economy.goods;
         let firms = &economy.firms;
         let (x, y) = (&self.x, &self.y);
-        self.supply.par_iter_mut().zip(self.demand.par_iter_mut()).enumerate().with_min_len(256).for_each(|(g, (s, d))| {
-            let mut supply = goods.endowment[g];
-            for &k in goods.producers(g) {
-                let k = k as usize;
-                supply += firms.output_weight[k] * y[firms.output_firm[k] as usize];
-            }
-            let mut demand = 0.0;
-            for &e in goods.uses(g) {
-                demand += x[e as usize];
-            }
-            *s = supply;
-            *d = demand;
-        });
+        self.supply
+            .par_iter_mut()
+            .zip(self.demand.par_iter_mut())
+            .enumerate()
+            .with_min_len(256)
+            .for_each(|(g, (s, d))| {
+                let mut supply = goods.endowment[g];
+                for &k in goods.producers(g) {
+                    let k = k as usize;
+                    supply += firms.output_weight[k] * y[firms.output_firm[k] as usize];
+                }
+                let mut demand = 0.0;
+                for &e in goods.uses(g) {
+                    demand += x[e as usize];
+                }
+                *s = supply;
+                *d = demand;
+            });
     }
 
     fn market_phase(&mut self, tick: u64) -> Step {
@@ -243,10 +256,21 @@ impl Engine {
         let (supply, demand) = (&self.supply, &self.demand);
         std::mem::swap(&mut self.prev_prices, &mut self.prices);
         let prev = &self.prev_prices;
-        self.prices.par_iter_mut().enumerate().with_min_len(256).for_each(|(g, p)| {
-            *p = if traded[g] { market::next_price(rule, step_size, prev[g], supply[g], demand[g]) } else { prev[g] };
-        });
-        let mut step = Step { tick, ..Step::default() };
+        self.prices
+            .par_iter_mut()
+            .enumerate()
+            .with_min_len(256)
+            .for_each(|(g, p)| {
+                *p = if traded[g] {
+                    market::next_price(rule, step_size, prev[g], supply[g], demand[g])
+                } else {
+                    prev[g]
+                };
+            });
+        let mut step = Step {
+            tick,
+            ..Step::default()
+        };
         for g in 0..self.prices.len() {
             if fixed[g] || !traded[g] {
                 continue;
@@ -254,15 +278,25 @@ impl Engine {
             let (s, d) = (supply[g], demand[g]);
             let scale = s.abs().max(d.abs());
             let rel_excess = if scale > 0.0 { (d - s).abs() / scale } else { 0.0 };
-            let rel_change = if prev[g] > 0.0 { (self.prices[g] - prev[g]).abs() / prev[g] } else { 0.0 };
+            let rel_change = if prev[g] > 0.0 {
+                (self.prices[g] - prev[g]).abs() / prev[g]
+            } else {
+                0.0
+            };
             step.max_rel_excess = step.max_rel_excess.max(rel_excess);
             step.max_rel_change = step.max_rel_change.max(rel_change);
             let p = self.prices[g];
             if step.diverged.is_none() {
                 if !p.is_finite() || !s.is_finite() || !d.is_finite() {
-                    step.diverged = Some(format!("the market for '{}' produced a non-finite value (price {p:e}, supply {s:e}, demand {d:e})", self.economy.goods.name[g]));
+                    step.diverged = Some(format!(
+                        "the market for '{}' produced a non-finite value (price {p:e}, supply {s:e}, demand {d:e})",
+                        self.economy.goods.name[g]
+                    ));
                 } else if p > PRICE_RANGE.1 || (p < PRICE_RANGE.0 && rule == market::Rule::Multiplicative) {
-                    step.diverged = Some(format!("the price of '{}' left [1e-300, 1e300] (it is {p:e})", self.economy.goods.name[g]));
+                    step.diverged = Some(format!(
+                        "the price of '{}' left [1e-300, 1e300] (it is {p:e})",
+                        self.economy.goods.name[g]
+                    ));
                 }
             }
         }

@@ -5,6 +5,9 @@
 //! respect to each good: the numbers reverse-mode automatic differentiation (backprop)
 //! gives. This crate simulates such markets and checks that claim on every run.
 
+// Numeric kernels index several parallel arrays at once; index loops read best there.
+#![allow(clippy::needless_range_loop)]
+
 pub mod agents;
 pub mod backprop;
 pub mod cli;

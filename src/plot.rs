@@ -24,10 +24,7 @@ use plotters::style::{register_font, FontStyle, FontTransform};
 use serde::{Deserialize, Serialize};
 
 /// DejaVu Sans, embedded so rendering never depends on the fonts of the host.
-static FONT_BYTES: &[u8] = include_bytes!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/assets/DejaVuSans.ttf"
-));
+static FONT_BYTES: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/DejaVuSans.ttf"));
 /// Family name under which the embedded font is registered (plotters' default family).
 const FONT: &str = "sans-serif";
 /// Smallest value drawn on the error / gap log axes; zeros are drawn here.
@@ -104,11 +101,7 @@ pub enum PlotError {
     },
     /// A line of a CSV file is malformed. `line` is 1-based; the header is line 1.
     #[error("{} line {line}: {message}", path.display())]
-    Parse {
-        path: PathBuf,
-        line: u64,
-        message: String,
-    },
+    Parse { path: PathBuf, line: u64, message: String },
     /// A file is well formed but unusable as a whole (e.g. no data rows).
     #[error("{}: {message}", path.display())]
     Data { path: PathBuf, message: String },
@@ -123,7 +116,9 @@ pub enum PlotError {
     #[error("nothing to chart: {0}")]
     NoData(String),
     /// The drawing backend, the embedded font or the PNG encoder failed.
-    #[error("rendering failed: {0} (this is a bug in the chart code; please report it together with the input CSV files)")]
+    #[error(
+        "rendering failed: {0} (this is a bug in the chart code; please report it together with the input CSV files)"
+    )]
     Render(String),
 }
 
@@ -310,11 +305,7 @@ impl CsvFile {
                 return Err(PlotError::Parse {
                     path: self.path.clone(),
                     line,
-                    message: format!(
-                        "expected {} columns, found {} ({why})",
-                        self.header.len(),
-                        rec.len()
-                    ),
+                    message: format!("expected {} columns, found {} ({why})", self.header.len(), rec.len()),
                 });
             }
             return Ok(Some(line));
@@ -420,9 +411,7 @@ fn read_trajectory(path: &Path) -> Result<Vec<TrajectoryRow>, PlotError> {
         };
         let good = x.text(idx[1]);
         if good.is_empty() {
-            return Err(x.err(format!(
-                "column `good` is empty (every row needs a good name; {RERUN})"
-            )));
+            return Err(x.err(format!("column `good` is empty (every row needs a good name; {RERUN})")));
         }
         rows.push(TrajectoryRow {
             tick: x.u64(idx[0])?,
@@ -498,7 +487,8 @@ pub fn read_run(dir: &Path) -> Result<RunData, PlotError> {
 ///
 /// `title` is set to the name of the directory holding the file.
 pub fn read_sweep(path: &Path) -> Result<SweepData, PlotError> {
-    let expected = "point,replicate,<parameters...>,seed,outcome,ticks,max_rel_error,max_rel_excess,mean_cosine[,wall_seconds]";
+    let expected =
+        "point,replicate,<parameters...>,seed,outcome,ticks,max_rel_error,max_rel_excess,mean_cosine[,wall_seconds]";
     let mut f = CsvFile::open(path, expected)?;
     let header_err = |message: String| PlotError::Parse {
         path: path.to_path_buf(),
@@ -567,8 +557,7 @@ pub fn read_sweep(path: &Path) -> Result<SweepData, PlotError> {
     if rows.is_empty() {
         return Err(PlotError::Data {
             path: path.to_path_buf(),
-            message: "no data rows after the header (the sweep ran no point; re-run the sweep)"
-                .to_string(),
+            message: "no data rows after the header (the sweep ran no point; re-run the sweep)".to_string(),
         });
     }
     let title = path
@@ -603,14 +592,9 @@ fn ensure_font() -> Result<(), PlotError> {
 }
 
 /// Draws into an RGB buffer and encodes it as PNG with fixed settings.
-fn render_png(
-    size: ChartSize,
-    draw: impl FnOnce(&Area, Theme) -> Result<(), PlotError>,
-) -> Result<Vec<u8>, PlotError> {
+fn render_png(size: ChartSize, draw: impl FnOnce(&Area, Theme) -> Result<(), PlotError>) -> Result<Vec<u8>, PlotError> {
     let ChartSize { width, height } = size;
-    if !(ChartSize::MIN..=ChartSize::MAX).contains(&width)
-        || !(ChartSize::MIN..=ChartSize::MAX).contains(&height)
-    {
+    if !(ChartSize::MIN..=ChartSize::MAX).contains(&width) || !(ChartSize::MIN..=ChartSize::MAX).contains(&height) {
         return Err(PlotError::InvalidSize { width, height });
     }
     ensure_font()?;
@@ -689,13 +673,11 @@ impl Theme {
     }
     /// Height of an x label area with tick labels and an axis title.
     fn x_labels_desc_h(self) -> i32 {
-        self.px(68.0)
-            .max((self.tick() * 2.3 + self.desc() * 1.5) as i32)
+        self.px(68.0).max((self.tick() * 2.3 + self.desc() * 1.5) as i32)
     }
     /// Width of a y label area with tick labels and a rotated axis title.
     fn y_labels_w(self) -> i32 {
-        self.px(118.0)
-            .max((self.tick() * 4.2 + self.desc() * 1.8) as i32)
+        self.px(118.0).max((self.tick() * 4.2 + self.desc() * 1.8) as i32)
     }
     fn line(self) -> u32 {
         (2.0 * self.s).round().max(2.0) as u32
@@ -742,14 +724,7 @@ fn fit_font(root: &Area, text: &str, size: f64, max_w: i32) -> f64 {
     }
 }
 
-fn put_text(
-    root: &Area,
-    text: &str,
-    (x, y): (i32, i32),
-    size: f64,
-    color: RGBColor,
-    h: HPos,
-) -> Result<(), PlotError> {
+fn put_text(root: &Area, text: &str, (x, y): (i32, i32), size: f64, color: RGBColor, h: HPos) -> Result<(), PlotError> {
     root.draw(&Text::new(
         text.to_string(),
         (x, y),
@@ -763,14 +738,7 @@ fn put_line(root: &Area, a: (i32, i32), b: (i32, i32), st: ShapeStyle) -> Result
     Ok(())
 }
 
-fn put_dashed_vline(
-    root: &Area,
-    x: i32,
-    y0: i32,
-    y1: i32,
-    st: ShapeStyle,
-    th: Theme,
-) -> Result<(), PlotError> {
+fn put_dashed_vline(root: &Area, x: i32, y0: i32, y1: i32, st: ShapeStyle, th: Theme) -> Result<(), PlotError> {
     let (dash, gap) = (th.px(7.0), th.px(5.0));
     let mut y = y0.min(y1);
     let end = y0.max(y1);
@@ -806,11 +774,7 @@ fn put_cross(
 }
 
 fn put_triangle(root: &Area, c: (i32, i32), r: i32, color: RGBColor) -> Result<(), PlotError> {
-    let pts = vec![
-        (c.0, c.1 - r),
-        (c.0 + r, c.1 + r * 3 / 4),
-        (c.0 - r, c.1 + r * 3 / 4),
-    ];
+    let pts = vec![(c.0, c.1 - r), (c.0 + r, c.1 + r * 3 / 4), (c.0 - r, c.1 + r * 3 / 4)];
     root.draw(&Polygon::new(pts, color.filled()))?;
     Ok(())
 }
@@ -863,12 +827,7 @@ fn entry(swatch: Swatch, text: impl Into<String>) -> Entry {
 
 /// Draws legend rows top-down in the box (x, y, w, h); shrinks the font, then drops
 /// rows (saying how many) when they do not fit.
-fn draw_legend(
-    root: &Area,
-    (x, y, w, h): (i32, i32, i32, i32),
-    entries: &[Entry],
-    th: Theme,
-) -> Result<(), PlotError> {
+fn draw_legend(root: &Area, (x, y, w, h): (i32, i32, i32, i32), entries: &[Entry], th: Theme) -> Result<(), PlotError> {
     if entries.is_empty() || h <= 0 {
         return Ok(());
     }
@@ -880,10 +839,7 @@ fn draw_legend(
     }
     let rows_fit = (h / row(size)).max(1) as usize;
     let (shown, dropped) = if entries.len() > rows_fit {
-        (
-            rows_fit.saturating_sub(1),
-            entries.len() - rows_fit.saturating_sub(1),
-        )
+        (rows_fit.saturating_sub(1), entries.len() - rows_fit.saturating_sub(1))
     } else {
         (entries.len(), 0)
     };
@@ -912,10 +868,7 @@ fn draw_legend(
             }
             Swatch::Band(c) => {
                 let hh = (size * 0.4) as i32;
-                root.draw(&Rectangle::new(
-                    [(x0, cy - hh), (x1, cy + hh)],
-                    c.mix(0.3).filled(),
-                ))?;
+                root.draw(&Rectangle::new([(x0, cy - hh), (x1, cy + hh)], c.mix(0.3).filled()))?;
             }
             Swatch::Square(c) => {
                 let hh = (size * 0.45) as i32;
@@ -928,38 +881,13 @@ fn draw_legend(
                     MUTED.stroke_width(1),
                 ))?;
             }
-            Swatch::Cross(c) => put_cross(
-                root,
-                (x0 + sw / 2, cy),
-                (size * 0.35) as i32,
-                c,
-                None,
-                lw + 1,
-            )?,
+            Swatch::Cross(c) => put_cross(root, (x0 + sw / 2, cy), (size * 0.35) as i32, c, None, lw + 1)?,
             Swatch::Triangle(c) => put_triangle(root, (x0 + sw / 2, cy), (size * 0.4) as i32, c)?,
             Swatch::Dot(c) => {
-                root.draw(&Circle::new(
-                    (x0 + sw / 2, cy),
-                    (size * 0.3) as i32,
-                    c.filled(),
-                ))?;
+                root.draw(&Circle::new((x0 + sw / 2, cy), (size * 0.3) as i32, c.filled()))?;
             }
-            Swatch::Ring => put_ring(
-                root,
-                (x0 + sw / 2, cy),
-                (size * 0.38) as i32,
-                WHITE,
-                Some(BLACK),
-                lw,
-            )?,
-            Swatch::WhiteCross => put_cross(
-                root,
-                (x0 + sw / 2, cy),
-                (size * 0.35) as i32,
-                WHITE,
-                Some(BLACK),
-                lw,
-            )?,
+            Swatch::Ring => put_ring(root, (x0 + sw / 2, cy), (size * 0.38) as i32, WHITE, Some(BLACK), lw)?,
+            Swatch::WhiteCross => put_cross(root, (x0 + sw / 2, cy), (size * 0.35) as i32, WHITE, Some(BLACK), lw)?,
             Swatch::Heading | Swatch::Note => {}
         }
         let (tx, color) = match e.swatch {
@@ -1007,11 +935,7 @@ struct Axis {
 
 impl Axis {
     fn linear(lo: f64, hi: f64) -> Axis {
-        let (lo, hi) = if hi > lo {
-            (lo, hi)
-        } else {
-            (lo - 1.0, lo + 1.0)
-        };
+        let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 1.0, lo + 1.0) };
         Axis {
             lo,
             hi,
@@ -1210,10 +1134,7 @@ fn log_major(lo: f64, hi: f64, n: usize) -> Vec<f64> {
             .into_iter()
             .find(|k| (count + k - 1) / k <= n as i32)
             .unwrap_or(200);
-        return (e0..=e1)
-            .filter(|e| e.rem_euclid(k) == 0)
-            .map(pow10)
-            .collect();
+        return (e0..=e1).filter(|e| e.rem_euclid(k) == 0).map(pow10).collect();
     }
     let mut v = Vec::new();
     for e in (a.floor() as i32 - 1)..=(b.ceil() as i32) {
@@ -1323,11 +1244,7 @@ fn fmt_num(v: f64) -> String {
         m /= 10.0;
         e += 1;
     }
-    format!(
-        "{sign}{}×10{}",
-        trim_zeros(format!("{m:.2}")),
-        superscript(e)
-    )
+    format!("{sign}{}×10{}", trim_zeros(format!("{m:.2}")), superscript(e))
 }
 
 /// Min and max of the finite, positive values.
@@ -1380,8 +1297,7 @@ fn decimate(pts: &[(f64, f64)], buckets: usize) -> Vec<(f64, f64)> {
     if x1.is_nan() || x0.is_nan() || x1 <= x0 {
         return pts.to_vec();
     }
-    let bucket =
-        |x: f64| (((x - x0) / (x1 - x0) * buckets as f64).floor() as usize).min(buckets - 1);
+    let bucket = |x: f64| (((x - x0) / (x1 - x0) * buckets as f64).floor() as usize).min(buckets - 1);
     let mut out = Vec::with_capacity(buckets * 4);
     let mut i = 0;
     while i < pts.len() {
@@ -1427,11 +1343,7 @@ fn draw_path(
                 st.color.stroke_width(2),
             )))?;
         } else if seg.len() == 1 {
-            chart.draw_series(std::iter::once(Circle::new(
-                seg[0],
-                th.px(4.0),
-                st.color.filled(),
-            )))?;
+            chart.draw_series(std::iter::once(Circle::new(seg[0], th.px(4.0), st.color.filled())))?;
         } else if dashed {
             chart.draw_series(DashedLineSeries::new(seg, th.px(9.0), th.px(6.0), st))?;
         } else {
@@ -1442,12 +1354,7 @@ fn draw_path(
 }
 
 /// Shaded band between `lo` and `hi` (points share x), split at non-finite values.
-fn draw_band(
-    chart: &mut Chart,
-    band: &[(f64, f64, f64)],
-    color: RGBColor,
-    buckets: usize,
-) -> Result<(), PlotError> {
+fn draw_band(chart: &mut Chart, band: &[(f64, f64, f64)], color: RGBColor, buckets: usize) -> Result<(), PlotError> {
     let mut start = 0;
     while start < band.len() {
         while start < band.len() && !(band[start].1.is_finite() && band[start].2.is_finite()) {
@@ -1464,10 +1371,7 @@ fn draw_band(
             let mut poly = hi;
             poly.extend(lo.into_iter().rev());
             if poly.len() >= 3 {
-                chart.draw_series(std::iter::once(Polygon::new(
-                    poly,
-                    color.mix(0.28).filled(),
-                )))?;
+                chart.draw_series(std::iter::once(Polygon::new(poly, color.mix(0.28).filled())))?;
             }
         }
         start = end.max(start + 1);
@@ -1576,12 +1480,7 @@ fn quantile_band(samples: &BTreeMap<u64, Vec<f64>>) -> Vec<(f64, f64, f64, f64)>
         .map(|(t, v)| {
             let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
             v.sort_by(f64::total_cmp);
-            (
-                *t as f64,
-                quantile(&v, 0.1),
-                quantile(&v, 0.5),
-                quantile(&v, 0.9),
-            )
+            (*t as f64, quantile(&v, 0.1), quantile(&v, 0.5), quantile(&v, 0.9))
         })
         .collect()
 }
@@ -1654,11 +1553,9 @@ impl ConvPrep {
             }
             for g in &goods {
                 for &(t, v) in &g.rel {
-                    rs.entry(t as u64).or_default().push(if v.is_finite() {
-                        v.max(LOG_FLOOR)
-                    } else {
-                        v
-                    });
+                    rs.entry(t as u64)
+                        .or_default()
+                        .push(if v.is_finite() { v.max(LOG_FLOOR) } else { v });
                 }
             }
             price_band = quantile_band(&ps);
@@ -1666,10 +1563,7 @@ impl ConvPrep {
         }
         let mut metrics: Vec<&MetricsRow> = data.metrics.iter().collect();
         metrics.sort_by_key(|m| m.tick);
-        let excess = metrics
-            .iter()
-            .map(|m| (m.tick as f64, m.max_rel_excess))
-            .collect();
+        let excess = metrics.iter().map(|m| (m.tick as f64, m.max_rel_excess)).collect();
         let phi_gap = metrics
             .iter()
             .map(|m| (m.tick as f64, m.phi_gap.unwrap_or(f64::NAN)))
@@ -1682,12 +1576,8 @@ impl ConvPrep {
             .iter()
             .filter_map(|m| m.shock.as_ref().map(|s| (m.tick as f64, s.clone())))
             .collect();
-        let first = rows[0]
-            .tick
-            .min(metrics.first().map_or(u64::MAX, |m| m.tick));
-        let last = rows[rows.len() - 1]
-            .tick
-            .max(metrics.last().map_or(0, |m| m.tick));
+        let first = rows[0].tick.min(metrics.first().map_or(u64::MAX, |m| m.tick));
+        let last = rows[rows.len() - 1].tick.max(metrics.last().map_or(0, |m| m.tick));
         let mut x = if last > first {
             Axis::linear(first as f64, last as f64)
         } else {
@@ -1728,17 +1618,9 @@ impl ConvPrep {
 /// Renders the three-panel convergence chart of a run as PNG bytes.
 ///
 /// `title` is drawn at the top; when empty, `data.title` is used.
-pub fn render_convergence(
-    data: &RunData,
-    title: &str,
-    size: ChartSize,
-) -> Result<Vec<u8>, PlotError> {
+pub fn render_convergence(data: &RunData, title: &str, size: ChartSize) -> Result<Vec<u8>, PlotError> {
     let prep = ConvPrep::new(data)?;
-    let title = if title.is_empty() {
-        data.title.as_str()
-    } else {
-        title
-    };
+    let title = if title.is_empty() { data.title.as_str() } else { title };
     render_png(size, |root, th| draw_convergence(root, &prep, title, th))
 }
 
@@ -1779,14 +1661,7 @@ fn draw_title(root: &Area, title: &str, subtitle: &str, th: Theme) -> Result<i32
     let ts = fit_font(root, title, th.title(), max_w);
     put_text(root, title, (w / 2, th.px(28.0)), ts, INK, HPos::Center)?;
     let sub = fit_text(root, subtitle, th.subtitle(), max_w);
-    put_text(
-        root,
-        &sub,
-        (w / 2, th.px(62.0)),
-        th.subtitle(),
-        MUTED,
-        HPos::Center,
-    )?;
+    put_text(root, &sub, (w / 2, th.px(62.0)), th.subtitle(), MUTED, HPos::Center)?;
     Ok(th.px(84.0))
 }
 
@@ -1832,11 +1707,7 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
         let tw = text_width(root, &text, label_size);
         let gap = th.px(4.0);
         let right = x + gap + tw > data_x1;
-        let (l, r) = if right {
-            (x - gap - tw, x)
-        } else {
-            (x, x + gap + tw)
-        };
+        let (l, r) = if right { (x - gap - tw, x) } else { (x, x + gap + tw) };
         match rows_end.iter().position(|&end| end + th.px(10.0) < l) {
             Some(row) => {
                 rows_end[row] = r;
@@ -1868,9 +1739,7 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
 
     // ---------------- Panel 1: prices ----------------
     {
-        let panel = root
-            .clone()
-            .shrink((cols.chart_x, y0), (cols.chart_w, heights[0]));
+        let panel = root.clone().shrink((cols.chart_x, y0), (cols.chart_w, heights[0]));
         let mut vals: Vec<f64> = Vec::new();
         for &gi in &p.shown {
             vals.extend(p.goods[gi].price.iter().map(|q| q.1));
@@ -1908,22 +1777,8 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
         }
         for (rank, &gi) in p.shown.iter().enumerate() {
             let c = p.color(rank);
-            draw_path(
-                &mut chart,
-                &p.goods[gi].pstar,
-                c.stroke_width(lw),
-                true,
-                buckets,
-                th,
-            )?;
-            draw_path(
-                &mut chart,
-                &p.goods[gi].price,
-                c.stroke_width(lw),
-                false,
-                buckets,
-                th,
-            )?;
+            draw_path(&mut chart, &p.goods[gi].pstar, c.stroke_width(lw), true, buckets, th)?;
+            draw_path(&mut chart, &p.goods[gi].price, c.stroke_width(lw), false, buckets, th)?;
         }
         rects.push(data_rect(&chart));
         let r = rects[0];
@@ -1950,14 +1805,8 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             e.push(entry(Swatch::Line(p.color(rank)), p.goods[gi].name.clone()));
         }
         if p.many {
-            e.push(entry(
-                Swatch::Band(BAND),
-                format!("10–90% of all {n_goods}"),
-            ));
-            e.push(entry(
-                Swatch::Line(MUTED),
-                format!("median of all {n_goods}"),
-            ));
+            e.push(entry(Swatch::Band(BAND), format!("10–90% of all {n_goods}")));
+            e.push(entry(Swatch::Line(MUTED), format!("median of all {n_goods}")));
         }
         e.push(entry(Swatch::Dashed(MUTED), "p* (same colour)"));
         if !p.shocks.is_empty() {
@@ -1970,12 +1819,7 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
         }
         draw_legend(
             root,
-            (
-                cols.legend_x,
-                y0 + caption_h,
-                cols.legend_w,
-                heights[0] - caption_h,
-            ),
+            (cols.legend_x, y0 + caption_h, cols.legend_w, heights[0] - caption_h),
             &e,
             th,
         )?;
@@ -1997,9 +1841,7 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
     // ---------------- Panel 2: relative error ----------------
     let mut floored = false;
     {
-        let panel = root
-            .clone()
-            .shrink((cols.chart_x, y0), (cols.chart_w, heights[1]));
+        let panel = root.clone().shrink((cols.chart_x, y0), (cols.chart_w, heights[1]));
         let floor = |v: f64| {
             if v.is_finite() {
                 v.max(LOG_FLOOR)
@@ -2051,23 +1893,9 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             draw_path(&mut chart, &med, MUTED.stroke_width(lw), false, buckets, th)?;
         }
         for (rank, series) in rel.iter().enumerate() {
-            draw_path(
-                &mut chart,
-                series,
-                p.color(rank).stroke_width(lw),
-                false,
-                buckets,
-                th,
-            )?;
+            draw_path(&mut chart, series, p.color(rank).stroke_width(lw), false, buckets, th)?;
         }
-        draw_path(
-            &mut chart,
-            &excess,
-            BLACK.stroke_width(lw + 1),
-            false,
-            buckets,
-            th,
-        )?;
+        draw_path(&mut chart, &excess, BLACK.stroke_width(lw + 1), false, buckets, th)?;
         let r = data_rect(&chart);
         rects.push(r);
         put_text(
@@ -2084,31 +1912,17 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
                 Swatch::Note,
                 format!("colours: {WORST_SHOWN} worst goods as above"),
             ));
-            e.push(entry(
-                Swatch::Band(BAND),
-                format!("10–90% of all {n_goods}"),
-            ));
-            e.push(entry(
-                Swatch::Line(MUTED),
-                format!("median of all {n_goods}"),
-            ));
+            e.push(entry(Swatch::Band(BAND), format!("10–90% of all {n_goods}")));
+            e.push(entry(Swatch::Line(MUTED), format!("median of all {n_goods}")));
         } else {
             e.push(entry(Swatch::Note, "|p − p*|/p*: colours as above"));
         }
         if floored {
-            e.push(entry(
-                Swatch::Note,
-                format!("zeros drawn at {}", fmt_num(LOG_FLOOR)),
-            ));
+            e.push(entry(Swatch::Note, format!("zeros drawn at {}", fmt_num(LOG_FLOOR))));
         }
         draw_legend(
             root,
-            (
-                cols.legend_x,
-                y0 + caption_h,
-                cols.legend_w,
-                heights[1] - caption_h,
-            ),
+            (cols.legend_x, y0 + caption_h, cols.legend_w, heights[1] - caption_h),
             &e,
             th,
         )?;
@@ -2117,25 +1931,14 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
 
     // ---------------- Panel 3: phi gap and cosine ----------------
     {
-        let panel = root
-            .clone()
-            .shrink((cols.chart_x, y0), (cols.chart_w, heights[2]));
+        let panel = root.clone().shrink((cols.chart_x, y0), (cols.chart_w, heights[2]));
         let has_phi = p.phi_gap.iter().any(|q| q.1.is_finite());
         let has_cos = p.cosine.iter().any(|q| q.1.is_finite());
         let gap_floored = p.phi_gap.iter().any(|q| q.1.is_finite() && q.1 < LOG_FLOOR);
         let gap: Vec<(f64, f64)> = p
             .phi_gap
             .iter()
-            .map(|q| {
-                (
-                    q.0,
-                    if q.1.is_finite() {
-                        q.1.max(LOG_FLOOR)
-                    } else {
-                        f64::NAN
-                    },
-                )
-            })
+            .map(|q| (q.0, if q.1.is_finite() { q.1.max(LOG_FLOOR) } else { f64::NAN }))
             .collect();
         let (lo, hi) = positive_extent(gap.iter().map(|q| q.1)).unwrap_or((1e-6, 1.0));
         let mut y = Axis::log_padded(lo, hi, 0.05, 0.05);
@@ -2171,33 +1974,18 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             .y_labels(5)
             .y_label_formatter(&cf)
             .label_style((FONT, th.tick()).into_font().color(&INK))
-            .axis_desc_style(
-                (FONT, fit_font(root, cos_desc, desc, data_h))
-                    .into_font()
-                    .color(&INK),
-            )
+            .axis_desc_style((FONT, fit_font(root, cos_desc, desc, data_h)).into_font().color(&INK))
             .axis_style(MUTED.stroke_width(1))
             .y_desc(cos_desc)
             .draw()?;
         {
             let primary: &mut Chart = &mut chart;
-            draw_path(
-                primary,
-                &gap,
-                C_INDIGO.stroke_width(lw + 1),
-                false,
-                buckets,
-                th,
-            )?;
+            draw_path(primary, &gap, C_INDIGO.stroke_width(lw + 1), false, buckets, th)?;
         }
         for seg in segments(&p.cosine) {
             let seg = decimate(seg, buckets);
             if seg.len() == 1 {
-                chart.draw_secondary_series(std::iter::once(Circle::new(
-                    seg[0],
-                    th.px(4.0),
-                    C_VERMILLION.filled(),
-                )))?;
+                chart.draw_secondary_series(std::iter::once(Circle::new(seg[0], th.px(4.0), C_VERMILLION.filled())))?;
             } else {
                 chart.draw_secondary_series(LineSeries::new(seg, C_VERMILLION.stroke_width(lw)))?;
             }
@@ -2248,22 +2036,14 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
         if !has_phi {
             e.push(entry(Swatch::Note, "Φ gap: no finite value"));
         } else if gap_floored {
-            e.push(entry(
-                Swatch::Note,
-                format!("gaps ≤ 0 drawn at {}", fmt_num(LOG_FLOOR)),
-            ));
+            e.push(entry(Swatch::Note, format!("gaps ≤ 0 drawn at {}", fmt_num(LOG_FLOOR))));
         }
         if !has_cos {
             e.push(entry(Swatch::Note, "cosine: no value logged"));
         }
         draw_legend(
             root,
-            (
-                cols.legend_x,
-                y0 + caption_h,
-                cols.legend_w,
-                heights[2] - caption_h,
-            ),
+            (cols.legend_x, y0 + caption_h, cols.legend_w, heights[2] - caption_h),
             &e,
             th,
         )?;
@@ -2371,15 +2151,9 @@ pub fn render_sweep(data: &SweepData, title: &str, size: ChartSize) -> Result<Ve
         return Err(PlotError::NoData("the sweep has no rows".to_string()));
     }
     if data.param_names.is_empty() {
-        return Err(PlotError::NoData(
-            "the sweep has no parameter columns".to_string(),
-        ));
+        return Err(PlotError::NoData("the sweep has no parameter columns".to_string()));
     }
-    if let Some(r) = data
-        .rows
-        .iter()
-        .find(|r| r.params.len() != data.param_names.len())
-    {
+    if let Some(r) = data.rows.iter().find(|r| r.params.len() != data.param_names.len()) {
         return Err(PlotError::NoData(format!(
             "sweep row (point {}, replicate {}) has {} parameter values but there are {} parameter names",
             r.point,
@@ -2388,11 +2162,7 @@ pub fn render_sweep(data: &SweepData, title: &str, size: ChartSize) -> Result<Ve
             data.param_names.len()
         )));
     }
-    let base = if title.is_empty() {
-        data.title.as_str()
-    } else {
-        title
-    };
+    let base = if title.is_empty() { data.title.as_str() } else { title };
     let np = data.param_names.len();
     let title = if np > 2 {
         format!(
@@ -2402,14 +2172,11 @@ pub fn render_sweep(data: &SweepData, title: &str, size: ChartSize) -> Result<Ve
     } else {
         base.to_string()
     };
-    let (c, d, m) = data
-        .rows
-        .iter()
-        .fold((0, 0, 0), |(c, d, m), r| match r.outcome {
-            Outcome::Converged => (c + 1, d, m),
-            Outcome::Diverged => (c, d + 1, m),
-            Outcome::MaxTicks => (c, d, m + 1),
-        });
+    let (c, d, m) = data.rows.iter().fold((0, 0, 0), |(c, d, m), r| match r.outcome {
+        Outcome::Converged => (c + 1, d, m),
+        Outcome::Diverged => (c, d + 1, m),
+        Outcome::MaxTicks => (c, d, m + 1),
+    });
     let mut points: Vec<u64> = data.rows.iter().map(|r| r.point).collect();
     points.sort_unstable();
     points.dedup();
@@ -2427,13 +2194,7 @@ pub fn render_sweep(data: &SweepData, title: &str, size: ChartSize) -> Result<Ve
     })
 }
 
-fn draw_sweep_1d(
-    root: &Area,
-    data: &SweepData,
-    title: &str,
-    subtitle: &str,
-    th: Theme,
-) -> Result<(), PlotError> {
+fn draw_sweep_1d(root: &Area, data: &SweepData, title: &str, subtitle: &str, th: Theme) -> Result<(), PlotError> {
     let (w, h) = root.dim_in_pixel();
     let (w, h) = (w as i32, h as i32);
     let top = draw_title(root, title, subtitle, th)?;
@@ -2473,8 +2234,7 @@ fn draw_sweep_1d(
     let marker_row = th.px(26.0).max((th.font(15.0) * 1.6) as i32);
     let any_div = aggs.iter().any(|a| a.diverged > 0);
     let any_max = aggs.iter().any(|a| a.max_ticks > 0);
-    let strip_h = (any_div as i32 + any_max as i32) * marker_row
-        + if any_div || any_max { th.px(6.0) } else { 0 };
+    let strip_h = (any_div as i32 + any_max as i32) * marker_row + if any_div || any_max { th.px(6.0) } else { 0 };
     let h1 = (avail as f64 * 0.56) as i32;
     let h2 = avail - h1;
     let xl_small = th.x_labels_h();
@@ -2483,11 +2243,7 @@ fn draw_sweep_1d(
     let n_x_labels = if x_axis.cats.is_empty() {
         (cols.data_w() / th.px(120.0)).clamp(2, 12) as usize
     } else {
-        let maxw = cats
-            .iter()
-            .map(|c| text_width(root, c, th.tick()))
-            .max()
-            .unwrap_or(10);
+        let maxw = cats.iter().map(|c| text_width(root, c, th.tick())).max().unwrap_or(10);
         (cols.data_w() / (maxw + th.px(24.0))).clamp(1, 50) as usize
     };
 
@@ -2537,14 +2293,7 @@ fn draw_sweep_1d(
         let band: Vec<(f64, f64, f64)> = stats.iter().map(|s| (s.0, s.1, s.3)).collect();
         draw_band(&mut chart, &band, C_BLUE, 100_000)?;
         let med: Vec<(f64, f64)> = stats.iter().map(|s| (s.0, s.2)).collect();
-        draw_path(
-            &mut chart,
-            &med,
-            C_BLUE.stroke_width(lw + 1),
-            false,
-            100_000,
-            th,
-        )?;
+        draw_path(&mut chart, &med, C_BLUE.stroke_width(lw + 1), false, 100_000, th)?;
         chart.draw_series(
             med.iter()
                 .filter(|p| p.1.is_finite())
@@ -2578,14 +2327,7 @@ fn draw_sweep_1d(
                 continue;
             }
             let cy = y0 + caption_h + row * marker_row + marker_row / 2;
-            put_text(
-                root,
-                label,
-                (r.0 - th.px(10.0), cy),
-                label_size,
-                MUTED,
-                HPos::Right,
-            )?;
+            put_text(root, label, (r.0 - th.px(10.0), cy), label_size, MUTED, HPos::Right)?;
             put_line(root, (r.0, cy), (r.2, cy), GRID_LIGHT.stroke_width(1))?;
             for (a, &x) in aggs.iter().zip(&xs) {
                 let px = x_axis.map(&x, (r.0, r.2));
@@ -2610,10 +2352,7 @@ fn draw_sweep_1d(
         if any_max {
             e.push(entry(Swatch::Triangle(C_ORANGE), "≥1 hit max_ticks"));
         }
-        e.push(entry(
-            Swatch::Note,
-            format!("up to {reps} replicates per point"),
-        ));
+        e.push(entry(Swatch::Note, format!("up to {reps} replicates per point")));
         draw_legend(
             root,
             (cols.legend_x, y0 + caption_h, cols.legend_w, h1 - caption_h),
@@ -2711,10 +2450,7 @@ fn draw_sweep_1d(
             entry(Swatch::Line(MUTED), "median"),
         ];
         if floored {
-            e.push(entry(
-                Swatch::Note,
-                format!("zeros drawn at {}", fmt_num(LOG_FLOOR)),
-            ));
+            e.push(entry(Swatch::Note, format!("zeros drawn at {}", fmt_num(LOG_FLOOR))));
         }
         draw_legend(
             root,
@@ -2739,11 +2475,7 @@ fn viridis(t: f64) -> RGBColor {
         (170, 220, 50),
         (253, 231, 37),
     ];
-    let t = if t.is_finite() {
-        t.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
+    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
     let pos = t * (STOPS.len() - 1) as f64;
     let i = (pos.floor() as usize).min(STOPS.len() - 2);
     let f = pos - i as f64;
@@ -2752,13 +2484,7 @@ fn viridis(t: f64) -> RGBColor {
     RGBColor(lerp(a.0, b.0), lerp(a.1, b.1), lerp(a.2, b.2))
 }
 
-fn draw_sweep_2d(
-    root: &Area,
-    data: &SweepData,
-    title: &str,
-    subtitle: &str,
-    th: Theme,
-) -> Result<(), PlotError> {
+fn draw_sweep_2d(root: &Area, data: &SweepData, title: &str, subtitle: &str, th: Theme) -> Result<(), PlotError> {
     let (w, h) = root.dim_in_pixel();
     let (w, h) = (w as i32, h as i32);
     let top = draw_title(root, title, subtitle, th)?;
@@ -2787,16 +2513,8 @@ fn draw_sweep_2d(
     let chart_w = w - right_w - 2 * pad;
     let caption_h = th.caption_h();
     let tick = th.tick();
-    let ylab_w = y_labels
-        .iter()
-        .map(|c| text_width(root, c, tick))
-        .max()
-        .unwrap_or(10);
-    let xlab_w = x_labels
-        .iter()
-        .map(|c| text_width(root, c, tick))
-        .max()
-        .unwrap_or(10);
+    let ylab_w = y_labels.iter().map(|c| text_width(root, c, tick)).max().unwrap_or(10);
+    let xlab_w = x_labels.iter().map(|c| text_width(root, c, tick)).max().unwrap_or(10);
     let y_label = ylab_w + th.px(60.0);
     let x_label = th.x_labels_desc_h() + th.px(10.0);
     let chart_h = h - top - pad;
@@ -2827,12 +2545,7 @@ fn draw_sweep_2d(
             .axis_desc_style(
                 (
                     FONT,
-                    fit_font(root, xd, th.desc(), data_w).min(fit_font(
-                        root,
-                        yd,
-                        th.desc(),
-                        data_h,
-                    )),
+                    fit_font(root, xd, th.desc(), data_w).min(fit_font(root, yd, th.desc(), data_h)),
                 )
                     .into_font()
                     .color(&INK),
@@ -2878,19 +2591,13 @@ fn draw_sweep_2d(
             put_line(root, (r.0, py), (r.2, py), WHITE.stroke_width(1))?;
         }
     }
-    root.draw(&Rectangle::new(
-        [(r.0, r.1), (r.2, r.3)],
-        MUTED.stroke_width(1),
-    ))?;
+    root.draw(&Rectangle::new([(r.0, r.1), (r.2, r.3)], MUTED.stroke_width(1)))?;
     let mark = ((cell_w.min(cell_h) as f64 * 0.28) as i32).clamp(3, th.px(26.0));
     let mw = (th.line()).max(2);
     for j in 0..yc.len() {
         for i in 0..xc.len() {
             let a = &cells[j * xc.len() + i];
-            let c = (
-                x_axis.map(&(i as f64), (r.0, r.2)),
-                y_axis.map(&(j as f64), (r.3, r.1)),
-            );
+            let c = (x_axis.map(&(i as f64), (r.0, r.2)), y_axis.map(&(j as f64), (r.3, r.1)));
             if a.max_ticks > 0 {
                 any_max = true;
                 put_ring(root, c, mark + mark / 3, WHITE, Some(BLACK), mw)?;
@@ -2920,10 +2627,7 @@ fn draw_sweep_2d(
     let cb_axis = Axis::log(vmin, vmax);
     for py in bar_top..bar_bot {
         let t = (bar_bot - py) as f64 / bar_h.max(1) as f64;
-        root.draw(&Rectangle::new(
-            [(bar_x0, py), (bar_x1, py + 1)],
-            viridis(t).filled(),
-        ))?;
+        root.draw(&Rectangle::new([(bar_x0, py), (bar_x1, py + 1)], viridis(t).filled()))?;
     }
     root.draw(&Rectangle::new(
         [(bar_x0, bar_top), (bar_x1, bar_bot)],
@@ -2932,22 +2636,10 @@ fn draw_sweep_2d(
     let mut label_w = 0;
     for v in cb_axis.major((bar_h / th.px(40.0)).clamp(2, 8) as usize) {
         let py = cb_axis.map(&v, (bar_bot, bar_top));
-        put_line(
-            root,
-            (bar_x1, py),
-            (bar_x1 + th.px(6.0), py),
-            MUTED.stroke_width(1),
-        )?;
+        put_line(root, (bar_x1, py), (bar_x1 + th.px(6.0), py), MUTED.stroke_width(1))?;
         let text = cb_axis.label(v);
         label_w = label_w.max(text_width(root, &text, tick));
-        put_text(
-            root,
-            &text,
-            (bar_x1 + th.px(10.0), py),
-            tick,
-            INK,
-            HPos::Left,
-        )?;
+        put_text(root, &text, (bar_x1 + th.px(10.0), py), tick, INK, HPos::Left)?;
     }
     let bar_desc = "median ticks to converge";
     let ds = fit_font(root, bar_desc, th.desc(), bar_h);
@@ -2970,10 +2662,7 @@ fn draw_sweep_2d(
         e.push(entry(Swatch::Ring, "≥1 replicate hit max_ticks"));
     }
     if any_grey {
-        e.push(entry(
-            Swatch::Square(NO_CONVERGENCE),
-            "no replicate converged",
-        ));
+        e.push(entry(Swatch::Square(NO_CONVERGENCE), "no replicate converged"));
     }
     if any_empty {
         e.push(entry(Swatch::Square(WHITE), "no run at this grid point"));
@@ -2981,10 +2670,7 @@ fn draw_sweep_2d(
     if !(any_div || any_max || any_grey || any_empty) {
         e.push(entry(Swatch::Note, "every replicate converged"));
     }
-    e.push(entry(
-        Swatch::Note,
-        format!("up to {reps} replicates per cell"),
-    ));
+    e.push(entry(Swatch::Note, format!("up to {reps} replicates per cell")));
     let ly = bar_top + bar_h + th.px(30.0);
     draw_legend(root, (bar_x0, ly, w - bar_x0 - pad, h - ly - pad), &e, th)?;
     Ok(())
@@ -3027,14 +2713,7 @@ mod tests {
         }
 
         fn name(i: usize) -> String {
-            const BASE: [&str; 6] = [
-                "tupperware",
-                "steel",
-                "grain",
-                "labour",
-                "energy",
-                "plastic",
-            ];
+            const BASE: [&str; 6] = ["tupperware", "steel", "grain", "labour", "energy", "plastic"];
             if i < BASE.len() {
                 BASE[i].to_string()
             } else {
@@ -3206,10 +2885,7 @@ mod tests {
     /// Checks the PNG signature and the IHDR width/height.
     fn assert_png(bytes: &[u8], size: ChartSize) {
         assert!(bytes.len() > 33, "PNG too short");
-        assert_eq!(
-            &bytes[..8],
-            &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]
-        );
+        assert_eq!(&bytes[..8], &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]);
         assert_eq!(&bytes[8..12], &[0, 0, 0, 13], "IHDR length");
         assert_eq!(&bytes[12..16], b"IHDR");
         let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
@@ -3343,9 +3019,7 @@ mod tests {
 
     #[test]
     fn decimation_keeps_extremes_and_ends() {
-        let pts: Vec<(f64, f64)> = (0..10_000)
-            .map(|i| (i as f64, ((i * 7919) % 1000) as f64))
-            .collect();
+        let pts: Vec<(f64, f64)> = (0..10_000).map(|i| (i as f64, ((i * 7919) % 1000) as f64)).collect();
         let d = decimate(&pts, 50);
         assert!(d.len() <= 200);
         assert_eq!(d.first(), pts.first());
@@ -3365,10 +3039,7 @@ mod tests {
 
     #[test]
     fn sweep_one_param_categorical_renders() {
-        let (_d, data) = sweep_data(
-            &[("market.rule", &["walras", "tatonnement", "double_auction"])],
-            2,
-        );
+        let (_d, data) = sweep_data(&[("market.rule", &["walras", "tatonnement", "double_auction"])], 2);
         check_sweep(&data, SMALL);
     }
 
@@ -3462,15 +3133,9 @@ mod tests {
         let msg = run_error(&traj, None);
         assert!(msg.contains("metrics.csv"), "{msg}");
         let msg = run_error("", Some(GOOD_METRICS));
-        assert!(
-            msg.contains("trajectory.csv") && msg.contains("empty"),
-            "{msg}"
-        );
+        assert!(msg.contains("trajectory.csv") && msg.contains("empty"), "{msg}");
         let msg = run_error(&format!("{TRAJ_HEADER}\n"), Some(GOOD_METRICS));
-        assert!(
-            msg.contains("trajectory.csv") && msg.contains("no data rows"),
-            "{msg}"
-        );
+        assert!(msg.contains("trajectory.csv") && msg.contains("no data rows"), "{msg}");
     }
 
     #[test]
@@ -3484,10 +3149,7 @@ mod tests {
         )
         .unwrap();
         let msg = read_sweep(&path).unwrap_err().to_string();
-        assert!(
-            msg.contains("sweep.csv line 3") && msg.contains("exploded"),
-            "{msg}"
-        );
+        assert!(msg.contains("sweep.csv line 3") && msg.contains("exploded"), "{msg}");
         std::fs::write(&path, format!("{head}0,0,0.1,1,conv")).unwrap();
         let msg = read_sweep(&path).unwrap_err().to_string();
         assert!(
@@ -3514,15 +3176,7 @@ mod tests {
             ..Synth::converged()
         }
         .data();
-        let e = render_convergence(
-            &data,
-            "x",
-            ChartSize {
-                width: 10,
-                height: 10,
-            },
-        )
-        .unwrap_err();
+        let e = render_convergence(&data, "x", ChartSize { width: 10, height: 10 }).unwrap_err();
         assert!(matches!(e, PlotError::InvalidSize { .. }));
     }
 
@@ -3534,10 +3188,7 @@ mod tests {
             .collect();
         let nums = Some(vec![0.1, 0.30000000000000004, 0.001]);
         assert_eq!(display_labels(&raw, &nums), vec!["0.1", "0.3", "0.001"]);
-        let raw: Vec<String> = ["1.0000001", "1.0000002"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let raw: Vec<String> = ["1.0000001", "1.0000002"].iter().map(|s| s.to_string()).collect();
         let nums = Some(vec![1.0000001, 1.0000002]);
         assert_eq!(display_labels(&raw, &nums), raw);
     }
@@ -3631,10 +3282,7 @@ mod tests {
                 "sweep_1param_categorical",
                 vec![("market.rule", &["walras", "tatonnement", "double_auction"])],
             ),
-            (
-                "sweep_2param",
-                vec![("market.step", STEPS), ("agents.rate", RATES)],
-            ),
+            ("sweep_2param", vec![("market.step", STEPS), ("agents.rate", RATES)]),
             (
                 "sweep_3param",
                 vec![

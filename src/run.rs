@@ -93,7 +93,12 @@ pub struct Report {
 
 /// Run an economy to its outcome, logging into `sink` every `economy.log.every` ticks.
 /// `progress` is called now and then with the tick; `stop` ends the run at the end of a tick.
-pub fn execute(economy: Economy, sink: &mut dyn Sink, progress: &mut dyn FnMut(u64), stop: &AtomicBool) -> std::io::Result<Report> {
+pub fn execute(
+    economy: Economy,
+    sink: &mut dyn Sink,
+    progress: &mut dyn FnMut(u64),
+    stop: &AtomicBool,
+) -> std::io::Result<Report> {
     let start = Instant::now();
     let t_ref = Instant::now();
     let mut diagnostics = Diagnostics::new(&economy);
@@ -112,11 +117,18 @@ pub fn execute(economy: Economy, sink: &mut dyn Sink, progress: &mut dyn FnMut(u
         let within = step.max_rel_excess <= run.tolerance && step.max_rel_change <= run.tolerance;
         calm = if within { calm + 1 } else { 0 };
         let diverged = step.diverged.clone();
-        let done = diverged.is_some() || (calm >= run.patience && !engine.shocks_pending()) || tick + 1 >= run.max_ticks;
+        let done =
+            diverged.is_some() || (calm >= run.patience && !engine.shocks_pending()) || tick + 1 >= run.max_ticks;
         let shock_now = engine.economy.shocks.iter().any(|s| s.tick == tick);
-        if diverged.is_none() && (tick % every == 0 || done || shock_now) {
+        if diverged.is_none() && (tick.is_multiple_of(every) || done || shock_now) {
             // shocks apply after measuring: record their labels on this tick's row
-            let labels: Vec<String> = engine.economy.shocks.iter().filter(|s| s.tick == tick).map(|s| s.label.clone()).collect();
+            let labels: Vec<String> = engine
+                .economy
+                .shocks
+                .iter()
+                .filter(|s| s.tick == tick)
+                .map(|s| s.label.clone())
+                .collect();
             step.shocks = labels;
             rows.clear();
             last_metrics = diagnostics.measure(&engine, &step, &log_goods, &mut rows);
@@ -138,7 +150,7 @@ pub fn execute(economy: Economy, sink: &mut dyn Sink, progress: &mut dyn FnMut(u
             outcome = Outcome::Converged { tick };
             break;
         }
-        if tick % 256 == 0 {
+        if tick.is_multiple_of(256) {
             progress(tick);
         }
         if stop.load(Ordering::Relaxed) {
@@ -153,7 +165,10 @@ pub fn execute(economy: Economy, sink: &mut dyn Sink, progress: &mut dyn FnMut(u
     let economy = &engine.economy;
     let t = Instant::now();
     let adj = backprop::backprop(economy, &economy.goods.price, &engine.x);
-    let envelope = diagnostics.reference.as_ref().map(|eq| reference::envelope(economy, eq));
+    let envelope = diagnostics
+        .reference
+        .as_ref()
+        .map(|eq| reference::envelope(economy, eq));
     reference_seconds += t.elapsed().as_secs_f64();
     let mut reference_note = diagnostics.reference_note.clone();
     let envelope = match envelope {
@@ -176,11 +191,21 @@ pub fn execute(economy: Economy, sink: &mut dyn Sink, progress: &mut dyn FnMut(u
         let traded = engine.traded[g];
         let reference = diagnostics.reference.as_ref().map(|r| r.prices[g]);
         let env = envelope.as_ref().and_then(|v| v.get(g).copied().flatten());
-        let check = |q: Option<f64>| if fixed || diverged || !traded { None } else { q.map(|q| rel_error(price, q, floor)) };
+        let check = |q: Option<f64>| {
+            if fixed || diverged || !traded {
+                None
+            } else {
+                q.map(|q| rel_error(price, q, floor))
+            }
+        };
         let e_adj = check(Some(adj.good[g]));
         let e_ref = check(reference);
         let e_env = check(env);
-        let spread = if fixed || !traded { 0.0 } else { adj.spread[g] / adj.good[g].abs().max(floor) };
+        let spread = if fixed || !traded {
+            0.0
+        } else {
+            adj.spread[g] / adj.good[g].abs().max(floor)
+        };
         let pass = [e_adj, e_ref, e_env].iter().all(|e| e.is_none_or(|e| e <= tol));
         max_adj = max_adj.max(e_adj.unwrap_or(0.0));
         if let Some(e) = e_ref {
@@ -212,7 +237,10 @@ pub fn execute(economy: Economy, sink: &mut dyn Sink, progress: &mut dyn FnMut(u
     let outcome_detail = match &outcome {
         Outcome::Converged { tick } => format!("converged at tick {tick}"),
         Outcome::Diverged { tick, what } => format!("diverged at tick {tick}: {what}"),
-        Outcome::MaxTicks => format!("did not converge within max_ticks = {} (tolerance {:e})", run.max_ticks, run.tolerance),
+        Outcome::MaxTicks => format!(
+            "did not converge within max_ticks = {} (tolerance {:e})",
+            run.max_ticks, run.tolerance
+        ),
         Outcome::Interrupted { tick } => format!("interrupted at tick {tick}"),
     };
     Ok(Report {

@@ -136,7 +136,11 @@ fn chain_text(links: &[(u8, f64)], endowment: f64, price: f64) -> String {
     t += &format!("[goods.final]\nprice = {price}\n");
     for (i, &(kind, k)) in links.iter().enumerate() {
         let input = format!("g{i}");
-        let output = if i + 1 == links.len() { "final".to_string() } else { format!("g{}", i + 1) };
+        let output = if i + 1 == links.len() {
+            "final".to_string()
+        } else {
+            format!("g{}", i + 1)
+        };
         let production = match kind % 4 {
             0 => format!("\"{k} * sqrt({input})\""),
             1 => format!("\"1 - 1/({input} + {k})\""),

@@ -18,11 +18,21 @@ fn run_bad(text: &str) -> (i32, String) {
     let file = dir.path().join("bad.toml");
     fs::write(&file, text).unwrap();
     let out = dir.path().join("out");
-    let assert = pricegrad().arg("run").arg(&file).arg("--out").arg(&out).arg("--quiet").assert();
+    let assert = pricegrad()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .arg("--quiet")
+        .assert();
     let output = assert.get_output();
     let code = output.status.code().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(!out.exists(), "bad input must write nothing, but {} exists", out.display());
+    assert!(
+        !out.exists(),
+        "bad input must write nothing, but {} exists",
+        out.display()
+    );
     (code, stderr)
 }
 
@@ -42,7 +52,10 @@ fn expect_error(text: &str, line_needle: &str, words: &[&str]) {
     let (code, err) = run_bad(text);
     assert_eq!(code, 2, "exit code for bad input; stderr:\n{err}");
     let line = line_of(text, line_needle);
-    assert!(err.contains(&format!("bad.toml:{line}:")), "expected a location on line {line}:\n{err}");
+    assert!(
+        err.contains(&format!("bad.toml:{line}:")),
+        "expected a location on line {line}:\n{err}"
+    );
     assert!(err.contains("help:"), "every error says how to fix it:\n{err}");
     for w in words {
         assert!(err.contains(w), "expected {w:?} in:\n{err}");
@@ -57,23 +70,38 @@ fn toml_syntax_error() {
 
 #[test]
 fn unknown_key_with_suggestion() {
-    expect_error(&edit("rate = 0.5", "rat = 0.5"), "rat = 0.5", &["unknown field", "did you mean 'rate'"]);
+    expect_error(
+        &edit("rate = 0.5", "rat = 0.5"),
+        "rat = 0.5",
+        &["unknown field", "did you mean 'rate'"],
+    );
 }
 
 #[test]
 fn wrong_type() {
-    expect_error(&edit("step = 0.5", "step = \"fast\""), "step = \"fast\"", &["invalid type"]);
+    expect_error(
+        &edit("step = 0.5", "step = \"fast\""),
+        "step = \"fast\"",
+        &["invalid type"],
+    );
 }
 
 #[test]
 fn unknown_good_with_suggestion() {
     let text = edit("output = \"ethylene\"", "output = \"ethylen\"");
-    expect_error(&text, "output = \"ethylen\"", &["unknown good 'ethylen'", "did you mean 'ethylene'"]);
+    expect_error(
+        &text,
+        "output = \"ethylen\"",
+        &["unknown good 'ethylen'", "did you mean 'ethylene'"],
+    );
 }
 
 #[test]
 fn unknown_good_in_an_expression_points_into_the_expression() {
-    let text = edit("production = \"1 - 1/(ethylene + 1)\"", "production = \"1 - 1/(etylene + 1)\"");
+    let text = edit(
+        "production = \"1 - 1/(ethylene + 1)\"",
+        "production = \"1 - 1/(etylene + 1)\"",
+    );
     let (code, err) = run_bad(&text);
     assert_eq!(code, 2);
     let line = line_of(&text, "etylene");
@@ -95,11 +123,18 @@ fn duplicate_firm_name() {
 #[test]
 fn cycle_is_printed() {
     // A also needs polyethylene: natgas, polyethylene -> A -> ethylene -> B -> polyethylene
-    let text = edit("production = \"sqrt(natgas)\"", "production = \"sqrt(natgas) + sqrt(polyethylene)\"");
+    let text = edit(
+        "production = \"sqrt(natgas)\"",
+        "production = \"sqrt(natgas) + sqrt(polyethylene)\"",
+    );
     let (code, err) = run_bad(&text);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cycle"), "{err}");
-    assert!(err.contains("ethylene -> B -> polyethylene -> A -> ethylene") || err.contains("polyethylene -> A -> ethylene -> B -> polyethylene"), "{err}");
+    assert!(
+        err.contains("ethylene -> B -> polyethylene -> A -> ethylene")
+            || err.contains("polyethylene -> A -> ethylene -> B -> polyethylene"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -119,8 +154,16 @@ fn no_fixed_price_good() {
 
 #[test]
 fn negative_and_non_finite_numbers() {
-    expect_error(&edit("endowment = 4.0", "endowment = -4.0"), "endowment = -4.0", &["endowment", "-4"]);
-    expect_error(&edit("endowment = 4.0", "endowment = nan"), "endowment = nan", &["finite"]);
+    expect_error(
+        &edit("endowment = 4.0", "endowment = -4.0"),
+        "endowment = -4.0",
+        &["endowment", "-4"],
+    );
+    expect_error(
+        &edit("endowment = 4.0", "endowment = nan"),
+        "endowment = nan",
+        &["finite"],
+    );
     expect_error(&edit("step = 0.5", "step = inf"), "step = inf", &["finite"]);
     expect_error(&edit("step = 0.5", "step = 1e400"), "step = 1e400", &[]);
 }
@@ -156,7 +199,10 @@ fn no_firms() {
 
 #[test]
 fn bad_set_path_and_value() {
-    let out = pricegrad().args(["check", "--set", "market.stepp=0.2"]).assert().code(2);
+    let out = pricegrad()
+        .args(["check", "--set", "market.stepp=0.2"])
+        .assert()
+        .code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(err.contains("did you mean 'market.step'"), "{err}");
     let out = pricegrad().args(["check", "--set", "market.step=-1"]).assert().code(2);
@@ -173,14 +219,25 @@ fn missing_file() {
 
 #[test]
 fn gradient_prints_the_essays_numbers() {
-    let out = pricegrad().args(["gradient", "scenarios/tupperware.toml"]).assert().success();
+    let out = pricegrad()
+        .args(["gradient", "scenarios/tupperware.toml"])
+        .assert()
+        .success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     for want in ["0.0416666667", "0.1666666667", "1.5000000000"] {
         assert!(text.contains(want), "{text}");
     }
-    let out = pricegrad().args(["gradient", "scenarios/tupperware.toml", "--json"]).assert().success();
+    let out = pricegrad()
+        .args(["gradient", "scenarios/tupperware.toml", "--json"])
+        .assert()
+        .success();
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    let natgas = v["goods"].as_array().unwrap().iter().find(|g| g["good"] == "natgas").unwrap();
+    let natgas = v["goods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["good"] == "natgas")
+        .unwrap();
     assert!((natgas["adjoint"].as_f64().unwrap() - 1.0 / 24.0).abs() < 1e-12);
 }
 
@@ -199,7 +256,10 @@ fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .map(|e| {
             let p = e.unwrap().path();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), fs::read(&p).unwrap())
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                fs::read(&p).unwrap(),
+            )
         })
         .collect();
     v.sort();
@@ -210,11 +270,18 @@ fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
 fn run_writes_its_files_and_passes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("t");
-    let assert = pricegrad().args(["run", "scenarios/tupperware.toml", "--quiet", "--out"]).arg(&out).assert().success();
+    let assert = pricegrad()
+        .args(["run", "scenarios/tupperware.toml", "--quiet", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
     assert!(stdout.contains("PASS"), "{stdout}");
     let names: Vec<String> = files_of(&out).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names, ["convergence.png", "metrics.csv", "summary.json", "trajectory.csv"]);
+    assert_eq!(
+        names,
+        ["convergence.png", "metrics.csv", "summary.json", "trajectory.csv"]
+    );
     let summary: serde_json::Value = serde_json::from_slice(&fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["outcome"], "converged");
     assert_eq!(summary["pass"], true);
@@ -224,8 +291,14 @@ fn run_writes_its_files_and_passes() {
 fn files_are_bit_identical_for_any_thread_count_with_noise_and_activation() {
     // 40 replicas of two firms with noise and random activation exercise every parallel path.
     let text = TUPPERWARE
-        .replace("production = \"sqrt(natgas)\"", "production = \"sqrt(natgas)\"\ncount = 40\nproductivity_spread = 0.1")
-        .replace("production = \"1 - 1/(ethylene + 1)\"", "production = \"1 - 1/(ethylene + 1)\"\ncount = 40")
+        .replace(
+            "production = \"sqrt(natgas)\"",
+            "production = \"sqrt(natgas)\"\ncount = 40\nproductivity_spread = 0.1",
+        )
+        .replace(
+            "production = \"1 - 1/(ethylene + 1)\"",
+            "production = \"1 - 1/(ethylene + 1)\"\ncount = 40",
+        )
         .replace("rate = 0.5\n", "rate = 0.5\nnoise = 0.01\nactivation = 0.7\n")
         .replace("max_ticks = 20000", "max_ticks = 120");
     let dir = tempfile::tempdir().unwrap();
@@ -234,10 +307,19 @@ fn files_are_bit_identical_for_any_thread_count_with_noise_and_activation() {
     let mut results = Vec::new();
     for threads in ["1", "2", "8"] {
         let out = dir.path().join(format!("t{threads}"));
-        pricegrad().arg("run").arg(&file).args(["--quiet", "--no-timing", "--threads", threads, "--out"]).arg(&out).assert().code(1);
+        pricegrad()
+            .arg("run")
+            .arg(&file)
+            .args(["--quiet", "--no-timing", "--threads", threads, "--out"])
+            .arg(&out)
+            .assert()
+            .code(1);
         results.push(files_of(&out));
     }
-    assert!(results[0] == results[1] && results[1] == results[2], "outputs differ between thread counts");
+    assert!(
+        results[0] == results[1] && results[1] == results[2],
+        "outputs differ between thread counts"
+    );
     let traj = String::from_utf8_lossy(&results[0].iter().find(|(n, _)| n == "trajectory.csv").unwrap().1).into_owned();
     assert!(traj.lines().count() > 120);
     assert!(!traj.contains("NaN") && !traj.contains("inf"));
@@ -247,11 +329,25 @@ fn files_are_bit_identical_for_any_thread_count_with_noise_and_activation() {
 fn diverged_run_exits_1_and_writes_no_nan() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("d");
-    pricegrad().args(["run", "scenarios/tupperware.toml", "--quiet", "--set", "market.step=1000", "--out"]).arg(&out).assert().code(1);
+    pricegrad()
+        .args([
+            "run",
+            "scenarios/tupperware.toml",
+            "--quiet",
+            "--set",
+            "market.step=1000",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .code(1);
     for (name, bytes) in files_of(&out) {
         if name.ends_with(".csv") || name.ends_with(".json") {
             let text = String::from_utf8(bytes).unwrap();
-            assert!(!text.contains("NaN") && !text.contains("inf"), "{name} has a non-finite value");
+            assert!(
+                !text.contains("NaN") && !text.contains("inf"),
+                "{name} has a non-finite value"
+            );
         }
     }
     let summary: serde_json::Value = serde_json::from_slice(&fs::read(out.join("summary.json")).unwrap()).unwrap();
@@ -272,17 +368,34 @@ fn charts_are_reproducible_and_plot_redraws_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     for out in [&a, &b] {
-        pricegrad().args(["run", "--quiet", "--chart-size", "800x600", "--out"]).arg(out).assert().success();
+        pricegrad()
+            .args(["run", "--quiet", "--chart-size", "800x600", "--out"])
+            .arg(out)
+            .assert()
+            .success();
     }
     let png = fs::read(a.join("convergence.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     // IHDR: width and height, big-endian, at bytes 16..24
     assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 800);
     assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 600);
-    assert_eq!(png, fs::read(b.join("convergence.png")).unwrap(), "two runs gave different charts");
+    assert_eq!(
+        png,
+        fs::read(b.join("convergence.png")).unwrap(),
+        "two runs gave different charts"
+    );
     fs::remove_file(a.join("convergence.png")).unwrap();
-    pricegrad().arg("plot").arg(&a).args(["--chart-size", "800x600"]).assert().success();
-    assert_eq!(png, fs::read(a.join("convergence.png")).unwrap(), "plot did not reproduce the run's chart");
+    pricegrad()
+        .arg("plot")
+        .arg(&a)
+        .args(["--chart-size", "800x600"])
+        .assert()
+        .success();
+    assert_eq!(
+        png,
+        fs::read(a.join("convergence.png")).unwrap(),
+        "plot did not reproduce the run's chart"
+    );
 }
 
 #[test]
@@ -291,7 +404,11 @@ fn plot_rejects_missing_and_truncated_runs() {
     let out = pricegrad().arg("plot").arg(dir.path().join("nope")).assert().code(2);
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("not a directory"));
     let run = dir.path().join("r");
-    pricegrad().args(["run", "--quiet", "--out"]).arg(&run).assert().success();
+    pricegrad()
+        .args(["run", "--quiet", "--out"])
+        .arg(&run)
+        .assert()
+        .success();
     let traj = fs::read_to_string(run.join("trajectory.csv")).unwrap();
     fs::write(run.join("trajectory.csv"), &traj[..traj.len() / 2 - 7]).unwrap();
     let out = pricegrad().arg("plot").arg(&run).assert().code(2);

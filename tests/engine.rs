@@ -27,8 +27,16 @@ fn price(r: &Report, good: &str) -> f64 {
 }
 
 fn assert_essay_prices(r: &Report, scale: f64, what: &str) {
-    assert!(matches!(r.outcome_kind, Some(Outcome::Converged { .. })), "{what}: {}", r.outcome_detail);
-    for (good, want) in [("natgas", NATGAS), ("ethylene", ETHYLENE), ("polyethylene", POLYETHYLENE)] {
+    assert!(
+        matches!(r.outcome_kind, Some(Outcome::Converged { .. })),
+        "{what}: {}",
+        r.outcome_detail
+    );
+    for (good, want) in [
+        ("natgas", NATGAS),
+        ("ethylene", ETHYLENE),
+        ("polyethylene", POLYETHYLENE),
+    ] {
         let got = price(r, good);
         let want = want * scale;
         assert!((got - want).abs() <= 1e-8 * want, "{what}: {good} = {got}, want {want}");
@@ -69,15 +77,27 @@ fn the_additive_gradient_form_converges_too() {
 #[test]
 fn doubling_the_final_price_doubles_every_price() {
     // The gradient of 2 ln(...) is twice the gradient of ln(...).
-    let text = format!("{}\n[[shocks]]\ntick = 1000\ngood = \"tupperware\"\nprice = 2.0\n", scenario::TUPPERWARE);
+    let text = format!(
+        "{}\n[[shocks]]\ntick = 1000\ngood = \"tupperware\"\nprice = 2.0\n",
+        scenario::TUPPERWARE
+    );
     let economy = scenario::load_str("shock.toml", &text, &[], None).unwrap();
     let mut sink = Memory::default();
     let r = run::execute(economy, &mut sink, &mut |_| {}, &AtomicBool::new(false)).unwrap();
     assert_essay_prices(&r, 2.0, "after the shock");
     // the market had converged to the old prices before the shock
     let before = sink.goods.iter().find(|g| g.tick == 999 && g.good == 0).unwrap();
-    assert!((before.price - NATGAS).abs() <= 1e-8 * NATGAS, "natgas before the shock: {}", before.price);
-    let marked: Vec<u64> = sink.metrics.iter().filter(|m| !m.shock.is_empty()).map(|m| m.tick).collect();
+    assert!(
+        (before.price - NATGAS).abs() <= 1e-8 * NATGAS,
+        "natgas before the shock: {}",
+        before.price
+    );
+    let marked: Vec<u64> = sink
+        .metrics
+        .iter()
+        .filter(|m| !m.shock.is_empty())
+        .map(|m| m.tick)
+        .collect();
     assert_eq!(marked, vec![1000]);
     assert!(r.ticks > 1000);
 }
@@ -86,7 +106,9 @@ fn doubling_the_final_price_doubles_every_price() {
 fn an_oversized_step_diverges_and_says_where() {
     let (r, sink) = run_tupperware(&["market.step=1000"]);
     match &r.outcome_kind {
-        Some(Outcome::Diverged { what, .. }) => assert!(what.contains("price of") || what.contains("non-finite"), "{what}"),
+        Some(Outcome::Diverged { what, .. }) => {
+            assert!(what.contains("price of") || what.contains("non-finite"), "{what}")
+        }
         other => panic!("expected divergence, got {other:?}"),
     }
     assert!(!r.pass);
@@ -112,14 +134,22 @@ fn best_responding_firms_make_tatonnement_exact_gradient_descent_on_phi() {
     ]);
     let _ = r;
     let rows: Vec<_> = sink.metrics.iter().filter(|m| m.max_rel_excess > 1e-6).collect();
-    assert!(rows.len() > 100, "the run should stay out of equilibrium for a while ({} rows)", rows.len());
+    assert!(
+        rows.len() > 100,
+        "the run should stay out of equilibrium for a while ({} rows)",
+        rows.len()
+    );
     for m in &rows {
         let c = m.cosine.expect("Phi is finite for the tupperware chain");
         assert!((c - 1.0).abs() < 1e-9, "tick {}: cosine {c}", m.tick);
     }
     for w in rows.windows(2) {
         let (a, b) = (w[0].phi.unwrap(), w[1].phi.unwrap());
-        assert!(b <= a + 1e-15 * a.abs(), "Phi rose from {a} to {b} at tick {}", w[1].tick);
+        assert!(
+            b <= a + 1e-15 * a.abs(),
+            "Phi rose from {a} to {b} at tick {}",
+            w[1].tick
+        );
     }
 }
 
@@ -140,13 +170,19 @@ fn defaults_converge_across_endowments_and_price_scales() {
     // the unit of account's price P from 1e-3 to 1e3, with the default settings untouched.
     for x in [1e-3f64, 0.1, 4.0, 1e3] {
         for p in [1e-3, 1.0, 1e3] {
-            let sets = [format!("goods.natgas.endowment={x}"), format!("goods.tupperware.price={p}")];
+            let sets = [
+                format!("goods.natgas.endowment={x}"),
+                format!("goods.tupperware.price={p}"),
+            ];
             let sets: Vec<&str> = sets.iter().map(|s| s.as_str()).collect();
             let (r, _) = run_tupperware(&sets);
             assert!(r.pass, "x = {x}, P = {p}: {}", r.outcome_detail);
             let want = p / (2.0 * x * (x.sqrt() + 1.0));
             let got = price(&r, "natgas");
-            assert!((got - want).abs() <= 1e-8 * want, "x = {x}, P = {p}: natgas {got}, want {want}");
+            assert!(
+                (got - want).abs() <= 1e-8 * want,
+                "x = {x}, P = {p}: natgas {got}, want {want}"
+            );
         }
     }
 }

@@ -30,10 +30,19 @@ pub fn run(args: &GradientArgs) -> u8 {
             })
             .collect();
         let doc = serde_json::json!({ "scenario": economy.name, "value": fwd.value, "goods": rows });
-        println!("{}", serde_json::to_string_pretty(&doc).expect("JSON of finite numbers"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("JSON of finite numbers")
+        );
     } else {
-        println!("{}: the gradient of final value (planner's forward pass, then backprop)", economy.name);
-        println!("{:<16} {:>10} {:>18} {:>18}", "good", "kind", "quantity", "adjoint (price)");
+        println!(
+            "{}: the gradient of final value (planner's forward pass, then backprop)",
+            economy.name
+        );
+        println!(
+            "{:<16} {:>10} {:>18} {:>18}",
+            "good", "kind", "quantity", "adjoint (price)"
+        );
         for g in 0..goods.len() {
             println!(
                 "{:<16} {:>10} {:>18.10} {:>18.10}",

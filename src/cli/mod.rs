@@ -100,7 +100,16 @@ pub struct RunArgs {
 impl RunArgs {
     /// The arguments of `pricegrad` with no command: run the built-in scenario.
     pub fn builtin() -> RunArgs {
-        RunArgs { file: None, sets: vec![], seed: None, out: None, threads: None, quiet: false, no_timing: false, chart_size: crate::plot::ChartSize::default() }
+        RunArgs {
+            file: None,
+            sets: vec![],
+            seed: None,
+            out: None,
+            threads: None,
+            quiet: false,
+            no_timing: false,
+            chart_size: crate::plot::ChartSize::default(),
+        }
     }
 }
 
@@ -141,7 +150,9 @@ pub fn main() -> ExitCode {
 
 /// Load the scenario of a command, or print the input error and return exit code 2.
 pub(crate) fn load(args: &ScenarioArgs) -> Result<crate::economy::Economy, u8> {
-    scenario::load(Some(&args.file), &args.sets, None).map(|(e, _, _)| e).map_err(report_input_error)
+    scenario::load(Some(&args.file), &args.sets, None)
+        .map(|(e, _, _)| e)
+        .map_err(report_input_error)
 }
 
 pub(crate) fn report_input_error(e: InputError) -> u8 {

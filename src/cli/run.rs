@@ -16,14 +16,20 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         Ok(x) => x,
         Err(e) => return report_input_error(e),
     };
-    let pool = match rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build() {
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+    {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: cannot start {} threads: {e}", args.threads.unwrap_or(0));
             return EXIT_BAD_INPUT;
         }
     };
-    let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("output").join(&economy.name));
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("output").join(&economy.name));
     let max_ticks = economy.run.max_ticks;
     let names = economy.goods.name.clone();
     let stop = AtomicBool::new(false);
@@ -31,7 +37,10 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
     // progress bar on stderr, shown only for runs longer than a second on a terminal
     let started = Instant::now();
     let bar = ProgressBar::with_draw_target(Some(max_ticks), ProgressDrawTarget::hidden());
-    bar.set_style(ProgressStyle::with_template("{spinner} tick {pos}/{len} [{elapsed_precise}] {per_sec} {msg}").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} tick {pos}/{len} [{elapsed_precise}] {per_sec} {msg}")
+            .expect("valid template"),
+    );
     let mut shown = false;
     let quiet = args.quiet;
     let mut progress = |tick: u64| {
@@ -73,9 +82,17 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
     }
     if write {
         print_table(&report, &label);
-        println!("wrote {}/ (summary.json, trajectory.csv, metrics.csv, convergence.png)", dir.display());
+        println!(
+            "wrote {}/ (summary.json, trajectory.csv, metrics.csv, convergence.png)",
+            dir.display()
+        );
     } else {
-        println!("{}: {} ({})", label, if report.pass { "PASS" } else { "FAIL" }, report.outcome_detail);
+        println!(
+            "{}: {} ({})",
+            label,
+            if report.pass { "PASS" } else { "FAIL" },
+            report.outcome_detail
+        );
     }
     if report.pass {
         EXIT_PASS
@@ -100,7 +117,10 @@ fn fmt_err(v: Option<f64>) -> String {
 
 /// The summary table: one line per good, then the verdict.
 pub fn print_table(r: &Report, label: &str) {
-    println!("{label}: {} after {} ticks ({:.3} s)", r.outcome_detail, r.ticks, r.timings.total_seconds);
+    println!(
+        "{label}: {} after {} ticks ({:.3} s)",
+        r.outcome_detail, r.ticks, r.timings.total_seconds
+    );
     println!(
         "{:<16} {:>16} {:>16} {:>16} {:>16} {:>9} {:>9} {:>9}  check",
         "good", "price", "adjoint", "reference", "dV/ds (FD)", "err adj", "err ref", "err FD"
@@ -122,11 +142,20 @@ pub fn print_table(r: &Report, label: &str) {
     if let Some(note) = &r.reference_note {
         println!("note: no reference check: {note}");
     }
-    let worst = [Some(r.max_error_adjoint), r.max_error_reference, r.max_error_envelope].into_iter().flatten().fold(0.0, f64::max);
+    let worst = [Some(r.max_error_adjoint), r.max_error_reference, r.max_error_envelope]
+        .into_iter()
+        .flatten()
+        .fold(0.0, f64::max);
     if r.pass {
-        println!("PASS: every market price equals its derivative within {:e} (largest relative error {worst:.1e})", r.check_tolerance);
+        println!(
+            "PASS: every market price equals its derivative within {:e} (largest relative error {worst:.1e})",
+            r.check_tolerance
+        );
     } else if r.converged_at.is_some() {
-        println!("FAIL: a price differs from its derivative by more than {:e} (largest relative error {worst:.1e})", r.check_tolerance);
+        println!(
+            "FAIL: a price differs from its derivative by more than {:e} (largest relative error {worst:.1e})",
+            r.check_tolerance
+        );
     } else {
         println!("FAIL: {}", r.outcome_detail);
     }

@@ -22,7 +22,11 @@ pub fn run(args: &ScenarioArgs) -> u8 {
     );
     println!(
         "  shape: {}",
-        if splits == 0 { "a chain or tree (each endogenous good has at most one user)".to_string() } else { format!("{splits} goods are split between several users") }
+        if splits == 0 {
+            "a chain or tree (each endogenous good has at most one user)".to_string()
+        } else {
+            format!("{splits} goods are split between several users")
+        }
     );
     println!(
         "  market: {} (step {}); run: up to {} ticks, tolerance {:e}, seed {}",

@@ -113,10 +113,7 @@ impl ExprError {
             .map(|c| if c.is_whitespace() { ' ' } else { c })
             .collect();
         let pad = src[line_start..offset].chars().count();
-        let carets = src[offset..end.min(line_end).max(offset)]
-            .chars()
-            .count()
-            .max(1);
+        let carets = src[offset..end.min(line_end).max(offset)].chars().count().max(1);
         format!(
             "error: {}\n --> {}\n  |\n  | {}\n  | {}{}\n  = help: {}",
             self.message,
@@ -223,9 +220,7 @@ impl Op {
         use Op::*;
         match *self {
             Var(_) | Const(_) => (None, None),
-            Neg(a) | PowI(a, _) | PowC(a, _) | CPow(_, a) | Sqrt(a) | Ln(a) | Exp(a) => {
-                (Some(a as usize), None)
-            }
+            Neg(a) | PowI(a, _) | PowC(a, _) | CPow(_, a) | Sqrt(a) | Ln(a) | Exp(a) => (Some(a as usize), None),
             Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | Pow(a, b) | Min(a, b) | Max(a, b) => {
                 (Some(a as usize), Some(b as usize))
             }
@@ -271,11 +266,19 @@ fn node_value(op: &Op, v: &[f64], x: &[f64]) -> f64 {
         Exp(a) => v[a as usize].exp(),
         Min(a, b) => {
             let (p, q) = (v[a as usize], v[b as usize]);
-            if min_picks_second(p, q) { q } else { p }
+            if min_picks_second(p, q) {
+                q
+            } else {
+                p
+            }
         }
         Max(a, b) => {
             let (p, q) = (v[a as usize], v[b as usize]);
-            if max_picks_second(p, q) { q } else { p }
+            if max_picks_second(p, q) {
+                q
+            } else {
+                p
+            }
         }
     }
 }
@@ -407,7 +410,11 @@ fn local(op: &Op, v: &[f64], vk: f64, second: bool) -> Local {
 /// a variable not being differentiated) must not poison the result with `0 * inf = NaN`.
 #[inline(always)]
 fn mul0(d: f64, t: f64) -> f64 {
-    if d == 0.0 || t == 0.0 { 0.0 } else { d * t }
+    if d == 0.0 || t == 0.0 {
+        0.0
+    } else {
+        d * t
+    }
 }
 
 /// Run `f` on a zeroed scratch buffer of `len` values, on the stack when small.
@@ -584,11 +591,7 @@ impl Expr {
         let tape = &self.tape[..m];
         let mut v = vec![0.0; m];
         self.forward(x, &mut v);
-        let loc: Vec<Local> = tape
-            .iter()
-            .zip(&v)
-            .map(|(op, &vk)| local(op, &v, vk, true))
-            .collect();
+        let loc: Vec<Local> = tape.iter().zip(&v).map(|(op, &vk)| local(op, &v, vk, true)).collect();
         let args: Vec<(Option<usize>, Option<usize>)> = tape.iter().map(Op::args).collect();
 
         // Reverse sweep: adjoints u.
@@ -804,11 +807,9 @@ impl<'a> Lexer<'a> {
             '\u{00f7}' => "write division with '/', e.g. 'x / y'".to_string(),
             '\u{00b2}' | '\u{00b3}' => "write powers with '^', e.g. 'x^2'".to_string(),
             '[' | ']' | '{' | '}' => "use '(' and ')' for grouping".to_string(),
-            c if c.is_alphabetic() => {
-                "names of goods may only contain ASCII letters, digits and '_' (and must not \
+            c if c.is_alphabetic() => "names of goods may only contain ASCII letters, digits and '_' (and must not \
                  start with a digit); rename the good"
-                    .to_string()
-            }
+                .to_string(),
             _ => "an expression may only contain numbers, names of goods (letters, digits, '_'), \
                   the operators + - * / ^, parentheses, and ',' between function arguments; \
                   remove this character"
@@ -857,20 +858,14 @@ impl<'a> Lexer<'a> {
                 return Err(ExprError::new(
                     start,
                     q - start,
-                    format!(
-                        "the number {} has no digits after the exponent 'e'",
-                        quote(text)
-                    ),
+                    format!("the number {} has no digits after the exponent 'e'", quote(text)),
                     "write the exponent's digits, e.g. 1e3 for 1000 or 2.5e-2 for 0.025",
                 ));
             }
         }
         if bytes.get(p) == Some(&b'.') {
             let mut q = p;
-            while bytes
-                .get(q)
-                .is_some_and(|&c| is_ident_continue(c) || c == b'.')
-            {
+            while bytes.get(q).is_some_and(|&c| is_ident_continue(c) || c == b'.') {
                 q += 1;
             }
             let text = &self.src[start..q];
@@ -1077,8 +1072,7 @@ impl<'a> Parser<'a> {
                     Tok::Ident => {
                         let name = self.text(&tok);
                         if self.lex.next_is_lparen() {
-                            let func =
-                                lookup_function(name).ok_or_else(|| self.unknown_function(&tok))?;
+                            let func = lookup_function(name).ok_or_else(|| self.unknown_function(&tok))?;
                             let lparen = self.lex.next()?;
                             self.ops.push(Pending::Call {
                                 func,
@@ -1093,12 +1087,8 @@ impl<'a> Parser<'a> {
                             return Err(ExprError::new(
                                 tok.start,
                                 tok.end - tok.start,
-                                format!(
-                                    "'{name}' is a function and cannot be used as the name of a good"
-                                ),
-                                format!(
-                                    "call it with parentheses, e.g. '{name}(x)', or rename the good"
-                                ),
+                                format!("'{name}' is a function and cannot be used as the name of a good"),
+                                format!("call it with parentheses, e.g. '{name}(x)', or rename the good"),
                             ));
                         }
                         let node = self.variable(&tok)?;
@@ -1146,9 +1136,7 @@ impl<'a> Parser<'a> {
                                 name_start,
                                 name_end,
                                 args,
-                            }) => {
-                                self.finish_call(func, name_start, name_end, tok.end, args + 1)?
-                            }
+                            }) => self.finish_call(func, name_start, name_end, tok.end, args + 1)?,
                             _ => {
                                 return Err(ExprError::new(
                                     tok.start,
@@ -1326,11 +1314,7 @@ impl<'a> Parser<'a> {
         }
         self.smooth = false;
         let (ia, ib) = (self.node(a)?, self.node(b)?);
-        let op = if is_min {
-            Op::Min(ia, ib)
-        } else {
-            Op::Max(ia, ib)
-        };
+        let op = if is_min { Op::Min(ia, ib) } else { Op::Max(ia, ib) };
         Ok(Val::N(self.push(op)?))
     }
 
@@ -1402,14 +1386,7 @@ impl<'a> Parser<'a> {
 
     // ----- error construction -----
 
-    fn arity_error(
-        &self,
-        func: Func,
-        name_start: usize,
-        name_end: usize,
-        call_end: usize,
-        got: usize,
-    ) -> ExprError {
+    fn arity_error(&self, func: Func, name_start: usize, name_end: usize, call_end: usize, got: usize) -> ExprError {
         let name = &self.src[name_start..name_end];
         let (expected, help) = match func {
             Func::Pow => (
@@ -1483,16 +1460,12 @@ impl<'a> Parser<'a> {
             None => "at the start of the expression".to_string(),
             Some(p) => format!("after {}", self.describe(p)),
         };
-        let message = format!(
-            "expected a number, a good's name, a function call or '(' {after}, found {found}"
-        );
+        let message = format!("expected a number, a good's name, a function call or '(' {after}, found {found}");
         let prev_tok = self.prev.map(|p| p.tok);
         let help = match (prev_tok, tok.tok) {
             (Some(Tok::LParen), Tok::RParen) => {
                 if let Some(Pending::Call {
-                    name_start,
-                    name_end,
-                    ..
+                    name_start, name_end, ..
                 }) = self.ops.last()
                 {
                     let func = lookup_function(&self.src[*name_start..*name_end]);
@@ -1500,18 +1473,13 @@ impl<'a> Parser<'a> {
                         return self.arity_error(func, *name_start, *name_end, tok.end, 0);
                     }
                 }
-                "empty parentheses: put an expression inside, e.g. '(x + 1)', or remove them"
-                    .to_string()
+                "empty parentheses: put an expression inside, e.g. '(x + 1)', or remove them".to_string()
             }
             (Some(Tok::Comma), Tok::RParen | Tok::Comma | Tok::End) => {
                 "a function argument is missing after the ','; add it or remove the ','".to_string()
             }
-            (Some(Tok::LParen), Tok::Comma) => {
-                "a function argument is missing before the ','; add it".to_string()
-            }
-            (Some(Tok::LParen), Tok::End) => {
-                "write an expression after the '(' and close it with ')'".to_string()
-            }
+            (Some(Tok::LParen), Tok::Comma) => "a function argument is missing before the ','; add it".to_string(),
+            (Some(Tok::LParen), Tok::End) => "write an expression after the '(' and close it with ')'".to_string(),
             (Some(p), Tok::End) if is_operator(p) => format!(
                 "the {} at {} has nothing on its right; complete the expression or remove it",
                 self.describe(&self.prev.unwrap_or(*tok)),
@@ -1530,15 +1498,10 @@ impl<'a> Parser<'a> {
                 }
             ),
             (_, Tok::Star | Tok::Slash | Tok::Caret) => {
-                format!(
-                    "{found} needs a value on its left, e.g. 'x {} y'",
-                    self.text(tok)
-                )
+                format!("{found} needs a value on its left, e.g. 'x {} y'", self.text(tok))
             }
             (_, Tok::RParen) => "remove this ')' or add what should come before it".to_string(),
-            (_, Tok::Comma) => {
-                "',' only separates function arguments, e.g. min(x, y); remove it".to_string()
-            }
+            (_, Tok::Comma) => "',' only separates function arguments, e.g. min(x, y); remove it".to_string(),
             _ => "complete the expression".to_string(),
         };
         ExprError::new(tok.start, tok.end - tok.start, message, help)
@@ -1570,9 +1533,7 @@ impl<'a> Parser<'a> {
             .count();
         let what = match innermost {
             Pending::Call {
-                name_start,
-                name_end,
-                ..
+                name_start, name_end, ..
             } => format!(
                 "the call '{}(' at {}",
                 &self.src[name_start..name_end],
@@ -1596,10 +1557,7 @@ impl<'a> Parser<'a> {
 }
 
 fn is_operator(t: Tok) -> bool {
-    matches!(
-        t,
-        Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash | Tok::Caret
-    )
+    matches!(t, Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash | Tok::Caret)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1785,12 +1743,7 @@ mod tests {
             &[2.0, 3.0],
             8.0,
             &[12.0, 8.0 * l2],
-            &[
-                12.0,
-                4.0 * (1.0 + 3.0 * l2),
-                4.0 * (1.0 + 3.0 * l2),
-                8.0 * l2 * l2,
-            ],
+            &[12.0, 4.0 * (1.0 + 3.0 * l2), 4.0 * (1.0 + 3.0 * l2), 8.0 * l2 * l2],
         );
         check("x^x", &[1.0], 1.0, &[1.0], &[2.0]);
         // constant base
@@ -1824,14 +1777,9 @@ mod tests {
     fn with_variable_order_errors() {
         let e = Expr::parse("x + y").unwrap();
         assert_eq!(e.with_variable_order(&names(&["x"])).unwrap_err(), "y");
+        assert_eq!(e.with_variable_order(&names(&["x", "y", "x"])).unwrap_err(), "x");
         assert_eq!(
-            e.with_variable_order(&names(&["x", "y", "x"])).unwrap_err(),
-            "x"
-        );
-        assert_eq!(
-            e.with_variable_order(&names(&["y", "x"]))
-                .unwrap()
-                .eval(&[1.0, 10.0]),
+            e.with_variable_order(&names(&["y", "x"])).unwrap().eval(&[1.0, 10.0]),
             11.0
         );
     }
@@ -1870,10 +1818,7 @@ mod tests {
         assert_eq!(g[0], f64::INFINITY);
         // out of domain: NaN/-inf as f64 does, no panic
         assert!(Expr::parse("ln(x)").unwrap().eval(&[-1.0]).is_nan());
-        assert_eq!(
-            Expr::parse("ln(x)").unwrap().eval(&[0.0]),
-            f64::NEG_INFINITY
-        );
+        assert_eq!(Expr::parse("ln(x)").unwrap().eval(&[0.0]), f64::NEG_INFINITY);
         assert!(Expr::parse("x^0.5").unwrap().eval(&[-1.0]).is_nan());
         // NaN propagates through min/max
         assert!(Expr::parse("min(x, 1)").unwrap().eval(&[f64::NAN]).is_nan());
@@ -1884,10 +1829,7 @@ mod tests {
 
     #[test]
     fn long_tape_uses_heap_path() {
-        let src = (1..=100)
-            .map(|i| format!("x^{i}/{i}"))
-            .collect::<Vec<_>>()
-            .join(" + ");
+        let src = (1..=100).map(|i| format!("x^{i}/{i}")).collect::<Vec<_>>().join(" + ");
         let e = Expr::parse(&src).unwrap();
         assert!(e.len() > 2 * STACK_NODES);
         let x = 0.5f64;
@@ -1972,13 +1914,7 @@ mod tests {
         case.ties.iter().any(|group| {
             let vals: Vec<f64> = group
                 .iter()
-                .map(|s| {
-                    Expr::parse(s)
-                        .unwrap()
-                        .with_variable_order(&xy())
-                        .unwrap()
-                        .eval(p)
-                })
+                .map(|s| Expr::parse(s).unwrap().with_variable_order(&xy()).unwrap().eval(p))
                 .collect();
             vals.iter().enumerate().any(|(i, a)| {
                 vals[i + 1..]
@@ -1996,16 +1932,10 @@ mod tests {
         let mut g1 = vec![0.0; n];
         let f1 = e.gradient(p, &mut g1);
         if f != e.eval(p) || f1 != f || g1 != g {
-            return Err(format!(
-                "eval/gradient/hessian disagree: {f} {f1} {g:?} {g1:?}"
-            ));
+            return Err(format!("eval/gradient/hessian disagree: {f} {f1} {g:?} {g1:?}"));
         }
         for i in 0..n {
-            if h[i * n..]
-                .iter()
-                .zip(0..n)
-                .any(|(&hij, j)| hij != h[j * n + i])
-            {
+            if h[i * n..].iter().zip(0..n).any(|(&hij, j)| hij != h[j * n + i]) {
                 return Err(format!("hessian not symmetric: {h:?}"));
             }
         }
@@ -2027,8 +1957,7 @@ mod tests {
             for j in 0..n {
                 let fd = (gp[j] - gm[j]) / h2;
                 let ad = h[i * n + j];
-                let tol =
-                    1e-6 * ad.abs().max(fd.abs()) + 1e-12 * (gp[j].abs() + gm[j].abs() + 1.0) / h2;
+                let tol = 1e-6 * ad.abs().max(fd.abs()) + 1e-12 * (gp[j].abs() + gm[j].abs() + 1.0) / h2;
                 let within = (ad - fd).abs() <= tol;
                 if !within {
                     return Err(format!("d2/dx{i}dx{j}: AD {ad} vs FD {fd} at {p:?}"));
@@ -2048,8 +1977,8 @@ mod tests {
             }
         }
         for want in [
-            "Var", "Const", "Add", "Sub", "Mul", "Div", "Neg", "PowI", "PowC", "CPow", "Pow",
-            "Sqrt", "Ln", "Exp", "Min", "Max",
+            "Var", "Const", "Add", "Sub", "Mul", "Div", "Neg", "PowI", "PowC", "CPow", "Pow", "Sqrt", "Ln", "Exp",
+            "Min", "Max",
         ] {
             assert!(seen.contains(want), "no case exercises {want}: {seen:?}");
         }
@@ -2077,15 +2006,9 @@ mod tests {
         assert!(err.offset <= src.len(), "{src:?}: {err:?}");
         assert!(err.offset + err.len <= src.len(), "{src:?}: {err:?}");
         assert!(src.is_char_boundary(err.offset), "{src:?}: {err:?}");
-        assert!(
-            src.is_char_boundary(err.offset + err.len),
-            "{src:?}: {err:?}"
-        );
+        assert!(src.is_char_boundary(err.offset + err.len), "{src:?}: {err:?}");
         assert!(err.len > 0 || err.offset == src.len(), "{src:?}: {err:?}");
-        assert!(
-            !err.message.is_empty() && !err.help.is_empty(),
-            "{src:?}: {err:?}"
-        );
+        assert!(!err.message.is_empty() && !err.help.is_empty(), "{src:?}: {err:?}");
         assert_eq!(err.to_string(), err.message);
         let _ = err.render(src);
     }
@@ -2160,11 +2083,7 @@ mod tests {
             let err = Expr::parse(src).expect_err(src);
             check_error_invariants(src, &err);
             assert_eq!((err.offset, err.len), (offset, len), "{src:?}: {err:?}");
-            assert!(
-                err.message.contains(msg),
-                "{src:?}: message {:?}",
-                err.message
-            );
+            assert!(err.message.contains(msg), "{src:?}: message {:?}", err.message);
             assert!(err.help.contains(help), "{src:?}: help {:?}", err.help);
         }
     }
@@ -2174,10 +2093,7 @@ mod tests {
         let src = "sqrt(x) * y z";
         let err = Expr::parse(src).unwrap_err();
         let r = err.render(src);
-        assert!(
-            r.contains("error: expected an operator between 'y' and 'z'"),
-            "{r}"
-        );
+        assert!(r.contains("error: expected an operator between 'y' and 'z'"), "{r}");
         assert!(r.contains("  | sqrt(x) * y z\n  |             ^\n"), "{r}");
         assert!(r.contains("help: to multiply"), "{r}");
         let src = "(x + 1";
@@ -2235,10 +2151,7 @@ mod tests {
         check_error_invariants(&src, &err);
         let src = vec!["1"; terms].join(" + ");
         assert_eq!(Expr::parse(&src).unwrap().eval(&[]), terms as f64);
-        let src = (0..40_000)
-            .map(|i| format!("g{i}"))
-            .collect::<Vec<_>>()
-            .join("+");
+        let src = (0..40_000).map(|i| format!("g{i}")).collect::<Vec<_>>().join("+");
         let e = Expr::parse(&src).unwrap();
         assert_eq!(e.variables().len(), 40_000);
         let mut g = vec![0.0; 40_000];
@@ -2252,9 +2165,8 @@ mod tests {
     }
 
     const TOKENS: &[&str] = &[
-        "x", "y", "k_2", "2", ".5", "1e3", "1e400", "1.", "+", "-", "*", "/", "^", "(", ")", ",",
-        "sqrt", "ln", "log", "exp", "pow", "min", "max", "sqr", " ", "\u{e9}", "**", "..", "e",
-        "1e", "\u{2212}", "\n", "0", "(", ")", "x",
+        "x", "y", "k_2", "2", ".5", "1e3", "1e400", "1.", "+", "-", "*", "/", "^", "(", ")", ",", "sqrt", "ln", "log",
+        "exp", "pow", "min", "max", "sqr", " ", "\u{e9}", "**", "..", "e", "1e", "\u{2212}", "\n", "0", "(", ")", "x",
     ];
 
     proptest! {

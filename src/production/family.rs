@@ -26,7 +26,15 @@ pub fn cobb_douglas(scale: f64, a: &[f64], x: &[f64], grad: Option<&mut [f64]>, 
 }
 
 /// F = scale * (sum w_i x_i^rho)^(nu/rho) (w = params).
-pub fn ces(scale: f64, rho: f64, nu: f64, w: &[f64], x: &[f64], grad: Option<&mut [f64]>, hess: Option<&mut [f64]>) -> f64 {
+pub fn ces(
+    scale: f64,
+    rho: f64,
+    nu: f64,
+    w: &[f64],
+    x: &[f64],
+    grad: Option<&mut [f64]>,
+    hess: Option<&mut [f64]>,
+) -> f64 {
     let n = x.len();
     let s: f64 = x.iter().zip(w).map(|(xi, wi)| wi * xi.powf(rho)).sum();
     let f = scale * s.powf(nu / rho);
@@ -101,7 +109,12 @@ pub fn leontief(scale: f64, r: &[f64], x: &[f64], grad: Option<&mut [f64]>, hess
 /// Profit-maximising plan of R * F(x) - p . x for Cobb–Douglas with decreasing returns.
 pub fn cobb_douglas_optimum(scale: f64, a: &[f64], revenue: f64, p: &[f64], x: &mut [f64]) {
     let s: f64 = a.iter().sum();
-    let log_y = (scale.ln() + a.iter().zip(p).map(|(ai, pi)| ai * (ai * revenue / pi).ln()).sum::<f64>()) / (1.0 - s);
+    let log_y = (scale.ln()
+        + a.iter()
+            .zip(p)
+            .map(|(ai, pi)| ai * (ai * revenue / pi).ln())
+            .sum::<f64>())
+        / (1.0 - s);
     let y = log_y.exp();
     for i in 0..a.len() {
         x[i] = a[i] * revenue * y / p[i];

@@ -121,7 +121,9 @@ impl Technology {
         }
         match *self {
             Technology::CobbDouglas { scale } => family::cobb_douglas_optimum(scale, params, revenue, prices, x),
-            Technology::Ces { scale, rho, returns } => family::ces_optimum(scale, rho, returns, params, revenue, prices, x),
+            Technology::Ces { scale, rho, returns } => {
+                family::ces_optimum(scale, rho, returns, params, revenue, prices, x)
+            }
             Technology::Power { scale, exponent } => x[0] = family::power_optimum(scale, exponent, revenue, prices[0]),
             _ => return false,
         }
@@ -184,7 +186,9 @@ pub fn check_shape(tech: &Technology, params: &[f64], n: usize) -> Result<(), Sh
     for _ in 0..64 {
         let p = (0..n)
             .map(|_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let u = (state >> 11) as f64 / (1u64 << 53) as f64;
                 10f64.powf(-2.0 + 4.0 * u)
             })
@@ -201,7 +205,11 @@ pub fn check_shape(tech: &Technology, params: &[f64], n: usize) -> Result<(), Sh
         let scale_g = grad.iter().fold(f.abs(), |m, g| m.max(g.abs())).max(1e-300);
         for (i, &g) in grad.iter().enumerate() {
             if g < -1e-9 * scale_g {
-                return Err(ShapeProblem::Decreasing { at: p, input: i, slope: g });
+                return Err(ShapeProblem::Decreasing {
+                    at: p,
+                    input: i,
+                    slope: g,
+                });
             }
         }
         if tech.is_smooth() || hess.iter().any(|h| *h != 0.0) {
@@ -275,14 +283,24 @@ mod tests {
             xp[i] += step;
             xm[i] -= step;
             let fd = (t.value(&xp, params) - t.value(&xm, params)) / (2.0 * step);
-            assert!((fd - g[i]).abs() <= 1e-6 * (1.0 + g[i].abs()), "{}: dF/dx{i} {} vs fd {}", t.kind(), g[i], fd);
+            assert!(
+                (fd - g[i]).abs() <= 1e-6 * (1.0 + g[i].abs()),
+                "{}: dF/dx{i} {} vs fd {}",
+                t.kind(),
+                g[i],
+                fd
+            );
             let mut gp = vec![0.0; n];
             let mut gm = vec![0.0; n];
             t.gradient(&xp, params, &mut gp);
             t.gradient(&xm, params, &mut gm);
             for j in 0..n {
                 let fd = (gp[j] - gm[j]) / (2.0 * step);
-                assert!((fd - h[j * n + i]).abs() <= 1e-5 * (1.0 + h[j * n + i].abs()), "{}: H[{j},{i}]", t.kind());
+                assert!(
+                    (fd - h[j * n + i]).abs() <= 1e-5 * (1.0 + h[j * n + i].abs()),
+                    "{}: H[{j},{i}]",
+                    t.kind()
+                );
             }
         }
     }
@@ -343,7 +361,10 @@ mod tests {
         let ok = Technology::CobbDouglas { scale: 1.0 };
         assert!(check_shape(&ok, &[0.3, 0.6], 2).is_ok());
         let convex = Technology::CobbDouglas { scale: 1.0 };
-        assert!(matches!(check_shape(&convex, &[0.8, 0.6], 2), Err(ShapeProblem::NotConcave { .. })));
+        assert!(matches!(
+            check_shape(&convex, &[0.8, 0.6], 2),
+            Err(ShapeProblem::NotConcave { .. })
+        ));
         let e = Technology::Expression(Expr::parse("x^2").unwrap());
         assert!(matches!(check_shape(&e, &[], 1), Err(ShapeProblem::NotConcave { .. })));
         let e = Technology::Expression(Expr::parse("1/x").unwrap());

@@ -134,11 +134,7 @@ impl fmt::Display for InputError {
             }
         }
         if self.problems.len() > MAX_SHOWN {
-            writeln!(
-                f,
-                "\n... and {} more problems",
-                self.problems.len() - MAX_SHOWN
-            )?;
+            writeln!(f, "\n... and {} more problems", self.problems.len() - MAX_SHOWN)?;
         }
         Ok(())
     }

@@ -164,8 +164,7 @@ impl<'de> Deserialize<'de> for ProductionSpec {
                 Ok(ProductionSpec::Expression(v.to_string()))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                FamilySpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(ProductionSpec::Family)
+                FamilySpec::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(ProductionSpec::Family)
             }
         }
         d.deserialize_any(V)

@@ -24,19 +24,49 @@ pub const MAX_FILE_BYTES: u64 = 512 << 20;
 pub fn read(path: &std::path::Path) -> Result<String, InputError> {
     let label = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| {
-        InputError::plain(&label, format!("cannot read the scenario file: {e}"), "check the path; scenario files end in .toml, e.g. scenarios/tupperware.toml")
+        InputError::plain(
+            &label,
+            format!("cannot read the scenario file: {e}"),
+            "check the path; scenario files end in .toml, e.g. scenarios/tupperware.toml",
+        )
     })?;
     if meta.is_dir() {
-        return Err(InputError::plain(&label, "this is a directory, not a scenario file", "give the path of a .toml file, e.g. scenarios/tupperware.toml"));
+        return Err(InputError::plain(
+            &label,
+            "this is a directory, not a scenario file",
+            "give the path of a .toml file, e.g. scenarios/tupperware.toml",
+        ));
     }
     if meta.len() > MAX_FILE_BYTES {
-        return Err(InputError::plain(&label, format!("the file is {} bytes, more than the {} bytes pricegrad reads", meta.len(), MAX_FILE_BYTES), "use `count = N` for many identical firms, or split the economy"));
+        return Err(InputError::plain(
+            &label,
+            format!(
+                "the file is {} bytes, more than the {} bytes pricegrad reads",
+                meta.len(),
+                MAX_FILE_BYTES
+            ),
+            "use `count = N` for many identical firms, or split the economy",
+        ));
     }
-    let bytes = std::fs::read(path).map_err(|e| InputError::plain(&label, format!("cannot read the scenario file: {e}"), "check the file's permissions"))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        InputError::plain(
+            &label,
+            format!("cannot read the scenario file: {e}"),
+            "check the file's permissions",
+        )
+    })?;
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(&e.into_bytes()[..offset]).into_owned();
-        InputError::new(&label, &text, vec![Problem::at(offset..offset + 1, "the file is not UTF-8 text", "scenario files are TOML text; is this the right file?")])
+        InputError::new(
+            &label,
+            &text,
+            vec![Problem::at(
+                offset..offset + 1,
+                "the file is not UTF-8 text",
+                "scenario files are TOML text; is this the right file?",
+            )],
+        )
     })
 }
 
@@ -56,14 +86,26 @@ pub fn load_str(label: &str, text: &str, sets: &[String], seed: Option<u64>) -> 
 pub fn apply_overrides(file: &mut ScenarioFile, label: &str, text: &str, sets: &[String]) -> Result<(), InputError> {
     for s in sets {
         overrides::apply(file, s).map_err(|msg| {
-            InputError::new(label, text, vec![Problem::new(Location::Set(s.clone()), msg, "fix the --set argument; `pricegrad run --help` lists the paths")])
+            InputError::new(
+                label,
+                text,
+                vec![Problem::new(
+                    Location::Set(s.clone()),
+                    msg,
+                    "fix the --set argument; `pricegrad run --help` lists the paths",
+                )],
+            )
         })?;
     }
     Ok(())
 }
 
 /// Read a file (or the built-in scenario when `path` is None) and load it.
-pub fn load(path: Option<&std::path::Path>, sets: &[String], seed: Option<u64>) -> Result<(Economy, String, String), InputError> {
+pub fn load(
+    path: Option<&std::path::Path>,
+    sets: &[String],
+    seed: Option<u64>,
+) -> Result<(Economy, String, String), InputError> {
     let (label, text) = match path {
         Some(p) => (p.display().to_string(), read(p)?),
         None => (TUPPERWARE_LABEL.to_string(), TUPPERWARE.to_string()),
@@ -84,11 +126,14 @@ fn toml_problem(e: &toml::de::Error) -> Problem {
             error::did_you_mean(field, expected.iter().copied()),
             expected.join(", ")
         )
-    } else if msg.starts_with("unknown variant `") {
-        let rest = &msg["unknown variant `".len()..];
+    } else if let Some(rest) = msg.strip_prefix("unknown variant `") {
         let field = rest.split('`').next().unwrap_or("");
         let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
-        format!("{}production families are: {}", error::did_you_mean(field, expected.iter().copied()), expected.join(", "))
+        format!(
+            "{}production families are: {}",
+            error::did_you_mean(field, expected.iter().copied()),
+            expected.join(", ")
+        )
     } else if msg.starts_with("missing field") {
         "add the missing key; see the scenario format in README.md".to_string()
     } else if msg.starts_with("invalid type") {

@@ -2,21 +2,40 @@
 //! `market.step=0.2`, `goods.natgas.endowment=5`, `firms.B.rate=0.1`,
 //! `firms.A.production.exponents.labor=0.4`, `shocks.0.price=3`. Sweeps use the same paths.
 
-use super::format::*;
 use super::error::did_you_mean;
+use super::format::*;
 
 /// The paths `--set` understands, for help and did-you-mean (NAME = a good or firm name).
 pub const PATHS: &[&str] = &[
-    "market.rule", "market.step", "market.initial_price",
-    "run.max_ticks", "run.tolerance", "run.patience", "run.seed", "run.check_tolerance",
+    "market.rule",
+    "market.step",
+    "market.initial_price",
+    "run.max_ticks",
+    "run.tolerance",
+    "run.patience",
+    "run.seed",
+    "run.check_tolerance",
     "log.every",
-    "goods.NAME.price", "goods.NAME.endowment", "goods.NAME.initial_price",
-    "firms.NAME.rule", "firms.NAME.rate", "firms.NAME.form", "firms.NAME.noise", "firms.NAME.activation",
-    "firms.NAME.production.scale", "firms.NAME.production.rho", "firms.NAME.production.returns",
-    "firms.NAME.production.exponent", "firms.NAME.production.exponents.GOOD",
-    "firms.NAME.production.weights.GOOD", "firms.NAME.production.coefficients.GOOD",
+    "goods.NAME.price",
+    "goods.NAME.endowment",
+    "goods.NAME.initial_price",
+    "firms.NAME.rule",
+    "firms.NAME.rate",
+    "firms.NAME.form",
+    "firms.NAME.noise",
+    "firms.NAME.activation",
+    "firms.NAME.production.scale",
+    "firms.NAME.production.rho",
+    "firms.NAME.production.returns",
+    "firms.NAME.production.exponent",
+    "firms.NAME.production.exponents.GOOD",
+    "firms.NAME.production.weights.GOOD",
+    "firms.NAME.production.coefficients.GOOD",
     "firms.NAME.production.requirements.GOOD",
-    "shocks.N.tick", "shocks.N.price", "shocks.N.endowment", "shocks.N.productivity",
+    "shocks.N.tick",
+    "shocks.N.price",
+    "shocks.N.endowment",
+    "shocks.N.productivity",
 ];
 
 /// Split `PATH=VALUE`.
@@ -33,19 +52,40 @@ pub fn apply(file: &mut ScenarioFile, arg: &str) -> Result<(), String> {
     let parts: Vec<&str> = path.split('.').collect();
     let origin = Origin::Set(arg.to_string());
     let num = || -> Result<Num, String> {
-        let v: f64 = value.parse().map_err(|_| format!("'{value}' is not a number (in --set {arg})"))?;
-        Ok(Num { value: v, origin: origin.clone() })
+        let v: f64 = value
+            .parse()
+            .map_err(|_| format!("'{value}' is not a number (in --set {arg})"))?;
+        Ok(Num {
+            value: v,
+            origin: origin.clone(),
+        })
     };
     let int = || -> Result<Int, String> {
-        let v: i64 = value.parse().map_err(|_| format!("'{value}' is not a whole number (in --set {arg})"))?;
-        Ok(Int { value: v, origin: origin.clone() })
+        let v: i64 = value
+            .parse()
+            .map_err(|_| format!("'{value}' is not a whole number (in --set {arg})"))?;
+        Ok(Int {
+            value: v,
+            origin: origin.clone(),
+        })
     };
-    let text = || Text { value: value.to_string(), origin: origin.clone() };
+    let text = || Text {
+        value: value.to_string(),
+        origin: origin.clone(),
+    };
     let unknown = || {
         let generic: String = parts
             .iter()
             .enumerate()
-            .map(|(i, p)| if i == 1 && (parts[0] == "goods" || parts[0] == "firms") { "NAME" } else if i == 1 && parts[0] == "shocks" { "N" } else { p })
+            .map(|(i, p)| {
+                if i == 1 && (parts[0] == "goods" || parts[0] == "firms") {
+                    "NAME"
+                } else if i == 1 && parts[0] == "shocks" {
+                    "N"
+                } else {
+                    p
+                }
+            })
             .collect::<Vec<_>>()
             .join(".");
         format!(
@@ -72,7 +112,10 @@ pub fn apply(file: &mut ScenarioFile, arg: &str) -> Result<(), String> {
         ["goods", name, field] => {
             let names: Vec<String> = file.goods.keys().cloned().collect();
             let good = file.goods.get_mut(*name).ok_or_else(|| {
-                format!("no good '{name}' in --set {arg}. {}", did_you_mean(name, names.iter().map(|s| s.as_str())))
+                format!(
+                    "no good '{name}' in --set {arg}. {}",
+                    did_you_mean(name, names.iter().map(|s| s.as_str()))
+                )
             })?;
             let g = good.get_mut();
             match *field {
@@ -88,7 +131,12 @@ pub fn apply(file: &mut ScenarioFile, arg: &str) -> Result<(), String> {
                 .firms
                 .iter_mut()
                 .find(|f| f.get_ref().name.get_ref() == name)
-                .ok_or_else(|| format!("no firm '{name}' in --set {arg}. {}", did_you_mean(name, names.iter().map(|s| s.as_str()))))?;
+                .ok_or_else(|| {
+                    format!(
+                        "no firm '{name}' in --set {arg}. {}",
+                        did_you_mean(name, names.iter().map(|s| s.as_str()))
+                    )
+                })?;
             let f = firm.get_mut();
             match rest {
                 ["rule"] => f.rule = Some(text()),
@@ -99,14 +147,21 @@ pub fn apply(file: &mut ScenarioFile, arg: &str) -> Result<(), String> {
                 ["count"] => f.count = Some(int()?),
                 ["productivity"] => f.productivity = Some(num()?),
                 ["productivity_spread"] => f.productivity_spread = Some(num()?),
-                ["production", field @ ..] => set_production(f.production.get_mut(), field, num()?).map_err(|e| format!("{e} (in --set {arg})"))?,
+                ["production", field @ ..] => set_production(f.production.get_mut(), field, num()?)
+                    .map_err(|e| format!("{e} (in --set {arg})"))?,
                 _ => return Err(unknown()),
             }
         }
         ["shocks", n, field] => {
             let count = file.shocks.len();
-            let i: usize = n.parse().map_err(|_| format!("'{n}' in --set {arg} is not a shock index; shocks are numbered from 0 in file order"))?;
-            let s = file.shocks.get_mut(i).ok_or_else(|| format!("--set {arg}: the scenario has {count} shocks (numbered from 0)"))?.get_mut();
+            let i: usize = n.parse().map_err(|_| {
+                format!("'{n}' in --set {arg} is not a shock index; shocks are numbered from 0 in file order")
+            })?;
+            let s = file
+                .shocks
+                .get_mut(i)
+                .ok_or_else(|| format!("--set {arg}: the scenario has {count} shocks (numbered from 0)"))?
+                .get_mut();
             match *field {
                 "tick" => s.tick = int()?,
                 "price" => s.price = Some(num()?),
@@ -123,19 +178,28 @@ pub fn apply(file: &mut ScenarioFile, arg: &str) -> Result<(), String> {
 fn set_production(p: &mut ProductionSpec, field: &[&str], v: Num) -> Result<(), String> {
     let fam = match p {
         ProductionSpec::Family(f) => f,
-        ProductionSpec::Expression(_) => return Err("this firm's production is an expression; only family parameters can be set".into()),
-    };
-    let table_set = |t: &mut toml::Spanned<indexmap::IndexMap<String, Num>>, good: &str, v: Num| -> Result<(), String> {
-        match t.get_mut().get_mut(good) {
-            Some(slot) => {
-                *slot = v;
-                Ok(())
-            }
-            None => Err(format!("the production has no input '{good}'")),
+        ProductionSpec::Expression(_) => {
+            return Err("this firm's production is an expression; only family parameters can be set".into())
         }
     };
+    let table_set =
+        |t: &mut toml::Spanned<indexmap::IndexMap<String, Num>>, good: &str, v: Num| -> Result<(), String> {
+            match t.get_mut().get_mut(good) {
+                Some(slot) => {
+                    *slot = v;
+                    Ok(())
+                }
+                None => Err(format!("the production has no input '{good}'")),
+            }
+        };
     match (fam, field) {
-        (FamilySpec::CobbDouglas { scale, .. } | FamilySpec::Ces { scale, .. } | FamilySpec::Power { scale, .. } | FamilySpec::Leontief { scale, .. }, ["scale"]) => *scale = Some(v),
+        (
+            FamilySpec::CobbDouglas { scale, .. }
+            | FamilySpec::Ces { scale, .. }
+            | FamilySpec::Power { scale, .. }
+            | FamilySpec::Leontief { scale, .. },
+            ["scale"],
+        ) => *scale = Some(v),
         (FamilySpec::Ces { rho, .. }, ["rho"]) => *rho = v,
         (FamilySpec::Ces { returns, .. }, ["returns"]) => *returns = Some(v),
         (FamilySpec::Power { exponent, .. }, ["exponent"]) => *exponent = v,

@@ -45,7 +45,11 @@ impl Check {
                 (false, true) => format!("between {lo} and {hi}"),
             };
             let shown = if v.is_nan() { "nan".to_string() } else { format!("{v}") };
-            self.push((&n.origin).into(), format!("{what} must be a finite number {range}, found {shown}"), help);
+            self.push(
+                (&n.origin).into(),
+                format!("{what} must be a finite number {range}, found {shown}"),
+                help,
+            );
         }
         v
     }
@@ -97,17 +101,32 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
     }
     if let Some(v) = &file.version {
         if v.value != 1 {
-            c.push((&v.origin).into(), format!("scenario format version {} is not supported", v.value), "this pricegrad reads version = 1; remove the key or set it to 1");
+            c.push(
+                (&v.origin).into(),
+                format!("scenario format version {} is not supported", v.value),
+                "this pricegrad reads version = 1; remove the key or set it to 1",
+            );
         }
     }
 
     // --- goods ------------------------------------------------------------------------
     let mut goods = Goods::default();
     let market_initial = file.market.initial_price.as_ref().map_or(1.0, |n| {
-        c.num(n, "market.initial_price", 0.0, true, f64::INFINITY, "prices start positive, e.g. initial_price = 1.0")
+        c.num(
+            n,
+            "market.initial_price",
+            0.0,
+            true,
+            f64::INFINITY,
+            "prices start positive, e.g. initial_price = 1.0",
+        )
     });
     if file.goods.is_empty() {
-        c.push(Location::File, "the scenario declares no goods", "declare goods as tables, e.g. [goods.natgas] endowment = 4.0 and [goods.tupperware] price = 1.0");
+        c.push(
+            Location::File,
+            "the scenario declares no goods",
+            "declare goods as tables, e.g. [goods.natgas] endowment = 4.0 and [goods.tupperware] price = 1.0",
+        );
     }
     for (gname, spec) in &file.goods {
         let span = span_of(spec);
@@ -117,29 +136,58 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
             } else {
                 "good names are used in production expressions".to_string()
             };
-            c.at(span.clone(), format!("good name '{gname}' is not allowed: {why}"), "use letters, digits and '_', starting with a letter or '_', e.g. [goods.natural_gas]");
+            c.at(
+                span.clone(),
+                format!("good name '{gname}' is not allowed: {why}"),
+                "use letters, digits and '_', starting with a letter or '_', e.g. [goods.natural_gas]",
+            );
         }
         let spec = spec.get_ref();
         let (fixed, price) = match &spec.price {
             Some(p) => {
-                let v = c.num(p, &format!("goods.{gname}.price"), 0.0, true, 1e300, "a fixed price is positive, e.g. price = 1.0");
+                let v = c.num(
+                    p,
+                    &format!("goods.{gname}.price"),
+                    0.0,
+                    true,
+                    1e300,
+                    "a fixed price is positive, e.g. price = 1.0",
+                );
                 if let Some(e) = &spec.endowment {
                     c.push((&e.origin).into(), format!("good '{gname}' has a fixed price, so it cannot also have an endowment"), "fixed-price goods are bought and sold at any quantity; remove `endowment`, or remove `price` to make the good endogenous");
                 }
                 if let Some(e) = &spec.initial_price {
-                    c.push((&e.origin).into(), format!("good '{gname}' has a fixed price, so `initial_price` means nothing"), "remove `initial_price` (or remove `price` to let its market set the price)");
+                    c.push(
+                        (&e.origin).into(),
+                        format!("good '{gname}' has a fixed price, so `initial_price` means nothing"),
+                        "remove `initial_price` (or remove `price` to let its market set the price)",
+                    );
                 }
                 (true, v)
             }
             None => {
                 let ip = spec.initial_price.as_ref().map_or(market_initial, |n| {
-                    c.num(n, &format!("goods.{gname}.initial_price"), 0.0, true, 1e300, "prices start positive, e.g. initial_price = 1.0")
+                    c.num(
+                        n,
+                        &format!("goods.{gname}.initial_price"),
+                        0.0,
+                        true,
+                        1e300,
+                        "prices start positive, e.g. initial_price = 1.0",
+                    )
                 });
                 (false, ip)
             }
         };
         let endowment = spec.endowment.as_ref().map_or(0.0, |n| {
-            c.num(n, &format!("goods.{gname}.endowment"), 0.0, false, 1e300, "an endowment is a supply per tick, 0 or more, e.g. endowment = 4.0")
+            c.num(
+                n,
+                &format!("goods.{gname}.endowment"),
+                0.0,
+                false,
+                1e300,
+                "an endowment is a supply per tick, 0 or more, e.g. endowment = 4.0",
+            )
         });
         goods.name.push(gname.clone());
         goods.fixed.push(fixed);
@@ -155,29 +203,96 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
         match good_index.get(name) {
             Some(&g) => Some(g),
             None => {
-                c.at(span, format!("unknown good '{name}' {role}"), format!("{}goods are declared as [goods.NAME] tables; known goods: {}", did_you_mean(name, good_names.iter().copied()), list(&good_names)));
+                c.at(
+                    span,
+                    format!("unknown good '{name}' {role}"),
+                    format!(
+                        "{}goods are declared as [goods.NAME] tables; known goods: {}",
+                        did_you_mean(name, good_names.iter().copied()),
+                        list(&good_names)
+                    ),
+                );
                 None
             }
         }
     };
 
     // --- market and agent defaults ---------------------------------------------------
-    let agent_defaults = agent_settings(&mut c, &file.agents.rule, &file.agents.rate, &file.agents.form, &file.agents.noise, &file.agents.activation, None, "agents");
+    let agent_defaults = agent_settings(
+        &mut c,
+        &file.agents.rule,
+        &file.agents.rate,
+        &file.agents.form,
+        &file.agents.noise,
+        &file.agents.activation,
+        None,
+        "agents",
+    );
     let market = MarketSettings {
-        rule: parse_rule(&mut c, file.market.rule.as_ref(), "market.rule", market::Rule::parse, &market::Rule::NAMES).unwrap_or(market::Rule::Multiplicative),
-        step: file.market.step.as_ref().map_or(0.5, |n| c.num(n, "market.step", 0.0, true, 1e6, "a price step is positive, e.g. step = 0.5")),
+        rule: parse_rule(
+            &mut c,
+            file.market.rule.as_ref(),
+            "market.rule",
+            market::Rule::parse,
+            &market::Rule::NAMES,
+        )
+        .unwrap_or(market::Rule::Multiplicative),
+        step: file.market.step.as_ref().map_or(0.5, |n| {
+            c.num(
+                n,
+                "market.step",
+                0.0,
+                true,
+                1e6,
+                "a price step is positive, e.g. step = 0.5",
+            )
+        }),
     };
 
     // --- run, log ----------------------------------------------------------------------
     let r = &file.run;
     let run = RunSettings {
-        max_ticks: r.max_ticks.as_ref().map_or(20_000, |n| c.int(n, "run.max_ticks", 1, 1_000_000_000_000, "e.g. max_ticks = 20000") as u64),
-        tolerance: r.tolerance.as_ref().map_or(1e-10, |n| c.num(n, "run.tolerance", 0.0, true, 1.0, "the convergence tolerance on relative excess demand and price change, e.g. tolerance = 1e-10")),
-        patience: r.patience.as_ref().map_or(20, |n| c.int(n, "run.patience", 1, 1_000_000_000, "ticks in a row within tolerance, e.g. patience = 20") as u64),
-        seed: seed_override.unwrap_or_else(|| r.seed.as_ref().map_or(42, |n| c.int(n, "run.seed", 0, i64::MAX, "any whole number >= 0, e.g. seed = 42") as u64)),
-        check_tolerance: r.check_tolerance.as_ref().map_or(1e-6, |n| c.num(n, "run.check_tolerance", 0.0, true, 1.0, "the relative error allowed in the final checks, e.g. check_tolerance = 1e-6")),
+        max_ticks: r.max_ticks.as_ref().map_or(20_000, |n| {
+            c.int(n, "run.max_ticks", 1, 1_000_000_000_000, "e.g. max_ticks = 20000") as u64
+        }),
+        tolerance: r.tolerance.as_ref().map_or(1e-10, |n| {
+            c.num(
+                n,
+                "run.tolerance",
+                0.0,
+                true,
+                1.0,
+                "the convergence tolerance on relative excess demand and price change, e.g. tolerance = 1e-10",
+            )
+        }),
+        patience: r.patience.as_ref().map_or(20, |n| {
+            c.int(
+                n,
+                "run.patience",
+                1,
+                1_000_000_000,
+                "ticks in a row within tolerance, e.g. patience = 20",
+            ) as u64
+        }),
+        seed: seed_override.unwrap_or_else(|| {
+            r.seed.as_ref().map_or(42, |n| {
+                c.int(n, "run.seed", 0, i64::MAX, "any whole number >= 0, e.g. seed = 42") as u64
+            })
+        }),
+        check_tolerance: r.check_tolerance.as_ref().map_or(1e-6, |n| {
+            c.num(
+                n,
+                "run.check_tolerance",
+                0.0,
+                true,
+                1.0,
+                "the relative error allowed in the final checks, e.g. check_tolerance = 1e-6",
+            )
+        }),
     };
-    let every = file.log.every.as_ref().map_or(1, |n| c.int(n, "log.every", 1, 1_000_000_000, "log every N ticks, e.g. every = 1") as u64);
+    let every = file.log.every.as_ref().map_or(1, |n| {
+        c.int(n, "log.every", 1, 1_000_000_000, "log every N ticks, e.g. every = 1") as u64
+    });
 
     // --- firms --------------------------------------------------------------------------
     let mut groups: Vec<FirmGroup> = Vec::new();
@@ -206,7 +321,11 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
         }
         if let Some(prev) = seen_firm.get(&fname) {
             let (line, _) = super::error::line_col(source, prev.start);
-            c.at(name_span.clone(), format!("duplicate firm name '{fname}' (first used on line {line})"), "give every [[firms]] entry its own name; use `count = N` for N identical firms");
+            c.at(
+                name_span.clone(),
+                format!("duplicate firm name '{fname}' (first used on line {line})"),
+                "give every [[firms]] entry its own name; use `count = N` for N identical firms",
+            );
         } else {
             seen_firm.insert(fname.clone(), name_span.clone());
         }
@@ -242,7 +361,12 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
         let (tech, inputs, params) = match technology(&mut c, &f.production, &fname, source, &good_index, &good_names) {
             Some(t) => t,
             None => {
-                pending.push(Pending { inputs: vec![], params: vec![], outputs, spread: 0.0 });
+                pending.push(Pending {
+                    inputs: vec![],
+                    params: vec![],
+                    outputs,
+                    spread: 0.0,
+                });
                 groups.push(dummy_group(&fname, &agent_defaults));
                 technologies.push(Technology::Linear);
                 continue;
@@ -257,7 +381,12 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
         // shape: concave and non-decreasing, where sampling can tell
         if let Err(p) = check_shape(&tech, &params, inputs.len()) {
             let at = |x: &[f64]| {
-                inputs.iter().zip(x).map(|(&g, v)| format!("{} = {v}", goods.name[g])).collect::<Vec<_>>().join(", ")
+                inputs
+                    .iter()
+                    .zip(x)
+                    .map(|(&g, v)| format!("{} = {v}", goods.name[g]))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             let (msg, help) = match p {
                 ShapeProblem::Undefined { at: x } => (
@@ -277,31 +406,90 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
         }
 
         // counts and productivity
-        let count = f.count.as_ref().map_or(1, |n| c.int(n, &format!("firms.{fname}.count"), 1, MAX_FIRMS as i64, &format!("a number of identical firms from 1 to {MAX_FIRMS}")) as u64);
+        let count = f.count.as_ref().map_or(1, |n| {
+            c.int(
+                n,
+                &format!("firms.{fname}.count"),
+                1,
+                MAX_FIRMS as i64,
+                &format!("a number of identical firms from 1 to {MAX_FIRMS}"),
+            ) as u64
+        });
         total_firms += count;
-        let productivity = f.productivity.as_ref().map_or(1.0, |n| c.num(n, &format!("firms.{fname}.productivity"), 0.0, true, 1e300, "a productivity multiplier on F, e.g. productivity = 1.0"));
-        let spread = f.productivity_spread.as_ref().map_or(0.0, |n| c.num(n, &format!("firms.{fname}.productivity_spread"), 0.0, false, 5.0, "the standard deviation of log productivity across replicas, e.g. productivity_spread = 0.1"));
+        let productivity = f.productivity.as_ref().map_or(1.0, |n| {
+            c.num(
+                n,
+                &format!("firms.{fname}.productivity"),
+                0.0,
+                true,
+                1e300,
+                "a productivity multiplier on F, e.g. productivity = 1.0",
+            )
+        });
+        let spread = f.productivity_spread.as_ref().map_or(0.0, |n| {
+            c.num(
+                n,
+                &format!("firms.{fname}.productivity_spread"),
+                0.0,
+                false,
+                5.0,
+                "the standard deviation of log productivity across replicas, e.g. productivity_spread = 0.1",
+            )
+        });
         if spread > 0.0 && count == 1 {
             if let Some(n) = &f.productivity_spread {
                 c.push((&n.origin).into(), format!("firm '{fname}' has productivity_spread but count = 1"), "productivity_spread varies productivity across the replicas of `count = N` firms; add count or remove the spread");
             }
         }
-        let agent = agent_settings(&mut c, &f.rule, &f.rate, &f.form, &f.noise, &f.activation, Some(&agent_defaults), &format!("firms.{fname}"));
+        let agent = agent_settings(
+            &mut c,
+            &f.rule,
+            &f.rate,
+            &f.form,
+            &f.noise,
+            &f.activation,
+            Some(&agent_defaults),
+            &format!("firms.{fname}"),
+        );
         if agent.rule == agents::Rule::BestResponse && agent.rate > 1.0 {
-            let loc = f.rate.as_ref().or(file.agents.rate.as_ref()).map_or(Location::File, |n| (&n.origin).into());
+            let loc = f
+                .rate
+                .as_ref()
+                .or(file.agents.rate.as_ref())
+                .map_or(Location::File, |n| (&n.origin).into());
             c.push(loc, format!("firm '{fname}' uses best_response with rate {} > 1", agent.rate), "for best_response, rate is the fraction of the way to the best plan moved each tick (beta), in (0, 1], e.g. rate = 0.5");
         }
         if agent.rule == agents::Rule::BestResponse && tech.returns(&params) == Returns::Constant {
-            let loc = f.rule.as_ref().or(file.agents.rule.as_ref()).map_or(Location::Span(prod_span.clone()), |t| (&t.origin).into());
+            let loc = f
+                .rule
+                .as_ref()
+                .or(file.agents.rule.as_ref())
+                .map_or(Location::Span(prod_span.clone()), |t| (&t.origin).into());
             c.push(loc, format!("firm '{fname}' has constant returns to scale ({}), so it has no best response", tech.kind()), "with constant returns profit is 0 or unbounded and the best response does not exist; use rule = \"gradient\" or \"optimistic\" for this firm");
         }
         technologies.push(tech);
-        groups.push(FirmGroup { name: fname.clone(), first: 0, count: count as usize, technology: technologies.len() - 1, agent, productivity });
-        pending.push(Pending { inputs, params, outputs, spread });
+        groups.push(FirmGroup {
+            name: fname.clone(),
+            first: 0,
+            count: count as usize,
+            technology: technologies.len() - 1,
+            agent,
+            productivity,
+        });
+        pending.push(Pending {
+            inputs,
+            params,
+            outputs,
+            spread,
+        });
         let _ = fspan;
     }
     if total_firms > MAX_FIRMS {
-        c.push(Location::File, format!("the scenario asks for {total_firms} firms in all, more than the {MAX_FIRMS} pricegrad can hold"), "lower the `count` of the largest [[firms]] entries");
+        c.push(
+            Location::File,
+            format!("the scenario asks for {total_firms} firms in all, more than the {MAX_FIRMS} pricegrad can hold"),
+            "lower the `count` of the largest [[firms]] entries",
+        );
     }
 
     // --- log goods ------------------------------------------------------------------------
@@ -310,7 +498,11 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
         for g in list.get_ref() {
             if let Some(i) = lookup_good(&mut c, g.get_ref(), span_of(g), "in log.goods") {
                 if goods.fixed[i] {
-                    c.at(span_of(g), format!("log.goods lists '{}', which has a fixed price", g.get_ref()), "log.goods lists endogenous goods (fixed prices never move); remove it");
+                    c.at(
+                        span_of(g),
+                        format!("log.goods lists '{}', which has a fixed price", g.get_ref()),
+                        "log.goods lists endogenous goods (fixed prices never move); remove it",
+                    );
                 } else {
                     log_goods.push(i);
                 }
@@ -323,33 +515,89 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
     for s in &file.shocks {
         let span = span_of(s);
         let s = s.get_ref();
-        let tick = c.int(&s.tick, "shocks.tick", 0, i64::MAX, "the tick at which the shock applies, e.g. tick = 5000") as u64;
+        let tick = c.int(
+            &s.tick,
+            "shocks.tick",
+            0,
+            i64::MAX,
+            "the tick at which the shock applies, e.g. tick = 5000",
+        ) as u64;
         let kind = match (&s.good, &s.firm, &s.price, &s.endowment, &s.productivity) {
-            (Some(g), None, Some(p), None, None) => lookup_good(&mut c, g.get_ref(), span_of(g), "in a shock").and_then(|gi| {
-                let v = c.num(p, "shocks.price", 0.0, true, 1e300, "a new fixed price, e.g. price = 2.0");
-                if !goods.fixed[gi] {
-                    c.at(span_of(g), format!("a price shock needs a fixed-price good, but '{}' is endogenous", g.get_ref()), "shock an endogenous good's `endowment` instead, or give the good a fixed price");
-                    None
-                } else {
-                    Some((ShockKind::Price { good: gi, price: v }, format!("{}.price={v}", g.get_ref())))
-                }
-            }),
-            (Some(g), None, None, Some(e), None) => lookup_good(&mut c, g.get_ref(), span_of(g), "in a shock").and_then(|gi| {
-                let v = c.num(e, "shocks.endowment", 0.0, false, 1e300, "a new endowment, 0 or more");
-                if goods.fixed[gi] {
-                    c.at(span_of(g), format!("an endowment shock needs an endogenous good, but '{}' has a fixed price", g.get_ref()), "shock its `price` instead");
-                    None
-                } else {
-                    Some((ShockKind::Endowment { good: gi, endowment: v }, format!("{}.endowment={v}", g.get_ref())))
-                }
-            }),
+            (Some(g), None, Some(p), None, None) => lookup_good(&mut c, g.get_ref(), span_of(g), "in a shock")
+                .and_then(|gi| {
+                    let v = c.num(
+                        p,
+                        "shocks.price",
+                        0.0,
+                        true,
+                        1e300,
+                        "a new fixed price, e.g. price = 2.0",
+                    );
+                    if !goods.fixed[gi] {
+                        c.at(
+                            span_of(g),
+                            format!(
+                                "a price shock needs a fixed-price good, but '{}' is endogenous",
+                                g.get_ref()
+                            ),
+                            "shock an endogenous good's `endowment` instead, or give the good a fixed price",
+                        );
+                        None
+                    } else {
+                        Some((
+                            ShockKind::Price { good: gi, price: v },
+                            format!("{}.price={v}", g.get_ref()),
+                        ))
+                    }
+                }),
+            (Some(g), None, None, Some(e), None) => lookup_good(&mut c, g.get_ref(), span_of(g), "in a shock")
+                .and_then(|gi| {
+                    let v = c.num(e, "shocks.endowment", 0.0, false, 1e300, "a new endowment, 0 or more");
+                    if goods.fixed[gi] {
+                        c.at(
+                            span_of(g),
+                            format!(
+                                "an endowment shock needs an endogenous good, but '{}' has a fixed price",
+                                g.get_ref()
+                            ),
+                            "shock its `price` instead",
+                        );
+                        None
+                    } else {
+                        Some((
+                            ShockKind::Endowment { good: gi, endowment: v },
+                            format!("{}.endowment={v}", g.get_ref()),
+                        ))
+                    }
+                }),
             (None, Some(fname), None, None, Some(p)) => {
-                let v = c.num(p, "shocks.productivity", 0.0, true, 1e300, "a new productivity multiplier, e.g. productivity = 1.1");
+                let v = c.num(
+                    p,
+                    "shocks.productivity",
+                    0.0,
+                    true,
+                    1e300,
+                    "a new productivity multiplier, e.g. productivity = 1.1",
+                );
                 match groups.iter().position(|g| &g.name == fname.get_ref()) {
-                    Some(gi) => Some((ShockKind::Productivity { group: gi, productivity: v }, format!("{}.productivity={v}", fname.get_ref()))),
+                    Some(gi) => Some((
+                        ShockKind::Productivity {
+                            group: gi,
+                            productivity: v,
+                        },
+                        format!("{}.productivity={v}", fname.get_ref()),
+                    )),
                     None => {
                         let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
-                        c.at(span_of(fname), format!("unknown firm '{}' in a shock", fname.get_ref()), format!("{}known firms: {}", did_you_mean(fname.get_ref(), names.iter().copied()), list(&names)));
+                        c.at(
+                            span_of(fname),
+                            format!("unknown firm '{}' in a shock", fname.get_ref()),
+                            format!(
+                                "{}known firms: {}",
+                                did_you_mean(fname.get_ref(), names.iter().copied()),
+                                list(&names)
+                            ),
+                        );
                         None
                     }
                 }
@@ -373,7 +621,11 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
     // --- build the firm arrays (replicas) ---------------------------------------------------
     let n_firms = total_firms as usize;
     let n_edges: usize = groups.iter().zip(&pending).map(|(g, p)| g.count * p.inputs.len()).sum();
-    let n_outs: usize = groups.iter().zip(&pending).map(|(g, p)| g.count * p.outputs.len()).sum();
+    let n_outs: usize = groups
+        .iter()
+        .zip(&pending)
+        .map(|(g, p)| g.count * p.outputs.len())
+        .sum();
     firms.group.reserve_exact(n_firms);
     firms.productivity.reserve_exact(n_firms);
     firms.input_start.reserve_exact(n_firms + 1);
@@ -451,30 +703,59 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
         firms,
         market,
         run,
-        log: LogSettings { every, goods: log_goods },
+        log: LogSettings {
+            every,
+            goods: log_goods,
+        },
         shocks,
     })
 }
 
 fn dummy_group(name: &str, agent: &AgentSettings) -> FirmGroup {
-    FirmGroup { name: name.to_string(), first: 0, count: 1, technology: 0, agent: agent.clone(), productivity: 1.0 }
+    FirmGroup {
+        name: name.to_string(),
+        first: 0,
+        count: 1,
+        technology: 0,
+        agent: agent.clone(),
+        productivity: 1.0,
+    }
 }
 
 fn list(names: &[&str]) -> String {
     const MAX: usize = 12;
-    let mut s = names.iter().take(MAX).map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+    let mut s = names
+        .iter()
+        .take(MAX)
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
     if names.len() > MAX {
         s.push_str(&format!(" and {} more", names.len() - MAX));
     }
     s
 }
 
-fn parse_rule<T: Copy>(c: &mut Check, s: Option<&Text>, what: &str, parse: fn(&str) -> Option<T>, names: &[&str]) -> Option<T> {
+fn parse_rule<T: Copy>(
+    c: &mut Check,
+    s: Option<&Text>,
+    what: &str,
+    parse: fn(&str) -> Option<T>,
+    names: &[&str],
+) -> Option<T> {
     let s = s?;
     match parse(&s.value) {
         Some(r) => Some(r),
         None => {
-            c.push((&s.origin).into(), format!("unknown {what} '{}'", s.value), format!("{}choose one of: {}", did_you_mean(&s.value, names.iter().copied()), list(names)));
+            c.push(
+                (&s.origin).into(),
+                format!("unknown {what} '{}'", s.value),
+                format!(
+                    "{}choose one of: {}",
+                    did_you_mean(&s.value, names.iter().copied()),
+                    list(names)
+                ),
+            );
             None
         }
     }
@@ -499,11 +780,52 @@ fn agent_settings(
         activation: 1.0,
     });
     AgentSettings {
-        rule: parse_rule(c, rule.as_ref(), &format!("{path}.rule"), agents::Rule::parse, &agents::Rule::NAMES).unwrap_or(d.rule),
-        rate: rate.as_ref().map_or(d.rate, |n| c.num(n, &format!("{path}.rate"), 0.0, true, 1e6, "a firm's step size is positive, e.g. rate = 0.5")),
-        form: parse_rule(c, form.as_ref(), &format!("{path}.form"), agents::Form::parse, &agents::Form::NAMES).unwrap_or(d.form),
-        noise: noise.as_ref().map_or(d.noise, |n| c.num(n, &format!("{path}.noise"), 0.0, false, 1.0, "relative observation noise from 0 (none) to 1, e.g. noise = 0.01")),
-        activation: activation.as_ref().map_or(d.activation, |n| c.num(n, &format!("{path}.activation"), 0.0, true, 1.0, "the probability a firm updates each tick, in (0, 1], e.g. activation = 0.5")),
+        rule: parse_rule(
+            c,
+            rule.as_ref(),
+            &format!("{path}.rule"),
+            agents::Rule::parse,
+            &agents::Rule::NAMES,
+        )
+        .unwrap_or(d.rule),
+        rate: rate.as_ref().map_or(d.rate, |n| {
+            c.num(
+                n,
+                &format!("{path}.rate"),
+                0.0,
+                true,
+                1e6,
+                "a firm's step size is positive, e.g. rate = 0.5",
+            )
+        }),
+        form: parse_rule(
+            c,
+            form.as_ref(),
+            &format!("{path}.form"),
+            agents::Form::parse,
+            &agents::Form::NAMES,
+        )
+        .unwrap_or(d.form),
+        noise: noise.as_ref().map_or(d.noise, |n| {
+            c.num(
+                n,
+                &format!("{path}.noise"),
+                0.0,
+                false,
+                1.0,
+                "relative observation noise from 0 (none) to 1, e.g. noise = 0.01",
+            )
+        }),
+        activation: activation.as_ref().map_or(d.activation, |n| {
+            c.num(
+                n,
+                &format!("{path}.activation"),
+                0.0,
+                true,
+                1.0,
+                "the probability a firm updates each tick, in (0, 1], e.g. activation = 0.5",
+            )
+        }),
     }
 }
 
@@ -518,14 +840,32 @@ fn technology(
 ) -> Option<(Technology, Vec<usize>, Vec<f64>)> {
     let span = span_of(spec);
     let before = c.problems.len();
-    let goods_of = |c: &mut Check, table: &Spanned<indexmap::IndexMap<String, Num>>, what: &str, lo: f64, lo_open: bool, hi: f64, help: &str| -> (Vec<usize>, Vec<f64>) {
+    let goods_of = |c: &mut Check,
+                    table: &Spanned<indexmap::IndexMap<String, Num>>,
+                    what: &str,
+                    lo: f64,
+                    lo_open: bool,
+                    hi: f64,
+                    help: &str|
+     -> (Vec<usize>, Vec<f64>) {
         let mut gs = Vec::new();
         let mut ps = Vec::new();
         if table.get_ref().is_empty() {
-            c.at(span_of(table), format!("firm '{fname}': `{what}` lists no inputs"), format!("name at least one input good, e.g. {what} = {{ labor = 0.5 }}"));
+            c.at(
+                span_of(table),
+                format!("firm '{fname}': `{what}` lists no inputs"),
+                format!("name at least one input good, e.g. {what} = {{ labor = 0.5 }}"),
+            );
         }
         for (g, n) in table.get_ref() {
-            let v = c.num(n, &format!("firms.{fname}.production.{what}.{g}"), lo, lo_open, hi, help);
+            let v = c.num(
+                n,
+                &format!("firms.{fname}.production.{what}.{g}"),
+                lo,
+                lo_open,
+                hi,
+                help,
+            );
             let s = match &n.origin {
                 Origin::File(r) => r.clone(),
                 _ => span_of(table),
@@ -535,12 +875,31 @@ fn technology(
                     gs.push(gi);
                     ps.push(v);
                 }
-                None => c.at(s, format!("unknown good '{g}' in the production of firm '{fname}'"), format!("{}known goods: {}", did_you_mean(g, good_names.iter().copied()), list(good_names))),
+                None => c.at(
+                    s,
+                    format!("unknown good '{g}' in the production of firm '{fname}'"),
+                    format!(
+                        "{}known goods: {}",
+                        did_you_mean(g, good_names.iter().copied()),
+                        list(good_names)
+                    ),
+                ),
             }
         }
         (gs, ps)
     };
-    let scale_of = |c: &mut Check, s: &Option<Num>| s.as_ref().map_or(1.0, |n| c.num(n, &format!("firms.{fname}.production.scale"), 0.0, true, 1e300, "scale is positive, e.g. scale = 1.0"));
+    let scale_of = |c: &mut Check, s: &Option<Num>| {
+        s.as_ref().map_or(1.0, |n| {
+            c.num(
+                n,
+                &format!("firms.{fname}.production.scale"),
+                0.0,
+                true,
+                1e300,
+                "scale is positive, e.g. scale = 1.0",
+            )
+        })
+    };
     let result = match spec.get_ref() {
         ProductionSpec::Expression(src) => {
             if src.len() > MAX_EXPRESSION_BYTES {
@@ -549,12 +908,20 @@ fn technology(
             }
             // Byte offset of the expression text inside the file: after the opening quote(s).
             let body = source.get(span.clone()).unwrap_or("");
-            let quote = if body.starts_with("\"\"\"") || body.starts_with("'''") { 3 } else { 1 };
+            let quote = if body.starts_with("\"\"\"") || body.starts_with("'''") {
+                3
+            } else {
+                1
+            };
             let base = span.start + quote.min(body.len());
             match Expr::parse(src) {
                 Err(e) => {
                     let s = base + e.offset..base + e.offset + e.len.max(1);
-                    c.at(s, format!("in the production of firm '{fname}': {}", e.message), e.help.clone());
+                    c.at(
+                        s,
+                        format!("in the production of firm '{fname}': {}", e.message),
+                        e.help.clone(),
+                    );
                     None
                 }
                 Ok(expr) => {
@@ -567,7 +934,11 @@ fn technology(
                         }
                     }
                     if expr.variables().is_empty() {
-                        c.at(span.clone(), format!("the production of firm '{fname}' uses no input good"), "a production function is a formula in its input goods, e.g. production = \"sqrt(natgas)\"");
+                        c.at(
+                            span.clone(),
+                            format!("the production of firm '{fname}' uses no input good"),
+                            "a production function is a formula in its input goods, e.g. production = \"sqrt(natgas)\"",
+                        );
                     }
                     let n = inputs.len();
                     Some((Technology::Expression(expr), inputs, vec![1.0; n]))
@@ -584,29 +955,93 @@ fn technology(
                 }
                 Some((Technology::CobbDouglas { scale }, gs, ps))
             }
-            FamilySpec::Ces { scale, rho, returns, weights } => {
+            FamilySpec::Ces {
+                scale,
+                rho,
+                returns,
+                weights,
+            } => {
                 let scale = scale_of(c, scale);
-                let r = c.num(rho, &format!("firms.{fname}.production.rho"), f64::NEG_INFINITY, false, 1.0, "rho <= 1 and rho != 0 (elasticity of substitution 1/(1-rho)), e.g. rho = -1.0");
+                let r = c.num(
+                    rho,
+                    &format!("firms.{fname}.production.rho"),
+                    f64::NEG_INFINITY,
+                    false,
+                    1.0,
+                    "rho <= 1 and rho != 0 (elasticity of substitution 1/(1-rho)), e.g. rho = -1.0",
+                );
                 if r == 0.0 {
-                    c.push((&rho.origin).into(), "CES rho = 0 is Cobb-Douglas", "use the cobb_douglas family for rho = 0, or choose a rho != 0");
+                    c.push(
+                        (&rho.origin).into(),
+                        "CES rho = 0 is Cobb-Douglas",
+                        "use the cobb_douglas family for rho = 0, or choose a rho != 0",
+                    );
                 }
-                let nu = returns.as_ref().map_or(1.0, |n| c.num(n, &format!("firms.{fname}.production.returns"), 0.0, true, 1.0, "returns to scale in (0, 1], e.g. returns = 0.9"));
-                let (gs, ps) = goods_of(c, weights, "weights", 0.0, true, 1e300, "CES weights are positive, e.g. weights = { labor = 0.5, capital = 0.5 }");
-                Some((Technology::Ces { scale, rho: r, returns: nu }, gs, ps))
+                let nu = returns.as_ref().map_or(1.0, |n| {
+                    c.num(
+                        n,
+                        &format!("firms.{fname}.production.returns"),
+                        0.0,
+                        true,
+                        1.0,
+                        "returns to scale in (0, 1], e.g. returns = 0.9",
+                    )
+                });
+                let (gs, ps) = goods_of(
+                    c,
+                    weights,
+                    "weights",
+                    0.0,
+                    true,
+                    1e300,
+                    "CES weights are positive, e.g. weights = { labor = 0.5, capital = 0.5 }",
+                );
+                Some((
+                    Technology::Ces {
+                        scale,
+                        rho: r,
+                        returns: nu,
+                    },
+                    gs,
+                    ps,
+                ))
             }
             FamilySpec::Power { scale, exponent, input } => {
                 let scale = scale_of(c, scale);
-                let e = c.num(exponent, &format!("firms.{fname}.production.exponent"), 0.0, true, 1.0, "a power exponent in (0, 1] keeps F concave, e.g. exponent = 0.5");
+                let e = c.num(
+                    exponent,
+                    &format!("firms.{fname}.production.exponent"),
+                    0.0,
+                    true,
+                    1.0,
+                    "a power exponent in (0, 1] keeps F concave, e.g. exponent = 0.5",
+                );
                 match good_index.get(input.get_ref().as_str()) {
                     Some(&g) => Some((Technology::Power { scale, exponent: e }, vec![g], vec![1.0])),
                     None => {
-                        c.at(span_of(input), format!("unknown good '{}' in the production of firm '{fname}'", input.get_ref()), format!("{}known goods: {}", did_you_mean(input.get_ref(), good_names.iter().copied()), list(good_names)));
+                        c.at(
+                            span_of(input),
+                            format!("unknown good '{}' in the production of firm '{fname}'", input.get_ref()),
+                            format!(
+                                "{}known goods: {}",
+                                did_you_mean(input.get_ref(), good_names.iter().copied()),
+                                list(good_names)
+                            ),
+                        );
                         None
                     }
                 }
             }
             FamilySpec::Linear { coefficients } => {
-                let (gs, ps) = goods_of(c, coefficients, "coefficients", 0.0, true, 1e300, "linear coefficients are positive, e.g. coefficients = { a = 1.0 }");
+                let (gs, ps) = goods_of(
+                    c,
+                    coefficients,
+                    "coefficients",
+                    0.0,
+                    true,
+                    1e300,
+                    "linear coefficients are positive, e.g. coefficients = { a = 1.0 }",
+                );
                 Some((Technology::Linear, gs, ps))
             }
             FamilySpec::Leontief { scale, requirements } => {
@@ -669,9 +1104,22 @@ pub fn topological_order(goods: &Goods, firms: &Firms) -> Result<Vec<u32>, Vec<(
             slot_firm[k] = f as u32;
         }
     }
-    let mut good_pending: Vec<u32> = (0..n_g).map(|g| if goods.fixed[g] { 0 } else { goods.producers(g).len() as u32 }).collect();
+    let mut good_pending: Vec<u32> = (0..n_g)
+        .map(|g| {
+            if goods.fixed[g] {
+                0
+            } else {
+                goods.producers(g).len() as u32
+            }
+        })
+        .collect();
     let mut firm_pending: Vec<u32> = (0..n_f)
-        .map(|f| firms.inputs(f).filter(|&e| !goods.fixed[firms.input_good[e] as usize]).count() as u32)
+        .map(|f| {
+            firms
+                .inputs(f)
+                .filter(|&e| !goods.fixed[firms.input_good[e] as usize])
+                .count() as u32
+        })
         .collect();
     let mut order = Vec::with_capacity(n_f);
     let mut ready_goods: Vec<usize> = (0..n_g).filter(|&g| !goods.fixed[g] && good_pending[g] == 0).collect();
@@ -724,7 +1172,14 @@ pub fn topological_order(goods: &Goods, firms: &Firms) -> Result<Vec<u32>, Vec<(
             .inputs(f)
             .map(|e| firms.input_good[e] as usize)
             .filter(|&g| !goods.fixed[g] && good_pending[g] > 0)
-            .find_map(|g| goods.producers(g).iter().map(|&k| slot_firm[k as usize] as usize).find(|&p| blocked[p]).map(|p| (g, p)))
+            .find_map(|g| {
+                goods
+                    .producers(g)
+                    .iter()
+                    .map(|&k| slot_firm[k as usize] as usize)
+                    .find(|&p| blocked[p])
+                    .map(|p| (g, p))
+            })
             .expect("a blocked firm has a blocked input with a blocked producer");
         path.push((g, f));
         f = producer;
