@@ -24,3 +24,4 @@ pub mod reference;
 pub mod reference_shim;
 pub mod run;
 pub mod scenario;
+pub mod sweep;

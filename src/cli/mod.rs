@@ -3,6 +3,7 @@
 mod gradient;
 mod plot;
 mod run;
+mod sweep;
 mod validate;
 
 use clap::{Args, Parser, Subcommand};
@@ -52,6 +53,10 @@ pub enum Command {
     Run(RunArgs),
     /// Simulate and check like `run`, print only the verdict, write nothing.
     Check(RunArgs),
+    /// Run a scenario over a grid of parameter values (with replicates), in parallel.
+    Sweep(sweep::SweepArgs),
+    /// Combine the outputs of sweep shards into one sweep.csv.
+    Merge(sweep::MergeArgs),
     /// Re-draw the convergence chart of an earlier run from its CSV files (no re-run).
     Plot(PlotArgs),
     /// Compute the gradient centrally: per good, the planner's quantity and the backprop
@@ -143,6 +148,8 @@ pub fn main() -> ExitCode {
         Some(Command::Run(a)) => run::run(&a, true),
         Some(Command::Check(a)) => run::run(&a, false),
         Some(Command::Plot(a)) => plot::run(&a),
+        Some(Command::Sweep(a)) => sweep::run(&a),
+        Some(Command::Merge(a)) => sweep::merge(&a),
         None => run::run(&RunArgs::builtin(), true),
     };
     ExitCode::from(code)
