@@ -10,10 +10,12 @@
 
 pub mod agents;
 pub mod backprop;
+pub mod compile;
 pub mod cli;
 pub mod diagnostics;
 pub mod economy;
 pub mod engine;
+pub mod generate;
 pub mod linalg;
 pub mod market;
 pub mod output;

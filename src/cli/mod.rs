@@ -1,5 +1,7 @@
 //! The command line: argument definitions (clap) and one small module per command.
 
+mod compile;
+mod generate;
 mod gradient;
 mod plot;
 mod run;
@@ -57,6 +59,10 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Combine the outputs of sweep shards into one sweep.csv.
     Merge(sweep::MergeArgs),
+    /// Write a random layered economy (a valid scenario file) for research and benchmarks.
+    Generate(generate::GenerateArgs),
+    /// Write a scenario whose market computes the gradient of an expression.
+    Compile(compile::CompileArgs),
     /// Re-draw the convergence chart of an earlier run from its CSV files (no re-run).
     Plot(PlotArgs),
     /// Compute the gradient centrally: per good, the planner's quantity and the backprop
@@ -149,6 +155,8 @@ pub fn main() -> ExitCode {
         Some(Command::Check(a)) => run::run(&a, false),
         Some(Command::Plot(a)) => plot::run(&a),
         Some(Command::Sweep(a)) => sweep::run(&a),
+        Some(Command::Generate(a)) => generate::run(&a),
+        Some(Command::Compile(a)) => compile::run(&a),
         Some(Command::Merge(a)) => sweep::merge(&a),
         None => run::run(&RunArgs::builtin(), true),
     };
