@@ -415,3 +415,53 @@ fn plot_rejects_missing_and_truncated_runs() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(err.contains("trajectory.csv") && err.contains("line"), "{err}");
 }
+
+#[test]
+fn sigint_stops_at_the_end_of_a_tick_and_keeps_the_run_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("i");
+    let bin = assert_cmd::cargo::cargo_bin("pricegrad");
+    // A run that never converges (noisy prices) and does not run out of ticks soon.
+    let mut child = std::process::Command::new(bin)
+        .args([
+            "run",
+            "scenarios/tupperware.toml",
+            "--quiet",
+            "--set",
+            "agents.noise=0.01",
+        ])
+        .args(["--set", "run.max_ticks=1000000000", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // wait until the run is under way (its temporary trajectory file exists)
+    let tmp = out.join(".trajectory.csv.tmp");
+    for _ in 0..200 {
+        if tmp.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["outcome"], "interrupted");
+    let ticks = summary["ticks"].as_u64().unwrap();
+    let metrics = fs::read_to_string(out.join("metrics.csv")).unwrap();
+    // one row per tick (log.every = 1), the header, and nothing torn
+    assert_eq!(metrics.lines().count() as u64, ticks + 1);
+    assert!(!tmp.exists(), "temporary files are renamed into place");
+}

@@ -7,7 +7,7 @@ use crate::run::{self, Discard, Report};
 use crate::scenario;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// `run` (write = true) or `check` (write = false).
@@ -32,7 +32,8 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         .unwrap_or_else(|| PathBuf::from("output").join(&economy.name));
     let max_ticks = economy.run.max_ticks;
     let names = economy.goods.name.clone();
-    let stop = AtomicBool::new(false);
+    let stop: &'static AtomicBool = &STOP;
+    install_signal_handler();
 
     // progress bar on stderr, shown only for runs longer than a second on a terminal
     let started = Instant::now();
@@ -54,10 +55,10 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
     let result: std::io::Result<(Report, Option<RunWriter>)> = pool.install(|| {
         if write {
             let mut writer = RunWriter::create(&dir, &names)?;
-            let report = run::execute(economy, &mut writer, &mut progress, &stop)?;
+            let report = run::execute(economy, &mut writer, &mut progress, stop)?;
             Ok((report, Some(writer)))
         } else {
-            let report = run::execute(economy, &mut Discard, &mut progress, &stop)?;
+            let report = run::execute(economy, &mut Discard, &mut progress, stop)?;
             Ok((report, None))
         }
     });
@@ -94,11 +95,28 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
             report.outcome_detail
         );
     }
-    if report.pass {
+    if report.outcome == "interrupted" {
+        eprintln!(
+            "interrupted: stopped after {} ticks; the files hold the run so far",
+            report.ticks
+        );
+        EXIT_INTERRUPTED
+    } else if report.pass {
         EXIT_PASS
     } else {
         EXIT_FAIL
     }
+}
+
+/// Exit code after SIGINT or SIGTERM (128 + SIGINT), as shells expect.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Set by SIGINT/SIGTERM; the run stops at the end of the current tick.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn install_signal_handler() {
+    // A second installation attempt (tests calling run twice in one process) is harmless.
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
 }
 
 fn fmt(v: Option<f64>) -> String {
