@@ -14,7 +14,10 @@ use std::sync::atomic::AtomicBool;
 fn replicated(n: usize) -> pricegrad::economy::Economy {
     let text = scenario::TUPPERWARE.replace(
         "production = \"",
-        &format!("count = {n}\nproductivity_spread = {}\nproduction = \"", if n > 1 { 0.1 } else { 0.0 }),
+        &format!(
+            "count = {n}\nproductivity_spread = {}\nproduction = \"",
+            if n > 1 { 0.1 } else { 0.0 }
+        ),
     );
     scenario::load_str("bench.toml", &text, &[], None).expect("valid")
 }

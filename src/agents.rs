@@ -224,7 +224,11 @@ pub fn best_response(
     scratch: &mut Scratch,
 ) -> Option<f64> {
     let n = x.len();
-    if tech.returns(params) == Returns::Constant || prices.iter().any(|p| p.is_nan() || *p <= 0.0) || revenue.is_nan() || revenue < 0.0 {
+    if tech.returns(params) == Returns::Constant
+        || prices.iter().any(|p| p.is_nan() || *p <= 0.0)
+        || revenue.is_nan()
+        || revenue < 0.0
+    {
         return None;
     }
     let profit = |x: &[f64]| revenue * tech.value(x, params) - prices.iter().zip(x).map(|(p, x)| p * x).sum::<f64>();

@@ -10,8 +10,8 @@
 
 pub mod agents;
 pub mod backprop;
-pub mod compile;
 pub mod cli;
+pub mod compile;
 pub mod diagnostics;
 pub mod economy;
 pub mod engine;
