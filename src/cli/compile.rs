@@ -1,10 +1,99 @@
-//! `pricegrad compile` (placeholder: being written).
+//! `pricegrad compile "EXPR" --at x=4`: write a scenario whose market computes a gradient.
 use clap::Args;
+use std::path::PathBuf;
+
+use super::{EXIT_BAD_INPUT, EXIT_FAIL, EXIT_PASS};
+use crate::compile::{compile, Options};
+
+const AFTER_HELP: &str = "\
+Each operation of the expression becomes a firm whose production is that operation over its
+operand goods; each input becomes an endowment good (endowment = its value at the point); the
+result is the fixed-price good f (price 1); a value used more than once goes through a copier
+(joint production, one output per use). `pricegrad run` on the file then finds, by trading
+alone, the price of each input = the derivative of the expression with respect to it.
+
+Only concave, non-decreasing operations can be firms (an operation that is not is merged into
+its only user when the merged firm is, as in 1 - 1/v); intermediate values must be positive
+at the point. Anything else is rejected, naming the operation and why (exit code 2).
+
+Examples:
+  pricegrad compile \"ln(1 - 1/(sqrt(x) + 1))\" --at x=4 --out essay.toml
+  pricegrad run essay.toml                      # price of x = 1/24 = 0.041666...
+  pricegrad compile \"sqrt(x) + sqrt(x + y)\" --at x=4 --at y=5 --out fanout.toml
+  pricegrad compile \"x^0.3 * y^0.6\" --at x=2 --at y=3 > cd.toml
+  pricegrad compile \"x*y\" --at x=1 --at y=2     # rejected: a product of two goods is not concave
+
+Exit codes: 0 written, 1 could not write the file, 2 bad input (expression, point, name).";
 
 #[derive(Debug, Args)]
-pub struct CompileArgs {}
+#[command(after_help = AFTER_HELP)]
+pub struct CompileArgs {
+    /// The expression, over named inputs: numbers, + - * / ^, sqrt ln log exp pow min max.
+    #[arg(value_name = "EXPR", allow_hyphen_values = true)]
+    pub expr: String,
+    /// The point: a value for each input, e.g. --at x=4 --at y=2 (repeatable; values > 0).
+    #[arg(long = "at", value_name = "NAME=VALUE", value_parser = parse_at)]
+    pub at: Vec<(String, f64)>,
+    /// Write the scenario to FILE (atomically) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Scenario name (the output folder of `pricegrad run`).
+    #[arg(long, default_value = "compiled")]
+    pub name: String,
+}
 
-pub fn run(_args: &CompileArgs) -> u8 {
-    eprintln!("compile is not built yet");
-    super::EXIT_FAIL
+fn parse_at(s: &str) -> Result<(String, f64), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, e.g. x=4; got {s:?}"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("expected NAME=VALUE, e.g. x=4; the name is missing in {s:?}"));
+    }
+    let v: f64 = value.trim().parse().map_err(|_| {
+        format!(
+            "the value of {name} is not a number: {:?} (e.g. {name}=4)",
+            value.trim()
+        )
+    })?;
+    Ok((name.to_string(), v))
+}
+
+pub fn run(args: &CompileArgs) -> u8 {
+    let options = Options {
+        name: args.name.clone(),
+    };
+    let compiled = match compile(&args.expr, &args.at, &options) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    match &args.out {
+        None => {
+            print!("{}", compiled.toml);
+            EXIT_PASS
+        }
+        Some(path) => {
+            if let Err(e) = crate::output::write_atomic(path, compiled.toml.as_bytes()) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return EXIT_FAIL;
+            }
+            println!(
+                "wrote {}: {} operation firm{}, {} copier{}; f = {} at the point",
+                path.display(),
+                compiled.operations,
+                if compiled.operations == 1 { "" } else { "s" },
+                compiled.copiers,
+                if compiled.copiers == 1 { "" } else { "s" },
+                compiled.value
+            );
+            for (v, d) in &compiled.gradient {
+                println!("  expected price of {v} = df/d{v} = {d}");
+            }
+            println!("run it: pricegrad run {}", path.display());
+            EXIT_PASS
+        }
+    }
 }

@@ -683,6 +683,66 @@ impl Expr {
     pub fn is_smooth(&self) -> bool {
         self.smooth
     }
+
+    /// The tape as read-only [`Node`]s in evaluation order (arguments are indices of earlier
+    /// nodes; constant sub-expressions are already folded), for tools that walk an
+    /// expression, such as `pricegrad compile`.
+    pub fn nodes(&self) -> Vec<Node> {
+        self.tape.iter().map(Node::from).collect()
+    }
+
+    /// Index in [`Expr::nodes`] of the node holding the expression's value.
+    pub fn root(&self) -> usize {
+        self.root
+    }
+}
+
+/// A read-only view of one tape operation (see [`Expr::nodes`]). Arguments are node indices;
+/// `Var(i)` is variable `i` of [`Expr::variables`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Node {
+    Var(usize),
+    Const(f64),
+    Add(usize, usize),
+    Sub(usize, usize),
+    Mul(usize, usize),
+    Div(usize, usize),
+    Neg(usize),
+    /// `a ^ c` for a constant exponent `c`.
+    PowC(usize, f64),
+    /// `c ^ b` for a constant base `c`.
+    CPow(f64, usize),
+    /// `a ^ b`, both non-constant.
+    Pow(usize, usize),
+    Sqrt(usize),
+    Ln(usize),
+    Exp(usize),
+    Min(usize, usize),
+    Max(usize, usize),
+}
+
+impl From<&Op> for Node {
+    fn from(op: &Op) -> Node {
+        let u = |i: u32| i as usize;
+        match *op {
+            Op::Var(i) => Node::Var(u(i)),
+            Op::Const(c) => Node::Const(c),
+            Op::Add(a, b) => Node::Add(u(a), u(b)),
+            Op::Sub(a, b) => Node::Sub(u(a), u(b)),
+            Op::Mul(a, b) => Node::Mul(u(a), u(b)),
+            Op::Div(a, b) => Node::Div(u(a), u(b)),
+            Op::Neg(a) => Node::Neg(u(a)),
+            Op::PowI(a, n) => Node::PowC(u(a), f64::from(n)),
+            Op::PowC(a, c) => Node::PowC(u(a), c),
+            Op::CPow(c, b) => Node::CPow(c, u(b)),
+            Op::Pow(a, b) => Node::Pow(u(a), u(b)),
+            Op::Sqrt(a) => Node::Sqrt(u(a)),
+            Op::Ln(a) => Node::Ln(u(a)),
+            Op::Exp(a) => Node::Exp(u(a)),
+            Op::Min(a, b) => Node::Min(u(a), u(b)),
+            Op::Max(a, b) => Node::Max(u(a), u(b)),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
