@@ -1,1 +1,1810 @@
-//! Parameter sweeps (placeholder: being written).
+//! Parameter sweeps: run a scenario over a grid of parameter values, with replicates, in
+//! parallel, and write one row per run to `sweep.csv`.
+//!
+//! * **Grid.** Each swept parameter is a `--set` path with a list of values (`0.1,0.2,0.5`,
+//!   `lin:A:B:N`, `log:A:B:N`). Points are the Cartesian product, numbered from 0 with the
+//!   first parameter varying slowest (row-major), so point `i` of a 2 x 3 grid is
+//!   (`i / 3`, `i % 3`).
+//! * **Seeds.** Run (point, replicate) uses the seed [`derive_seed`]`(base, point, replicate)`,
+//!   where `base` is the point's `run.seed` (or `--seed`). The seed is written in each row, so
+//!   `pricegrad run FILE --set PATH=VALUE ... --seed SEED` reproduces any row. The rows do not
+//!   depend on the number of threads or on sharding.
+//! * **Journal.** Every finished run is appended as one CSV line (one `write`) to
+//!   `sweep-journal.csv` in the output directory. `--resume` reads the complete lines, drops a
+//!   torn last line, and runs only what is missing; at the end `sweep.csv` is written from the
+//!   journal, sorted by (point, replicate), atomically. A sweep killed at any moment, even by
+//!   SIGKILL, therefore loses and duplicates nothing.
+//! * **Manifest.** `sweep.json` identifies the sweep (scenario SHA-256, `--set`s, seed,
+//!   parameters and their values, replicates, shard, version); resume and merge compare it.
+//! * **Shards.** `--shard K/N` runs the points with `point % N == K - 1` (round-robin, so
+//!   every shard gets a similar mix of cheap and expensive points) into `DIR/shard-K-of-N/`;
+//!   [`merge`] combines the shard directories into the `sweep.csv` an unsharded run writes.
+
+use crate::diagnostics::{GoodRow, MetricsRow};
+use crate::output::{opt, write_atomic};
+use crate::plot::{self, ChartSize};
+use crate::run::{self, Sink};
+use crate::scenario::{self, InputError, Problem, ScenarioFile};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// The results table.
+pub const CSV_NAME: &str = "sweep.csv";
+/// The chart.
+pub const PNG_NAME: &str = "sweep.png";
+/// The manifest.
+pub const MANIFEST_NAME: &str = "sweep.json";
+/// The append-only record of finished runs (what `--resume` reads).
+pub const JOURNAL_NAME: &str = "sweep-journal.csv";
+/// Identifies a sweep manifest.
+pub const MANIFEST_FORMAT: &str = "pricegrad-sweep/1";
+/// How seeds are derived, written into the manifest for readers.
+pub const SEED_RULE: &str = "seed = splitmix64(splitmix64(splitmix64(base) ^ point) ^ replicate) & (2^63 - 1), \
+base = --seed or the point's run.seed";
+/// Most runs (points x replicates) in one sweep.
+pub const MAX_RUNS: u64 = 10_000_000;
+/// Most values of one `lin:`/`log:` spec.
+pub const MAX_VALUES: u64 = 1_000_000;
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// What went wrong, already worded for the user (`error: ...` and `= help: ...` lines).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// Bad input: arguments, scenario, grid, a sweep directory that does not match (exit 2).
+    Input(String),
+    /// The sweep could not finish: I/O, an incomplete merge (exit 1).
+    Failed(String),
+}
+
+impl Error {
+    fn input(message: impl fmt::Display, help: impl fmt::Display) -> Error {
+        Error::Input(format!("error: {message}\n  = help: {help}\n"))
+    }
+    fn failed(message: impl fmt::Display, help: impl fmt::Display) -> Error {
+        Error::Failed(format!("error: {message}\n  = help: {help}\n"))
+    }
+    fn io(what: impl fmt::Display, path: &Path, e: io::Error) -> Error {
+        Error::failed(
+            format!("cannot {what} {}: {e}", path.display()),
+            "check that the directory is writable and the disk has space, or choose another with --out DIR",
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Input(s) | Error::Failed(s) => f.write_str(s),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+// ---------------------------------------------------------------------------
+// Grid
+// ---------------------------------------------------------------------------
+
+/// One swept parameter: its `--set` path, the spec as written, and its values (as strings,
+/// exactly as they are applied and written to `sweep.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Param {
+    pub path: String,
+    pub spec: String,
+    pub values: Vec<String>,
+}
+
+/// The grid: parameters (first varies slowest) and replicates per point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    pub params: Vec<Param>,
+    pub replicates: u64,
+}
+
+impl Grid {
+    /// Number of points (product of the value counts).
+    pub fn points(&self) -> u64 {
+        self.params.iter().map(|p| p.values.len() as u64).product()
+    }
+
+    /// Number of runs (points x replicates).
+    pub fn runs(&self) -> u64 {
+        self.points() * self.replicates
+    }
+
+    /// The value index of every parameter at `point` (row-major: the last parameter varies fastest).
+    pub fn indices(&self, point: u64) -> Vec<usize> {
+        let mut rest = point;
+        let mut idx = vec![0; self.params.len()];
+        for (i, p) in self.params.iter().enumerate().rev() {
+            let n = p.values.len() as u64;
+            idx[i] = (rest % n) as usize;
+            rest /= n;
+        }
+        idx
+    }
+
+    /// The parameter values at `point`.
+    pub fn values(&self, point: u64) -> Vec<&str> {
+        self.indices(point)
+            .into_iter()
+            .zip(&self.params)
+            .map(|(i, p)| p.values[i].as_str())
+            .collect()
+    }
+
+    /// The `PATH=VALUE` assignments of `point`.
+    pub fn assignments(&self, point: u64) -> Vec<String> {
+        self.values(point)
+            .into_iter()
+            .zip(&self.params)
+            .map(|(v, p)| format!("{}={v}", p.path))
+            .collect()
+    }
+
+    /// `market.step=0.5, agents.rate=0.1` for messages.
+    pub fn describe(&self, point: u64) -> String {
+        self.assignments(point).join(", ")
+    }
+}
+
+/// Split `PATH=SPEC`.
+pub fn split_param(arg: &str) -> Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((p, s)) if !p.trim().is_empty() && !s.trim().is_empty() => {
+            Ok((p.trim().to_string(), s.trim().to_string()))
+        }
+        _ => Err(format!(
+            "'{arg}' is not PATH=SPEC; write e.g. --param market.step=0.1,0.2,0.5 or --param agents.rate=log:0.05:2:8"
+        )),
+    }
+}
+
+/// Round to `digits` significant digits (so that `lin:0:1:11` gives `0.3`, not
+/// `0.30000000000000004`, and `log:` values read well).
+fn round_sig(v: f64, digits: usize) -> f64 {
+    format!("{v:.*e}", digits.saturating_sub(1)).parse().unwrap_or(v)
+}
+
+/// The values of a spec: `0.1,0.2,0.5` (a list, values kept as written; words such as rule
+/// names are allowed), `lin:A:B:N` (N evenly spaced values from A to B), `log:A:B:N` (N values
+/// evenly spaced in log from A to B, both > 0). Range values between the end points are
+/// rounded to 6 significant digits (more when needed to keep them distinct).
+pub fn parse_spec(spec: &str) -> Result<Vec<String>, String> {
+    let spec = spec.trim();
+    let values: Vec<String> = if let Some(kind) = ["lin:", "log:"].iter().find(|k| spec.starts_with(**k)) {
+        let body = &spec[kind.len()..];
+        let parts: Vec<&str> = body.split(':').map(str::trim).collect();
+        let form = format!("{}A:B:N", kind);
+        if parts.len() != 3 {
+            return Err(format!(
+                "'{spec}' is not {form} (three fields after '{kind}', e.g. {kind}0.05:2:8)"
+            ));
+        }
+        let num = |s: &str, what: &str| -> Result<f64, String> {
+            s.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("in '{spec}', {what} '{s}' is not a finite number (the form is {form})"))
+        };
+        let a = num(parts[0], "A")?;
+        let b = num(parts[1], "B")?;
+        let n: u64 = parts[2].parse().map_err(|_| {
+            format!(
+                "in '{spec}', N '{}' is not a whole number of values (the form is {form})",
+                parts[2]
+            )
+        })?;
+        if n < 2 {
+            return Err(format!(
+                "in '{spec}', N = {n}: a range needs at least 2 values (for one value write just the value, e.g. {a})"
+            ));
+        }
+        if n > MAX_VALUES {
+            return Err(format!("in '{spec}', N = {n} is more than {MAX_VALUES} values"));
+        }
+        if *kind == "log:" && (a <= 0.0 || b <= 0.0) {
+            return Err(format!(
+                "in '{spec}', log spacing needs A > 0 and B > 0; use lin:{a}:{b}:{n} for a range through zero"
+            ));
+        }
+        let last = (n - 1) as f64;
+        let exact: Vec<f64> = (0..n)
+            .map(|i| {
+                let t = i as f64 / last;
+                if *kind == "lin:" {
+                    a + (b - a) * t
+                } else {
+                    (a.ln() + (b.ln() - a.ln()) * t).exp()
+                }
+            })
+            .collect();
+        // the fewest significant digits (6, 9, 12, 17) that keep the values distinct;
+        // the end points stay as given
+        let mut chosen = Vec::new();
+        for digits in [6usize, 9, 12, 17] {
+            let vals: Vec<f64> = exact
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| match i {
+                    0 => a,
+                    i if i as u64 == n - 1 => b,
+                    _ => round_sig(v, digits),
+                })
+                .collect();
+            chosen = vals;
+            if chosen.windows(2).all(|w| w[0] != w[1]) {
+                break;
+            }
+        }
+        chosen.into_iter().map(|v| opt(Some(v))).collect()
+    } else {
+        let items: Vec<String> = spec.split(',').map(|s| s.trim().to_string()).collect();
+        for item in &items {
+            if item.is_empty() {
+                return Err(format!(
+                    "'{spec}' has an empty value; write values separated by commas, e.g. 0.1,0.2,0.5"
+                ));
+            }
+            if let Some(c) = item
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || "._+-".contains(*c)))
+            {
+                return Err(format!(
+                    "value '{item}' in '{spec}' contains '{c}'; values are numbers or words (rule names), \
+                     e.g. 0.1,0.2,0.5 or lin:0.1:1:10 or gradient,best_response"
+                ));
+            }
+        }
+        items
+    };
+    // the same value twice would make two identical points
+    let key = |s: &str| {
+        s.parse::<f64>()
+            .map(|v| format!("{v:e}"))
+            .unwrap_or_else(|_| s.to_string())
+    };
+    let mut seen = BTreeMap::new();
+    for v in &values {
+        if let Some(first) = seen.insert(key(v), v.clone()) {
+            return Err(format!(
+                "'{spec}' gives the value {v} twice ({first} and {v}); every value of a parameter must differ"
+            ));
+        }
+    }
+    Ok(values)
+}
+
+// ---------------------------------------------------------------------------
+// Seeds and shards
+// ---------------------------------------------------------------------------
+
+fn splitmix64(z: u64) -> u64 {
+    let mut z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The seed of run (point, replicate): a hash of the base seed, the point index and the
+/// replicate, below 2^63 so that it can also be written as `run.seed` in a scenario file.
+pub fn derive_seed(base: u64, point: u64, replicate: u64) -> u64 {
+    splitmix64(splitmix64(splitmix64(base) ^ point) ^ replicate) & (i64::MAX as u64)
+}
+
+/// One slice of a sweep: points with `point % count == index - 1` (index from 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    /// Parse `K/N`, or `auto` (from the Slurm array variables in `env`).
+    pub fn parse(s: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        let s = s.trim();
+        if s == "auto" {
+            return Shard::from_slurm(env);
+        }
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("--shard '{s}' is not K/N (e.g. --shard 2/8 runs the 2nd of 8 slices) or auto"))?;
+        let k: u64 = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard '{s}': '{k}' is not a whole number"))?;
+        let n: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard '{s}': '{n}' is not a whole number"))?;
+        if n == 0 || k == 0 || k > n {
+            return Err(format!(
+                "--shard {s}: K must be between 1 and N (shards are numbered 1..N), e.g. --shard 1/{}",
+                n.max(1)
+            ));
+        }
+        Ok(Shard { index: k, count: n })
+    }
+
+    /// The shard of this Slurm array task: SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT
+    /// (SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_STEP when set, so `--array=0-7`, `1-8` and
+    /// `0-14:2` all work).
+    pub fn from_slurm(env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        let get = |name: &str| -> Result<Option<u64>, String> {
+            match env(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .map(Some)
+                    .map_err(|_| format!("--shard auto: {name}='{v}' is not a whole number")),
+            }
+        };
+        let missing = |name: &str| {
+            format!(
+                "--shard auto reads SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT, but {name} is not set: \
+                 this is not a Slurm array task. Submit with `sbatch --array=1-N ...`, or give the slice \
+                 yourself, e.g. --shard 1/4"
+            )
+        };
+        let id = get("SLURM_ARRAY_TASK_ID")?.ok_or_else(|| missing("SLURM_ARRAY_TASK_ID"))?;
+        let count = get("SLURM_ARRAY_TASK_COUNT")?.ok_or_else(|| missing("SLURM_ARRAY_TASK_COUNT"))?;
+        let min = get("SLURM_ARRAY_TASK_MIN")?.unwrap_or(if id < count { 0 } else { 1 });
+        let step = get("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1).max(1);
+        if count == 0 || id < min || (id - min) % step != 0 || (id - min) / step >= count {
+            return Err(format!(
+                "--shard auto: SLURM_ARRAY_TASK_ID={id} does not fit an array of SLURM_ARRAY_TASK_COUNT={count} \
+                 tasks starting at {min} with step {step}; submit a plain range such as --array=1-{}",
+                count.max(1)
+            ));
+        }
+        Ok(Shard {
+            index: (id - min) / step + 1,
+            count,
+        })
+    }
+
+    /// Whether this shard runs `point`.
+    pub fn owns(&self, point: u64) -> bool {
+        point % self.count == self.index - 1
+    }
+
+    /// `shard-K-of-N`, the shard's directory under the sweep's output directory.
+    pub fn dir_name(&self) -> String {
+        format!("shard-{}-of-{}", self.index, self.count)
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Rows
+// ---------------------------------------------------------------------------
+
+/// One row of `sweep.csv`: one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub point: u64,
+    pub replicate: u64,
+    pub params: Vec<String>,
+    pub seed: u64,
+    /// converged | diverged | max_ticks
+    pub outcome: String,
+    /// Ticks run (to convergence, divergence, or max_ticks).
+    pub ticks: u64,
+    /// The worst final relative error of a price against its gradient (backprop adjoint,
+    /// reference equilibrium, finite differences of V); empty for a diverged run.
+    pub max_rel_error: Option<f64>,
+    /// Max relative excess demand at the last measured tick.
+    pub max_rel_excess: Option<f64>,
+    /// Mean over measured ticks of the cosine between the price step and -grad Phi.
+    pub mean_cosine: Option<f64>,
+    pub wall_seconds: Option<f64>,
+}
+
+/// The `sweep.csv` header for these parameter paths.
+pub fn header(params: &[String], timing: bool) -> String {
+    let mut h = String::from("point,replicate");
+    for p in params {
+        h.push(',');
+        h.push_str(p);
+    }
+    h.push_str(",seed,outcome,ticks,max_rel_error,max_rel_excess,mean_cosine");
+    if timing {
+        h.push_str(",wall_seconds");
+    }
+    h
+}
+
+impl Row {
+    /// The CSV line (without newline).
+    pub fn to_csv(&self, timing: bool) -> String {
+        let mut s = format!("{},{}", self.point, self.replicate);
+        for p in &self.params {
+            s.push(',');
+            s.push_str(p);
+        }
+        s.push_str(&format!(
+            ",{},{},{},{},{},{}",
+            self.seed,
+            self.outcome,
+            self.ticks,
+            opt(self.max_rel_error),
+            opt(self.max_rel_excess),
+            opt(self.mean_cosine)
+        ));
+        if timing {
+            s.push(',');
+            s.push_str(&opt(self.wall_seconds));
+        }
+        s
+    }
+
+    /// Parse a line written by [`Row::to_csv`].
+    pub fn parse(line: &str, n_params: usize, timing: bool) -> Result<Row, String> {
+        let f: Vec<&str> = line.split(',').collect();
+        let want = 2 + n_params + 6 + usize::from(timing);
+        if f.len() != want {
+            return Err(format!("{} fields, expected {want}", f.len()));
+        }
+        let int = |i: usize, what: &str| -> Result<u64, String> {
+            f[i].parse()
+                .map_err(|_| format!("{what} '{}' is not a whole number", f[i]))
+        };
+        let num = |i: usize, what: &str| -> Result<Option<f64>, String> {
+            if f[i].is_empty() {
+                return Ok(None);
+            }
+            f[i].parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .map(Some)
+                .ok_or_else(|| format!("{what} '{}' is not a number", f[i]))
+        };
+        let k = 2 + n_params;
+        let outcome = f[k + 1];
+        if !["converged", "diverged", "max_ticks"].contains(&outcome) {
+            return Err(format!("unknown outcome '{outcome}'"));
+        }
+        let params: Vec<String> = f[2..k].iter().map(|s| s.to_string()).collect();
+        if params.iter().any(String::is_empty) {
+            return Err("empty parameter value".into());
+        }
+        Ok(Row {
+            point: int(0, "point")?,
+            replicate: int(1, "replicate")?,
+            params,
+            seed: int(k, "seed")?,
+            outcome: outcome.to_string(),
+            ticks: int(k + 2, "ticks")?,
+            max_rel_error: num(k + 3, "max_rel_error")?,
+            max_rel_excess: num(k + 4, "max_rel_excess")?,
+            mean_cosine: num(k + 5, "mean_cosine")?,
+            wall_seconds: if timing { num(k + 6, "wall_seconds")? } else { None },
+        })
+    }
+}
+
+/// `sweep.csv` text: header and the rows (sorted by point, then replicate).
+pub fn csv_text(params: &[String], rows: &[Row], timing: bool) -> String {
+    let mut s = header(params, timing);
+    s.push('\n');
+    for r in rows {
+        s.push_str(&r.to_csv(timing));
+        s.push('\n');
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------
+// Manifest
+// ---------------------------------------------------------------------------
+
+/// `sweep.json`: what this sweep is. Everything but `scenario_file`, `shard` and `complete`
+/// identifies the sweep (resume and merge compare it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub version: String,
+    pub scenario: String,
+    pub scenario_file: String,
+    /// SHA-256 of the scenario file's bytes (as `sha256sum` prints it).
+    pub scenario_sha256: String,
+    /// `--set` overrides applied to every point.
+    pub sets: Vec<String>,
+    /// `--seed`, when given (otherwise each point's `run.seed` is the base).
+    pub seed: Option<u64>,
+    pub seed_rule: String,
+    /// `--log-every`, when given (diagnostics measured every K ticks instead of `log.every`).
+    pub log_every: Option<u64>,
+    pub parameters: Vec<Param>,
+    pub replicates: u64,
+    pub points: u64,
+    pub runs: u64,
+    /// The slice this directory holds (absent for a whole sweep).
+    pub shard: Option<Shard>,
+    /// Every run of the slice (or of the sweep) is in `sweep.csv`.
+    pub complete: bool,
+}
+
+impl Manifest {
+    /// How `other` differs from `self` in what identifies the sweep (`what: was -> now`).
+    pub fn differences(&self, other: &Manifest, compare_shard: bool) -> Vec<String> {
+        let mut d = Vec::new();
+        let mut cmp = |what: &str, a: String, b: String| {
+            if a != b {
+                d.push(format!("{what}: {a} -> {b}"));
+            }
+        };
+        cmp("format", self.format.clone(), other.format.clone());
+        cmp("pricegrad version", self.version.clone(), other.version.clone());
+        cmp(
+            "scenario (SHA-256 of the file)",
+            format!("{} {}", self.scenario, self.scenario_sha256),
+            format!("{} {}", other.scenario, other.scenario_sha256),
+        );
+        cmp("--set", format!("{:?}", self.sets), format!("{:?}", other.sets));
+        cmp("--seed", format!("{:?}", self.seed), format!("{:?}", other.seed));
+        cmp(
+            "--log-every",
+            format!("{:?}", self.log_every),
+            format!("{:?}", other.log_every),
+        );
+        let paths = |m: &Manifest| m.parameters.iter().map(|p| p.path.clone()).collect::<Vec<_>>();
+        if paths(self) != paths(other) {
+            cmp("parameters", paths(self).join(" x "), paths(other).join(" x "));
+        } else {
+            for (a, b) in self.parameters.iter().zip(&other.parameters) {
+                cmp(&format!("values of {}", a.path), a.values.join(","), b.values.join(","));
+            }
+        }
+        cmp("replicates", self.replicates.to_string(), other.replicates.to_string());
+        if compare_shard {
+            let s = |m: &Manifest| m.shard.map_or("none (whole sweep)".to_string(), |s| s.to_string());
+            cmp("shard", s(self), s(other));
+        }
+        d
+    }
+
+    fn grid(&self) -> Grid {
+        Grid {
+            params: self.parameters.clone(),
+            replicates: self.replicates,
+        }
+    }
+
+    fn param_paths(&self) -> Vec<String> {
+        self.parameters.iter().map(|p| p.path.clone()).collect()
+    }
+
+    fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("manifest serialises");
+        s.push('\n');
+        s
+    }
+}
+
+fn read_manifest(path: &Path) -> Result<Manifest, Error> {
+    let bytes = fs::read(path).map_err(|e| {
+        Error::input(
+            format!("cannot read {}: {e}", path.display()),
+            "give a directory written by `pricegrad sweep`",
+        )
+    })?;
+    let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::input(
+            format!("{} is not a sweep manifest: {e}", path.display()),
+            "it is written by `pricegrad sweep`; if it was damaged, re-run the sweep (with --resume it keeps the finished runs)",
+        )
+    })?;
+    if m.format != MANIFEST_FORMAT {
+        return Err(Error::input(
+            format!("{}: format '{}' is not {MANIFEST_FORMAT}", path.display(), m.format),
+            "it was written by another pricegrad version; re-run the sweep with this one",
+        ));
+    }
+    Ok(m)
+}
+
+// ---------------------------------------------------------------------------
+// SHA-256 (for the scenario hash in the manifest)
+// ---------------------------------------------------------------------------
+
+/// SHA-256 of `data`, as lowercase hex (the same as `sha256sum`).
+pub fn sha256_hex(data: &[u8]) -> String {
+    const K: [u32; 64] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+        0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+        0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+        0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+        0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+        0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+        0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2,
+    ];
+    let mut h: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+    ];
+    let mut msg = data.to_vec();
+    let bits = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bits.to_be_bytes());
+    for block in msg.chunks_exact(64) {
+        let mut w = [0u32; 64];
+        for i in 0..16 {
+            w[i] = u32::from_be_bytes([block[4 * i], block[4 * i + 1], block[4 * i + 2], block[4 * i + 3]]);
+        }
+        for i in 16..64 {
+            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
+        for i in 0..64 {
+            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+            let ch = (e & f) ^ (!e & g);
+            let t1 = hh
+                .wrapping_add(s1)
+                .wrapping_add(ch)
+                .wrapping_add(K[i])
+                .wrapping_add(w[i]);
+            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+            let maj = (a & b) ^ (a & c) ^ (b & c);
+            let t2 = s0.wrapping_add(maj);
+            hh = g;
+            g = f;
+            f = e;
+            e = d.wrapping_add(t1);
+            d = c;
+            c = b;
+            b = a;
+            a = t1.wrapping_add(t2);
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    h.iter().map(|x| format!("{x:08x}")).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Preparing a sweep: the grid, validated at every point
+// ---------------------------------------------------------------------------
+
+/// What `pricegrad sweep` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub file: PathBuf,
+    /// `--param PATH=SPEC` (when any is given, the file's `[sweep] params` are not used).
+    pub params: Vec<String>,
+    pub sets: Vec<String>,
+    pub replicates: Option<u64>,
+    pub seed: Option<u64>,
+    pub shard: Option<Shard>,
+    pub log_every: Option<u64>,
+}
+
+/// A validated sweep, ready to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub label: String,
+    pub text: String,
+    /// The parsed scenario with the `--set`s applied.
+    pub base: ScenarioFile,
+    pub grid: Grid,
+    /// Base seed of every point (`--seed`, or the point's `run.seed`).
+    pub base_seeds: Vec<u64>,
+    pub shard: Option<Shard>,
+    pub log_every: Option<u64>,
+    pub manifest: Manifest,
+}
+
+impl Plan {
+    /// The scenario name.
+    pub fn name(&self) -> &str {
+        &self.manifest.scenario
+    }
+
+    /// The runs of this shard (or all), as (point, replicate), in order.
+    pub fn runs(&self) -> Vec<(u64, u64)> {
+        let reps = self.grid.replicates;
+        (0..self.grid.points())
+            .filter(|&p| self.shard.is_none_or(|s| s.owns(p)))
+            .flat_map(|p| (0..reps).map(move |r| (p, r)))
+            .collect()
+    }
+
+    /// Where the results go: `out` (default `output/<name>-sweep`), plus `shard-K-of-N` for a shard.
+    pub fn dir(&self, out: Option<&Path>) -> PathBuf {
+        let base = out
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("output").join(format!("{}-sweep", self.name())));
+        match self.shard {
+            Some(s) => base.join(s.dir_name()),
+            None => base,
+        }
+    }
+
+    /// Parse, override and validate the economy of (point, replicate).
+    pub fn economy(&self, point: u64, replicate: u64) -> Result<crate::economy::Economy, InputError> {
+        let mut file = self.base.clone();
+        let sets = self.grid.assignments(point);
+        scenario::apply_overrides(&mut file, &self.label, &self.text, &sets)?;
+        let seed = derive_seed(self.base_seeds[point as usize], point, replicate);
+        let mut economy = scenario::validate::validate(&file, &self.text, Some(seed))
+            .map_err(|p| InputError::new(&self.label, &self.text, p))?;
+        if let Some(k) = self.log_every {
+            economy.log.every = k;
+        }
+        // a sweep keeps no per-good rows
+        economy.log.goods.clear();
+        Ok(economy)
+    }
+}
+
+/// Render an input error about the sweep value(s) `what` (`market.step=5` at point 3).
+fn value_error(e: InputError, note: String) -> Error {
+    Error::Input(format!("{e}  = note: {note}; sweep values are applied like --set\n"))
+}
+
+/// Read the scenario, build the grid and validate every point. Nothing is written.
+pub fn prepare(req: &Request) -> Result<Plan, Error> {
+    let label = req.file.display().to_string();
+    let text = scenario::read(&req.file).map_err(|e| Error::Input(e.to_string()))?;
+    let mut base = scenario::parse(&label, &text).map_err(|e| Error::Input(e.to_string()))?;
+    scenario::apply_overrides(&mut base, &label, &text, &req.sets).map_err(|e| Error::Input(e.to_string()))?;
+    let base_economy = scenario::validate::validate(&base, &text, req.seed)
+        .map_err(|p| Error::Input(InputError::new(&label, &text, p).to_string()))?;
+    let name = base_economy.name.clone();
+
+    // parameters: the command line, else the file's [sweep] table
+    let table = base.sweep.clone().unwrap_or_default();
+    let mut params: Vec<Param> = Vec::new();
+    if !req.params.is_empty() {
+        for arg in &req.params {
+            let (path, spec) = split_param(arg).map_err(|m| {
+                Error::input(
+                    m,
+                    "each --param is PATH=SPEC; the paths are those of --set (`pricegrad run --help`)",
+                )
+            })?;
+            let values = parse_spec(&spec).map_err(|m| {
+                Error::input(
+                    format!("--param {arg}: {m}"),
+                    "SPEC is a list 0.1,0.2,0.5, or lin:A:B:N (N values from A to B), or log:A:B:N (N values evenly spaced in log)",
+                )
+            })?;
+            params.push(Param { path, spec, values });
+        }
+    } else {
+        for (path, spec) in &table.params {
+            let values = parse_spec(spec.get_ref()).map_err(|m| {
+                Error::Input(
+                    InputError::new(
+                        &label,
+                        &text,
+                        vec![Problem::at(
+                            spec.span(),
+                            format!("[sweep] params \"{path}\": {m}"),
+                            "a spec is a list \"0.1,0.2,0.5\", or \"lin:A:B:N\", or \"log:A:B:N\"",
+                        )],
+                    )
+                    .to_string(),
+                )
+            })?;
+            params.push(Param {
+                path: path.clone(),
+                spec: spec.get_ref().clone(),
+                values,
+            });
+        }
+    }
+    if params.is_empty() {
+        return Err(Error::input(
+            format!("{label}: nothing to sweep"),
+            "give parameters with --param PATH=SPEC, e.g. --param market.step=log:0.05:2:8 --param agents.rate=0.1,0.5, \
+             or add a [sweep] table to the scenario: [sweep] params = { \"market.step\" = \"log:0.05:2:8\" }",
+        ));
+    }
+    let mut seen = Vec::new();
+    for p in &params {
+        if seen.contains(&p.path) {
+            return Err(Error::input(
+                format!("the parameter {} is swept twice", p.path),
+                "give each path once, with all its values in one spec, e.g. --param market.step=0.1,0.2,0.5",
+            ));
+        }
+        seen.push(p.path.clone());
+    }
+    let replicates = match req.replicates {
+        Some(r) => r,
+        None => match &table.replicates {
+            Some(r) if r.value < 1 => {
+                let span = match &r.origin {
+                    scenario::format::Origin::File(s) => s.clone(),
+                    _ => 0..0,
+                };
+                return Err(Error::Input(
+                    InputError::new(
+                        &label,
+                        &text,
+                        vec![Problem::at(
+                            span,
+                            format!("[sweep] replicates = {} must be at least 1", r.value),
+                            "replicates is the number of runs (with different seeds) per grid point, e.g. replicates = 3",
+                        )],
+                    )
+                    .to_string(),
+                ));
+            }
+            Some(r) => r.value as u64,
+            None => 1,
+        },
+    };
+    if replicates < 1 {
+        return Err(Error::input(
+            "--replicates 0: a sweep needs at least one run per point",
+            "use --replicates 1 (the default) or more",
+        ));
+    }
+    let grid = Grid { params, replicates };
+    let points = grid
+        .params
+        .iter()
+        .try_fold(1u64, |acc, p| acc.checked_mul(p.values.len() as u64));
+    let runs = points.and_then(|p| p.checked_mul(replicates));
+    if runs.is_none_or(|r| r > MAX_RUNS) {
+        return Err(Error::input(
+            format!(
+                "the grid has too many runs ({} x {} replicates; at most {MAX_RUNS})",
+                grid.params
+                    .iter()
+                    .map(|p| p.values.len().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" x "),
+                replicates
+            ),
+            "use fewer values per parameter, or split the study into several sweeps",
+        ));
+    }
+    if let Some(0) = req.log_every {
+        return Err(Error::input(
+            "--log-every 0",
+            "give a number of ticks >= 1, e.g. --log-every 10",
+        ));
+    }
+
+    // every value of every parameter on its own (the clearest message) ...
+    for p in &grid.params {
+        for v in &p.values {
+            let set = format!("{}={v}", p.path);
+            let mut file = base.clone();
+            let r = scenario::apply_overrides(&mut file, &label, &text, std::slice::from_ref(&set)).and_then(|_| {
+                scenario::validate::validate(&file, &text, req.seed).map_err(|pr| InputError::new(&label, &text, pr))
+            });
+            if let Err(e) = r {
+                return Err(value_error(
+                    e,
+                    format!("the sweep sets {set} (parameter {} = {})", p.path, p.spec),
+                ));
+            }
+        }
+    }
+    // ... then every point, in parallel; each point's run.seed is its base seed
+    let n = grid.points();
+    let checked: Vec<Result<u64, Error>> = (0..n)
+        .into_par_iter()
+        .map(|point| {
+            let mut file = base.clone();
+            let sets = grid.assignments(point);
+            scenario::apply_overrides(&mut file, &label, &text, &sets)
+                .and_then(|_| {
+                    scenario::validate::validate(&file, &text, req.seed)
+                        .map_err(|pr| InputError::new(&label, &text, pr))
+                })
+                .map(|e| e.run.seed)
+                .map_err(|e| value_error(e, format!("at grid point {point} of {n}: {}", grid.describe(point))))
+        })
+        .collect();
+    let mut base_seeds = Vec::with_capacity(n as usize);
+    for c in checked {
+        base_seeds.push(c?);
+    }
+
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario: name,
+        scenario_file: label.clone(),
+        scenario_sha256: sha256_hex(text.as_bytes()),
+        sets: req.sets.clone(),
+        seed: req.seed,
+        seed_rule: SEED_RULE.to_string(),
+        log_every: req.log_every,
+        parameters: grid.params.clone(),
+        replicates,
+        points: n,
+        runs: n * replicates,
+        shard: req.shard,
+        complete: false,
+    };
+    Ok(Plan {
+        label,
+        text,
+        base,
+        grid,
+        base_seeds,
+        shard: req.shard,
+        log_every: req.log_every,
+        manifest,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Running one point
+// ---------------------------------------------------------------------------
+
+/// Keeps what a sweep row needs from the logged metrics: the last excess, the mean cosine.
+#[derive(Default)]
+struct RowSink {
+    last_excess: Option<f64>,
+    cosine_sum: f64,
+    cosine_n: u64,
+}
+
+impl Sink for RowSink {
+    fn record(&mut self, m: &MetricsRow, _: &[GoodRow]) -> io::Result<()> {
+        self.last_excess = Some(m.max_rel_excess);
+        if let Some(c) = m.cosine.filter(|c| c.is_finite()) {
+            self.cosine_sum += c;
+            self.cosine_n += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Run (point, replicate) and make its row; None when `stop` interrupted it.
+pub fn run_point(plan: &Plan, point: u64, replicate: u64, stop: &AtomicBool) -> Result<Option<Row>, Error> {
+    let start = Instant::now();
+    let economy = plan.economy(point, replicate).map_err(|e| {
+        Error::failed(
+            format!("grid point {point} no longer validates: {e}"),
+            "this is a bug in pricegrad: every point was validated before the sweep started",
+        )
+    })?;
+    let seed = economy.run.seed;
+    let mut sink = RowSink::default();
+    let report = run::execute(economy, &mut sink, &mut |_| {}, stop)
+        .map_err(|e| Error::failed(format!("run of grid point {point} failed: {e}"), "re-run with --resume"))?;
+    if !["converged", "diverged", "max_ticks"].contains(&report.outcome) {
+        return Ok(None);
+    }
+    let diverged = report.outcome == "diverged";
+    let max_rel_error = (!diverged).then(|| {
+        [
+            Some(report.max_error_adjoint),
+            report.max_error_reference,
+            report.max_error_envelope,
+        ]
+        .into_iter()
+        .flatten()
+        .fold(0.0f64, f64::max)
+    });
+    Ok(Some(Row {
+        point,
+        replicate,
+        params: plan.grid.values(point).into_iter().map(str::to_string).collect(),
+        seed,
+        outcome: report.outcome.to_string(),
+        ticks: report.ticks,
+        max_rel_error,
+        max_rel_excess: sink.last_excess,
+        mean_cosine: (sink.cosine_n > 0).then(|| sink.cosine_sum / sink.cosine_n as f64),
+        wall_seconds: Some(start.elapsed().as_secs_f64()),
+    }))
+}
+
+// ---------------------------------------------------------------------------
+// The journal
+// ---------------------------------------------------------------------------
+
+/// The finished runs found in a journal.
+struct JournalRead {
+    rows: Vec<Row>,
+    /// Bytes of complete, valid lines (the rest is a torn last line, to cut off).
+    valid_len: u64,
+    /// Lines ignored: a torn or damaged last line.
+    dropped: u64,
+}
+
+/// Read a journal's rows. Only lines that end in a newline count; a damaged last line is
+/// dropped (a crash can tear the last write); a damaged line before it is an error.
+fn read_journal_bytes(bytes: &[u8], path: &Path, grid: &Grid, seeds: Option<&[u64]>) -> Result<JournalRead, Error> {
+    let paths: Vec<String> = grid.params.iter().map(|p| p.path.clone()).collect();
+    let head = header(&paths, true);
+    let complete = match bytes.iter().rposition(|&b| b == b'\n') {
+        Some(i) => i + 1,
+        None => 0,
+    };
+    let mut dropped = u64::from(complete < bytes.len());
+    let text = String::from_utf8_lossy(&bytes[..complete]);
+    let lines: Vec<&str> = text.split_terminator('\n').collect();
+    let mut out = JournalRead {
+        rows: Vec::new(),
+        valid_len: 0,
+        dropped: 0,
+    };
+    if lines.is_empty() {
+        out.dropped = dropped;
+        return Ok(out);
+    }
+    if lines[0] != head {
+        return Err(Error::input(
+            format!(
+                "{} does not belong to this sweep: its header is `{}`, expected `{head}`",
+                path.display(),
+                lines[0]
+            ),
+            "use another --out DIR, or run without --resume to start over",
+        ));
+    }
+    let mut offset = lines[0].len() as u64 + 1;
+    let mut have = std::collections::HashSet::new();
+    let (points, reps) = (grid.points(), grid.replicates);
+    for (i, line) in lines.iter().enumerate().skip(1) {
+        let check = Row::parse(line, paths.len(), true).and_then(|r| {
+            if r.point >= points || r.replicate >= reps {
+                return Err(format!("run ({}, {}) is outside the grid", r.point, r.replicate));
+            }
+            let want: Vec<&str> = grid.values(r.point);
+            if r.params.iter().map(String::as_str).ne(want.iter().copied()) {
+                return Err(format!(
+                    "point {} has values {:?}, the grid has {:?}",
+                    r.point, r.params, want
+                ));
+            }
+            if let Some(seeds) = seeds {
+                let s = derive_seed(seeds[r.point as usize], r.point, r.replicate);
+                if r.seed != s {
+                    return Err(format!(
+                        "run ({}, {}) has seed {}, expected {s}",
+                        r.point, r.replicate, r.seed
+                    ));
+                }
+            }
+            Ok(r)
+        });
+        match check {
+            Ok(r) => {
+                if have.insert((r.point, r.replicate)) {
+                    out.rows.push(r);
+                }
+            }
+            Err(_) if i == lines.len() - 1 => {
+                dropped += 1;
+                break;
+            }
+            Err(m) => {
+                return Err(Error::input(
+                    format!("{} line {}: {m}", path.display(), i + 1),
+                    "the journal was changed by hand or belongs to another sweep; remove the line (the run is \
+                     then redone), or run without --resume to start over",
+                ))
+            }
+        }
+        offset += line.len() as u64 + 1;
+    }
+    out.valid_len = offset;
+    out.dropped = dropped;
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------
+// Running a sweep
+// ---------------------------------------------------------------------------
+
+/// How to run a prepared sweep.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub out: Option<PathBuf>,
+    pub resume: bool,
+    pub timing: bool,
+    pub chart_size: ChartSize,
+}
+
+/// What a sweep did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub dir: PathBuf,
+    /// Runs in this sweep (or shard).
+    pub total: u64,
+    /// Runs found finished in the journal (resume).
+    pub resumed: u64,
+    /// Runs done now.
+    pub ran: u64,
+    pub converged: u64,
+    pub diverged: u64,
+    pub max_ticks: u64,
+    pub seconds: f64,
+    /// Notes for the user (resume details).
+    pub notes: Vec<String>,
+    /// Files written.
+    pub files: Vec<&'static str>,
+    /// Stopped by `stop` (a signal): the journal holds the finished runs, no sweep.csv was written.
+    pub interrupted: bool,
+}
+
+/// Progress callbacks: `start(total, already_done)`, then `done(row)` per finished run
+/// (from worker threads).
+pub trait Progress: Sync {
+    fn start(&self, total: u64, done: u64, diverged: u64);
+    fn done(&self, row: &Row);
+}
+
+/// Run a prepared sweep: open (or resume) the output directory, run what is missing in
+/// parallel on the current rayon pool (`pool.install(|| execute(..))` sets the number of
+/// threads), and write `sweep.csv`, `sweep.json` and (unsharded) `sweep.png`.
+///
+/// When `stop` becomes true (SIGINT/SIGTERM), no new run starts, runs in flight are
+/// abandoned (not journaled), and the summary says `interrupted`; `--resume` continues.
+pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &AtomicBool) -> Result<Summary, Error> {
+    let started = Instant::now();
+    let dir = plan.dir(opts.out.as_deref());
+    fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+    let journal_path = dir.join(JOURNAL_NAME);
+    let manifest_path = dir.join(MANIFEST_NAME);
+    let mut notes = Vec::new();
+
+    let mut journal = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(&journal_path)
+        .map_err(|e| Error::io("open", &journal_path, e))?;
+    match journal.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            return Err(Error::input(
+                format!("another pricegrad sweep is writing to {}", dir.display()),
+                "wait for it to finish, or give this sweep another --out DIR",
+            ))
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(Error::io("lock", &journal_path, e)),
+    }
+    let paths = plan.manifest.param_paths();
+    let mut done: Vec<Row> = Vec::new();
+    let previous = manifest_path.exists();
+    if opts.resume && previous {
+        let old = read_manifest(&manifest_path)?;
+        let diffs = old.differences(&plan.manifest, true);
+        if !diffs.is_empty() {
+            return Err(Error::input(
+                format!(
+                    "refusing to resume: {} holds a different sweep\n{}",
+                    dir.display(),
+                    diffs.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n")
+                ),
+                "resume with exactly the scenario, --set, --seed, --param and --replicates of the first run; or \
+                 give another --out DIR; or run without --resume to start over (discarding the finished runs)",
+            ));
+        }
+        let mut bytes = Vec::new();
+        journal
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io("read", &journal_path, e))?;
+        let read = read_journal_bytes(&bytes, &journal_path, &plan.grid, Some(&plan.base_seeds))?;
+        let keep = if bytes.is_empty() { 0 } else { read.valid_len };
+        if read.dropped > 0 {
+            notes.push(format!(
+                "dropped a torn last line of {} (that run is done again)",
+                journal_path.display()
+            ));
+        }
+        if keep != bytes.len() as u64 || bytes.is_empty() {
+            journal
+                .set_len(keep)
+                .map_err(|e| Error::io("repair", &journal_path, e))?;
+            if keep == 0 {
+                writeln!(journal, "{}", header(&paths, true)).map_err(|e| Error::io("write", &journal_path, e))?;
+            }
+        }
+        // only this slice's runs
+        done = read
+            .rows
+            .into_iter()
+            .filter(|r| plan.shard.is_none_or(|s| s.owns(r.point)))
+            .collect();
+        notes.push(format!("resumed: {} runs were already done", done.len()));
+    } else {
+        if opts.resume {
+            notes.push(format!("nothing to resume in {}: starting the sweep", dir.display()));
+        } else if previous {
+            let mut bytes = Vec::new();
+            let _ = journal.read_to_end(&mut bytes);
+            let lines = bytes.iter().filter(|&&b| b == b'\n').count().saturating_sub(1);
+            if lines > 0 {
+                notes.push(format!(
+                    "started over: discarded {lines} finished runs of the earlier sweep in {} (--resume keeps them)",
+                    dir.display()
+                ));
+            }
+        }
+        journal
+            .set_len(0)
+            .map_err(|e| Error::io("truncate", &journal_path, e))?;
+        for stale in [CSV_NAME, PNG_NAME] {
+            let p = dir.join(stale);
+            if p.exists() {
+                fs::remove_file(&p).map_err(|e| Error::io("remove", &p, e))?;
+            }
+        }
+        write_atomic(&manifest_path, plan.manifest.to_json().as_bytes())
+            .map_err(|e| Error::io("write", &manifest_path, e))?;
+        writeln!(journal, "{}", header(&paths, true)).map_err(|e| Error::io("write", &journal_path, e))?;
+    }
+
+    let all = plan.runs();
+    let finished: std::collections::HashSet<(u64, u64)> = done.iter().map(|r| (r.point, r.replicate)).collect();
+    let pending: Vec<(u64, u64)> = all.iter().copied().filter(|k| !finished.contains(k)).collect();
+    let resumed = done.len() as u64;
+    progress.start(
+        all.len() as u64,
+        resumed,
+        done.iter().filter(|r| r.outcome == "diverged").count() as u64,
+    );
+
+    // one run per task, spread over the threads of the current rayon pool
+    let journal = Mutex::new(journal);
+    let new_rows = Mutex::new(Vec::with_capacity(pending.len()));
+    pending
+        .par_iter()
+        .with_max_len(1)
+        .try_for_each(|&(p, r)| -> Result<(), Error> {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let Some(row) = run_point(plan, p, r, stop)? else {
+                return Ok(());
+            };
+            let mut line = row.to_csv(true);
+            line.push('\n');
+            {
+                // one write per line: a kill leaves whole lines and at most one torn last line
+                let mut j = journal.lock().unwrap_or_else(|e| e.into_inner());
+                j.write_all(line.as_bytes())
+                    .map_err(|e| Error::io("append to", &journal_path, e))?;
+            }
+            progress.done(&row);
+            new_rows.lock().unwrap_or_else(|e| e.into_inner()).push(row);
+            Ok(())
+        })?;
+    let mut rows = done;
+    let new_rows = new_rows.into_inner().unwrap_or_else(|e| e.into_inner());
+    let ran = new_rows.len() as u64;
+    rows.extend(new_rows);
+    rows.sort_by_key(|r| (r.point, r.replicate));
+    let journal = journal.into_inner().unwrap_or_else(|e| e.into_inner());
+    journal.sync_all().map_err(|e| Error::io("sync", &journal_path, e))?;
+    let count = |o: &str| rows.iter().filter(|r| r.outcome == o).count() as u64;
+    let interrupted = rows.len() < all.len();
+    if interrupted {
+        return Ok(Summary {
+            dir,
+            total: all.len() as u64,
+            resumed,
+            ran,
+            converged: count("converged"),
+            diverged: count("diverged"),
+            max_ticks: count("max_ticks"),
+            seconds: started.elapsed().as_secs_f64(),
+            notes,
+            files: vec![JOURNAL_NAME],
+            interrupted,
+        });
+    }
+
+    let files = write_outputs(
+        &dir,
+        plan.name(),
+        &plan.manifest,
+        &paths,
+        &rows,
+        opts.timing,
+        opts.chart_size,
+        plan.shard.is_none(),
+    )?;
+    drop(journal);
+    Ok(Summary {
+        dir,
+        total: all.len() as u64,
+        resumed,
+        ran,
+        converged: count("converged"),
+        diverged: count("diverged"),
+        max_ticks: count("max_ticks"),
+        seconds: started.elapsed().as_secs_f64(),
+        notes,
+        files,
+        interrupted,
+    })
+}
+
+/// Write `sweep.csv`, the completed `sweep.json`, and `sweep.png` when `chart` is set.
+#[allow(clippy::too_many_arguments)]
+fn write_outputs(
+    dir: &Path,
+    name: &str,
+    manifest: &Manifest,
+    paths: &[String],
+    rows: &[Row],
+    timing: bool,
+    size: ChartSize,
+    chart: bool,
+) -> Result<Vec<&'static str>, Error> {
+    let csv_path = dir.join(CSV_NAME);
+    write_atomic(&csv_path, csv_text(paths, rows, timing).as_bytes()).map_err(|e| Error::io("write", &csv_path, e))?;
+    let mut m = manifest.clone();
+    m.complete = true;
+    let manifest_path = dir.join(MANIFEST_NAME);
+    write_atomic(&manifest_path, m.to_json().as_bytes()).map_err(|e| Error::io("write", &manifest_path, e))?;
+    let mut files = vec![CSV_NAME, MANIFEST_NAME];
+    if chart && !rows.is_empty() {
+        let data = plot::read_sweep(&csv_path).map_err(|e| {
+            Error::failed(
+                format!("cannot read back {}: {e}", csv_path.display()),
+                "re-run the sweep",
+            )
+        })?;
+        let png = plot::render_sweep(&data, name, size).map_err(|e| {
+            Error::failed(
+                format!("cannot draw the sweep chart: {e}"),
+                "the CSV is written; try `--chart-size 1600x1200`",
+            )
+        })?;
+        let png_path = dir.join(PNG_NAME);
+        write_atomic(&png_path, &png).map_err(|e| Error::io("write", &png_path, e))?;
+        files.push(PNG_NAME);
+    }
+    Ok(files)
+}
+
+// ---------------------------------------------------------------------------
+// Merging shards
+// ---------------------------------------------------------------------------
+
+/// What a merge did.
+#[derive(Debug, Clone)]
+pub struct MergeSummary {
+    pub dir: PathBuf,
+    pub shards: Vec<PathBuf>,
+    pub rows: u64,
+    pub converged: u64,
+    pub diverged: u64,
+    pub max_ticks: u64,
+    pub files: Vec<&'static str>,
+}
+
+/// The sweep directories named by `dirs`: a directory with `shard-*` subdirectories stands
+/// for those; otherwise a directory with a `sweep.json` is one.
+pub fn find_shards(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    let mut found = Vec::new();
+    for d in dirs {
+        if !d.is_dir() {
+            return Err(Error::input(
+                format!("{} is not a directory", d.display()),
+                "give sweep output directories: the shard directories (DIR/shard-K-of-N), or the DIR that holds them",
+            ));
+        }
+        let mut subs: Vec<PathBuf> = fs::read_dir(d)
+            .map_err(|e| Error::input(format!("cannot list {}: {e}", d.display()), "check the path"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_dir()
+                    && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("shard-"))
+                    && p.join(MANIFEST_NAME).exists()
+            })
+            .collect();
+        subs.sort();
+        if !subs.is_empty() {
+            found.extend(subs);
+        } else if d.join(MANIFEST_NAME).exists() {
+            found.push(d.clone());
+        } else {
+            return Err(Error::input(
+                format!(
+                    "{} holds no sweep: no {MANIFEST_NAME}, and no shard-K-of-N directories with one",
+                    d.display()
+                ),
+                "give the --out DIR of the shards (pricegrad sweep --shard K/N writes DIR/shard-K-of-N/)",
+            ));
+        }
+    }
+    found.dedup();
+    Ok(found)
+}
+
+/// Read a shard directory's rows: `sweep.csv` when the shard finished, else its journal.
+fn shard_rows(dir: &Path, m: &Manifest) -> Result<(Vec<Row>, bool), Error> {
+    let grid = m.grid();
+    let paths = m.param_paths();
+    let csv = dir.join(CSV_NAME);
+    if m.complete && csv.exists() {
+        let text = fs::read_to_string(&csv)
+            .map_err(|e| Error::input(format!("cannot read {}: {e}", csv.display()), "check the file"))?;
+        let mut lines = text.lines();
+        let head = lines.next().unwrap_or("");
+        let timing = if head == header(&paths, true) {
+            true
+        } else if head == header(&paths, false) {
+            false
+        } else {
+            return Err(Error::input(
+                format!("{}: header `{head}` does not match its {MANIFEST_NAME}", csv.display()),
+                "re-run that shard with --resume",
+            ));
+        };
+        let mut rows = Vec::new();
+        for (i, line) in lines.enumerate() {
+            let r = Row::parse(line, paths.len(), timing)
+                .ok()
+                .filter(|r| r.point < grid.points() && r.replicate < grid.replicates)
+                .filter(|r| r.params.iter().map(String::as_str).eq(grid.values(r.point)))
+                .ok_or_else(|| {
+                    Error::input(
+                        format!("{} line {}: not a row of this sweep", csv.display(), i + 2),
+                        "re-run that shard with --resume",
+                    )
+                })?;
+            rows.push(r);
+        }
+        return Ok((rows, timing));
+    }
+    let journal = dir.join(JOURNAL_NAME);
+    if !journal.exists() {
+        return Ok((Vec::new(), true));
+    }
+    let bytes = fs::read(&journal)
+        .map_err(|e| Error::input(format!("cannot read {}: {e}", journal.display()), "check the file"))?;
+    let read = read_journal_bytes(&bytes, &journal, &grid, None)?;
+    Ok((read.rows, true))
+}
+
+/// Combine shard directories into one sweep in `out` (default: the directory that holds the
+/// shards). Fails, writing nothing, when the shards disagree or runs are missing.
+pub fn merge(dirs: &[PathBuf], out: Option<&Path>, timing: bool, size: ChartSize) -> Result<MergeSummary, Error> {
+    let shards = find_shards(dirs)?;
+    let mut manifests = Vec::new();
+    for d in &shards {
+        manifests.push(read_manifest(&d.join(MANIFEST_NAME))?);
+    }
+    let first = manifests[0].clone();
+    for (d, m) in shards.iter().zip(&manifests).skip(1) {
+        let diffs = first.differences(m, false);
+        if !diffs.is_empty() {
+            return Err(Error::input(
+                format!(
+                    "{} and {} are not shards of the same sweep:\n{}",
+                    shards[0].display(),
+                    d.display(),
+                    diffs.iter().map(|x| format!("  - {x}")).collect::<Vec<_>>().join("\n")
+                ),
+                "merge the shards of one sweep only (same scenario, --set, --seed, --param, --replicates, version)",
+            ));
+        }
+    }
+    let counts: Vec<u64> = manifests.iter().map(|m| m.shard.map_or(1, |s| s.count)).collect();
+    if counts.iter().any(|&c| c != counts[0]) {
+        return Err(Error::input(
+            format!(
+                "the directories are slices of different shardings: {}",
+                shards
+                    .iter()
+                    .zip(&manifests)
+                    .map(|(d, m)| format!(
+                        "{} ({})",
+                        d.display(),
+                        m.shard.map_or("whole sweep".into(), |s| s.to_string())
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "merge the shards of one --shard K/N run (the same N)",
+        ));
+    }
+    let grid = first.grid();
+    let paths = first.param_paths();
+    let mut all: BTreeMap<(u64, u64), Row> = BTreeMap::new();
+    let mut every_timed = timing;
+    for (d, m) in shards.iter().zip(&manifests) {
+        let (rows, timed) = shard_rows(d, m)?;
+        every_timed &= timed;
+        for r in rows {
+            if let Some(s) = m.shard {
+                if !s.owns(r.point) {
+                    continue;
+                }
+            }
+            all.entry((r.point, r.replicate)).or_insert(r);
+        }
+    }
+    // what is missing, by shard
+    let n_shards = counts[0];
+    let mut missing: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    let mut n_missing = 0u64;
+    for p in 0..grid.points() {
+        for r in 0..grid.replicates {
+            if !all.contains_key(&(p, r)) {
+                n_missing += 1;
+                let v = missing.entry(p % n_shards + 1).or_default();
+                if v.last() != Some(&p) {
+                    v.push(p);
+                }
+            }
+        }
+    }
+    if n_missing > 0 {
+        let present: Vec<u64> = manifests.iter().filter_map(|m| m.shard.map(|s| s.index)).collect();
+        let mut lines = Vec::new();
+        for (k, pts) in &missing {
+            let shown: Vec<String> = pts.iter().take(20).map(|p| p.to_string()).collect();
+            let more = if pts.len() > 20 {
+                format!(" and {} more", pts.len() - 20)
+            } else {
+                String::new()
+            };
+            let state = if n_shards == 1 || present.contains(k) {
+                "incomplete"
+            } else {
+                "not given"
+            };
+            lines.push(format!(
+                "  - shard {k}/{n_shards} ({state}): points {}{more}",
+                shown.join(", ")
+            ));
+        }
+        return Err(Error::failed(
+            format!(
+                "the sweep is incomplete: {n_missing} of {} runs are missing\n{}",
+                grid.runs(),
+                lines.join("\n")
+            ),
+            format!(
+                "finish those shards (re-run `pricegrad sweep ... --shard K/{n_shards} --resume` with the same --out), \
+                 or add their directories to the merge; nothing was written"
+            ),
+        ));
+    }
+    let out = match out {
+        Some(o) => o.to_path_buf(),
+        None => {
+            let parents: Vec<Option<&Path>> = shards.iter().map(|d| d.parent()).collect();
+            match parents[0] {
+                Some(p) if shards.len() > 1 || first.shard.is_some() => {
+                    if parents.iter().all(|q| *q == Some(p)) {
+                        p.to_path_buf()
+                    } else {
+                        PathBuf::from("output").join(format!("{}-sweep", first.scenario))
+                    }
+                }
+                _ => PathBuf::from("output").join(format!("{}-sweep", first.scenario)),
+            }
+        }
+    };
+    fs::create_dir_all(&out).map_err(|e| Error::io("create", &out, e))?;
+    let rows: Vec<Row> = all.into_values().collect();
+    let mut m = first.clone();
+    m.shard = None;
+    let files = write_outputs(&out, &first.scenario, &m, &paths, &rows, every_timed, size, true)?;
+    let count = |o: &str| rows.iter().filter(|r| r.outcome == o).count() as u64;
+    Ok(MergeSummary {
+        dir: out,
+        shards,
+        rows: rows.len() as u64,
+        converged: count("converged"),
+        diverged: count("diverged"),
+        max_ticks: count("max_ticks"),
+        files,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs() {
+        assert_eq!(parse_spec("0.1, 0.2,0.5").unwrap(), ["0.1", "0.2", "0.5"]);
+        assert_eq!(parse_spec("lin:0:1:11").unwrap()[3], "0.3");
+        assert_eq!(
+            parse_spec("lin:1000:5000:5").unwrap(),
+            ["1000", "2000", "3000", "4000", "5000"]
+        );
+        let l = parse_spec("log:0.01:100:5").unwrap();
+        assert_eq!(l, ["0.01", "0.1", "1", "10", "100"]);
+        assert_eq!(
+            parse_spec("gradient,best_response").unwrap(),
+            ["gradient", "best_response"]
+        );
+        for bad in [
+            "",
+            "0.1,,0.2",
+            "lin:0:1",
+            "lin:0:1:1",
+            "log:0:1:3",
+            "lin:a:1:3",
+            "0.1,0.10",
+            "x y",
+            "lin:0:1:2.5",
+        ] {
+            assert!(parse_spec(bad).is_err(), "{bad} must be rejected");
+        }
+    }
+
+    #[test]
+    fn grid_is_row_major() {
+        let g = Grid {
+            params: vec![
+                Param {
+                    path: "a".into(),
+                    spec: String::new(),
+                    values: vec!["1".into(), "2".into()],
+                },
+                Param {
+                    path: "b".into(),
+                    spec: String::new(),
+                    values: vec!["x".into(), "y".into(), "z".into()],
+                },
+            ],
+            replicates: 2,
+        };
+        assert_eq!(g.points(), 6);
+        assert_eq!(g.runs(), 12);
+        assert_eq!(g.values(0), ["1", "x"]);
+        assert_eq!(g.values(4), ["2", "y"]);
+        assert_eq!(g.assignments(5), ["a=2", "b=z"]);
+    }
+
+    #[test]
+    fn shards_partition_points() {
+        let env = |_: &str| None;
+        let shards: Vec<Shard> = (1..=3).map(|k| Shard::parse(&format!("{k}/3"), env).unwrap()).collect();
+        for p in 0..100 {
+            assert_eq!(shards.iter().filter(|s| s.owns(p)).count(), 1);
+        }
+        for bad in ["0/3", "4/3", "1/0", "3", "a/b", "auto"] {
+            assert!(Shard::parse(bad, env).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slurm_shards() {
+        let slurm = |id: &str, count: &str, min: Option<&str>| {
+            let (id, count, min) = (id.to_string(), count.to_string(), min.map(str::to_string));
+            move |k: &str| match k {
+                "SLURM_ARRAY_TASK_ID" => Some(id.clone()),
+                "SLURM_ARRAY_TASK_COUNT" => Some(count.clone()),
+                "SLURM_ARRAY_TASK_MIN" => min.clone(),
+                _ => None,
+            }
+        };
+        assert_eq!(
+            Shard::parse("auto", slurm("0", "4", Some("0"))).unwrap(),
+            Shard { index: 1, count: 4 }
+        );
+        assert_eq!(
+            Shard::parse("auto", slurm("4", "4", Some("1"))).unwrap(),
+            Shard { index: 4, count: 4 }
+        );
+        assert_eq!(
+            Shard::parse("auto", slurm("3", "4", None)).unwrap(),
+            Shard { index: 4, count: 4 }
+        );
+        assert_eq!(
+            Shard::parse("auto", slurm("4", "4", None)).unwrap(),
+            Shard { index: 4, count: 4 }
+        );
+        let e = Shard::parse("auto", |_| None).unwrap_err();
+        assert!(e.contains("SLURM_ARRAY_TASK_ID is not set"), "{e}");
+        assert!(Shard::parse("auto", slurm("9", "4", Some("1"))).is_err());
+    }
+
+    #[test]
+    fn seeds_are_distinct_and_stable() {
+        let mut s: Vec<u64> = (0..50)
+            .flat_map(|p| (0..4).map(move |r| derive_seed(42, p, r)))
+            .collect();
+        assert!(s.iter().all(|&x| x <= i64::MAX as u64));
+        s.sort_unstable();
+        s.dedup();
+        assert_eq!(s.len(), 200);
+        assert_eq!(derive_seed(42, 3, 1), derive_seed(42, 3, 1));
+    }
+
+    #[test]
+    fn sha256_known_values() {
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let long = b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+        assert_eq!(
+            sha256_hex(long),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+        );
+    }
+
+    #[test]
+    fn rows_round_trip() {
+        let r = Row {
+            point: 3,
+            replicate: 1,
+            params: vec!["0.5".into(), "gradient".into()],
+            seed: 99,
+            outcome: "max_ticks".into(),
+            ticks: 20000,
+            max_rel_error: Some(1.5e-7),
+            max_rel_excess: None,
+            mean_cosine: Some(0.25),
+            wall_seconds: Some(0.01),
+        };
+        for timing in [true, false] {
+            let back = Row::parse(&r.to_csv(timing), 2, timing).unwrap();
+            assert_eq!(back.to_csv(timing), r.to_csv(timing));
+        }
+    }
+
+    #[test]
+    fn torn_journal_line_is_dropped() {
+        let g = Grid {
+            params: vec![Param {
+                path: "a".into(),
+                spec: String::new(),
+                values: vec!["1".into(), "2".into()],
+            }],
+            replicates: 1,
+        };
+        let mk = |p: u64| Row {
+            point: p,
+            replicate: 0,
+            params: vec![g.values(p)[0].to_string()],
+            seed: 7,
+            outcome: "converged".into(),
+            ticks: 10,
+            max_rel_error: Some(0.0),
+            max_rel_excess: Some(0.0),
+            mean_cosine: None,
+            wall_seconds: Some(0.1),
+        };
+        let good = format!("{}\n{}\n", header(&["a".into()], true), mk(0).to_csv(true));
+        let torn = format!("{good}{}", &mk(1).to_csv(true)[..5]);
+        let r = read_journal_bytes(torn.as_bytes(), Path::new("j"), &g, None).unwrap();
+        assert_eq!(r.rows.len(), 1);
+        assert_eq!(r.valid_len, good.len() as u64);
+        assert_eq!(r.dropped, 1);
+        // a damaged line before the last one is an error
+        let bad = format!("{}\n1,2,3\n{}\n", header(&["a".into()], true), mk(0).to_csv(true));
+        assert!(read_journal_bytes(bad.as_bytes(), Path::new("j"), &g, None).is_err());
+    }
+}

@@ -1,18 +1,318 @@
-//! `pricegrad sweep` and `pricegrad merge` (placeholder: being written).
+//! `pricegrad sweep` (run a scenario over a grid of parameter values, in parallel, resumable,
+//! shardable) and `pricegrad merge` (combine shard outputs).
+
+use super::{EXIT_BAD_INPUT, EXIT_FAIL, EXIT_PASS};
+use crate::plot::ChartSize;
+use crate::sweep::{self, Error, Options, Progress, Request, Row, Shard};
 use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+/// Set by SIGINT/SIGTERM: no new run starts, runs in flight stop; --resume continues.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+const SWEEP_HELP: &str = "\
+Each swept parameter is a --set path (market.step, agents.rate, goods.NAME.endowment,
+firms.NAME.rate, run.max_ticks, agents.rule, ...) with a SPEC of values:
+  0.1,0.2,0.5        a list (words such as rule names too: gradient,best_response)
+  lin:A:B:N          N evenly spaced values from A to B
+  log:A:B:N          N values evenly spaced in log from A to B (A, B > 0)
+The grid is every combination; each point runs --replicates times, with seeds derived from
+the scenario seed and (point, replicate). Every point is validated before anything runs.
+
+Writes to DIR (default output/<scenario name>-sweep/):
+  sweep.csv           one row per run: point,replicate,<parameters...>,seed,outcome,ticks,
+                      max_rel_error,max_rel_excess,mean_cosine,wall_seconds
+  sweep.png           a line chart (one parameter) or a heatmap (two or more); a shard
+                      draws none (merge does)
+  sweep.json          the manifest: scenario SHA-256, parameters and values, replicates, ...
+  sweep-journal.csv   finished runs, appended one line at a time (what --resume reads)
+sweep.csv is byte-identical for any --jobs and any sharding (with --no-timing). Any row is
+reproduced by `pricegrad run FILE --set PATH=VALUE ... --seed SEED`.
+
+Examples:
+  pricegrad sweep scenarios/sweep_stability.toml
+  pricegrad sweep scenarios/tupperware.toml --param market.step=log:0.05:2:8 \\
+      --param agents.rate=0.1,0.2,0.5 --replicates 3 --jobs 8
+  pricegrad sweep scenarios/sweep_noise.toml --resume        # continue a killed sweep
+  pricegrad sweep FILE --shard 2/4 --out results             # writes results/shard-2-of-4/
+  pricegrad sweep FILE --shard auto --out results            # in a Slurm array job
+  pricegrad merge results                                    # then combine the shards
+
+Exit codes: 0 the sweep completed (even if some runs diverged: the summary says how many),
+1 it could not finish (I/O), 2 bad input (nothing is written), 130 stopped by SIGINT or
+SIGTERM (finished runs are kept: continue with --resume).";
+
+/// `pricegrad sweep`.
 #[derive(Debug, Args)]
-pub struct SweepArgs {}
-
-#[derive(Debug, Args)]
-pub struct MergeArgs {}
-
-pub fn run(_args: &SweepArgs) -> u8 {
-    eprintln!("sweep is not built yet");
-    super::EXIT_FAIL
+#[command(after_long_help = SWEEP_HELP, after_help = "Examples and the output files: pricegrad sweep --help")]
+pub struct SweepArgs {
+    /// Scenario file (TOML). A [sweep] table in it gives default parameters and replicates:
+    /// [sweep] params = { "market.step" = "log:0.05:2:8" }, replicates = 3
+    pub file: PathBuf,
+    /// A swept parameter, PATH=SPEC; repeatable (the grid is every combination). SPEC is
+    /// 0.1,0.2,0.5 or lin:A:B:N or log:A:B:N. When given, the file's [sweep] params are not used.
+    #[arg(long = "param", short = 'p', value_name = "PATH=SPEC")]
+    pub params: Vec<String>,
+    /// Runs per grid point, each with its own seed [default: [sweep] replicates, else 1].
+    #[arg(long, short = 'r', value_name = "R")]
+    pub replicates: Option<u64>,
+    /// Runs in parallel [default: all cores]. Results are identical for any number.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Output directory [default: output/<scenario name>-sweep]. A shard writes to
+    /// DIR/shard-K-of-N/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Continue an interrupted sweep in DIR: runs already finished are kept, not redone.
+    /// Refuses if DIR holds a different sweep (scenario, --set, --seed, grid, replicates).
+    #[arg(long)]
+    pub resume: bool,
+    /// Run one slice of the grid: points with index % N == K-1, into DIR/shard-K-of-N/.
+    /// `auto` takes K and N from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT.
+    #[arg(long, value_name = "K/N|auto")]
+    pub shard: Option<String>,
+    /// Override a field for every point, by its dotted path; repeatable. E.g. --set run.max_ticks=5000
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+    /// Base random seed (overrides run.seed); each run's seed derives from it.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Measure the diagnostics (cosine, excess) every K ticks instead of the scenario's
+    /// log.every: faster; mean_cosine then averages over every K-th tick.
+    #[arg(long, value_name = "K")]
+    pub log_every: Option<u64>,
+    /// Leave the wall_seconds column out of sweep.csv (then it is byte-identical across runs).
+    #[arg(long)]
+    pub no_timing: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Size of sweep.png in pixels.
+    #[arg(long, value_name = "WxH", default_value = "1600x1200", value_parser = super::plot::parse_size)]
+    pub chart_size: ChartSize,
 }
 
-pub fn merge(_args: &MergeArgs) -> u8 {
-    eprintln!("merge is not built yet");
-    super::EXIT_FAIL
+const MERGE_HELP: &str = "\
+Each DIR is a shard directory (written by `pricegrad sweep --shard K/N`, named
+shard-K-of-N) or a directory holding shard-K-of-N subdirectories. The manifests must agree
+(scenario, --set, --seed, parameters, replicates, version). The merged sweep.csv is
+byte-identical to the one an unsharded sweep writes. If a shard is missing or unfinished,
+merge lists the missing points by shard, writes nothing and exits 1.
+
+Examples:
+  pricegrad merge results                          # results/shard-*-of-*/ -> results/
+  pricegrad merge host1/results host2/results --out merged
+  pricegrad merge results/shard-1-of-2 results/shard-2-of-2";
+
+/// `pricegrad merge`.
+#[derive(Debug, Args)]
+#[command(after_long_help = MERGE_HELP, after_help = "Examples: pricegrad merge --help")]
+pub struct MergeArgs {
+    /// Shard directories, or directories holding shard-K-of-N subdirectories.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the merged sweep [default: the directory that holds the shards].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Leave the wall_seconds column out of sweep.csv.
+    #[arg(long)]
+    pub no_timing: bool,
+    /// Size of sweep.png in pixels.
+    #[arg(long, value_name = "WxH", default_value = "1600x1200", value_parser = super::plot::parse_size)]
+    pub chart_size: ChartSize,
+}
+
+/// The progress bar: done/total, rate, ETA, and how many runs diverged.
+struct Bar {
+    bar: ProgressBar,
+    diverged: AtomicU64,
+}
+
+impl Bar {
+    fn new(show: bool) -> Bar {
+        let target = if show {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::with_draw_target(Some(0), target);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:30.cyan/blue} {pos}/{len} runs [{elapsed_precise}] {per_sec} ETA {eta} {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        Bar {
+            bar,
+            diverged: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, total: u64, done: u64, diverged: u64) {
+        self.bar.set_length(total);
+        self.bar.set_position(done);
+        self.bar.reset_eta();
+        self.diverged.store(diverged, Ordering::Relaxed);
+        self.bar.set_message(format!("{diverged} diverged"));
+    }
+    fn done(&self, row: &Row) {
+        if row.outcome == "diverged" {
+            let d = self.diverged.fetch_add(1, Ordering::Relaxed) + 1;
+            self.bar.set_message(format!("{d} diverged"));
+        }
+        self.bar.inc(1);
+    }
+}
+
+fn code(e: &Error) -> u8 {
+    eprint!("{e}");
+    match e {
+        Error::Input(_) => EXIT_BAD_INPUT,
+        Error::Failed(_) => EXIT_FAIL,
+    }
+}
+
+fn pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, u8> {
+    if jobs == Some(0) {
+        eprintln!("error: --jobs 0: a sweep needs at least one thread");
+        eprintln!("  = help: leave --jobs out to use every core, or give a number >= 1");
+        return Err(EXIT_BAD_INPUT);
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start {} threads: {e}", jobs.unwrap_or(0));
+            eprintln!("  = help: use fewer --jobs");
+            EXIT_FAIL
+        })
+}
+
+/// `pricegrad sweep FILE ...`.
+pub fn run(args: &SweepArgs) -> u8 {
+    let shard = match args
+        .shard
+        .as_deref()
+        .map(|s| Shard::parse(s, |k| std::env::var(k).ok()))
+    {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(m)) => {
+            eprintln!("error: {m}");
+            eprintln!("  = help: shards are numbered 1..N: --shard 1/4 ... --shard 4/4; see `pricegrad sweep --help`");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let pool = match pool(args.jobs) {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
+    let request = Request {
+        file: args.file.clone(),
+        params: args.params.clone(),
+        sets: args.sets.clone(),
+        replicates: args.replicates,
+        seed: args.seed,
+        shard,
+        log_every: args.log_every,
+    };
+    let plan = match pool.install(|| sweep::prepare(&request)) {
+        Ok(p) => p,
+        Err(e) => return code(&e),
+    };
+    let g = &plan.grid;
+    let show = !args.quiet && std::io::stderr().is_terminal();
+    if !args.quiet {
+        eprintln!(
+            "sweep {}: {} = {} points x {} replicates = {} runs{}, {} jobs",
+            plan.name(),
+            g.params
+                .iter()
+                .map(|p| format!("{} ({})", p.path, p.values.len()))
+                .collect::<Vec<_>>()
+                .join(" x "),
+            g.points(),
+            g.replicates,
+            g.runs(),
+            plan.shard
+                .map(|s| format!(" (shard {s}: {} runs)", plan.runs().len()))
+                .unwrap_or_default(),
+            pool.current_num_threads()
+        );
+    }
+    let bar = Bar::new(show);
+    let opts = Options {
+        out: args.out.clone(),
+        resume: args.resume,
+        timing: !args.no_timing,
+        chart_size: args.chart_size,
+    };
+    // Slurm sends SIGTERM before killing a job at its time limit: stop cleanly then
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
+    let result = pool.install(|| sweep::execute(&plan, &opts, &bar, &STOP));
+    bar.bar.finish_and_clear();
+    let s = match result {
+        Ok(s) => s,
+        Err(e) => return code(&e),
+    };
+    for n in &s.notes {
+        if !args.quiet {
+            eprintln!("note: {n}");
+        }
+    }
+    if s.interrupted {
+        eprintln!(
+            "interrupted: {} of {} runs are done and kept in {}; continue with the same command and --resume",
+            s.resumed + s.ran,
+            s.total,
+            s.dir.join(sweep::JOURNAL_NAME).display()
+        );
+        return super::run::EXIT_INTERRUPTED;
+    }
+    let rate = if s.seconds > 0.0 { s.ran as f64 / s.seconds } else { 0.0 };
+    println!(
+        "{} runs{}: {} converged, {} diverged, {} hit max_ticks ({} run now in {:.2} s, {:.0} runs/s)",
+        s.total,
+        plan.shard.map(|k| format!(" in shard {k}")).unwrap_or_default(),
+        s.converged,
+        s.diverged,
+        s.max_ticks,
+        s.ran,
+        s.seconds,
+        rate
+    );
+    println!("wrote {}/ ({})", s.dir.display(), s.files.join(", "));
+    if let Some(k) = plan.shard {
+        println!(
+            "when every shard is done: pricegrad merge {}",
+            s.dir.parent().map_or_else(|| ".".into(), |p| p.display().to_string())
+        );
+        let _ = k;
+    }
+    EXIT_PASS
+}
+
+/// `pricegrad merge DIR...`.
+pub fn merge(args: &MergeArgs) -> u8 {
+    match sweep::merge(&args.dirs, args.out.as_deref(), !args.no_timing, args.chart_size) {
+        Ok(s) => {
+            println!(
+                "merged {} shard directories: {} runs: {} converged, {} diverged, {} hit max_ticks",
+                s.shards.len(),
+                s.rows,
+                s.converged,
+                s.diverged,
+                s.max_ticks
+            );
+            println!("wrote {}/ ({})", s.dir.display(), s.files.join(", "));
+            EXIT_PASS
+        }
+        Err(e) => code(&e),
+    }
 }
