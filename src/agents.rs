@@ -86,6 +86,7 @@ pub struct Scratch {
     trial: Vec<f64>,
     target: Vec<f64>,
     observed: Vec<f64>,
+    slope: Vec<f64>,
 }
 
 impl Scratch {
@@ -96,11 +97,10 @@ impl Scratch {
             &mut self.trial,
             &mut self.target,
             &mut self.observed,
+            &mut self.slope,
         ] {
-            v.clear();
             v.resize(n, 0.0);
         }
-        self.hess.clear();
         self.hess.resize(n * n, 0.0);
     }
 }
@@ -260,14 +260,14 @@ pub fn best_response(
             return Some(current).filter(|v| v.is_finite());
         }
         // Newton direction: (-R H) d = g
-        let slope: Vec<f64> = scratch.dir.clone();
+        scratch.slope.copy_from_slice(&scratch.dir);
         for v in scratch.hess.iter_mut() {
             *v *= -revenue;
         }
         if !linalg::cholesky_solve(&mut scratch.hess, &mut scratch.dir, n) {
             // not strictly concave here: a relative gradient step instead
             for i in 0..n {
-                scratch.dir[i] = x[i] * (slope[i] / prices[i]).clamp(-0.5, 1.0);
+                scratch.dir[i] = x[i] * (scratch.slope[i] / prices[i]).clamp(-0.5, 1.0);
             }
         }
         let mut t = 1.0;
@@ -293,7 +293,6 @@ pub fn best_response(
                 Some(current)
             };
         }
-        let _ = slope;
     }
     Some(current).filter(|v| v.is_finite())
 }

@@ -68,34 +68,44 @@ pub fn potential(economy: &Economy, prices: &[f64], warm: &mut [f64]) -> Option<
     let firms = &economy.firms;
     let goods = &economy.goods;
     let mut y_star = vec![0.0; firms.len()];
-    // best responses, in parallel; each firm writes its own slice of `warm`
-    let mut chunks: Vec<(usize, &mut [f64])> = Vec::with_capacity(firms.len());
-    let mut rest: &mut [f64] = &mut *warm;
-    for f in 0..firms.len() {
-        let (head, tail) = rest.split_at_mut(firms.inputs(f).len());
-        chunks.push((f, head));
-        rest = tail;
-    }
-    let profits: Vec<Option<f64>> = chunks
-        .into_par_iter()
-        .zip(y_star.par_iter_mut())
-        .map_init(Scratch::default, |scratch, ((f, x), y)| {
+    let solve = |f: usize, x: &mut [f64], y: &mut f64, scratch: &mut (Scratch, Vec<f64>)| -> Option<f64> {
+        let (scratch, p_in) = scratch;
+        let r = firms.inputs(f);
+        p_in.clear();
+        p_in.extend(firms.input_good[r.clone()].iter().map(|&g| prices[g as usize]));
+        let revenue = economy.revenue(f, prices) * firms.productivity[f];
+        let profit = agents::best_response(economy.technology(f), &firms.input_param[r], revenue, p_in, x, scratch)?;
+        *y = economy.output(f, x);
+        Some(profit)
+    };
+    let mut total = 0.0;
+    if firms.len() < PARALLEL_FIRMS {
+        let mut scratch = (Scratch::default(), Vec::new());
+        for f in 0..firms.len() {
             let r = firms.inputs(f);
-            let p_in: Vec<f64> = firms.input_good[r.clone()]
-                .iter()
-                .map(|&g| prices[g as usize])
-                .collect();
-            let revenue = economy.revenue(f, prices) * firms.productivity[f];
-            let params = &firms.input_param[r];
-            let profit = agents::best_response(economy.technology(f), params, revenue, &p_in, x, scratch)?;
-            *y = economy.output(f, x);
-            Some(profit)
-        })
-        .collect();
-    let mut value = 0.0;
-    for p in profits {
-        value += p?;
+            total += solve(f, &mut warm[r], &mut y_star[f], &mut scratch)?;
+        }
+    } else {
+        // each firm writes its own slice of `warm`
+        let mut chunks: Vec<(usize, &mut [f64])> = Vec::with_capacity(firms.len());
+        let mut rest: &mut [f64] = &mut *warm;
+        for f in 0..firms.len() {
+            let (head, tail) = rest.split_at_mut(firms.inputs(f).len());
+            chunks.push((f, head));
+            rest = tail;
+        }
+        let profits: Option<Vec<f64>> = chunks
+            .into_par_iter()
+            .zip(y_star.par_iter_mut())
+            .map_init(
+                || (Scratch::default(), Vec::new()),
+                |scratch, ((f, x), y)| solve(f, x, y, scratch),
+            )
+            .collect();
+        // summed in firm order, whatever the thread count
+        total = profits?.iter().sum();
     }
+    let mut value = total;
     let mut gradient = vec![0.0; goods.len()];
     for g in goods.endogenous() {
         value += goods.endowment[g] * prices[g];
@@ -108,6 +118,9 @@ pub fn potential(economy: &Economy, prices: &[f64], warm: &mut [f64]) -> Option<
     }
     value.is_finite().then_some(Potential { value, gradient })
 }
+
+/// Below this many firms the best responses of `potential` run on one thread.
+const PARALLEL_FIRMS: usize = 4096;
 
 /// Diagnostics of a run: the reference equilibrium of the current regime and buffers.
 pub struct Diagnostics {
