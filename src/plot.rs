@@ -2120,26 +2120,32 @@ fn display_labels(raw: &[String], nums: &Option<Vec<f64>>) -> Vec<String> {
     let Some(nums) = nums else {
         return raw.to_vec();
     };
-    let short: Vec<String> = raw
-        .iter()
-        .zip(nums)
-        .map(|(r, &v)| {
-            let f = fmt_num(v);
-            if f.chars().count() < r.chars().count() {
-                f
-            } else {
-                r.clone()
-            }
-        })
-        .collect();
-    let mut sorted = short.clone();
-    sorted.sort();
-    sorted.dedup();
-    if sorted.len() == short.len() {
-        short
-    } else {
-        raw.to_vec()
+    let distinct = |labels: &[String]| {
+        let mut sorted = labels.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        sorted.len() == labels.len()
+    };
+    // Fewest significant digits (3 to 6) that keep the values apart.
+    for digits in 3..=6 {
+        let short: Vec<String> = raw
+            .iter()
+            .zip(nums)
+            .map(|(r, &v)| {
+                let rounded: f64 = format!("{:.*e}", digits - 1, v).parse().unwrap_or(v);
+                let f = fmt_num(rounded);
+                if f.chars().count() < r.chars().count() {
+                    f
+                } else {
+                    r.clone()
+                }
+            })
+            .collect();
+        if distinct(&short) {
+            return short;
+        }
     }
+    raw.to_vec()
 }
 
 /// Renders a sweep chart as PNG bytes: a line chart for one swept parameter,
@@ -2670,7 +2676,14 @@ fn draw_sweep_2d(root: &Area, data: &SweepData, title: &str, subtitle: &str, th:
     if !(any_div || any_max || any_grey || any_empty) {
         e.push(entry(Swatch::Note, "every replicate converged"));
     }
-    e.push(entry(Swatch::Note, format!("up to {reps} replicates per cell")));
+    e.push(entry(
+        Swatch::Note,
+        if reps == 1 {
+            "1 replicate per cell".to_string()
+        } else {
+            format!("up to {reps} replicates per cell")
+        },
+    ));
     let ly = bar_top + bar_h + th.px(30.0);
     draw_legend(root, (bar_x0, ly, w - bar_x0 - pad, h - ly - pad), &e, th)?;
     Ok(())

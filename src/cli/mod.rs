@@ -63,7 +63,8 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Write a scenario whose market computes the gradient of an expression.
     Compile(compile::CompileArgs),
-    /// Re-draw the convergence chart of an earlier run from its CSV files (no re-run).
+    /// Re-draw the chart of an earlier run (convergence.png) or sweep (sweep.png) from its
+    /// CSV files, without re-running anything.
     Plot(PlotArgs),
     /// Compute the gradient centrally: per good, the planner's quantity and the backprop
     /// adjoint (the price that the markets should find).
@@ -126,7 +127,7 @@ impl RunArgs {
 
 #[derive(Debug, Args)]
 pub struct PlotArgs {
-    /// A run's output directory (holding trajectory.csv and metrics.csv).
+    /// Output directory of a run (trajectory.csv, metrics.csv) or of a sweep (sweep.csv).
     pub dir: PathBuf,
     /// Chart title [default: the scenario name from summary.json, else the directory name].
     #[arg(long)]

@@ -42,12 +42,32 @@ pub fn run(args: &PlotArgs) -> u8 {
     }
     // The title a run used: the scenario name in its summary.
     let title = args.title.clone().unwrap_or_else(|| {
-        std::fs::read(dir.join("summary.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|v| v["scenario"].as_str().map(str::to_string))
+        ["summary.json", "sweep.json"]
+            .iter()
+            .filter_map(|f| std::fs::read(dir.join(f)).ok())
+            .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .find_map(|v| v["scenario"].as_str().map(str::to_string))
             .unwrap_or_default()
     });
+    // A sweep directory has sweep.csv instead of a trajectory.
+    if !dir.join("trajectory.csv").exists() && dir.join("sweep.csv").exists() {
+        let png =
+            plot::read_sweep(&dir.join("sweep.csv")).and_then(|d| plot::render_sweep(&d, &title, args.chart_size));
+        let written = png.map_err(|e| e.to_string()).and_then(|png| {
+            write_atomic(&dir.join("sweep.png"), &png).map_err(|e| format!("{}: {e}", dir.join("sweep.png").display()))
+        });
+        return match written {
+            Ok(()) => {
+                println!("wrote {}", dir.join("sweep.png").display());
+                EXIT_PASS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                eprintln!("  = help: plot reads sweep.csv as `pricegrad sweep` writes it");
+                EXIT_BAD_INPUT
+            }
+        };
+    }
     match render_run(dir, &title, args.chart_size) {
         Ok(()) => {
             println!("wrote {}", dir.join("convergence.png").display());
