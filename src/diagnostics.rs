@@ -8,7 +8,7 @@ use crate::agents::{self, Scratch};
 use crate::backprop::{self, Adjoints};
 use crate::economy::Economy;
 use crate::engine::{Engine, Step};
-use crate::reference_shim::{self as reference, Equilibrium};
+use crate::reference::{self, Equilibrium};
 use rayon::prelude::*;
 
 /// One row of `trajectory.csv`.

@@ -23,7 +23,6 @@ pub mod plot;
 pub mod production;
 pub mod random;
 pub mod reference;
-pub mod reference_shim;
 pub mod run;
 pub mod scenario;
 pub mod sweep;

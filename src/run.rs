@@ -8,7 +8,7 @@ use crate::backprop;
 use crate::diagnostics::{price_floor, rel_error, Diagnostics, GoodRow, MetricsRow};
 use crate::economy::Economy;
 use crate::engine::{Engine, Outcome};
-use crate::reference_shim as reference;
+use crate::reference;
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
