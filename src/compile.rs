@@ -1,22 +1,28 @@
 //! `pricegrad compile`: turn an expression into a market whose prices are its gradient.
 //!
 //! The expression is parsed into its tape of operations (constants already folded). Each
-//! operation becomes a firm whose production is that one operation written over its operand
-//! goods (`sqrt(x)`, `v1 + v2`, `2*v3`: constants stay inside the operation that uses them).
+//! operation becomes a firm whose production is that operation written over its operand
+//! goods (`sqrt(x)`, `v1 + v2`, `ln(v3)`; constants stay inside the operation that uses them).
 //! Each input of the expression is an endowment good (endowment = its value at the point);
-//! the result is a fixed-price good `f` with price 1. A value read by several operations goes
+//! the result is a fixed-price good `f` with price 1. An input read by several operations goes
 //! through a copier firm (joint production, one output per use, linear F = input), so its
 //! price is the sum of its uses' prices: reverse-mode AD's fan-out rule. At the market
 //! equilibrium the price of each input is df/dinput.
 //!
-//! Only firms that are well-behaved can be compiled: production concave and non-decreasing in
-//! the operands (checked like a scenario's firms, by sampling the positive orthant, and also
-//! at the forward values), and an intermediate good a positive quantity at the point. An
-//! operation that fails alone is merged into the operation that uses it when that is its only
-//! user (e.g. `1/v` is decreasing but `1 - 1/v` is fine, so `1 - 1/(x + 1)` is one firm
-//! `1 - 1/v` fed by a firm `x + 1`), or absorbs the single-use operations that feed it (e.g.
-//! `sqrt(x) * sqrt(y)`, a product of two goods, is one Cobb-Douglas-like firm). What cannot be
-//! made well-behaved this way is rejected with a message naming the operation and why.
+//! Grouping operations into firms:
+//! - a linear operation (a sum, `v + 1`, `2*v`) joins the operation that uses it when the
+//!   joint firm is well-behaved (`ln(1 + x)` is one firm, a long sum is one firm of up to 16
+//!   operations): linear firms have constant returns, and chains of them converge slowly;
+//! - an operation that is not well-behaved alone joins its only user when the joint firm is
+//!   (`1/v` is decreasing but `1 - 1/(v + 1)` is not: the essay's firm B), or absorbs the
+//!   single-use firms that feed it (`sqrt(x) * sqrt(y)`, a product of two goods, becomes one
+//!   Cobb-Douglas-like firm).
+//!
+//! Well-behaved means: production concave and non-decreasing in its inputs (checked like a
+//! scenario's firms, by sampling the positive orthant, and also at the forward values), and an
+//! intermediate good a positive quantity at the point. What cannot be made well-behaved this
+//! way is rejected with a message naming the operation and why. So is a point where some good
+//! would have a zero price (the inactive side of a `min`), or a kink of `min`.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -347,6 +353,8 @@ struct Compiler {
     role: Vec<Role>,
     /// The earliest failing operation merged into this node's firm, and why.
     failure: Vec<Option<(usize, Trouble)>>,
+    /// Merged because linear (may be split off again).
+    soft: Vec<bool>,
 }
 
 impl Compiler {
@@ -426,14 +434,58 @@ impl Compiler {
         Ok(inputs)
     }
 
+    /// Whether the firm topped by `k` is linear in its inputs (sums, differences, constant
+    /// multiples and offsets only).
+    fn is_linear(&self, k: usize) -> bool {
+        self.members(k).iter().all(|&m| match self.g.nodes[m] {
+            Node::Add(..) | Node::Sub(..) | Node::Neg(_) => true,
+            Node::Mul(a, b) => self.g.is_const(a) || self.g.is_const(b),
+            Node::Div(_, b) => self.g.is_const(b),
+            _ => false,
+        })
+    }
+
     /// Decide, operation by operation in evaluation order, which are firms.
+    ///
+    /// A linear operation (x + y, 2*v, v + 1) is merged into its user when the merged firm
+    /// is well-behaved ("soft" merge, undone if the user fails with it but works without):
+    /// a linear firm has constant returns, and chains of them converge slowly. An operation
+    /// that is not well-behaved alone absorbs the single-use firms feeding it if that makes
+    /// it well-behaved, else is merged into its only user ("hard" merge), else is rejected.
     fn group(&mut self) -> Result<(), CompileError> {
         for k in 0..self.g.nodes.len() {
             if !self.g.reachable[k] || !is_op(&self.g.nodes[k]) {
                 continue;
             }
-            let trouble = match self.examine(k) {
-                Ok(_) => continue,
+            let soft: Vec<usize> = operands(&self.g.nodes[k]).filter(|&a| self.soft[a]).collect();
+            let mut result = self.examine(k);
+            if result.is_err() && !soft.is_empty() {
+                for &a in &soft {
+                    self.role[a] = Role::Firm;
+                    self.soft[a] = false;
+                }
+                match self.examine(k) {
+                    Ok(r) => result = Ok(r),
+                    Err(_) => {
+                        for &a in &soft {
+                            self.role[a] = Role::Merged;
+                            self.soft[a] = true;
+                        }
+                    }
+                }
+            }
+            let trouble = match result {
+                Ok(_) => {
+                    if k != self.g.root
+                        && self.g.users[k].len() == 1
+                        && self.members(k).len() < MAX_MERGED / 2
+                        && self.is_linear(k)
+                    {
+                        self.role[k] = Role::Merged;
+                        self.soft[k] = true;
+                    }
+                    continue;
+                }
                 Err(t) => t,
             };
             // absorb the operations feeding k that nothing else uses
@@ -714,6 +766,7 @@ pub fn compile(src: &str, at: &[(String, f64)], options: &Options) -> Result<Com
         g,
         role,
         failure: vec![None; n],
+        soft: vec![false; n],
     };
     c.group()?;
     let root = c.g.root;
@@ -868,22 +921,15 @@ pub fn compile(src: &str, at: &[(String, f64)], options: &Options) -> Result<Com
         let _ = writeln!(w, "# A market that computes the gradient of");
         let _ = writeln!(w, "#   {result} = {src_line}");
         let _ = writeln!(w, "# at {point_text}, where {result} = {}.", number(value));
-        let _ = writeln!(
-            w,
-            "# Each operation is a firm; each input is an endowment good; the result {result} is a"
-        );
-        let _ = writeln!(
-            w,
-            "# fixed-price good (price 1); a value used more than once goes through a copier (joint"
-        );
-        let _ = writeln!(
-            w,
-            "# production, one output per use), whose input price is the sum of its outputs' prices."
-        );
-        let _ = writeln!(
-            w,
-            "# At equilibrium each input's price is the derivative of {result}; by automatic"
-        );
+        for line in [
+            "# Each operation is a firm (a linear one joins the operation that uses it); each input is an",
+            "# endowment good; the result is a fixed-price good (price 1); an input used more than once",
+            "# goes through a copier (joint production, one output per use), whose input price is the",
+            "# sum of its outputs' prices. At equilibrium each input's price is the derivative of the",
+            "# result; by automatic",
+        ] {
+            let _ = writeln!(w, "{line}");
+        }
         let _ = writeln!(w, "# differentiation of the expression:");
         for (v, d) in vars.iter().zip(&grad) {
             let _ = writeln!(w, "#   price of {v} = d{result}/d{v} = {}", number(*d));

@@ -12,9 +12,11 @@ result is the fixed-price good f (price 1); a value used more than once goes thr
 (joint production, one output per use). `pricegrad run` on the file then finds, by trading
 alone, the price of each input = the derivative of the expression with respect to it.
 
-Only concave, non-decreasing operations can be firms (an operation that is not is merged into
-its only user when the merged firm is, as in 1 - 1/v); intermediate values must be positive
-at the point. Anything else is rejected, naming the operation and why (exit code 2).
+Linear operations (sums, v + 1, 2*v) join the operation that uses them (ln(1 + x) is one
+firm). Only concave, non-decreasing operations can be firms; one that is not joins its only
+user when the joint firm is (1/v is decreasing, 1 - 1/(v + 1) is not). Intermediate values
+must be positive at the point. Anything else is rejected, naming the operation and why
+(exit code 2).
 
 Examples:
   pricegrad compile \"ln(1 - 1/(sqrt(x) + 1))\" --at x=4 --out essay.toml
