@@ -8,7 +8,7 @@ use crate::compile::{compile, Options};
 const AFTER_HELP: &str = "\
 Each operation of the expression becomes a firm whose production is that operation over its
 operand goods; each input becomes an endowment good (endowment = its value at the point); the
-result is the fixed-price good f (price 1); a value used more than once goes through a copier
+result is the fixed-price good f (price 1); an input used more than once goes through a copier
 (joint production, one output per use). `pricegrad run` on the file then finds, by trading
 alone, the price of each input = the derivative of the expression with respect to it.
 

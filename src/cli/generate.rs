@@ -22,7 +22,7 @@ The same arguments give the same file, byte for byte. The output is streamed: a 
 Examples:
   pricegrad generate --layers 3 --width 5 --inputs 2 --out small.toml
   pricegrad check small.toml
-  pricegrad generate --layers 4 --width 50 --inputs 3 --split-share 0.2 --family ces --seed 7 > ces.toml
+  pricegrad generate --layers 4 --width 50 --inputs 3 --family ces --seed 7 > ces.toml
   pricegrad generate --layers 20 --width 10 --inputs 1 --family power --out chains.toml
   pricegrad generate --layers 10 --width 100000 --inputs 3 --out million.toml
 
