@@ -311,6 +311,7 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
         spread: f64,
     }
     let mut pending: Vec<Pending> = Vec::new();
+    let mut shape_cache: HashMap<String, Result<(), ShapeProblem>> = HashMap::new();
     for fspec in &file.firms {
         let fspan = span_of(fspec);
         let f = fspec.get_ref();
@@ -378,8 +379,17 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
                 c.at(prod_span.clone(), format!("firm '{fname}' uses its own output '{}' as an input", goods.name[g]), "a firm cannot feed itself: the goods graph must be acyclic; remove the good from the production function");
             }
         }
-        // shape: concave and non-decreasing, where sampling can tell
-        if let Err(p) = check_shape(&tech, &params, inputs.len()) {
+        // Shape: concave and non-decreasing, where sampling can tell. The families' parameter
+        // ranges (checked above) already guarantee it; an expression is sampled once per
+        // distinct text, however many firms use it.
+        let shape = match &tech {
+            Technology::Expression(e) => shape_cache
+                .entry(e.source().to_string())
+                .or_insert_with(|| check_shape(&tech, &params, inputs.len()))
+                .clone(),
+            _ => Ok(()),
+        };
+        if let Err(p) = shape {
             let at = |x: &[f64]| {
                 inputs
                     .iter()
