@@ -52,13 +52,14 @@ pub fn rel_error(p: f64, q: f64, floor: f64) -> f64 {
     (p - q).abs() / q.abs().max(floor)
 }
 
-/// A floor for relative errors of prices: tiny compared with the fixed prices.
+/// A floor for relative errors of prices: 1e-9 of the largest fixed price, so that a price
+/// that is 0 to working precision (a free good) matches a derivative of 0.
 pub fn price_floor(economy: &Economy) -> f64 {
     let scale = (0..economy.goods.len())
         .filter(|&g| economy.goods.fixed[g])
         .map(|g| economy.goods.price[g])
         .fold(0.0, f64::max);
-    1e-12 * scale.max(1e-300)
+    1e-9 * scale.max(1e-300)
 }
 
 /// Phi and its gradient at `prices`, or None where Phi is not finite (a firm without a

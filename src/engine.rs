@@ -18,6 +18,9 @@ use rayon::prelude::*;
 /// Prices outside this range count as divergence.
 pub const PRICE_RANGE: (f64, f64) = (1e-300, 1e300);
 
+/// A price below this fraction of the largest fixed price is zero to working precision.
+pub const FREE_PRICE: f64 = 1e-15;
+
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -82,6 +85,8 @@ pub struct Engine {
     next_last: Vec<f64>,
     next_shock: usize,
     randomised: bool,
+    /// Prices at or below this count as 0 (1e-15 of the largest fixed price).
+    free_price: f64,
 }
 
 /// A raw pointer to per-edge buffers, written by firms at disjoint edge ranges.
@@ -160,6 +165,11 @@ impl Engine {
             next_last: vec![0.0; n_edges],
             next_shock: 0,
             randomised,
+            free_price: FREE_PRICE
+                * (0..goods.len())
+                    .filter(|&g| goods.fixed[g])
+                    .map(|g| goods.price[g])
+                    .fold(0.0, f64::max),
             tick: 0,
             economy,
         };
@@ -262,7 +272,14 @@ impl Engine {
             .with_min_len(256)
             .for_each(|(g, p)| {
                 *p = if traded[g] {
-                    market::next_price(rule, step_size, prev[g], supply[g], demand[g])
+                    let next = market::next_price(rule, step_size, prev[g], supply[g], demand[g]);
+                    // A multiplicative price in lasting excess supply decays towards 0 (a free
+                    // good); it rests at the bottom of the range instead of leaving it.
+                    if rule == market::Rule::Multiplicative && next < PRICE_RANGE.0 && demand[g] <= supply[g] {
+                        PRICE_RANGE.0
+                    } else {
+                        next
+                    }
                 } else {
                     prev[g]
                 };
@@ -276,6 +293,11 @@ impl Engine {
                 continue;
             }
             let (s, d) = (supply[g], demand[g]);
+            // A free good (excess supply at a price that is 0 to working precision) is in
+            // equilibrium: free disposal. It does not hold up convergence.
+            if d <= s && self.prices[g] <= self.free_price && prev[g] <= self.free_price {
+                continue;
+            }
             let scale = s.abs().max(d.abs());
             let rel_excess = if scale > 0.0 { (d - s).abs() / scale } else { 0.0 };
             let rel_change = if prev[g] > 0.0 {
@@ -288,9 +310,16 @@ impl Engine {
             let p = self.prices[g];
             if step.diverged.is_none() {
                 if !p.is_finite() || !s.is_finite() || !d.is_finite() {
+                    let what = if !p.is_finite() {
+                        "price"
+                    } else if !s.is_finite() {
+                        "supply"
+                    } else {
+                        "demand"
+                    };
                     step.diverged = Some(format!(
-                        "the market for '{}' produced a non-finite value (price {p:e}, supply {s:e}, demand {d:e})",
-                        self.economy.goods.name[g]
+                        "the {what} of '{}' is no longer a finite number (last price {:e})",
+                        self.economy.goods.name[g], prev[g]
                     ));
                 } else if p > PRICE_RANGE.1 || (p < PRICE_RANGE.0 && rule == market::Rule::Multiplicative) {
                     step.diverged = Some(format!(

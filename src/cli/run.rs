@@ -121,7 +121,8 @@ fn install_signal_handler() {
 
 fn fmt(v: Option<f64>) -> String {
     match v {
-        Some(v) if v.is_finite() => format!("{v:.10}"),
+        Some(v) if v.is_finite() && (v == 0.0 || (1e-4..1e6).contains(&v.abs())) => format!("{v:.10}"),
+        Some(v) if v.is_finite() => format!("{v:.9e}"),
         _ => "-".to_string(),
     }
 }
@@ -154,7 +155,13 @@ pub fn print_table(r: &Report, label: &str) {
             fmt_err(g.error_adjoint),
             fmt_err(g.error_reference),
             fmt_err(g.error_envelope),
-            if g.pass { "ok" } else { "MISMATCH" }
+            if r.converged_at.is_none() {
+                "-"
+            } else if g.pass {
+                "ok"
+            } else {
+                "MISMATCH"
+            }
         );
     }
     if let Some(note) = &r.reference_note {
