@@ -33,11 +33,29 @@ writes its results under output/tupperware/.";
 
 const AFTER_HELP: &str = "\
 Examples:
-  pricegrad validate scenarios/tupperware.toml
-  pricegrad gradient scenarios/tupperware.toml
+  pricegrad                                          run the built-in tupperware chain
+  pricegrad run scenarios/diamond.toml               simulate, check, write output/diamond/
+  pricegrad check scenarios/diamond.toml --set market.step=0.2
   pricegrad gradient scenarios/tupperware.toml --set goods.natgas.endowment=9 --json
+  pricegrad sweep scenarios/sweep_stability.toml     a market.step x agents.rate stability map
+  pricegrad compile \"sqrt(x) + ln(1 + x)\" --at x=4 --out f.toml && pricegrad run f.toml
 
-Exit codes: 0 pass, 1 fail (mismatch, diverged, not converged), 2 bad input.";
+Exit codes: 0 pass, 1 fail (mismatch, diverged, not converged), 2 bad input,
+130 interrupted (the files hold the run so far).";
+
+const RUN_AFTER_HELP: &str = "\
+Examples:
+  pricegrad run scenarios/tupperware.toml
+  pricegrad run scenarios/tupperware.toml --set agents.rule=best_response --set market.step=0.2
+  pricegrad run scenarios/competitive_industry.toml --seed 7 --out runs/seed7 --threads 2
+
+--set paths: market.rule|step|initial_price, agents.rule|rate|form|noise|activation,
+run.max_ticks|tolerance|patience|seed|check_tolerance, log.every,
+goods.NAME.price|endowment|initial_price, firms.NAME.rate|rule|count|productivity|...,
+firms.NAME.production.scale|exponents.GOOD|..., shocks.N.tick|price|endowment|productivity.
+
+Writes summary.json, trajectory.csv, metrics.csv and convergence.png (see README.md).
+Exit codes: 0 pass, 1 fail, 2 bad input, 130 interrupted.";
 
 #[derive(Debug, Parser)]
 #[command(name = "pricegrad", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
@@ -52,6 +70,7 @@ pub enum Command {
     Validate(ScenarioArgs),
     /// Simulate the market, check the converged prices against backprop, the reference
     /// equilibrium and finite differences, and write the results and charts.
+    #[command(after_help = RUN_AFTER_HELP)]
     Run(RunArgs),
     /// Simulate and check like `run`, print only the verdict, write nothing.
     Check(RunArgs),
