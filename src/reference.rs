@@ -23,42 +23,57 @@
 //!
 //! 1. *Strictly feasible start.* Firms are walked in topological order; each use of an
 //!    endogenous good gets an equal share of half its available supply (endowment plus what
-//!    its producers make at the start), each fixed-price input one unit. A used good with no
-//!    positive supply makes the programme have no interior: [`ReferenceError::Infeasible`].
-//! 2. *Primal-dual interior point.* Unknowns `x > 0`, bound multipliers `z > 0` and prices
-//!    `p > 0` for the constrained goods; Newton steps on the perturbed KKT system
-//!    `grad V + A p + z = 0, x z = mu, p c(x) = mu`, with exact Hessians of F. Each step is
-//!    an ascent direction of the log-barrier function `V + mu sum ln c + mu sum ln x`, which
-//!    is the merit function of a backtracking line search that keeps `x > 0` and `c(x) > 0`.
-//!    `mu` starts at the economy's value scale divided by the number of barrier terms and
-//!    falls superlinearly (`mu <- min(mu/5, mu^1.5)` in units of the value scale) each time
-//!    the iterate is centred.
+//!    its producers make at the start), each fixed-price input one unit (more if the firm
+//!    would make nothing). A used good with no positive supply leaves the programme without
+//!    an interior (and its price undetermined): [`ReferenceError::Infeasible`].
+//! 2. *Primal-dual interior point* with slacks: unknowns `x > 0`, bound multipliers `z > 0`,
+//!    slacks `t > 0` of the market constraints and prices `p > 0`; Newton steps on the
+//!    perturbed KKT system `grad V + A p + z = 0, c(x) = t, x z = mu, p t = mu`, with exact
+//!    Hessians of F, a fraction-to-the-boundary rule and backtracking on the norm of that
+//!    residual (the Newton direction decreases it at rate 1). The slacks let steps follow
+//!    the curved boundary of a market constraint instead of crawling along it. `mu` starts
+//!    at the economy's value scale over the number of barrier terms and falls tenfold (then
+//!    superlinearly, below 1e-6 of the value scale) each time the iterate is centred.
 //! 3. *Linear algebra.* The Hessian of the Lagrangian is block diagonal (one block per firm)
-//!    and the constraints couple blocks only through goods. Firms whose own Hessian is
-//!    well conditioned (decreasing returns) are eliminated by a per-firm Cholesky
-//!    factorisation, leaving a dense Schur complement on goods; constant-returns firms
-//!    (linear, Leontief, Cobb-Douglas with exponents summing to 1, ...) keep their variables
-//!    in the dense system instead, which avoids the ill-conditioning that eliminating them
-//!    with a vanishing barrier term would cause. The dense system (goods + kept variables)
-//!    is solved by LU with partial pivoting. Its size is capped: [`ReferenceError::TooLarge`].
+//!    and the constraints couple blocks only through goods. Firms whose Hessian block is
+//!    well conditioned and substantially curved (decreasing returns) are eliminated by a
+//!    per-firm Cholesky factorisation into a Schur complement on goods; the others (linear,
+//!    Leontief, constant-returns Cobb-Douglas/CES, nearly flat directions) keep their
+//!    variables in the dense system, which avoids the huge entries that eliminating them
+//!    with a vanishing barrier term would create. The dense system (goods + kept
+//!    variables) is equilibrated and solved by LU with partial pivoting. Its size is capped:
+//!    [`ReferenceError::TooLarge`].
 //! 4. *Polish.* Once `mu` is below 1e-9 of the value scale, the active set is read off the
 //!    last two centred iterates (Tapia indicators: an input in use keeps its quantity while
 //!    its multiplier shrinks with mu, an unused one the other way round; likewise a scarce
-//!    good keeps its price while its slack shrinks), inactive inputs are set to 0 and
-//!    inactive prices to 0, and Newton's method on the square KKT system (first-order
-//!    conditions of the inputs in use, market clearing of the scarce goods) brings the
-//!    answer to machine precision. The polished point is kept only if its KKT residual is
-//!    smaller than the interior-point one.
+//!    good keeps its price while its slack shrinks; degenerate pairs, where both shrink,
+//!    count as unused). Unused inputs and free goods are set to 0 and Newton's method on the
+//!    square KKT system (first-order conditions of the inputs in use, market clearing of the
+//!    scarce goods) brings the answer to machine precision. Inputs with an infinite marginal
+//!    product at 0 (sqrt, Cobb-Douglas, CES) are always in use when their output is worth
+//!    something, and take their steps in log coordinates (so that a firm that all but shuts
+//!    down, with inputs of 1e-30, is still solved exactly). The active set is corrected when
+//!    the answer contradicts it (a quantity or price turning negative leaves; an unused
+//!    input worth more than its price, a free good running short or still wanted joins),
+//!    and a good that nothing in use touches (so its price is any value between what idle
+//!    users would pay and idle producers would need) is priced at the lower end, dV/ds from
+//!    above. The polished point is kept only if its KKT residual is smaller than the
+//!    interior-point one; answers whose residual exceeds [`ACCEPT_RESIDUAL`] are reported as
+//!    [`ReferenceError::NoConvergence`], naming the worst violated condition.
 //!
 //! Unbounded programmes (a constant-returns firm turning fixed-price inputs into output
 //! worth more than their cost) are detected when the iterates grow by more than 1e15 over
-//! their starting scale and reported as [`ReferenceError::Unbounded`], naming the firm.
+//! their starting scale, or, when the interior point stalls, by a probe (damped Newton on
+//! the primal log-barrier function at the first mu, which has a maximiser exactly when the
+//! programme is bounded), and reported as [`ReferenceError::Unbounded`], naming the firm.
 //! Expressions that use `min`/`max` are not smooth and are reported as
 //! [`ReferenceError::Unsupported`] (Leontief firms are handled by the re-parameterisation).
 //!
-//! [`envelope`] checks the envelope theorem `p_g = dV/ds_g` by central finite differences
-//! of the optimal value, re-solving the programme warm (KKT Newton from the equilibrium on
-//! its active set) at `s_g +- h`, falling back to a cold solve.
+//! [`envelope`] checks the envelope theorem `p_g = dV/ds_g` by finite differences of the
+//! optimal value, re-solving the programme warm (KKT Newton from the equilibrium on its
+//! active set) at `s_g +- h`, falling back to a cold solve.
+//!
+//! Set `PRICEGRAD_REFERENCE_TRACE=1` to follow the solver's progress on stderr.
 
 use crate::economy::Economy;
 use crate::linalg::lu_solve;
@@ -78,6 +93,8 @@ const MU_POLISH: f64 = 1e-9;
 const MU_FLOOR: f64 = 1e-14;
 /// Growth over the starting scale taken as proof of an unbounded programme.
 const UNBOUNDED_GROWTH: f64 = 1e15;
+/// Largest KKT residual of an answer returned as an equilibrium (above: NoConvergence).
+pub const ACCEPT_RESIDUAL: f64 = 1e-6;
 /// Safeguard on multipliers: they stay within this factor of the central path.
 const KAPPA_SIGMA: f64 = 1e10;
 const NONE: usize = usize::MAX;
@@ -164,7 +181,11 @@ pub fn envelope(economy: &Economy, eq: &Equilibrium) -> Result<Vec<Option<f64>>,
         // make some; above, the extra unit is thrown away. Its price is the derivative from
         // above, so take that one-sided (second order) difference; likewise when s - h
         // cannot be solved.
-        let minus = if eq.prices[g] > 0.0 { prob.perturbed_value(k, -h, &x0, &p0).ok() } else { None };
+        let minus = if eq.prices[g] > 0.0 {
+            prob.perturbed_value(k, -h, &x0, &p0).ok()
+        } else {
+            None
+        };
         let d = match minus {
             Some(vm) => (vp - vm) / (2.0 * h),
             None => {
@@ -535,7 +556,11 @@ impl<'a> Problem<'a> {
                 cost[v] += a * pi[h];
             }
         }
-        Priced { rf, mv: vec![0.0; n], cost }
+        Priced {
+            rf,
+            mv: vec![0.0; n],
+            cost,
+        }
     }
 
     fn price_at(&self, p: &[f64], ev: &Eval) -> Priced {
@@ -644,15 +669,15 @@ impl<'a> Problem<'a> {
             // flows (x^2 |F''| vs x F'): a nearly flat direction (constant returns, or an
             // input whose marginal product has all but vanished) would put huge entries
             // into the Schur complement and drown the other goods' prices in rounding.
-            let value: f64 = av.iter().map(|&i| x[r.start + i] * (pr.mv[r.start + i].abs() + pr.cost[r.start + i])).sum();
+            let value: f64 = av
+                .iter()
+                .map(|&i| x[r.start + i] * (pr.mv[r.start + i].abs() + pr.cost[r.start + i]))
+                .sum();
             let curved = av
                 .iter()
                 .enumerate()
                 .all(|(ii, &i)| x[r.start + i] * x[r.start + i] * nmat[ii * na + ii] >= 1e-10 * value);
             let eliminate = curved && well_conditioned(&nmat, na);
-            if std::env::var_os("PRICEGRAD_REFERENCE_TRACE2").is_some() && f == 8 {
-                eprintln!("reference:     firm {f} eliminate {eliminate} curved {curved} value {value:.3e} nmat {nmat:?} x {:?}", &x[r.clone()]);
-            }
             let mut mmat = nmat;
             for (ii, &i) in av.iter().enumerate() {
                 mmat[ii * na + ii] += sigma[r.start + i];
@@ -838,7 +863,7 @@ impl<'a> Problem<'a> {
                     any_endog = true;
                     if !checked[h] {
                         checked[h] = true;
-                        if !(avail[h] > 0.0 && avail[h].is_finite()) {
+                        if !positive(avail[h]) {
                             return Err(self.no_supply(h, produced[h]));
                         }
                     }
@@ -853,7 +878,7 @@ impl<'a> Problem<'a> {
                 .filter(|&v| self.uses(v).all(|(h, _)| goods.fixed[h]))
                 .collect();
             let mut tries = 0;
-            while !(y > 0.0 && y.is_finite()) && !only_fixed.is_empty() && tries < 12 {
+            while !positive(y) && !only_fixed.is_empty() && tries < 12 {
                 for &v in &only_fixed {
                     x[v] *= 10.0;
                 }
@@ -876,7 +901,7 @@ impl<'a> Problem<'a> {
         }
         for k in 0..self.m() {
             let g = self.con_good[k];
-            if !checked[g] && !(avail[g] > 0.0 && avail[g].is_finite()) {
+            if !checked[g] && !positive(avail[g]) {
                 return Err(self.no_supply(g, produced[g]));
             }
         }
@@ -1015,13 +1040,19 @@ impl<'a> Problem<'a> {
 
     fn solve_cold(&self) -> Result<Equilibrium, ReferenceError> {
         let ans = self.interior_point()?;
+        if ans.residual > ACCEPT_RESIDUAL {
+            let (r, worst) = self.kkt_worst(&ans.x, &ans.p, &ans.ev);
+            return Err(ReferenceError::NoConvergence(format!(
+                "the best point found violates the equilibrium conditions by {r:.2e} (relative), more than                  {ACCEPT_RESIDUAL:.0e}; worst: {worst}. This happens in nearly degenerate economies (a price that                  all but vanishes, a firm that all but shuts down)"
+            )));
+        }
         Ok(self.equilibrium(ans))
     }
 
     fn interior_point(&self) -> Result<Answer, ReferenceError> {
         let n = self.n();
         let m = self.m();
-        let trace = std::env::var_os("PRICEGRAD_REFERENCE_TRACE").is_some();
+        let trace = tracing();
         let x0 = self.start()?;
         let mut ev = self.new_eval();
         if !self.eval(&x0, true, &mut ev) {
@@ -1134,8 +1165,8 @@ impl<'a> Problem<'a> {
                 Err(SolveFail::TooLarge(dim)) => return Err(self.too_large(dim)),
                 Err(SolveFail::Singular) => {
                     return self.give_up(
-                &x0,
-                mu0,
+                        &x0,
+                        mu0,
                         best,
                         iterations,
                         format!("the Newton system became singular at mu = {mu:.3e}"),
@@ -1190,7 +1221,9 @@ impl<'a> Problem<'a> {
                 }
                 if xn.iter().chain(&tn).all(|&v| v > 0.0) && self.eval(&xn, true, &mut trial) {
                     let r1 = resid(&trial, &xn, &tn, &pn, &zn);
-                    if r1.is_finite() && (r1 <= (1.0 - 0.01 * alpha) * r0 || r1 <= 1e-15 * (1.0 + ev.value.abs() / scale)) {
+                    if r1.is_finite()
+                        && (r1 <= (1.0 - 0.01 * alpha) * r0 || r1 <= 1e-15 * (1.0 + ev.value.abs() / scale))
+                    {
                         accepted = true;
                         break;
                     }
@@ -1202,8 +1235,8 @@ impl<'a> Problem<'a> {
             }
             if !accepted {
                 return self.give_up(
-                &x0,
-                mu0,
+                    &x0,
+                    mu0,
                     best,
                     iterations,
                     format!("the line search failed at mu = {mu:.3e} (relative {:.3e})", mu / scale),
@@ -1233,11 +1266,11 @@ impl<'a> Problem<'a> {
             }
         }
         self.give_up(
-                &x0,
-                mu0,
+            &x0,
+            mu0,
             best,
             iterations,
-            format!("no convergence in {MAX_NEWTON} Newton steps (mu = {:.3e})", st.mu),
+            format!("no accurate KKT point (mu = {:.3e})", st.mu),
         )
     }
 
@@ -1261,7 +1294,11 @@ impl<'a> Problem<'a> {
         let var_on = vec![true; n];
         let con_on = vec![true; m];
         let barrier = |e: &Eval, x: &[f64]| -> f64 {
-            let s: f64 = e.c.iter().chain(x.iter()).map(|v| if *v > 0.0 { v.ln() } else { f64::NAN }).sum();
+            let s: f64 =
+                e.c.iter()
+                    .chain(x.iter())
+                    .map(|v| if *v > 0.0 { v.ln() } else { f64::NAN })
+                    .sum();
             e.value + mu * s
         };
         for _ in 0..300 {
@@ -1272,7 +1309,9 @@ impl<'a> Problem<'a> {
             let b1: Vec<f64> = (0..n).map(|v| -(pr.mv[v] - pr.cost[v]) - mu / x[v]).collect();
             let b2 = vec![0.0; m];
             let runaway = |x: &[f64], value: f64, limit: f64| {
-                let (g, v) = (0..n).map(|v| (x[v] / x0[v], v)).fold((0.0, 0), |a, b| if b.0 > a.0 { b } else { a });
+                let (g, v) = (0..n)
+                    .map(|v| (x[v] / x0[v], v))
+                    .fold((0.0, 0), |a, b| if b.0 > a.0 { b } else { a });
                 (g > limit && value - value0 > limit * scale0).then(|| self.unbounded(v, x0[v], x[v], value))
             };
             let Ok((dx, _)) = self.newton(&x, &ev, &pr, &sigma, &dcon, &b1, &b2, &var_on, &con_on) else {
@@ -1280,10 +1319,14 @@ impl<'a> Problem<'a> {
                 return runaway(&x, ev.value, 1e4);
             };
             let slope: f64 = (0..n).map(|v| -b1[v] * dx[v]).sum();
-            if std::env::var_os("PRICEGRAD_REFERENCE_TRACE").is_some() {
-                eprintln!("reference: unbounded probe: V {:.6e} slope {slope:.3e} x {:?}", ev.value, &x[..n.min(6)]);
+            if tracing() {
+                eprintln!(
+                    "reference: unbounded probe: V {:.6e} slope {slope:.3e} x {:?}",
+                    ev.value,
+                    &x[..n.min(6)]
+                );
             }
-            if !(slope > 1e-14 * scale0) {
+            if slope.is_nan() || slope <= 1e-14 * scale0 {
                 return None; // at the barrier maximiser: bounded
             }
             let phi = barrier(&ev, &x);
@@ -1327,7 +1370,7 @@ impl<'a> Problem<'a> {
             return Err(e);
         }
         if let Some((res, st)) = best {
-            if res <= 1e-8 {
+            if res <= ACCEPT_RESIDUAL {
                 let mut ev = self.new_eval();
                 if self.eval(&st.x, true, &mut ev) {
                     return Ok(Answer {
@@ -1341,8 +1384,8 @@ impl<'a> Problem<'a> {
             }
         }
         Err(ReferenceError::NoConvergence(format!(
-            "{why}; the interior-point method could not reach a KKT point (a badly scaled or nearly degenerate \
-             economy?)"
+            "{why} after {iterations} Newton steps; the interior-point method could not reach a KKT point (a \
+             badly scaled or nearly degenerate economy?)"
         )))
     }
 
@@ -1487,22 +1530,40 @@ impl<'a> Problem<'a> {
     /// more than its price, or a slack good that runs short, joins it. The best point found
     /// (smallest KKT residual) is returned.
     fn polish_active(&self, x: &[f64], p: &[f64], var_on: &[bool], con_on: &[bool]) -> Option<Answer> {
+        let first = self.polish_rounds(x, p, var_on, con_on, false);
+        if first.as_ref().is_some_and(|a| a.residual <= 1e-13) {
+            return first;
+        }
+        let second = self.polish_rounds(x, p, var_on, con_on, true);
+        match (first, second) {
+            (Some(a), Some(b)) => Some(if b.residual < a.residual { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The rounds of [`Problem::polish_active`]. Inputs whose marginal product is infinite at
+    /// 0 (sqrt, Cobb-Douglas, ...) are always in use unless their firm's output is worthless;
+    /// that is decided from the first active set, or (`recheck`) again every round as goods
+    /// join the scarce set (once in use they stay, so that rounds cannot cycle).
+    fn polish_rounds(&self, x: &[f64], p: &[f64], var_on: &[bool], con_on: &[bool], recheck: bool) -> Option<Answer> {
         let mut von = var_on.to_vec();
         let mut con = con_on.to_vec();
-        // inputs whose marginal product is infinite at 0 (sqrt, Cobb-Douglas, ...) are always
-        // in use, unless their firm's output is worthless
-        let p_on: Vec<f64> = (0..self.m()).map(|k| if con[k] { p[k] } else { 0.0 }).collect();
-        let rf = self.price(&p_on).rf;
-        let forced: Vec<bool> = (0..self.n())
-            .map(|v| rf[self.var_firm[v]] > 0.0 && !self.can_be_zero(v, x))
-            .collect();
-        for v in 0..self.n() {
-            von[v] |= forced[v];
-        }
+        let zero_ok: Vec<bool> = (0..self.n()).map(|v| self.can_be_zero(v, x)).collect();
+        let mut forced = vec![false; self.n()];
         let mut best: Option<Answer> = None;
-        for _ in 0..8 {
+        for round in 0..8 {
+            let p_on: Vec<f64> = (0..self.m()).map(|k| if con[k] { p[k] } else { 0.0 }).collect();
+            let rf = self.price(&p_on).rf;
+            for v in 0..self.n() {
+                if round == 0 || recheck {
+                    forced[v] |= rf[self.var_firm[v]] > 0.0 && !zero_ok[v];
+                }
+            }
+            for v in 0..self.n() {
+                von[v] |= forced[v];
+            }
             let (ans, var_flips, con_flips) = self.polish(x, p, &von, &con, &forced);
-            if std::env::var_os("PRICEGRAD_REFERENCE_TRACE").is_some() {
+            if tracing() {
                 let off: Vec<usize> = (0..self.n()).filter(|&v| !von[v]).collect();
                 let coff: Vec<usize> = (0..self.m()).filter(|&k| !con[k]).collect();
                 eprintln!("reference:   polish round: inactive vars {off:?} goods {coff:?}; flips {var_flips:?} {con_flips:?}");
@@ -1520,6 +1581,12 @@ impl<'a> Problem<'a> {
                     let flow = self.flows(&ans.x, &ans.ev);
                     for v in 0..self.n() {
                         if !von[v] && pr.mv[v] - pr.cost[v] > 1e-10 * (pr.mv[v].abs() + pr.cost[v]) {
+                            if tracing() {
+                                eprintln!(
+                                    "reference:   var {v} joins: mv {:e} cost {:e} residual {:e}",
+                                    pr.mv[v], pr.cost[v], ans.residual
+                                );
+                            }
                             von[v] = true;
                             changed = true;
                         }
@@ -1640,6 +1707,7 @@ impl<'a> Problem<'a> {
         let mut con_flips = Vec::new();
         let mut stalled = 0;
         let mut clamped_last = false;
+        let mut negative = vec![0usize; m];
         let sigma = vec![0.0; n];
         let dcon = vec![0.0; m];
         let mut iterations = 0;
@@ -1667,12 +1735,16 @@ impl<'a> Problem<'a> {
                     res = res.max(ev.c[k].abs() / flow[k].max(f64::MIN_POSITIVE));
                 }
             }
-            if std::env::var_os("PRICEGRAD_REFERENCE_TRACE").is_some() {
+            if tracing() {
                 let w = (0..n)
                     .filter(|&v| var_on[v])
                     .map(|v| ((pr.mv[v] - pr.cost[v]).abs() / (pr.mv[v].abs() + pr.cost[v]), v))
                     .fold((0.0, 0), |a, b| if b.0 > a.0 { b } else { a });
-                eprintln!("reference:   polish step {iterations}: active-set residual {res:.3e} worst var {:?} x {:?} mv {} cost {}", w, x[w.1], pr.mv[w.1], pr.cost[w.1]);
+                eprintln!(
+                    "reference:   polish step {iterations}: active-set residual {res:.3e} (variable {}: x {:.6e}, \
+                     marginal value {:.6e}, cost {:.6e})",
+                    w.1, x[w.1], pr.mv[w.1], pr.cost[w.1]
+                );
             }
             if !res.is_finite() {
                 break;
@@ -1693,13 +1765,21 @@ impl<'a> Problem<'a> {
                 break;
             };
             iterations += 1;
-            if std::env::var_os("PRICEGRAD_REFERENCE_TRACE2").is_some() {
-                eprintln!("reference:   dp {dp:?} dx {:?}", &dx[..n.min(14)]);
-            }
             var_flips = (0..n)
                 .filter(|&v| var_on[v] && !forced[v] && x[v] + dx[v] <= 0.0)
                 .collect();
-            con_flips = (0..m).filter(|&k| con_on[k] && p[k] + dp[k] <= 0.0).collect();
+            // A price stepping below 0 suggests the good is not scarce after all; but a
+            // vanishing positive price (a nearly satiated use) also overshoots 0 while the
+            // quantities settle, so the price is first cut geometrically, and the good
+            // leaves the active set only if that keeps happening.
+            for k in 0..m {
+                if con_on[k] && p[k] + dp[k] <= 0.0 {
+                    negative[k] += 1;
+                }
+            }
+            con_flips = (0..m)
+                .filter(|&k| con_on[k] && p[k] + dp[k] <= 0.0 && negative[k] > 6)
+                .collect();
             if !(var_flips.is_empty() && con_flips.is_empty()) {
                 break;
             }
@@ -1716,9 +1796,9 @@ impl<'a> Problem<'a> {
                     x[v] += dx[v];
                 }
             }
-            clamped_last = clamped;
+            clamped_last = clamped || (0..m).any(|k| con_on[k] && p[k] + dp[k] <= 0.0);
             for k in 0..m {
-                p[k] += dp[k];
+                p[k] = (p[k] + dp[k]).max(if con_on[k] { 1e-3 * p[k] } else { 0.0 });
             }
             if !self.eval(&x, true, &mut ev) {
                 break;
@@ -1903,6 +1983,18 @@ fn equilibrated_solve(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
         b[i] *= total[i];
     }
     true
+}
+
+/// Progress reports on stderr when the environment variable `PRICEGRAD_REFERENCE_TRACE` is
+/// set (a debugging aid for economies the solver struggles with).
+fn tracing() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("PRICEGRAD_REFERENCE_TRACE").is_some())
+}
+
+/// A finite positive number.
+fn positive(v: f64) -> bool {
+    v > 0.0 && v.is_finite()
 }
 
 /// Largest step in [0, 1] keeping v + alpha dv >= (1 - tau) v.

@@ -52,16 +52,16 @@ fn solve(e: &Economy) -> Equilibrium {
 fn check_envelope(e: &Economy, eq: &Equilibrium) {
     let d = reference::envelope(e, eq).unwrap_or_else(|err| panic!("envelope failed: {err}"));
     assert_eq!(d.len(), e.goods.len());
-    for g in 0..e.goods.len() {
+    for (g, dg) in d.iter().enumerate() {
         let used = !e.goods.uses(g).is_empty();
         if e.goods.fixed[g] || !used {
             assert!(
-                d[g].is_none(),
+                dg.is_none(),
                 "{}: fixed or unused goods have no envelope derivative",
                 e.goods.name[g]
             );
         } else {
-            let dv = d[g].expect("derivative for a used endogenous good");
+            let dv = dg.expect("derivative for a used endogenous good");
             close(&format!("dV/ds_{} vs price", e.goods.name[g]), dv, eq.prices[g], 1e-6);
         }
     }
@@ -422,11 +422,10 @@ fn errors_render_for_a_researcher() {
 // Shocks: the solver reads the economy's current prices, endowments and productivities
 // ------------------------------------------------------------------------------------------
 
-/// Split with the final price doubled and raw endowment 20: p = 2 * (1/2) * sqrt(5/20)... by
-/// hand: x1 = 4 x2 (from 2/sqrt(x1) * ... ) — FOCs P/sqrt(x1) = p, P/(2 sqrt(x2)) = p give
-/// x1 = P^2/p^2, x2 = P^2/(4p^2), sum 5P^2/(4p^2) = s => p = P sqrt(5/(4 s)).
-/// With P = 2, s = 20: p = 2 * sqrt(1/16) = 1/2; productivity 4 on firm one multiplies its
-/// marginal value: 4P/sqrt(x1) = p => x1 = 16 P^2 / p^2; x2 = P^2/(4p^2); sum = 65 P^2/(4 p^2).
+/// The split with the final price P = 2 and raw endowment s = 20 (as shocks would set them):
+/// FOCs P/sqrt(x1) = p and P/(2 sqrt(x2)) = p give x1 = P^2/p^2, x2 = P^2/(4p^2), so
+/// 5P^2/(4p^2) = s and p = P sqrt(5/(4s)) = 1/2. With productivity 4 on firm one:
+/// 4P/sqrt(x1) = p, x1 = 16P^2/p^2, and 65P^2/(4p^2) = s gives p = sqrt(65 P^2/(4s)).
 #[test]
 fn shocked_economies_use_current_parameters() {
     let mut e = load(SPLIT);
@@ -783,10 +782,18 @@ fn random_economy(seed: u64) -> String {
     t
 }
 
+/// Every answer must satisfy the equilibrium conditions (checked independently) and, for a
+/// quarter of them, the envelope theorem. Near-degenerate corners of the generator (a price
+/// that all but vanishes, a firm that all but shuts down) may defeat the polish; then the
+/// solver must say so (NoConvergence), never return a wrong answer, and that must stay rare.
 #[test]
 fn random_supply_chains_satisfy_the_equilibrium_conditions() {
     let mut solved = 0;
-    let seeds: u64 = std::env::var("PRICEGRAD_REFERENCE_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let mut gave_up = Vec::new();
+    let seeds: u64 = std::env::var("PRICEGRAD_REFERENCE_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(150);
     for seed in 0..seeds {
         let text = random_economy(seed);
         let e = match scenario::load_str("random.toml", &text, &[], None) {
@@ -795,6 +802,10 @@ fn random_supply_chains_satisfy_the_equilibrium_conditions() {
         };
         let eq = match reference::solve(&e) {
             Ok(eq) => eq,
+            Err(ReferenceError::NoConvergence(msg)) => {
+                gave_up.push((seed, msg));
+                continue;
+            }
             Err(err) => panic!("seed {seed}: {err}\n{text}"),
         };
         assert!(
@@ -802,15 +813,15 @@ fn random_supply_chains_satisfy_the_equilibrium_conditions() {
             "seed {seed}: KKT residual {:.2e}\n{text}",
             eq.kkt_residual
         );
-        eprintln!("seed {seed}: KKT residual {:.2e}, {} Newton steps", eq.kkt_residual, eq.iterations);
         check_equilibrium(&e, &eq, 1e-8);
         if seed % 4 == 0 {
             let d = reference::envelope(&e, &eq).unwrap_or_else(|err| panic!("seed {seed}: envelope: {err}\n{text}"));
+            let top = eq.prices.iter().fold(0.0f64, |m, q| m.max(*q));
             for g in e.goods.endogenous() {
                 if let Some(dv) = d[g] {
                     let p = eq.prices[g];
                     assert!(
-                        (dv - p).abs() <= 1e-6 * p.abs().max(1e-3 * eq.prices.iter().fold(0.0f64, |m, q| m.max(*q))),
+                        (dv - p).abs() <= 1e-6 * p.abs().max(1e-3 * top),
                         "seed {seed}: dV/ds_{} = {dv} vs price {p}\n{text}",
                         e.goods.name[g]
                     );
@@ -819,22 +830,48 @@ fn random_supply_chains_satisfy_the_equilibrium_conditions() {
         }
         solved += 1;
     }
-    assert!(solved >= 40, "only {solved} random economies were valid");
+    assert!(
+        solved >= 100 * seeds as usize / 150,
+        "only {solved} random economies were solved"
+    );
+    assert!(
+        gave_up.len() * 50 <= solved,
+        "the solver gave up on too many: {gave_up:?}"
+    );
 }
 
 #[test]
-fn tmp_debug_file() {
-    if let Ok(seed) = std::env::var("REFSEED") {
-        let text = random_economy(seed.parse().unwrap());
-        eprintln!("{text}");
-        let e = load(&text);
-        let eq = reference::solve(&e);
-        eprintln!("{eq:?}");
-        if let Ok(eq) = eq {
-            eprintln!("{:?}", reference::envelope(&e, &eq));
-            for g in 0..e.goods.len() {
-                eprintln!("{} price {:.6e}", e.goods.name[g], eq.prices[g]);
-            }
-        }
+fn non_smooth_expressions_are_unsupported_and_huge_economies_too_large() {
+    let e = load(
+        r#"
+name = "kinked"
+[goods.a]
+endowment = 1.0
+[goods.b]
+endowment = 2.0
+[goods.out]
+price = 1.0
+[[firms]]
+name = "K"
+output = "out"
+production = "min(a, sqrt(b))"
+"#,
+    );
+    match reference::solve(&e) {
+        Err(ReferenceError::Unsupported(msg)) => assert!(msg.contains("'K'") && msg.contains("Leontief"), "{msg}"),
+        other => panic!("expected Unsupported, got {other:?}"),
     }
+    // 1,600 intermediate goods: the dense system on goods would be too large
+    let mut t = String::from("name = \"wide\"\n[goods.raw]\nendowment = 1.0\n[goods.out]\nprice = 1.0\n");
+    for i in 0..1600 {
+        t += &format!("[goods.m{i}]\n[[firms]]\nname = \"P{i}\"\noutput = \"m{i}\"\nproduction = \"sqrt(raw)\"\n");
+        t += &format!("[[firms]]\nname = \"U{i}\"\noutput = \"out\"\nproduction = \"sqrt(m{i})\"\n");
+    }
+    let e = load(&t);
+    let start = std::time::Instant::now();
+    match reference::solve(&e) {
+        Err(ReferenceError::TooLarge { endogenous_goods, .. }) => assert_eq!(endogenous_goods, 1601),
+        other => panic!("expected TooLarge, got {:?}", other.map(|eq| eq.iterations)),
+    }
+    assert!(start.elapsed().as_secs_f64() < 5.0, "TooLarge is decided up front");
 }
