@@ -422,7 +422,7 @@ fn sigint_stops_at_the_end_of_a_tick_and_keeps_the_run_so_far() {
     let out = dir.path().join("i");
     let bin = assert_cmd::cargo::cargo_bin("pricegrad");
     // A run that never converges (noisy prices) and does not run out of ticks soon.
-    let mut child = std::process::Command::new(bin)
+    let child = std::process::Command::new(bin)
         .args([
             "run",
             "scenarios/tupperware.toml",
