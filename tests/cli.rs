@@ -465,3 +465,37 @@ fn sigint_stops_at_the_end_of_a_tick_and_keeps_the_run_so_far() {
     assert_eq!(metrics.lines().count() as u64, ticks + 1);
     assert!(!tmp.exists(), "temporary files are renamed into place");
 }
+
+/// Width and height from a PNG's IHDR chunk, after checking the signature.
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    (
+        u32::from_be_bytes(png[16..20].try_into().unwrap()),
+        u32::from_be_bytes(png[20..24].try_into().unwrap()),
+    )
+}
+
+#[test]
+fn diverged_and_shocked_runs_get_charts_of_the_asked_size() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, args) in [
+        (
+            "diverged",
+            vec!["run", "scenarios/tupperware.toml", "--set", "market.step=1000"],
+        ),
+        ("shocked", vec!["run", "scenarios/tupperware_shock.toml"]),
+    ] {
+        let mut pngs = Vec::new();
+        for i in 0..2 {
+            let out = dir.path().join(format!("{name}{i}"));
+            pricegrad()
+                .args(&args)
+                .args(["--quiet", "--chart-size", "1000x700", "--out"])
+                .arg(&out)
+                .assert();
+            pngs.push(fs::read(out.join("convergence.png")).unwrap());
+        }
+        assert_eq!(png_size(&pngs[0]), (1000, 700), "{name}");
+        assert_eq!(pngs[0], pngs[1], "{name}: two runs drew different charts");
+    }
+}
