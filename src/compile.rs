@@ -605,25 +605,7 @@ fn negative_semidefinite(h: &[f64], n: usize) -> bool {
     for i in 0..n {
         a[i * n + i] += 1e-9;
     }
-    for j in 0..n {
-        let mut d = a[j * n + j];
-        for k in 0..j {
-            d -= a[j * n + k] * a[j * n + k];
-        }
-        if d.is_nan() || d <= 0.0 {
-            return false;
-        }
-        let d = d.sqrt();
-        a[j * n + j] = d;
-        for i in j + 1..n {
-            let mut s = a[i * n + j];
-            for k in 0..j {
-                s -= a[i * n + k] * a[j * n + k];
-            }
-            a[i * n + j] = s / d;
-        }
-    }
-    true
+    crate::linalg::cholesky(&mut a, n)
 }
 
 /// Unique good names: the inputs' own names first, then `base`, `base_2`, ... as needed.

@@ -50,9 +50,9 @@ pub fn lu_solve(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
     b.iter().all(|v| v.is_finite())
 }
 
-/// Solve `A x = b` for symmetric positive definite A by Cholesky, in place.
-/// Returns false when A is not positive definite.
-pub fn cholesky_solve(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
+/// Factor a symmetric positive definite A = L L^T in place (L in the lower triangle).
+/// Returns false when A is not positive definite (or not finite).
+pub fn cholesky(a: &mut [f64], n: usize) -> bool {
     for j in 0..n {
         let mut d = a[j * n + j];
         for k in 0..j {
@@ -71,22 +71,34 @@ pub fn cholesky_solve(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
             a[i * n + j] = s / d;
         }
     }
-    // forward: L y = b
+    true
+}
+
+/// Solve `L L^T x = b` in place with a factor from [`cholesky`].
+pub fn cholesky_substitute(l: &[f64], n: usize, b: &mut [f64]) {
     for i in 0..n {
         let mut s = b[i];
         for k in 0..i {
-            s -= a[i * n + k] * b[k];
+            s -= l[i * n + k] * b[k];
         }
-        b[i] = s / a[i * n + i];
+        b[i] = s / l[i * n + i];
     }
-    // backward: L^T x = y
     for i in (0..n).rev() {
         let mut s = b[i];
         for k in i + 1..n {
-            s -= a[k * n + i] * b[k];
+            s -= l[k * n + i] * b[k];
         }
-        b[i] = s / a[i * n + i];
+        b[i] = s / l[i * n + i];
     }
+}
+
+/// Solve `A x = b` for symmetric positive definite A by Cholesky, in place.
+/// Returns false when A is not positive definite.
+pub fn cholesky_solve(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
+    if !cholesky(a, n) {
+        return false;
+    }
+    cholesky_substitute(a, n, b);
     true
 }
 

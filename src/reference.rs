@@ -76,7 +76,7 @@
 //! Set `PRICEGRAD_REFERENCE_TRACE=1` to follow the solver's progress on stderr.
 
 use crate::economy::Economy;
-use crate::linalg::lu_solve;
+use crate::linalg::{self, lu_solve};
 use crate::production::Technology;
 
 /// Largest dense system (constrained goods + variables of constant-returns firms).
@@ -683,20 +683,20 @@ impl<'a> Problem<'a> {
                 mmat[ii * na + ii] += sigma[r.start + i];
             }
             let lc: Vec<usize> = lj.iter().map(|&j| lc_all[j]).collect();
-            if eliminate && cholesky(&mut mmat, na) {
+            if eliminate && linalg::cholesky(&mut mmat, na) {
                 let mut y = vec![0.0; na * kc];
                 let mut col = vec![0.0; na];
                 for j in 0..kc {
                     for i in 0..na {
                         col[i] = a[i * kc + j];
                     }
-                    cholesky_solve(&mmat, na, &mut col);
+                    linalg::cholesky_substitute(&mmat, na, &mut col);
                     for i in 0..na {
                         y[i * kc + j] = col[i];
                     }
                 }
                 let mut u: Vec<f64> = av.iter().map(|&i| b1[r.start + i]).collect();
-                cholesky_solve(&mmat, na, &mut u);
+                linalg::cholesky_substitute(&mmat, na, &mut u);
                 blocks.push(Block {
                     f,
                     av,
@@ -2025,49 +2025,8 @@ fn well_conditioned(a: &[f64], n: usize) -> bool {
             b[i * n + j] = a[i * n + j] * s[i] * s[j];
         }
     }
-    if !cholesky(&mut b, n) {
+    if !linalg::cholesky(&mut b, n) {
         return false;
     }
     (0..n).all(|i| b[i * n + i] * b[i * n + i] >= 1e-8)
-}
-
-/// In-place lower Cholesky factor of a symmetric positive definite matrix.
-fn cholesky(a: &mut [f64], n: usize) -> bool {
-    for j in 0..n {
-        let mut d = a[j * n + j];
-        for k in 0..j {
-            d -= a[j * n + k] * a[j * n + k];
-        }
-        if !(d > 0.0 && d.is_finite()) {
-            return false;
-        }
-        let d = d.sqrt();
-        a[j * n + j] = d;
-        for i in j + 1..n {
-            let mut s = a[i * n + j];
-            for k in 0..j {
-                s -= a[i * n + k] * a[j * n + k];
-            }
-            a[i * n + j] = s / d;
-        }
-    }
-    true
-}
-
-/// Solve with a factor from [`cholesky`].
-fn cholesky_solve(l: &[f64], n: usize, b: &mut [f64]) {
-    for i in 0..n {
-        let mut s = b[i];
-        for k in 0..i {
-            s -= l[i * n + k] * b[k];
-        }
-        b[i] = s / l[i * n + i];
-    }
-    for i in (0..n).rev() {
-        let mut s = b[i];
-        for k in i + 1..n {
-            s -= l[k * n + i] * b[k];
-        }
-        b[i] = s / l[i * n + i];
-    }
 }
