@@ -110,7 +110,6 @@ pub fn execute(
     let mut rows: Vec<GoodRow> = Vec::with_capacity(log_goods.len());
     let mut calm = 0u64;
     let mut outcome = Outcome::MaxTicks;
-    let mut last_metrics = MetricsRow::default();
     while engine.tick < run.max_ticks {
         let mut step = engine.step();
         let tick = step.tick;
@@ -131,8 +130,8 @@ pub fn execute(
                 .collect();
             step.shocks = labels;
             rows.clear();
-            last_metrics = diagnostics.measure(&engine, &step, &log_goods, &mut rows);
-            sink.record(&last_metrics, &rows)?;
+            let metrics = diagnostics.measure(&engine, &step, &log_goods, &mut rows);
+            sink.record(&metrics, &rows)?;
             step.shocks.clear();
         }
         engine.finish_tick(&mut step);
@@ -159,7 +158,6 @@ pub fn execute(
         }
     }
     let simulate_seconds = start.elapsed().as_secs_f64() - reference_seconds;
-    let _ = last_metrics;
 
     // --- final checks ---------------------------------------------------------------------
     let economy = &engine.economy;

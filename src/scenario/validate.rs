@@ -313,7 +313,6 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
     let mut pending: Vec<Pending> = Vec::new();
     let mut shape_cache: HashMap<String, Result<(), ShapeProblem>> = HashMap::new();
     for fspec in &file.firms {
-        let fspan = span_of(fspec);
         let f = fspec.get_ref();
         let fname = f.name.get_ref().clone();
         let name_span = span_of(&f.name);
@@ -492,7 +491,6 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
             outputs,
             spread,
         });
-        let _ = fspan;
     }
     if total_firms > MAX_FIRMS {
         c.push(
