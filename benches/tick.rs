@@ -34,8 +34,8 @@ fn ticks(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::new(format!("{threads}-threads"), 3 * n), &n, |b, _| {
                 pool.install(|| {
                     b.iter(|| {
-                        let mut step = engine.step();
-                        engine.finish_tick(&mut step);
+                        let step = engine.step();
+                        engine.finish_tick(&step);
                         black_box(step.max_rel_excess)
                     })
                 })

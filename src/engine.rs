@@ -55,7 +55,7 @@ pub struct Step {
     pub max_rel_excess: f64,
     /// max over markets of |p_{t+1} - p_t| / p_t.
     pub max_rel_change: f64,
-    /// Labels of shocks applied at the end of this tick.
+    /// Labels of the shocks that apply at the end of this tick.
     pub shocks: Vec<String>,
     /// Set when the tick produced a non-finite or out-of-range value.
     pub diverged: Option<String>,
@@ -185,12 +185,20 @@ impl Engine {
         std::mem::swap(&mut self.x, &mut self.next_x);
         std::mem::swap(&mut self.last, &mut self.next_last);
         self.sum_markets();
-        self.market_phase(tick)
+        let mut step = self.market_phase(tick);
+        step.shocks = self.economy.shocks[self.next_shock..]
+            .iter()
+            .take_while(|s| s.tick <= tick)
+            .map(|s| s.label.clone())
+            .collect();
+        step
     }
 
-    /// Apply the shocks scheduled for this tick and move to the next one.
-    pub fn finish_tick(&mut self, step: &mut Step) {
-        self.apply_shocks(self.tick, step);
+    /// Apply the shocks scheduled for this tick (those `step.shocks` names) and move to the
+    /// next tick.
+    pub fn finish_tick(&mut self, step: &Step) {
+        self.apply_shocks(self.tick);
+        debug_assert_eq!(step.tick, self.tick);
         self.tick += 1;
     }
 
@@ -332,7 +340,7 @@ impl Engine {
         step
     }
 
-    fn apply_shocks(&mut self, tick: u64, step: &mut Step) {
+    fn apply_shocks(&mut self, tick: u64) {
         while let Some(shock) = self.economy.shocks.get(self.next_shock) {
             if shock.tick > tick {
                 break;
@@ -354,7 +362,6 @@ impl Engine {
                     }
                 }
             }
-            step.shocks.push(shock.label.clone());
             self.next_shock += 1;
         }
     }

@@ -111,30 +111,20 @@ pub fn execute(
     let mut calm = 0u64;
     let mut outcome = Outcome::MaxTicks;
     while engine.tick < run.max_ticks {
-        let mut step = engine.step();
+        let step = engine.step();
         let tick = step.tick;
         let within = step.max_rel_excess <= run.tolerance && step.max_rel_change <= run.tolerance;
         calm = if within { calm + 1 } else { 0 };
         let diverged = step.diverged.clone();
         let done =
             diverged.is_some() || (calm >= run.patience && !engine.shocks_pending()) || tick + 1 >= run.max_ticks;
-        let shock_now = engine.economy.shocks.iter().any(|s| s.tick == tick);
-        if diverged.is_none() && (tick.is_multiple_of(every) || done || shock_now) {
-            // shocks apply after measuring: record their labels on this tick's row
-            let labels: Vec<String> = engine
-                .economy
-                .shocks
-                .iter()
-                .filter(|s| s.tick == tick)
-                .map(|s| s.label.clone())
-                .collect();
-            step.shocks = labels;
+        // rows record the tick's shocks; they apply after measuring
+        if diverged.is_none() && (tick.is_multiple_of(every) || done || !step.shocks.is_empty()) {
             rows.clear();
             let metrics = diagnostics.measure(&engine, &step, &log_goods, &mut rows);
             sink.record(&metrics, &rows)?;
-            step.shocks.clear();
         }
-        engine.finish_tick(&mut step);
+        engine.finish_tick(&step);
         if !step.shocks.is_empty() {
             calm = 0;
             let t = Instant::now();
