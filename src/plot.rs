@@ -1354,6 +1354,20 @@ fn draw_path(
 }
 
 /// Shaded band between `lo` and `hi` (points share x), split at non-finite values.
+/// A quantile band (x, q10, median, q90): the shaded 10-90% band and the median line.
+fn draw_quantiles(
+    chart: &mut Chart,
+    quantiles: &[(f64, f64, f64, f64)],
+    lw: u32,
+    buckets: usize,
+    th: Theme,
+) -> Result<(), PlotError> {
+    let band: Vec<(f64, f64, f64)> = quantiles.iter().map(|b| (b.0, b.1, b.3)).collect();
+    draw_band(chart, &band, BAND, buckets)?;
+    let median: Vec<(f64, f64)> = quantiles.iter().map(|b| (b.0, b.2)).collect();
+    draw_path(chart, &median, MUTED.stroke_width(lw), false, buckets, th)
+}
+
 fn draw_band(chart: &mut Chart, band: &[(f64, f64, f64)], color: RGBColor, buckets: usize) -> Result<(), PlotError> {
     let mut start = 0;
     while start < band.len() {
@@ -1770,10 +1784,7 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             th,
         )?;
         if p.many {
-            let band: Vec<(f64, f64, f64)> = p.price_band.iter().map(|b| (b.0, b.1, b.3)).collect();
-            draw_band(&mut chart, &band, BAND, buckets)?;
-            let med: Vec<(f64, f64)> = p.price_band.iter().map(|b| (b.0, b.2)).collect();
-            draw_path(&mut chart, &med, MUTED.stroke_width(lw), false, buckets, th)?;
+            draw_quantiles(&mut chart, &p.price_band, lw, buckets, th)?;
         }
         for (rank, &gi) in p.shown.iter().enumerate() {
             let c = p.color(rank);
@@ -1887,10 +1898,7 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             th,
         )?;
         if p.many {
-            let band: Vec<(f64, f64, f64)> = p.rel_band.iter().map(|b| (b.0, b.1, b.3)).collect();
-            draw_band(&mut chart, &band, BAND, buckets)?;
-            let med: Vec<(f64, f64)> = p.rel_band.iter().map(|b| (b.0, b.2)).collect();
-            draw_path(&mut chart, &med, MUTED.stroke_width(lw), false, buckets, th)?;
+            draw_quantiles(&mut chart, &p.rel_band, lw, buckets, th)?;
         }
         for (rank, series) in rel.iter().enumerate() {
             draw_path(&mut chart, series, p.color(rank).stroke_width(lw), false, buckets, th)?;
