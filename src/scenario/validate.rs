@@ -38,7 +38,8 @@ impl Check {
         let v = n.value;
         let bad = !v.is_finite() || (lo_open && v <= lo) || (!lo_open && v < lo) || v > hi;
         if bad {
-            let range = match (lo_open, hi.is_finite()) {
+            // bounds of 1e300 and more only keep numbers finite: say "at least", not the bound
+            let range = match (lo_open, hi < 1e300) {
                 (true, false) => format!("greater than {lo}"),
                 (false, false) => format!("at least {lo}"),
                 (true, true) => format!("greater than {lo} and at most {hi}"),
