@@ -1,17 +1,39 @@
-//! Tick throughput: the full tick (firm phase + market phase) on the essay's chain and on
-//! competitive versions of it with many replicas per stage; the backprop pass; a whole run.
+//! Tick throughput (issue 7).
+//!
+//! * `tick/*`: the full tick (firm phase + market phase + the default logging of a run) on
+//!   generated layered economies (10 layers, 3 inputs per firm, Cobb-Douglas, gradient rule,
+//!   default settings) of 1e3 to 1e6 firms, at 1 and 2 threads. Throughput is in input edges
+//!   (one edge = one firm input, updated once per tick).
+//! * `tick-bare/*`: the same without logging, to measure what logging costs.
+//! * `tick-expr/*`: the essay's chain replicated, firms with expression production functions.
+//! * `backprop/*`: one backprop pass.
+//! * `run/tupperware`: a whole run with every check (one run of a sweep).
 //!
 //! cargo bench --bench tick
+//! PRICEGRAD_BENCH_MAX_FIRMS=100000 cargo bench --bench tick   # skip the 1e6-firm economy
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use pricegrad::backprop;
+use pricegrad::diagnostics::{Diagnostics, GoodRow};
+use pricegrad::economy::Economy;
 use pricegrad::engine::Engine;
+use pricegrad::generate::{self, Spec};
 use pricegrad::run::{self, Discard};
 use pricegrad::scenario;
 use std::sync::atomic::AtomicBool;
 
+/// A generated layered Cobb-Douglas economy with `firms` firms (10 layers, 3 inputs each).
+fn layered(firms: usize) -> Economy {
+    let spec = Spec::new(10, firms / 10, 3);
+    let plan = generate::plan(&spec).expect("valid spec");
+    let mut text = Vec::new();
+    generate::write(&plan, &mut text).expect("in memory");
+    let text = String::from_utf8(text).expect("utf-8");
+    scenario::load_str("generated.toml", &text, &[], None).expect("valid")
+}
+
 /// The tupperware chain with `n` replicas of each firm (productivity spread 0.1).
-fn replicated(n: usize) -> pricegrad::economy::Economy {
+fn replicated(n: usize) -> Economy {
     let text = scenario::TUPPERWARE.replace(
         "production = \"",
         &format!(
@@ -22,37 +44,91 @@ fn replicated(n: usize) -> pricegrad::economy::Economy {
     scenario::load_str("bench.toml", &text, &[], None).expect("valid")
 }
 
+fn sizes() -> Vec<usize> {
+    let max: usize = std::env::var("PRICEGRAD_BENCH_MAX_FIRMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    [1_000, 10_000, 100_000, 1_000_000]
+        .into_iter()
+        .filter(|&n| n <= max)
+        .collect()
+}
+
+/// One tick as `run::execute` does it, with the economy's own logging cadence.
+fn logged_tick(engine: &mut Engine, diagnostics: &mut Diagnostics, rows: &mut Vec<GoodRow>) -> f64 {
+    let step = engine.step();
+    if step.tick.is_multiple_of(engine.economy.log.every.max(1)) {
+        rows.clear();
+        let goods = engine.economy.log.goods.clone();
+        black_box(diagnostics.measure(engine, &step, &goods, rows));
+    }
+    engine.finish_tick(&step);
+    step.max_rel_excess
+}
+
 fn ticks(c: &mut Criterion) {
-    let mut group = c.benchmark_group("tick");
-    for n in [1usize, 1_000, 100_000] {
-        let economy = replicated(n);
+    for n in sizes() {
+        let economy = layered(n);
         let edges = economy.firms.edges() as u64;
-        group.throughput(Throughput::Elements(edges));
-        for threads in [1usize, 2] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            let mut engine = Engine::new(economy.clone());
-            group.bench_with_input(BenchmarkId::new(format!("{threads}-threads"), 3 * n), &n, |b, _| {
-                pool.install(|| {
+        for (name, logged) in [("tick", true), ("tick-bare", false)] {
+            let mut group = c.benchmark_group(name);
+            group.throughput(Throughput::Elements(edges));
+            if n >= 100_000 {
+                group.sample_size(10);
+            }
+            for threads in [1usize, 2] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let mut engine = Engine::new(economy.clone());
+                let mut diagnostics = Diagnostics::without_reference(&economy, "benchmark");
+                let mut rows = Vec::new();
+                group.bench_with_input(BenchmarkId::new(format!("{threads}-threads"), n), &n, |b, _| {
                     b.iter(|| {
-                        let step = engine.step();
-                        engine.finish_tick(&step);
-                        black_box(step.max_rel_excess)
+                        pool.install(|| {
+                            if logged {
+                                logged_tick(&mut engine, &mut diagnostics, &mut rows)
+                            } else {
+                                let step = engine.step();
+                                engine.finish_tick(&step);
+                                black_box(step.max_rel_excess)
+                            }
+                        })
                     })
-                })
-            });
+                });
+            }
+            group.finish();
         }
+    }
+}
+
+fn expression_ticks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tick-expr");
+    for n in [1usize, 100_000] {
+        let economy = replicated(n);
+        group.throughput(Throughput::Elements(economy.firms.edges() as u64));
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let mut engine = Engine::new(economy.clone());
+        group.bench_with_input(BenchmarkId::new("2-threads", 3 * n), &n, |b, _| {
+            pool.install(|| {
+                b.iter(|| {
+                    let step = engine.step();
+                    engine.finish_tick(&step);
+                    black_box(step.max_rel_excess)
+                })
+            })
+        });
     }
     group.finish();
 }
 
 fn backprop_pass(c: &mut Criterion) {
     let mut group = c.benchmark_group("backprop");
-    for n in [1usize, 100_000] {
-        let economy = replicated(n);
+    for n in sizes() {
+        let economy = layered(n);
         let engine = Engine::new(economy.clone());
         group.throughput(Throughput::Elements(economy.firms.edges() as u64));
         let mut out = backprop::Adjoints::default();
-        group.bench_function(BenchmarkId::from_parameter(3 * n), |b| {
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| {
                 backprop::backprop_into(&economy, &economy.goods.price, &engine.x, &mut out);
                 black_box(out.good[0])
@@ -64,17 +140,20 @@ fn backprop_pass(c: &mut Criterion) {
 
 fn whole_run(c: &mut Criterion) {
     let economy = replicated(1);
-    c.bench_function("run/tupperware", |b| {
+    let mut group = c.benchmark_group("run");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("tupperware", |b| {
         b.iter(|| {
             let r = run::execute(economy.clone(), &mut Discard, &mut |_| {}, &AtomicBool::new(false)).unwrap();
             black_box(r.ticks)
         })
     });
+    group.finish();
 }
 
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3));
-    targets = ticks, backprop_pass, whole_run
+    targets = ticks, expression_ticks, backprop_pass, whole_run
 }
 criterion_main!(benches);

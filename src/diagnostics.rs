@@ -149,6 +149,19 @@ impl Diagnostics {
         d
     }
 
+    /// Diagnostics with no reference equilibrium (for benchmarks and economies the reference
+    /// solver does not take).
+    pub fn without_reference(economy: &Economy, why: &str) -> Diagnostics {
+        Diagnostics {
+            reference: None,
+            reference_note: Some(why.to_string()),
+            adjoints: Adjoints::default(),
+            warm: vec![1.0; economy.firms.edges()],
+            floor: price_floor(economy),
+            potential_enabled: true,
+        }
+    }
+
     /// Solve the reference equilibrium of the economy as it is now (after a shock).
     pub fn solve_reference(&mut self, economy: &Economy) {
         match reference::solve(economy) {

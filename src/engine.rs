@@ -70,7 +70,8 @@ pub struct Engine {
     /// Prices at the start of the last tick (p_t) and after it (p_{t+1}), per good.
     pub prev_prices: Vec<f64>,
     pub prices: Vec<f64>,
-    /// Input plans (bids) placed in the last tick, per input edge.
+    /// Input plans (bids) placed in the last tick, per input edge. Each firm updates its own
+    /// edges in place: no one else reads them during the firm phase.
     pub x: Vec<f64>,
     /// Output of each firm from those plans.
     pub y: Vec<f64>,
@@ -79,21 +80,62 @@ pub struct Engine {
     pub demand: Vec<f64>,
     /// Whether each endogenous good has a market (goods nobody uses are free: price 0).
     pub traded: Vec<bool>,
-    /// Last normalised profit gradient per edge (memory of the optimistic rule).
+    /// Last normalised profit gradient per edge (memory of the optimistic rule; empty when no
+    /// firm uses that rule).
     last: Vec<f64>,
-    next_x: Vec<f64>,
-    next_last: Vec<f64>,
+    /// How each firm group updates (a specialised kernel where one applies).
+    kernels: Vec<Kernel>,
+    /// ln x per edge and F(x) per firm, kept by the Cobb–Douglas kernel (empty when no firm
+    /// uses it; meaningful only on that kernel's firms).
+    ln_x: Vec<f64>,
+    f_value: Vec<f64>,
     next_shock: usize,
     randomised: bool,
     /// Prices at or below this count as 0 (1e-15 of the largest fixed price).
     free_price: f64,
 }
 
-/// A raw pointer to per-edge buffers, written by firms at disjoint edge ranges.
+/// How the firms of one group update their plans.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kernel {
+    /// [`agents::cobb_douglas_step`]: Cobb–Douglas, gradient rule, relative form, no noise,
+    /// always active, plans of positive and finite size. The common case of large generated
+    /// economies.
+    CobbDouglas { scale: f64, rate: f64 },
+    /// [`agents::update`]: any technology and rule.
+    General,
+}
+
+impl Kernel {
+    fn of(economy: &Economy, group: usize) -> Kernel {
+        let g = &economy.groups[group];
+        let s = &g.agent;
+        match economy.technologies[g.technology] {
+            crate::production::Technology::CobbDouglas { scale }
+                if s.rule == agents::Rule::Gradient
+                    && s.form == agents::Form::Relative
+                    && s.noise == 0.0
+                    && s.activation >= 1.0 =>
+            {
+                Kernel::CobbDouglas { scale, rate: s.rate }
+            }
+            _ => Kernel::General,
+        }
+    }
+}
+
+/// Firms per parallel task in the firm phase.
+const FIRM_CHUNK: usize = 2048;
+/// Goods per parallel task in the market phase.
+const GOOD_CHUNK: usize = 2048;
+
+/// Raw pointers to per-edge and per-firm buffers, written by firms at disjoint ranges.
 #[derive(Clone, Copy)]
 struct EdgeBuffers {
     x: *mut f64,
     last: *mut f64,
+    ln_x: *mut f64,
+    f_value: *mut f64,
 }
 // SAFETY: each firm writes only its own edge range (CSR rows are disjoint), and the buffers
 // outlive the parallel loop that uses them.
@@ -101,16 +143,34 @@ unsafe impl Send for EdgeBuffers {}
 unsafe impl Sync for EdgeBuffers {}
 
 impl EdgeBuffers {
-    /// The plan and gradient-memory slices of edges `r`.
+    /// The plan slice of edges `r`.
     ///
     /// # Safety
-    /// No two live calls may have overlapping ranges, and `r` must lie inside the buffers.
+    /// No two live calls may have overlapping ranges, and `r` must lie inside the buffer.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn rows(&self, r: std::ops::Range<usize>) -> (&mut [f64], &mut [f64]) {
+    unsafe fn plans(&self, r: std::ops::Range<usize>) -> &mut [f64] {
+        std::slice::from_raw_parts_mut(self.x.add(r.start), r.len())
+    }
+
+    /// The ln-plan slice of edges `r` and F of firm `f` (the buffers must not be empty).
+    ///
+    /// # Safety
+    /// As for [`EdgeBuffers::plans`]; `f` must own `r`.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn logs(&self, r: std::ops::Range<usize>, f: usize) -> (&mut [f64], &mut f64) {
         (
-            std::slice::from_raw_parts_mut(self.x.add(r.start), r.len()),
-            std::slice::from_raw_parts_mut(self.last.add(r.start), r.len()),
+            std::slice::from_raw_parts_mut(self.ln_x.add(r.start), r.len()),
+            &mut *self.f_value.add(f),
         )
+    }
+
+    /// The gradient-memory slice of edges `r` (the buffer must not be empty).
+    ///
+    /// # Safety
+    /// As for [`EdgeBuffers::plans`].
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn memory(&self, r: std::ops::Range<usize>) -> &mut [f64] {
+        std::slice::from_raw_parts_mut(self.last.add(r.start), r.len())
     }
 }
 
@@ -150,19 +210,41 @@ impl Engine {
             .groups
             .iter()
             .any(|g| g.agent.noise > 0.0 || g.agent.activation < 1.0);
-        let n_edges = firms.edges();
+        let optimistic = economy.groups.iter().any(|g| g.agent.rule == agents::Rule::Optimistic);
+        let kernels: Vec<Kernel> = (0..economy.groups.len()).map(|g| Kernel::of(&economy, g)).collect();
+        let (mut ln_x, mut f_value) = (Vec::new(), Vec::new());
+        if kernels.iter().any(|k| matches!(k, Kernel::CobbDouglas { .. })) {
+            ln_x = vec![0.0; firms.edges()];
+            f_value = vec![0.0; firms.len()];
+            for f in 0..firms.len() {
+                if let Kernel::CobbDouglas { scale, .. } = kernels[firms.group[f] as usize] {
+                    let r = firms.inputs(f);
+                    let mut ln_f = 0.0;
+                    for e in r {
+                        ln_x[e] = x[e].ln();
+                        ln_f += firms.input_param[e] * ln_x[e];
+                    }
+                    f_value[f] = scale * ln_f.exp();
+                }
+            }
+        }
         let n_goods = goods.len();
         let mut engine = Engine {
             prev_prices: prices.clone(),
             prices,
-            next_x: x.clone(),
             x,
             y,
             supply: vec![0.0; n_goods],
             demand: vec![0.0; n_goods],
             traded,
-            last: vec![0.0; n_edges],
-            next_last: vec![0.0; n_edges],
+            last: if optimistic {
+                vec![0.0; firms.edges()]
+            } else {
+                Vec::new()
+            },
+            kernels,
+            ln_x,
+            f_value,
             next_shock: 0,
             randomised,
             free_price: FREE_PRICE
@@ -173,7 +255,10 @@ impl Engine {
             tick: 0,
             economy,
         };
-        engine.sum_markets();
+        let (supply, demand) = (&mut engine.supply, &mut engine.demand);
+        for g in 0..n_goods {
+            (supply[g], demand[g]) = market_totals(&engine.economy, &engine.x, &engine.y, g);
+        }
         engine
     }
 
@@ -182,9 +267,6 @@ impl Engine {
     pub fn step(&mut self) -> Step {
         let tick = self.tick;
         self.firm_phase(tick);
-        std::mem::swap(&mut self.x, &mut self.next_x);
-        std::mem::swap(&mut self.last, &mut self.next_last);
-        self.sum_markets();
         let mut step = self.market_phase(tick);
         step.shocks = self.economy.shocks[self.next_shock..]
             .iter()
@@ -202,142 +284,149 @@ impl Engine {
         self.tick += 1;
     }
 
+    /// Every firm moves its plan (in place) and sets its output, in parallel over chunks of
+    /// firms; each firm touches only its own edges and output.
     fn firm_phase(&mut self, tick: u64) {
         let economy = &self.economy;
         let firms = &economy.firms;
         let prices = &self.prices;
-        let x = &self.x;
-        let last = &self.last;
+        let kernels = &self.kernels;
         let seed = economy.run.seed;
         let randomised = self.randomised;
         let out = EdgeBuffers {
-            x: self.next_x.as_mut_ptr(),
-            last: self.next_last.as_mut_ptr(),
+            x: self.x.as_mut_ptr(),
+            last: self.last.as_mut_ptr(),
+            ln_x: self.ln_x.as_mut_ptr(),
+            f_value: self.f_value.as_mut_ptr(),
         };
-        self.y.par_iter_mut().enumerate().with_min_len(512).for_each_init(
-            || (Scratch::default(), Vec::<f64>::new()),
-            |(scratch, input_prices), (f, y)| {
+        let has_memory = !self.last.is_empty();
+        self.y.par_chunks_mut(FIRM_CHUNK).enumerate().for_each(|(c, ys)| {
+            let first = c * FIRM_CHUNK;
+            for (i, y) in ys.iter_mut().enumerate() {
+                let f = first + i;
                 let r = firms.inputs(f);
-                input_prices.clear();
-                input_prices.extend(firms.input_good[r.clone()].iter().map(|&g| prices[g as usize]));
-                let view = FirmView {
-                    settings: economy.agent(f),
-                    technology: economy.technology(f),
-                    params: &firms.input_param[r.clone()],
-                    productivity: firms.productivity[f],
-                    revenue: economy.revenue(f, prices),
-                    input_prices,
-                };
-                let mut rng = randomised.then(|| {
-                    let mut rng = random::stream(seed, random::Purpose::Agent, f as u64);
-                    rng.set_word_pos((tick as u128) << 24);
-                    rng
-                });
                 // SAFETY: firm f writes only edges r, which no other firm owns.
-                let (x_next, last_next) = unsafe { out.rows(r.clone()) };
-                *y = agents::update(&view, rng.as_mut(), &x[r.clone()], &last[r], x_next, last_next, scratch);
-            },
-        );
+                let x = unsafe { out.plans(r.clone()) };
+                let group = firms.group[f] as usize;
+                *y = match kernels[group] {
+                    Kernel::CobbDouglas { scale, rate } => {
+                        // SAFETY: as above (the kernel's buffers exist when a group uses it).
+                        let (ln_x, f_value) = unsafe { out.logs(r.clone(), f) };
+                        agents::cobb_douglas_step(
+                            scale,
+                            rate,
+                            firms.productivity[f],
+                            economy.revenue(f, prices),
+                            &firms.input_param[r.clone()],
+                            &firms.input_good[r],
+                            prices,
+                            x,
+                            ln_x,
+                            f_value,
+                        )
+                    }
+                    Kernel::General => {
+                        // SAFETY: as above.
+                        let memory = has_memory.then(|| unsafe { out.memory(r.clone()) });
+                        general_update(economy, f, prices, seed, randomised.then_some(tick), x, memory)
+                    }
+                };
+            }
+        });
     }
 
-    /// Supply and demand of every good from the current plans, summed in CSR order.
-    fn sum_markets(&mut self) {
-        let economy = &self.economy;
-        let goods = &economy.goods;
-        let firms = &economy.firms;
-        let (x, y) = (&self.x, &self.y);
-        self.supply
-            .par_iter_mut()
-            .zip(self.demand.par_iter_mut())
-            .enumerate()
-            .with_min_len(256)
-            .for_each(|(g, (s, d))| {
-                let mut supply = goods.endowment[g];
-                for &k in goods.producers(g) {
-                    let k = k as usize;
-                    supply += firms.output_weight[k] * y[firms.output_firm[k] as usize];
-                }
-                let mut demand = 0.0;
-                for &e in goods.uses(g) {
-                    demand += x[e as usize];
-                }
-                *s = supply;
-                *d = demand;
-            });
-    }
-
+    /// Each market sums its supply and demand (in CSR order) and moves its price, in parallel
+    /// over chunks of goods; the tick's statistics are reduced with max and min, which do not
+    /// depend on how the goods were split between threads.
     fn market_phase(&mut self, tick: u64) -> Step {
-        let rule = self.economy.market.rule;
-        let step_size = self.economy.market.step;
-        let fixed = &self.economy.goods.fixed;
+        let economy = &self.economy;
+        let rule = economy.market.rule;
+        let step_size = economy.market.step;
+        let fixed = &economy.goods.fixed;
         let traded = &self.traded;
-        let (supply, demand) = (&self.supply, &self.demand);
+        let free_price = self.free_price;
+        let (x, y) = (&self.x, &self.y);
         std::mem::swap(&mut self.prev_prices, &mut self.prices);
         let prev = &self.prev_prices;
-        self.prices
-            .par_iter_mut()
+        let stats = self
+            .prices
+            .par_chunks_mut(GOOD_CHUNK)
+            .zip(self.supply.par_chunks_mut(GOOD_CHUNK))
+            .zip(self.demand.par_chunks_mut(GOOD_CHUNK))
             .enumerate()
-            .with_min_len(256)
-            .for_each(|(g, p)| {
-                *p = if traded[g] {
-                    let next = market::next_price(rule, step_size, prev[g], supply[g], demand[g]);
-                    // A multiplicative price in lasting excess supply decays towards 0 (a free
-                    // good); it rests at the bottom of the range instead of leaving it.
-                    if rule == market::Rule::Multiplicative && next < PRICE_RANGE.0 && demand[g] <= supply[g] {
-                        PRICE_RANGE.0
+            .map(|(c, ((ps, ss), ds))| {
+                let mut stats = TickStats::default();
+                for (i, ((p, s), d)) in ps.iter_mut().zip(ss.iter_mut()).zip(ds.iter_mut()).enumerate() {
+                    let g = c * GOOD_CHUNK + i;
+                    (*s, *d) = market_totals(economy, x, y, g);
+                    let (supply, demand, last) = (*s, *d, prev[g]);
+                    *p = if traded[g] {
+                        let next = market::next_price(rule, step_size, last, supply, demand);
+                        // A multiplicative price in lasting excess supply decays towards 0 (a
+                        // free good); it rests at the bottom of the range instead of leaving it.
+                        if rule == market::Rule::Multiplicative && next < PRICE_RANGE.0 && demand <= supply {
+                            PRICE_RANGE.0
+                        } else {
+                            next
+                        }
                     } else {
-                        next
-                    }
-                } else {
-                    prev[g]
-                };
-            });
-        let mut step = Step {
-            tick,
-            ..Step::default()
-        };
-        for g in 0..self.prices.len() {
-            if fixed[g] || !traded[g] {
-                continue;
-            }
-            let (s, d) = (supply[g], demand[g]);
-            // A free good (excess supply at a price that is 0 to working precision) is in
-            // equilibrium: free disposal. It does not hold up convergence.
-            if d <= s && self.prices[g] <= self.free_price && prev[g] <= self.free_price {
-                continue;
-            }
-            let scale = s.abs().max(d.abs());
-            let rel_excess = if scale > 0.0 { (d - s).abs() / scale } else { 0.0 };
-            let rel_change = if prev[g] > 0.0 {
-                (self.prices[g] - prev[g]).abs() / prev[g]
-            } else {
-                0.0
-            };
-            step.max_rel_excess = step.max_rel_excess.max(rel_excess);
-            step.max_rel_change = step.max_rel_change.max(rel_change);
-            let p = self.prices[g];
-            if step.diverged.is_none() {
-                if !p.is_finite() || !s.is_finite() || !d.is_finite() {
-                    let what = if !p.is_finite() {
-                        "price"
-                    } else if !s.is_finite() {
-                        "supply"
-                    } else {
-                        "demand"
+                        last
                     };
-                    step.diverged = Some(format!(
-                        "the {what} of '{}' is no longer a finite number (last price {:e})",
-                        self.economy.goods.name[g], prev[g]
-                    ));
-                } else if p > PRICE_RANGE.1 || (p < PRICE_RANGE.0 && rule == market::Rule::Multiplicative) {
-                    step.diverged = Some(format!(
-                        "the price of '{}' left [1e-300, 1e300] (it is {p:e})",
-                        self.economy.goods.name[g]
-                    ));
+                    if fixed[g] || !traded[g] {
+                        continue;
+                    }
+                    // A free good (excess supply at a price that is 0 to working precision) is
+                    // in equilibrium: free disposal. It does not hold up convergence.
+                    if demand <= supply && *p <= free_price && last <= free_price {
+                        continue;
+                    }
+                    let scale = supply.abs().max(demand.abs());
+                    if scale > 0.0 {
+                        stats.rel_excess = stats.rel_excess.max((demand - supply).abs() / scale);
+                    }
+                    if last > 0.0 {
+                        stats.rel_change = stats.rel_change.max((*p - last).abs() / last);
+                    }
+                    let out_of_range = !p.is_finite()
+                        || !supply.is_finite()
+                        || !demand.is_finite()
+                        || *p > PRICE_RANGE.1
+                        || (*p < PRICE_RANGE.0 && rule == market::Rule::Multiplicative);
+                    if out_of_range && stats.first_bad.is_none() {
+                        stats.first_bad = Some(g);
+                    }
                 }
-            }
+                stats
+            })
+            .reduce(TickStats::default, TickStats::merge);
+        Step {
+            tick,
+            max_rel_excess: stats.rel_excess,
+            max_rel_change: stats.rel_change,
+            shocks: Vec::new(),
+            diverged: stats.first_bad.map(|g| self.divergence(g)),
         }
-        step
+    }
+
+    /// What went wrong at good `g`, which left the finite range this tick.
+    fn divergence(&self, g: usize) -> String {
+        let (p, s, d) = (self.prices[g], self.supply[g], self.demand[g]);
+        let name = &self.economy.goods.name[g];
+        if !p.is_finite() || !s.is_finite() || !d.is_finite() {
+            let what = if !p.is_finite() {
+                "price"
+            } else if !s.is_finite() {
+                "supply"
+            } else {
+                "demand"
+            };
+            format!(
+                "the {what} of '{name}' is no longer a finite number (last price {:e})",
+                self.prev_prices[g]
+            )
+        } else {
+            format!("the price of '{name}' left [1e-300, 1e300] (it is {p:e})")
+        }
     }
 
     fn apply_shocks(&mut self, tick: u64) {
@@ -370,4 +459,113 @@ impl Engine {
     pub fn shocks_pending(&self) -> bool {
         self.next_shock < self.economy.shocks.len()
     }
+}
+
+/// Statistics of one tick's market phase.
+#[derive(Debug, Clone, Copy, Default)]
+struct TickStats {
+    rel_excess: f64,
+    rel_change: f64,
+    /// The first good (lowest index) that left the finite range.
+    first_bad: Option<usize>,
+}
+
+impl TickStats {
+    fn merge(a: TickStats, b: TickStats) -> TickStats {
+        TickStats {
+            rel_excess: a.rel_excess.max(b.rel_excess),
+            rel_change: a.rel_change.max(b.rel_change),
+            first_bad: match (a.first_bad, b.first_bad) {
+                (Some(i), Some(j)) => Some(i.min(j)),
+                (i, j) => i.or(j),
+            },
+        }
+    }
+}
+
+/// Supply (endowment plus producers' outputs) and demand (users' plans) of good `g`, summed
+/// in CSR order.
+#[inline]
+fn market_totals(economy: &Economy, x: &[f64], y: &[f64], g: usize) -> (f64, f64) {
+    let goods = &economy.goods;
+    let firms = &economy.firms;
+    let mut supply = goods.endowment[g];
+    for &k in goods.producers(g) {
+        let k = k as usize;
+        supply += firms.output_weight[k] * y[firms.output_firm[k] as usize];
+    }
+    let mut demand = 0.0;
+    for &e in goods.uses(g) {
+        demand += x[e as usize];
+    }
+    (supply, demand)
+}
+
+/// Per-thread buffers of [`general_update`], reused from tick to tick.
+#[derive(Default)]
+struct Buffers {
+    scratch: Scratch,
+    prices: Vec<f64>,
+    x: Vec<f64>,
+    memory: Vec<f64>,
+    memory_next: Vec<f64>,
+}
+
+thread_local! {
+    static BUFFERS: std::cell::RefCell<Buffers> = std::cell::RefCell::new(Buffers::default());
+}
+
+/// Firm f's update by [`agents::update`] (any technology and rule), in place on its plan `x`
+/// and gradient memory; `tick` is Some when firms draw noise or activation.
+fn general_update(
+    economy: &Economy,
+    f: usize,
+    prices: &[f64],
+    seed: u64,
+    tick: Option<u64>,
+    x: &mut [f64],
+    memory: Option<&mut [f64]>,
+) -> f64 {
+    let firms = &economy.firms;
+    let r = firms.inputs(f);
+    BUFFERS.with_borrow_mut(|b| {
+        let n = r.len();
+        b.prices.clear();
+        b.prices
+            .extend(firms.input_good[r.clone()].iter().map(|&g| prices[g as usize]));
+        b.x.clear();
+        b.x.extend_from_slice(x);
+        b.memory.clear();
+        match &memory {
+            Some(m) => b.memory.extend_from_slice(m),
+            None => b.memory.resize(n, 0.0),
+        }
+        b.memory_next.resize(n, 0.0);
+        let view = FirmView {
+            settings: economy.agent(f),
+            technology: economy.technology(f),
+            params: &firms.input_param[r],
+            productivity: firms.productivity[f],
+            revenue: economy.revenue(f, prices),
+            input_prices: &b.prices,
+        };
+        let mut rng = tick.map(|tick| {
+            let mut rng = random::stream(seed, random::Purpose::Agent, f as u64);
+            rng.set_word_pos((tick as u128) << 24);
+            rng
+        });
+        let y = agents::update(
+            &view,
+            rng.as_mut(),
+            &b.x,
+            &b.memory,
+            x,
+            &mut b.memory_next,
+            &mut b.scratch,
+        );
+        if let Some(m) = memory {
+            m.copy_from_slice(&b.memory_next);
+        }
+        y
+    })
 }

@@ -15,6 +15,7 @@ pub mod compile;
 pub mod diagnostics;
 pub mod economy;
 pub mod engine;
+pub mod fastmath;
 pub mod generate;
 pub mod linalg;
 pub mod market;
