@@ -225,6 +225,10 @@ class Economy:
         self.out_w = None if (out_w == 1.0).all() else out_w
         producers = np.bincount(out_good, minlength=G)
         self.unique_producers = self.single_output and producers.max(initial=0) <= 1
+        # firm f makes good g0 + f (generated files): supply is a slice operation
+        g0 = int(out_good[0]) if N else 0
+        contiguous = self.single_output and N and (out_good == np.arange(g0, g0 + N)).all()
+        self.out_range = (g0, g0 + N) if contiguous else None
         self.endow = endow
         uses = np.bincount(in_good, minlength=G)
         self.uses = uses
@@ -264,89 +268,115 @@ class Economy:
 class Peer:
     """The state (plans, F, prices) and the tick, with every buffer allocated once."""
 
-    def __init__(self, eco, recompute=False):
+    def __init__(self, eco, recompute=False, chunk=8192):
         self.e = eco
         self.recompute = recompute
         K, N, G = eco.K, eco.n_firms, eco.n_goods
         self.x, lnF = eco.initial_plans()
         self.F = np.exp(lnF)  # F without productivity
         self.p = np.append(eco.price0, 1.0)  # + the scratch good
-        self.q = np.empty((K, N))
-        self.pe = np.empty((K, N))
+        # the per-edge work runs over blocks of `chunk` firms, so that its ~10 passes stay
+        # in cache; per-good work (gathers aside) runs over whole arrays
+        self.chunk = C = max(1, min(chunk, N))
+        self.blocks = [(c, min(c + C, N)) for c in range(0, N, C)]
+        self.q = np.empty((K, C))
+        self.pe = np.empty((K, C))
         self.rF = np.empty(N)
         self.inc = np.empty(N)
         self.y = np.empty(N)
-        self.supply = np.empty(G + 1)
-        self.demand = np.empty(G + 1)
+        self.supply = np.zeros(G + 1)
+        self.demand = np.zeros(G + 1)
+        n_t = len(range(G)[eco.T]) if isinstance(eco.T, slice) else len(eco.T)
+        self.z = np.empty(n_t)
+        self.scale = np.empty(n_t)
         self.tick = 0
 
+    def firm_block(self, c0, c1):
+        """The firm phase of firms c0..c1: plans, F (rF holds revenue * productivity * F)."""
+        e, p = self.e, self.p
+        n = c1 - c0
+        q, pe = self.q[:, :n], self.pe[:, :n]
+        a, x, inc, F = e.a[:, c0:c1], self.x[:, c0:c1], self.inc[c0:c1], self.F[c0:c1]
+        np.take(p, e.in_good[:, c0:c1], out=pe, mode="clip")
+        np.multiply(a, self.rF[c0:c1], out=q)  # r dF/dx_i * x_i
+        q /= x
+        q /= pe
+        q -= 1.0  # (r dF/dx_i - p_i) / p_i
+        np.clip(q, -1.0, 1.0, out=q)
+        if not self.positive_prices:
+            q[~(pe > 0)] = 1.0  # the engine's rule for a price that is not positive (or NaN)
+        if e.rate is not None:
+            q *= e.rate
+        else:
+            q *= e.rate_slots[:, c0:c1]
+        if self.recompute:
+            np.exp(q, out=q)
+            x *= q
+            np.log(x, out=q)
+            np.einsum("ij,ij->j", a, q, out=inc)
+            inc += e.ln_scale[c0:c1]
+            np.exp(inc, out=F)
+        else:
+            # ln F(x') - ln F(x) = sum_i a_i rate rel_i
+            np.einsum("ij,ij->j", a, q, out=inc)
+            np.exp(inc, out=inc)
+            F *= inc
+            np.exp(q, out=q)
+            x *= q
+
     def step(self):
-        e, x, q, pe, rF, inc, p = self.e, self.x, self.q, self.pe, self.rF, self.inc, self.p
+        e, p, rF = self.e, self.p, self.rF
         # firm phase: revenue per unit of F, the relative profit gradient, the step
         if e.single_output:
             np.take(p, e.out_good, out=rF, mode="clip")
             if e.out_w is not None:
                 rF *= e.out_w
         else:
-            rF[:] = np.bincount(e.out_firm, weights=e.out_w * p[e.out_good] if e.out_w is not None else p[e.out_good], minlength=e.n_firms)
+            w = p[e.out_good] if e.out_w is None else e.out_w * p[e.out_good]
+            rF[:] = np.bincount(e.out_firm, weights=w, minlength=e.n_firms)
         if e.prod is not None:
             rF *= e.prod
         rF *= self.F
-        np.take(p, e.in_good, out=pe, mode="clip")
-        np.multiply(e.a, rF, out=q)  # r dF/dx_i * x_i
-        q /= x
-        q /= pe
-        q -= 1.0  # (r dF/dx_i - p_i) / p_i
-        np.clip(q, -1.0, 1.0, out=q)
-        if not self.positive_prices:
-            q[pe <= 0] = 1.0
-            q[np.isnan(pe)] = 1.0
-        if e.rate is not None:
-            q *= e.rate
-        else:
-            q *= e.rate_slots
-        # ln F(x') - ln F(x) = sum_i a_i rate rel_i
-        if self.recompute:
-            np.exp(q, out=q)
-            x *= q
-            np.log(x, out=q)
-            np.einsum("ij,ij->j", e.a, q, out=inc)
-            inc += e.ln_scale
-            np.exp(inc, out=self.F)
-        else:
-            np.einsum("ij,ij->j", e.a, q, out=inc)
-            np.exp(inc, out=inc)
-            self.F *= inc
-            np.exp(q, out=q)
-            x *= q
+        for c0, c1 in self.blocks:
+            self.firm_block(c0, c1)
         y = self.F if e.prod is None else np.multiply(self.F, e.prod, out=self.y)
         # market phase: supply and demand per good, multiplicative price step
         s, d = self.supply, self.demand
-        if e.unique_producers:
-            s[:-1] = e.endow
+        if e.out_range is not None:  # firm f alone makes good g0 + f
+            g0, g1 = e.out_range
+            s[:g0] = e.endow[:g0]
+            s[g1:-1] = e.endow[g1:]
             if e.out_w is None:
-                s[e.out_good] += y
+                np.add(e.endow[g0:g1], y, out=s[g0:g1])
             else:
-                s[e.out_good] += e.out_w * y
+                np.multiply(e.out_w, y, out=s[g0:g1])
+                s[g0:g1] += e.endow[g0:g1]
+        elif e.unique_producers:
+            s[:-1] = e.endow
+            s[e.out_good] += y if e.out_w is None else e.out_w * y
         else:
             w = y[e.out_firm] if e.out_w is None else e.out_w * y[e.out_firm]
             s[:-1] = e.endow + np.bincount(e.out_good, weights=w, minlength=e.n_goods)
-        d[:] = np.bincount(e.in_good_flat, weights=x.ravel(), minlength=e.n_goods + 1)
+        d[:] = np.bincount(e.in_good_flat, weights=self.x.ravel(), minlength=e.n_goods + 1)
         T = e.T
-        sT, dT = s[T], d[T]
-        z = dT - sT
-        scale = np.maximum(sT, dT)
-        z *= self.e.step
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z /= scale
+        sT, dT, z, scale = s[T], d[T], self.z, self.scale
+        np.subtract(dT, sT, out=z)
+        np.maximum(sT, dT, out=scale)
+        z *= e.step
+        z /= scale
         if not (scale > 0).all():
             z[~(scale > 0)] = 0.0
         np.exp(z, out=z)
-        pT = p[T] * z
+        if isinstance(T, slice):
+            pT = p[T]
+            pT *= z
+        else:
+            pT = p[T] * z
         low = pT < PRICE_FLOOR
         if low.any():
             pT[low & (dT <= sT)] = PRICE_FLOOR
-        p[T] = pT
+        if not isinstance(T, slice):
+            p[T] = pT
         self.positive_prices = bool((pT > 0).all())
         self.tick += 1
 
@@ -409,6 +439,7 @@ def main(argv=None):
     ap.add_argument("--bench", type=int, metavar="N", help="time N ticks after one warm-up tick")
     ap.add_argument("--check", metavar="STATE.json", help="compare with the Rust engine's state after its ticks")
     ap.add_argument("--rtol", type=float, default=1e-12)
+    ap.add_argument("--chunk", type=int, default=8192, help="firms per block of the per-edge work (default 8192)")
     ap.add_argument("--recompute", action="store_true", help="evaluate F from the plans every tick (one log per edge more)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -417,7 +448,7 @@ def main(argv=None):
     except Unsupported as err:
         print(f"unsupported scenario: {err}", file=sys.stderr)
         return 2
-    peer = Peer(eco, recompute=args.recompute)
+    peer = Peer(eco, recompute=args.recompute, chunk=args.chunk)
     print(
         f"loaded {args.file} ({eco.n_firms} firms, {eco.n_edges} edges, {eco.K} slots per firm"
         f"{', padded' if eco.padded else ''}) in {time.perf_counter() - t0:.2f} s",
