@@ -119,7 +119,8 @@ def read_scenario(path):
 
 
 class Economy:
-    """CSR-free, slot-major arrays of a Cobb-Douglas economy (see the module docstring)."""
+    """A Cobb-Douglas economy as padded slot-major (ELLPACK) arrays: slot (j, f) is firm f's
+    j-th input; `edge_pos` maps the engine's CSR edge order (firm by firm) onto the slots."""
 
     def __init__(self, doc):
         for key in ("shocks",):
@@ -246,29 +247,25 @@ class Economy:
         fixed_or_scratch = np.append(self.fixed, True)
         users = np.append(self.uses, 1).astype(float)
         x = np.ones((K, N))
-        lnF = None
-        err = np.errstate(divide="ignore", invalid="ignore")
-        err.__enter__()
-        for _ in range(N + 2):
-            lnF = self.ln_scale + np.einsum("ij,ij->j", self.a, np.log(x))
-            y = np.exp(lnF) if self.prod is None else self.prod * np.exp(lnF)
-            w = y[self.out_firm] if self.out_w is None else self.out_w * y[self.out_firm]
-            available = self.endow + np.bincount(self.out_good, weights=w, minlength=G)
-            available = np.append(available, 0.0)
-            ok = ~fixed_or_scratch & (available > 0) & np.isfinite(available)
-            share = np.where(ok, available / users, 1.0)
-            nx = share[self.in_good]
-            if np.array_equal(nx, x):
-                break
-            x = nx
-        err.__exit__(None, None, None)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            while True:  # at most depth + 1 passes
+                lnF = self.ln_scale + np.einsum("ij,ij->j", self.a, np.log(x))
+                y = np.exp(lnF) if self.prod is None else self.prod * np.exp(lnF)
+                w = y[self.out_firm] if self.out_w is None else self.out_w * y[self.out_firm]
+                available = np.append(self.endow + np.bincount(self.out_good, weights=w, minlength=G), 0.0)
+                ok = ~fixed_or_scratch & (available > 0) & np.isfinite(available)
+                share = np.where(ok, available / users, 1.0)
+                nx = share[self.in_good]
+                if np.array_equal(nx, x):
+                    break
+                x = nx
         return x, lnF
 
 
 class Peer:
     """The state (plans, F, prices) and the tick, with every buffer allocated once."""
 
-    def __init__(self, eco, recompute=False, chunk=8192):
+    def __init__(self, eco, recompute=False, chunk=16384):
         self.e = eco
         self.recompute = recompute
         K, N, G = eco.K, eco.n_firms, eco.n_goods
@@ -439,7 +436,7 @@ def main(argv=None):
     ap.add_argument("--bench", type=int, metavar="N", help="time N ticks after one warm-up tick")
     ap.add_argument("--check", metavar="STATE.json", help="compare with the Rust engine's state after its ticks")
     ap.add_argument("--rtol", type=float, default=1e-12)
-    ap.add_argument("--chunk", type=int, default=8192, help="firms per block of the per-edge work (default 8192)")
+    ap.add_argument("--chunk", type=int, default=16384, help="firms per block of the per-edge work (default 16384)")
     ap.add_argument("--recompute", action="store_true", help="evaluate F from the plans every tick (one log per edge more)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
