@@ -5,7 +5,8 @@
 //!
 //! Timing: for each thread count, a fresh engine (`Engine::new`, not timed) runs one warm-up
 //! tick, then N timed ticks (`step` + `finish_tick`). One JSON line per thread count goes to
-//! standard output: threads, ticks, firms, edges, seconds, edge_updates_per_s.
+//! standard output: threads, ticks, firms, edges, seconds (wall), cpu_seconds (process CPU
+//! time, all threads), edge_updates_per_s (edges x ticks / wall seconds).
 //!
 //! `--dump FILE`: run N ticks (no warm-up) on the default pool and write the prices, supply,
 //! demand, plans (per input edge, in file order) and outputs as JSON; serde_json writes
@@ -53,6 +54,15 @@ fn parse_args() -> Result<Args, String> {
         threads,
         dump,
     })
+}
+
+/// CPU time of the whole process (all threads), in seconds: on a loaded machine a steadier
+/// measure of one thread's work than wall time.
+fn cpu_seconds() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
 fn run_ticks(engine: &mut Engine, n: u64) {
@@ -111,11 +121,11 @@ fn main() -> ExitCode {
     for &threads in &args.threads {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
         let mut engine = Engine::new(economy.clone());
-        let seconds = pool.install(|| {
+        let (seconds, cpu) = pool.install(|| {
             run_ticks(&mut engine, 1);
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), cpu_seconds());
             run_ticks(&mut engine, args.ticks);
-            t.elapsed().as_secs_f64()
+            (t.elapsed().as_secs_f64(), cpu_seconds() - c)
         });
         println!(
             "{}",
@@ -126,6 +136,7 @@ fn main() -> ExitCode {
                 "firms": firms,
                 "edges": edges,
                 "seconds": seconds,
+                "cpu_seconds": cpu,
                 "edge_updates_per_s": (edges as f64 * args.ticks as f64) / seconds,
             })
         );

@@ -35,11 +35,15 @@ done
 python3 - "$RESULTS" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print(f"{'firms':>9} {'edges':>9} {'ticks':>5}  {'numpy':>12} {'rust 1 thr':>12} {'rust 2 thr':>12}  {'rust1/numpy':>11} {'rust2/numpy':>11}")
+print("edge updates per second (input edges x ticks / wall seconds); in brackets per CPU second")
+print(f"{'firms':>9} {'edges':>9} {'ticks':>5}  {'numpy':>20} {'rust, 1 thread':>20} {'rust, 2 threads':>20}  {'rust1/numpy':>11} {'rust2/numpy':>11}")
 for firms in dict.fromkeys(r["firms"] for r in rows):
     rs = {(r["impl"], r["threads"]): r for r in rows if r["firms"] == firms}
     n, r1, r2 = rs[("numpy", 1)], rs[("rust", 1)], rs[("rust", 2)]
-    m = lambda r: f"{r['edge_updates_per_s'] / 1e6:9.1f} M/s"
-    print(f"{firms:>9} {n['edges']:>9} {n['ticks']:>5}  {m(n):>12} {m(r1):>12} {m(r2):>12}  "
-          f"{r1['edge_updates_per_s'] / n['edge_updates_per_s']:>11.2f} {r2['edge_updates_per_s'] / n['edge_updates_per_s']:>11.2f}")
+    def m(r):
+        cpu = r["edges"] * r["ticks"] / r["cpu_seconds"]
+        return f"{r['edge_updates_per_s'] / 1e6:6.1f} M ({cpu / 1e6:5.1f} M)"
+    ratio = lambda r: f"{r['edge_updates_per_s'] / n['edge_updates_per_s']:.2f} ({n['cpu_seconds'] / r['cpu_seconds']:.2f})"
+    print(f"{firms:>9} {n['edges']:>9} {n['ticks']:>5}  {m(n):>20} {m(r1):>20} {m(r2):>20}  {ratio(r1):>11} {ratio(r2):>11}")
+print("ratios: wall time (CPU time); with 2 threads the CPU ratio is work, not speed")
 EOF
