@@ -119,7 +119,10 @@ fn main() -> ExitCode {
     }
     let (firms, edges) = (economy.firms.len(), economy.firms.edges());
     for &threads in &args.threads {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool");
         let mut engine = Engine::new(economy.clone());
         let (seconds, cpu) = pool.install(|| {
             run_ticks(&mut engine, 1);

@@ -90,7 +90,9 @@ fn have_numpy() -> bool {
         if std::env::var_os("CI").is_some() {
             panic!("CI is set but python3 (3.11+) with numpy is missing: the numpy peer test must run in CI (.ci/run installs numpy)");
         }
-        eprintln!("NOTICE: skipping the numpy peer test: python3 (3.11+) with numpy not found (python3 -m pip install numpy)");
+        eprintln!(
+            "NOTICE: skipping the numpy peer test: python3 (3.11+) with numpy not found (python3 -m pip install numpy)"
+        );
     }
     ok
 }
