@@ -1,0 +1,148 @@
+//! Time exactly the tick (firm phase + market phase) of a scenario file, and optionally dump
+//! the state after N ticks at full precision (the numpy peer's reference).
+//!
+//! cargo run --release --example tick_bench -- FILE [--ticks N] [--threads 1,2] [--dump STATE.json]
+//!
+//! Timing: for each thread count, a fresh engine (`Engine::new`, not timed) runs one warm-up
+//! tick, then N timed ticks (`step` + `finish_tick`). One JSON line per thread count goes to
+//! standard output: threads, ticks, firms, edges, seconds (wall), cpu_seconds (process CPU
+//! time, all threads), edge_updates_per_s (edges x ticks / wall seconds).
+//!
+//! `--dump FILE`: run N ticks (no warm-up) on the default pool and write the prices, supply,
+//! demand, plans (per input edge, in file order) and outputs as JSON; serde_json writes
+//! every f64 with round-trip precision.
+
+use pricegrad::economy::Economy;
+use pricegrad::engine::Engine;
+use pricegrad::scenario;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+struct Args {
+    file: PathBuf,
+    ticks: u64,
+    threads: Vec<usize>,
+    dump: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut file = None;
+    let mut ticks = 10;
+    let mut threads = vec![1, 2];
+    let mut dump = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--ticks" => ticks = value("--ticks")?.parse().map_err(|e| format!("--ticks: {e}"))?,
+            "--threads" => {
+                threads = value("--threads")?
+                    .split(',')
+                    .map(|t| t.parse().map_err(|e| format!("--threads: {e}")))
+                    .collect::<Result<_, _>>()?
+            }
+            "--dump" => dump = Some(PathBuf::from(value("--dump")?)),
+            "-h" | "--help" => return Err(String::new()),
+            _ if file.is_none() && !a.starts_with('-') => file = Some(PathBuf::from(a)),
+            _ => return Err(format!("unexpected argument {a:?}")),
+        }
+    }
+    Ok(Args {
+        file: file.ok_or("give a scenario FILE")?,
+        ticks,
+        threads,
+        dump,
+    })
+}
+
+/// CPU time of the whole process (all threads), in seconds: on a loaded machine a steadier
+/// measure of one thread's work than wall time.
+fn cpu_seconds() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+fn run_ticks(engine: &mut Engine, n: u64) {
+    for _ in 0..n {
+        let step = engine.step();
+        engine.finish_tick(&step);
+    }
+}
+
+fn dump(economy: Economy, ticks: u64, path: &PathBuf) -> std::io::Result<()> {
+    let mut engine = Engine::new(economy);
+    run_ticks(&mut engine, ticks);
+    let state = serde_json::json!({
+        "ticks": ticks,
+        "goods": engine.economy.goods.name,
+        "prices": engine.prices,
+        "supply": engine.supply,
+        "demand": engine.demand,
+        "x": engine.x,
+        "y": engine.y,
+    });
+    std::fs::write(path, serde_json::to_vec(&state)?)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}\nusage: tick_bench FILE [--ticks N] [--threads 1,2] [--dump STATE.json]");
+            return ExitCode::from(2);
+        }
+    };
+    let t0 = Instant::now();
+    let economy = match scenario::load(Some(&args.file), &[], None) {
+        Ok((e, _, _)) => e,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    eprintln!(
+        "loaded {} ({} firms, {} edges) in {:.2} s",
+        args.file.display(),
+        economy.firms.len(),
+        economy.firms.edges(),
+        t0.elapsed().as_secs_f64()
+    );
+    if let Some(path) = &args.dump {
+        if let Err(e) = dump(economy, args.ticks, path) {
+            eprintln!("cannot write {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let (firms, edges) = (economy.firms.len(), economy.firms.edges());
+    for &threads in &args.threads {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool");
+        let mut engine = Engine::new(economy.clone());
+        let (seconds, cpu) = pool.install(|| {
+            run_ticks(&mut engine, 1);
+            let (t, c) = (Instant::now(), cpu_seconds());
+            run_ticks(&mut engine, args.ticks);
+            (t.elapsed().as_secs_f64(), cpu_seconds() - c)
+        });
+        println!(
+            "{}",
+            serde_json::json!({
+                "impl": "rust",
+                "threads": threads,
+                "ticks": args.ticks,
+                "firms": firms,
+                "edges": edges,
+                "seconds": seconds,
+                "cpu_seconds": cpu,
+                "edge_updates_per_s": (edges as f64 * args.ticks as f64) / seconds,
+            })
+        );
+    }
+    ExitCode::SUCCESS
+}
