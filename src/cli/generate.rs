@@ -127,6 +127,10 @@ pub fn run(args: &GenerateArgs) -> u8 {
             }
             Err(e) => {
                 eprintln!("error: cannot write {}: {e}", path.display());
+                eprintln!(
+                    "  = help: {} (nothing was written: the file keeps what it held)",
+                    crate::output::io_help(&e).replace("--out DIR", "--out FILE")
+                );
                 EXIT_FAIL
             }
         },
@@ -135,11 +139,7 @@ pub fn run(args: &GenerateArgs) -> u8 {
 
 /// Stream the scenario into a temporary file beside `path`, then rename it into place.
 fn write_file(path: &Path, plan: &generate::Plan) -> io::Result<u64> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let tmp = crate::output::temp_name(path);
     let result = (|| {
         let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
         let bytes = generate::write(plan, &mut out)?;
