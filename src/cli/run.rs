@@ -91,8 +91,13 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         }
     };
     let mut chart_error = None;
+    // a run that diverged in its first tick logged nothing: there is no chart to draw
+    let nothing_to_draw = report.outcome == "diverged" && report.ticks <= 1;
     if let Some(w) = writer {
         let chart = |trajectory: &std::path::Path, metrics: &std::path::Path| {
+            if nothing_to_draw {
+                return Err(String::new());
+            }
             let data = plot::read_run_files(trajectory, metrics, report.scenario.clone()).map_err(|e| e.to_string())?;
             plot::render_convergence(&data, &report.scenario, args.chart_size).map_err(|e| e.to_string())
         };
@@ -106,7 +111,11 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         println!(
             "wrote {}/ (summary.json, trajectory.csv, metrics.csv{})",
             dir.display(),
-            if chart_error.is_none() { ", convergence.png" } else { "" }
+            if chart_error.is_none() && !nothing_to_draw {
+                ", convergence.png"
+            } else {
+                ""
+            }
         );
     } else {
         println!(
@@ -115,6 +124,12 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
             if report.pass { "PASS" } else { "FAIL" },
             report.outcome_detail
         );
+    }
+    if nothing_to_draw {
+        chart_error = None;
+        if write {
+            eprintln!("note: no convergence.png: the run diverged in its first tick, so no tick was logged");
+        }
     }
     if let Some(e) = &chart_error {
         eprintln!("error: cannot draw the convergence chart: {e}");
