@@ -78,7 +78,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         eprintln!("error: {e}");
         eprintln!("  = help: {}", output::io_help(e));
         eprintln!(
-            "  = note: no result of this run was written; {} holds what it held before, and no temporary file",
+            "  = note: no result of this run was written: {} keeps its earlier files, if any, and no temporary file",
             dir.display()
         );
         EXIT_FAIL
