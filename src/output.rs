@@ -92,7 +92,11 @@ impl Staged {
         }
         // make the renames durable (best effort: not every file system can sync a directory)
         for d in dirs {
-            let d = if d.as_os_str().is_empty() { PathBuf::from(".") } else { d };
+            let d = if d.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                d
+            };
             if let Ok(f) = File::open(&d) {
                 let _ = f.sync_all();
             }
@@ -155,7 +159,11 @@ pub enum DirError {
     NotADirectory(PathBuf),
     /// An existing, non-empty directory without the marker, holding files that are not
     /// pricegrad's (some of their names).
-    Foreign { dir: PathBuf, names: Vec<String>, more: usize },
+    Foreign {
+        dir: PathBuf,
+        names: Vec<String>,
+        more: usize,
+    },
     /// Creating, listing or writing into the directory failed.
     Io {
         what: &'static str,
@@ -317,7 +325,9 @@ impl TempCsv {
     fn close_into(self, stage: &mut Staged) -> io::Result<()> {
         let TempCsv { tmp, dest, out } = self;
         stage.adopt(tmp, dest.clone());
-        let file = out.into_inner().map_err(|e| io_context("write", &dest, e.into_error()))?;
+        let file = out
+            .into_inner()
+            .map_err(|e| io_context("write", &dest, e.into_error()))?;
         file.sync_all().map_err(|e| io_context("write", &dest, e))
     }
 }
@@ -392,9 +402,7 @@ impl RunWriter {
         let png = self.dir.join("convergence.png");
         let chart_error = match chart(&paths.0, &paths.1) {
             Ok(bytes) => {
-                stage
-                    .write(&png, &bytes)
-                    .map_err(|e| io_context("write", &png, e))?;
+                stage.write(&png, &bytes).map_err(|e| io_context("write", &png, e))?;
                 None
             }
             Err(e) => Some(e),
@@ -522,7 +530,10 @@ mod tests {
         s.commit().unwrap();
         assert_eq!(fs::read_to_string(&a).unwrap(), "new a");
         assert_eq!(fs::read_to_string(&b).unwrap(), "new b");
-        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(left.len(), 2, "{left:?}");
     }
 
@@ -558,7 +569,10 @@ mod tests {
         // a file
         let file = root.path().join("file");
         fs::write(&file, "x").unwrap();
-        assert!(matches!(prepare_dir(&file, true, "run"), Err(DirError::NotADirectory(_))));
+        assert!(matches!(
+            prepare_dir(&file, true, "run"),
+            Err(DirError::NotADirectory(_))
+        ));
         assert!(matches!(
             prepare_dir(&file.join("sub"), true, "run"),
             Err(DirError::Io { .. })

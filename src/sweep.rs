@@ -1402,7 +1402,9 @@ fn write_outputs(
             )
         })?;
         let png_path = dir.join(PNG_NAME);
-        stage.write(&png_path, &png).map_err(|e| Error::io("write", &png_path, e))?;
+        stage
+            .write(&png_path, &png)
+            .map_err(|e| Error::io("write", &png_path, e))?;
         files.push(PNG_NAME);
     }
     // the manifest last: `complete` says the other files are in place

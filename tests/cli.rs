@@ -280,7 +280,13 @@ fn run_writes_its_files_and_passes() {
     let names: Vec<String> = files_of(&out).into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names,
-        [".pricegrad", "convergence.png", "metrics.csv", "summary.json", "trajectory.csv"]
+        [
+            ".pricegrad",
+            "convergence.png",
+            "metrics.csv",
+            "summary.json",
+            "trajectory.csv"
+        ]
     );
     let summary: serde_json::Value = serde_json::from_slice(&fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["outcome"], "converged");

@@ -48,7 +48,10 @@ fn run(args: &[&str], cwd: Option<&Path>) -> (i32, String, String) {
         c.current_dir(d);
     }
     let o = c.output().unwrap();
-    let code = o.status.code().unwrap_or_else(|| panic!("killed by a signal: {:?}", o.status));
+    let code = o
+        .status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal: {:?}", o.status));
     let (out, err) = (text(&o.stdout), text(&o.stderr));
     assert!(!err.contains("panicked"), "{err}");
     (code, out, err)
@@ -159,7 +162,10 @@ fn an_unwritable_output_directory_is_exit_2_and_changes_nothing() {
         let (code, _, err) = run(&["run", "--quiet", "--out", path_str(dir)], None);
         assert_eq!(code, 2, "{err}");
         assert!(err.contains(path_str(dir)), "the message names the directory:\n{err}");
-        assert!(err.contains("not writable") && err.contains("--out"), "what to do:\n{err}");
+        assert!(
+            err.contains("not writable") && err.contains("--out"),
+            "what to do:\n{err}"
+        );
         assert_eq!(contents(dir), was, "the directory changed");
     }
     // a sweep too
@@ -188,7 +194,10 @@ fn an_out_path_that_cannot_be_a_directory_is_exit_2() {
     // under a regular file (ENOTDIR): works the same for root
     let (code, _, err) = run(&["run", "--quiet", "--out", path_str(&file.join("out"))], None);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("Not a directory") && err.contains("a part of the path is a file"), "{err}");
+    assert!(
+        err.contains("Not a directory") && err.contains("a part of the path is a file"),
+        "{err}"
+    );
     // the file itself
     let (code, _, err) = run(&["run", "--quiet", "--force", "--out", path_str(&file)], None);
     assert_eq!(code, 2, "{err}");
@@ -199,7 +208,10 @@ fn an_out_path_that_cannot_be_a_directory_is_exit_2() {
         let out = format!("/proc/pricegrad-test-{}", std::process::id());
         let (code, _, err) = run(&["run", "--quiet", "--out", &out], None);
         assert_eq!(code, 2, "{err}");
-        assert!(err.contains(&out) && err.contains("cannot create the output directory"), "{err}");
+        assert!(
+            err.contains(&out) && err.contains("cannot create the output directory"),
+            "{err}"
+        );
     }
     assert_eq!(names(root.path()), ["file"]);
 }
@@ -270,7 +282,9 @@ fn a_full_disk_during_a_run_leaves_no_partial_file_and_keeps_the_previous_result
 
     // at the end: every CSV fits, the chart does not; nothing is renamed into place
     let size = |n: &str| fs::metadata(out.join(n)).unwrap().len();
-    let csv = size("trajectory.csv").max(size("metrics.csv")).max(size("summary.json"));
+    let csv = size("trajectory.csv")
+        .max(size("metrics.csv"))
+        .max(size("summary.json"));
     let png = size("convergence.png");
     assert!(png > csv + 1000, "test assumption: the chart is the largest file");
     let fresh = root.path().join("end");
@@ -318,7 +332,10 @@ fn a_full_disk_during_a_sweep_keeps_whole_journal_lines_and_resume_completes_it(
     assert_no_temporary_files(&out);
     assert!(!out.join("sweep.csv").exists());
     let journal = fs::read_to_string(out.join("sweep-journal.csv")).unwrap();
-    assert!(journal.ends_with('\n'), "a failed append is cut back to whole lines:\n{journal}");
+    assert!(
+        journal.ends_with('\n'),
+        "a failed append is cut back to whole lines:\n{journal}"
+    );
     let a = with_out(&out, &["--resume"]);
     let (code, _, err) = run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None);
     assert_eq!(code, 0, "{err}");
@@ -355,7 +372,15 @@ fn a_foreign_directory_needs_force_and_keeps_its_files() {
 
     for args in [
         vec!["run", "--quiet", "--out", d],
-        vec!["sweep", "scenarios/tupperware.toml", "--param", "market.step=0.2,0.5", "--quiet", "--out", d],
+        vec![
+            "sweep",
+            "scenarios/tupperware.toml",
+            "--param",
+            "market.step=0.2,0.5",
+            "--quiet",
+            "--out",
+            d,
+        ],
     ] {
         let (code, _, err) = run(&args, None);
         assert_eq!(code, 2, "{err}");
@@ -382,7 +407,11 @@ fn a_foreign_directory_needs_force_and_keeps_its_files() {
         None,
     );
     assert_eq!(code, 0, "{err}");
-    assert_eq!(names(&shards), [".pricegrad", "shard-1-of-1"], "the shards' directory is marked");
+    assert_eq!(
+        names(&shards),
+        [".pricegrad", "shard-1-of-1"],
+        "the shards' directory is marked"
+    );
     let (code, _, err) = run(&["merge", path_str(&shards), "--out", d], None);
     assert_eq!(code, 2, "{err}");
     assert_eq!(contents(&dir), before);
@@ -414,7 +443,13 @@ fn empty_marked_and_earlier_version_directories_are_used() {
     // an earlier version's output: pricegrad's file names only (and a stray temporary file)
     let old = root.path().join("old");
     fs::create_dir(&old).unwrap();
-    for n in ["summary.json", "trajectory.csv", "metrics.csv", "convergence.png", ".metrics.csv.tmp"] {
+    for n in [
+        "summary.json",
+        "trajectory.csv",
+        "metrics.csv",
+        "convergence.png",
+        ".metrics.csv.tmp",
+    ] {
         fs::write(old.join(n), "old").unwrap();
     }
     let (code, _, err) = run(&["run", "--quiet", "--out", path_str(&old)], None);
@@ -434,7 +469,13 @@ fn empty_marked_and_earlier_version_directories_are_used() {
     }
     assert_eq!(
         names(&cwd.join("output/tupperware")),
-        [".pricegrad", "convergence.png", "metrics.csv", "summary.json", "trajectory.csv"]
+        [
+            ".pricegrad",
+            "convergence.png",
+            "metrics.csv",
+            "summary.json",
+            "trajectory.csv"
+        ]
     );
 }
 
@@ -505,7 +546,10 @@ fn a_production_function_leaving_its_domain_mid_run_is_an_outcome_with_the_firm_
             scenario(
                 root.path(),
                 "c",
-                &[("production = \"ln(polyethylene)\"", "production = \"ln(polyethylene - 0.005)\"")],
+                &[(
+                    "production = \"ln(polyethylene)\"",
+                    "production = \"ln(polyethylene - 0.005)\"",
+                )],
                 "[[shocks]]\ntick = 50\ngood = \"natgas\"\nendowment = 1e-7\n",
             ),
             "the output of firm 'C' is not a number",
@@ -525,7 +569,10 @@ fn a_production_function_leaving_its_domain_mid_run_is_an_outcome_with_the_firm_
         for w in [what, formula, "left its domain", "diverged at tick"] {
             assert!(stdout.contains(w), "expected {w:?} in:\n{stdout}");
         }
-        assert!(err.contains("help: write the production function to be finite"), "{err}");
+        assert!(
+            err.contains("help: write the production function to be finite"),
+            "{err}"
+        );
         let summary: serde_json::Value = serde_json::from_slice(&fs::read(out.join("summary.json")).unwrap()).unwrap();
         assert_eq!(summary["outcome"], "diverged");
         assert!(summary["outcome_detail"].as_str().unwrap().contains(what), "{summary}");
@@ -573,7 +620,10 @@ fn divergence_and_a_stalled_run_exit_1_with_a_message_and_finite_files() {
         None,
     );
     assert_eq!(code, 1, "{stdout}{err}");
-    assert!(stdout.contains("FAIL: did not converge within max_ticks = 30"), "{stdout}");
+    assert!(
+        stdout.contains("FAIL: did not converge within max_ticks = 30"),
+        "{stdout}"
+    );
     assert!(err.contains("run.max_ticks"), "{err}");
     let summary: serde_json::Value = serde_json::from_slice(&fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["outcome"], "max_ticks");
@@ -600,7 +650,13 @@ fn sigterm_stops_a_run_at_the_end_of_a_tick_and_keeps_the_run_so_far() {
     let root = tempfile::tempdir().unwrap();
     let out = root.path().join("t");
     let child = std::process::Command::new(bin())
-        .args(["run", "scenarios/tupperware.toml", "--quiet", "--set", "agents.noise=0.01"])
+        .args([
+            "run",
+            "scenarios/tupperware.toml",
+            "--quiet",
+            "--set",
+            "agents.noise=0.01",
+        ])
         .args(["--set", "run.max_ticks=1000000000", "--out"])
         .arg(&out)
         .stdout(Stdio::null())
@@ -672,7 +728,7 @@ fn sigint_and_sigterm_stop_a_sweep_and_resume_equals_an_uninterrupted_sweep() {
     for (sig, name) in [(libc::SIGINT, "int"), (libc::SIGTERM, "term")] {
         let out = root.path().join(name);
         let child = std::process::Command::new(bin())
-            .args(&SLOW[..])
+            .args(SLOW)
             .arg("--out")
             .arg(&out)
             .stdout(Stdio::null())
@@ -692,21 +748,26 @@ fn sigint_and_sigterm_stop_a_sweep_and_resume_equals_an_uninterrupted_sweep() {
         let before = journal_rows(&out);
         assert!(before.len() < SLOW_RUNS, "{name}: the sweep finished before the signal");
         assert!(
-            fs::read_to_string(out.join("sweep-journal.csv")).unwrap().ends_with('\n'),
+            fs::read_to_string(out.join("sweep-journal.csv"))
+                .unwrap()
+                .ends_with('\n'),
             "a stopped sweep leaves whole journal lines"
         );
         assert!(!out.join("sweep.csv").exists());
         assert_no_temporary_files(&out);
 
-        let mut resume = args_with(SLOW, &["--resume", "--out", path_str(&out)]);
-        resume.retain(|a| !a.is_empty());
+        let resume = args_with(SLOW, &["--resume", "--out", path_str(&out)]);
         let (code, stdout, err) = run(&resume, None);
         assert_eq!(code, 0, "{err}");
         assert!(
             stdout.contains(&format!("({} run now", SLOW_RUNS - before.len())),
             "finished runs are not run again: {stdout}"
         );
-        assert_eq!(fs::read(out.join("sweep.csv")).unwrap(), expected, "{name}: resumed sweep differs");
+        assert_eq!(
+            fs::read(out.join("sweep.csv")).unwrap(),
+            expected,
+            "{name}: resumed sweep differs"
+        );
         assert_eq!(&journal_rows(&out)[..before.len()], &before[..]);
     }
 }
