@@ -45,6 +45,19 @@ pub fn temp_name(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
+/// Create a temporary file afresh: a file (or a symbolic link) left under that name is
+/// removed first, never written through, so nothing outside the directory is touched.
+pub fn create_temp(tmp: &Path) -> io::Result<File> {
+    let open = || fs::OpenOptions::new().write(true).create_new(true).open(tmp);
+    match open() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(tmp)?;
+            open()
+        }
+        r => r,
+    }
+}
+
 /// Whether a file name is one of pricegrad's temporary names (a crash can leave one behind).
 pub fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.ends_with(".tmp")
@@ -65,7 +78,7 @@ impl Staged {
         let tmp = temp_name(dest);
         // registered first, so that a failed write is cleaned up too
         self.pending.push((tmp.clone(), dest.to_path_buf()));
-        let mut f = File::create(&tmp)?;
+        let mut f = create_temp(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()
     }
@@ -244,7 +257,7 @@ pub fn prepare_dir(dir: &Path, force: bool, command: &str) -> Result<(), DirErro
             if dir.join(MARKER).exists() {
                 // writable? (a probe under a temporary name, removed at once)
                 let probe = temp_name(&dir.join(MARKER));
-                let written = File::create(&probe).map(drop);
+                let written = create_temp(&probe).map(drop);
                 let _ = fs::remove_file(&probe);
                 return written.map_err(io("write into the output directory", dir));
             }
@@ -307,7 +320,7 @@ struct TempCsv {
 impl TempCsv {
     fn create(dest: PathBuf, header: &str) -> io::Result<TempCsv> {
         let tmp = temp_name(&dest);
-        let file = File::create(&tmp).map_err(|e| io_context("write", &dest, e))?;
+        let file = create_temp(&tmp).map_err(|e| io_context("write", &dest, e))?;
         let mut csv = TempCsv {
             tmp,
             dest,
@@ -535,6 +548,21 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left.len(), 2, "{left:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_at_the_temporary_name_is_not_written_through() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = root.path().join("outside");
+        fs::write(&outside, "keep").unwrap();
+        let dir = root.path().join("out");
+        fs::create_dir(&dir).unwrap();
+        let dest = dir.join("summary.json");
+        std::os::unix::fs::symlink(&outside, temp_name(&dest)).unwrap();
+        write_atomic(&dest, b"{}").unwrap();
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "keep");
+        assert_eq!(fs::read_to_string(&dest).unwrap(), "{}");
     }
 
     #[test]

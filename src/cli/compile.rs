@@ -81,7 +81,7 @@ pub fn run(args: &CompileArgs) -> u8 {
             if let Err(e) = crate::output::write_atomic(path, compiled.toml.as_bytes()) {
                 eprintln!("error: cannot write {}: {e}", path.display());
                 eprintln!(
-                    "  = help: {} (nothing was written: the file keeps what it held)",
+                    "  = help: {} (nothing was written; an existing file is unchanged)",
                     crate::output::io_help(&e).replace("--out DIR", "--out FILE")
                 );
                 return EXIT_FAIL;
