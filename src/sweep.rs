@@ -1398,7 +1398,8 @@ fn write_outputs(
         let png = plot::render_sweep(&data, name, size).map_err(|e| {
             Error::failed(
                 format!("cannot draw the sweep chart: {e}"),
-                "try `--chart-size 1600x1200`; then `--resume` writes the files without running anything again",
+                "try `--chart-size 1600x1200`; nothing was written (a sweep keeps its finished runs: `--resume` \
+                 writes the files without running them again)",
             )
         })?;
         let png_path = dir.join(PNG_NAME);
