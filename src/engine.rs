@@ -21,6 +21,10 @@ pub const PRICE_RANGE: (f64, f64) = (1e-300, 1e300);
 /// A price below this fraction of the largest fixed price is zero to working precision.
 pub const FREE_PRICE: f64 = 1e-15;
 
+/// Words in the divergence message of a firm whose production function was evaluated outside
+/// its domain (e.g. `ln(x - 1)` at x < 1): the fault of the scenario, not of the dynamics.
+pub const DOMAIN_FAULT: &str = "left its domain";
+
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -268,6 +272,13 @@ impl Engine {
         let tick = self.tick;
         self.firm_phase(tick);
         let mut step = self.market_phase(tick);
+        if step.diverged.is_some() {
+            // a firm's output or plan that is not finite shows first as a market's supply or
+            // demand: name the firm and the cause instead
+            if let Some(what) = self.firm_fault() {
+                step.diverged = Some(what);
+            }
+        }
         step.shocks = self.economy.shocks[self.next_shock..]
             .iter()
             .take_while(|s| s.tick <= tick)
@@ -373,6 +384,10 @@ impl Engine {
                         last
                     };
                     if fixed[g] || !traded[g] {
+                        // no market moves these prices, but their quantities come from firms too
+                        if !(supply.is_finite() && demand.is_finite()) && stats.first_bad.is_none() {
+                            stats.first_bad = Some(g);
+                        }
                         continue;
                     }
                     // A free good (excess supply at a price that is 0 to working precision) is
@@ -427,6 +442,48 @@ impl Engine {
         } else {
             format!("the price of '{name}' left [1e-300, 1e300] (it is {p:e})")
         }
+    }
+
+    /// The first firm (in firm order) whose new plan or output is not a finite number, and
+    /// why, worded for the user; None when every firm's numbers are finite. Only called when a
+    /// tick went wrong, so it costs nothing otherwise.
+    fn firm_fault(&self) -> Option<String> {
+        let economy = &self.economy;
+        let firms = &economy.firms;
+        let goods = &economy.goods.name;
+        let describe = |v: f64| if v.is_nan() { "not a number" } else { "infinite" };
+        for f in 0..firms.len() {
+            let r = firms.inputs(f);
+            let plan = &self.x[r.clone()];
+            let tech = economy.technology(f);
+            let formula = match tech {
+                crate::production::Technology::Expression(e) => format!("`{}`", e.source()),
+                t => format!("({})", t.kind()),
+            };
+            if let Some(i) = plan.iter().position(|v| !v.is_finite()) {
+                return Some(format!(
+                    "the input plan of firm '{}' for '{}' is {}: its update step was not finite, so its production \
+                     function {formula} or its gradient {DOMAIN_FAULT} (or overflowed) at its previous plan",
+                    economy.firm_name(f),
+                    goods[firms.input_good[r.start + i] as usize],
+                    describe(plan[i]),
+                ));
+            }
+            let y = self.y[f];
+            if !y.is_finite() {
+                let at = r
+                    .clone()
+                    .map(|e| format!("{} = {:.6e}", goods[firms.input_good[e] as usize], self.x[e]))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Some(format!(
+                    "the output of firm '{}' is {}: its production function {formula} {DOMAIN_FAULT} at {at}",
+                    economy.firm_name(f),
+                    describe(y),
+                ));
+            }
+        }
+        None
     }
 
     fn apply_shocks(&mut self, tick: u64) {

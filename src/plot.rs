@@ -470,16 +470,20 @@ fn read_metrics(path: &Path) -> Result<Vec<MetricsRow>, PlotError> {
 /// `title` is set to the directory's name. `trajectory.csv` must have at least
 /// one data row; `metrics.csv` may have none.
 pub fn read_run(dir: &Path) -> Result<RunData, PlotError> {
-    let trajectory = read_trajectory(&dir.join("trajectory.csv"))?;
-    let metrics = read_metrics(&dir.join("metrics.csv"))?;
     let title = dir
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    read_run_files(&dir.join("trajectory.csv"), &dir.join("metrics.csv"), title)
+}
+
+/// Read a run's trajectory and metrics from the given files (e.g. the temporary files of a
+/// run that is still being written).
+pub fn read_run_files(trajectory: &Path, metrics: &Path, title: String) -> Result<RunData, PlotError> {
     Ok(RunData {
         title,
-        trajectory,
-        metrics,
+        trajectory: read_trajectory(trajectory)?,
+        metrics: read_metrics(metrics)?,
     })
 }
 

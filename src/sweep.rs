@@ -21,7 +21,7 @@
 //!   [`merge`] combines the shard directories into the `sweep.csv` an unsharded run writes.
 
 use crate::diagnostics::{GoodRow, MetricsRow};
-use crate::output::{opt, write_atomic};
+use crate::output::{self, opt, write_atomic, Staged};
 use crate::plot::{self, ChartSize};
 use crate::run::{self, Sink};
 use crate::scenario::{self, InputError, Problem, ScenarioFile};
@@ -75,10 +75,11 @@ impl Error {
         Error::Failed(format!("error: {message}\n  = help: {help}\n"))
     }
     fn io(what: impl fmt::Display, path: &Path, e: io::Error) -> Error {
-        Error::failed(
-            format!("cannot {what} {}: {e}", path.display()),
-            "check that the directory is writable and the disk has space, or choose another with --out DIR",
-        )
+        Error::failed(format!("cannot {what} {}: {e}", path.display()), output::io_help(&e))
+    }
+    /// An output directory that cannot be used (nothing was written: exit 2).
+    fn dir(e: output::DirError) -> Error {
+        Error::Input(e.to_string())
     }
 }
 
@@ -1128,6 +1129,8 @@ pub struct Options {
     pub resume: bool,
     pub timing: bool,
     pub chart_size: ChartSize,
+    /// Write into an existing directory that pricegrad did not create.
+    pub force: bool,
 }
 
 /// What a sweep did.
@@ -1168,7 +1171,14 @@ pub trait Progress: Sync {
 pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &AtomicBool) -> Result<Summary, Error> {
     let started = Instant::now();
     let dir = plan.dir(opts.out.as_deref());
-    fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+    if plan.shard.is_some() {
+        // the directory that will hold every shard (and the merged sweep): marked when this
+        // shard creates it, so that `merge` recognises it
+        if let Some(base) = dir.parent().filter(|b| !b.as_os_str().is_empty() && !b.exists()) {
+            output::prepare_dir(base, false, "sweep").map_err(Error::dir)?;
+        }
+    }
+    output::prepare_dir(&dir, opts.force, "sweep").map_err(Error::dir)?;
     let journal_path = dir.join(JOURNAL_NAME);
     let manifest_path = dir.join(MANIFEST_NAME);
     let mut notes = Vec::new();
@@ -1272,7 +1282,13 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
     );
 
     // one run per task, spread over the threads of the current rayon pool
-    let journal = Mutex::new(journal);
+    // the journal with its length in whole lines: a failed append is cut back to that length,
+    // so a full disk leaves no torn line
+    let journal_len = journal
+        .metadata()
+        .map_err(|e| Error::io("read", &journal_path, e))?
+        .len();
+    let journal = Mutex::new((journal, journal_len));
     let new_rows = Mutex::new(Vec::with_capacity(pending.len()));
     pending
         .par_iter()
@@ -1289,8 +1305,12 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
             {
                 // one write per line: a kill leaves whole lines and at most one torn last line
                 let mut j = journal.lock().unwrap_or_else(|e| e.into_inner());
-                j.write_all(line.as_bytes())
-                    .map_err(|e| Error::io("append to", &journal_path, e))?;
+                let (file, len) = &mut *j;
+                if let Err(e) = file.write_all(line.as_bytes()) {
+                    let _ = file.set_len(*len);
+                    return Err(Error::io("append to", &journal_path, e));
+                }
+                *len += line.len() as u64;
             }
             progress.done(&row);
             new_rows.lock().unwrap_or_else(|e| e.into_inner()).push(row);
@@ -1301,7 +1321,7 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
     let ran = new_rows.len() as u64;
     rows.extend(new_rows);
     rows.sort_by_key(|r| (r.point, r.replicate));
-    let journal = journal.into_inner().unwrap_or_else(|e| e.into_inner());
+    let (journal, _) = journal.into_inner().unwrap_or_else(|e| e.into_inner());
     journal.sync_all().map_err(|e| Error::io("sync", &journal_path, e))?;
     let count = |o: &str| rows.iter().filter(|r| r.outcome == o).count() as u64;
     let interrupted = rows.len() < all.len();
@@ -1347,7 +1367,9 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
     })
 }
 
-/// Write `sweep.csv`, the completed `sweep.json`, and `sweep.png` when `chart` is set.
+/// Write `sweep.csv`, the completed `sweep.json`, and `sweep.png` when `chart` is set: each
+/// under a temporary name, renamed into place together once all are written (so a failure
+/// leaves the directory as it was, and no temporary file).
 #[allow(clippy::too_many_arguments)]
 fn write_outputs(
     dir: &Path,
@@ -1359,15 +1381,15 @@ fn write_outputs(
     size: ChartSize,
     chart: bool,
 ) -> Result<Vec<&'static str>, Error> {
+    let mut stage = Staged::default();
     let csv_path = dir.join(CSV_NAME);
-    write_atomic(&csv_path, csv_text(paths, rows, timing).as_bytes()).map_err(|e| Error::io("write", &csv_path, e))?;
-    let mut m = manifest.clone();
-    m.complete = true;
-    let manifest_path = dir.join(MANIFEST_NAME);
-    write_atomic(&manifest_path, m.to_json().as_bytes()).map_err(|e| Error::io("write", &manifest_path, e))?;
+    stage
+        .write(&csv_path, csv_text(paths, rows, timing).as_bytes())
+        .map_err(|e| Error::io("write", &csv_path, e))?;
     let mut files = vec![CSV_NAME, MANIFEST_NAME];
     if chart && !rows.is_empty() {
-        let data = plot::read_sweep(&csv_path).map_err(|e| {
+        let csv_tmp = output::temp_name(&csv_path);
+        let data = plot::read_sweep(&csv_tmp).map_err(|e| {
             Error::failed(
                 format!("cannot read back {}: {e}", csv_path.display()),
                 "re-run the sweep",
@@ -1376,13 +1398,26 @@ fn write_outputs(
         let png = plot::render_sweep(&data, name, size).map_err(|e| {
             Error::failed(
                 format!("cannot draw the sweep chart: {e}"),
-                "the CSV is written; try `--chart-size 1600x1200`",
+                "try `--chart-size 1600x1200`; nothing was written (a sweep keeps its finished runs: `--resume` \
+                 writes the files without running them again)",
             )
         })?;
         let png_path = dir.join(PNG_NAME);
-        write_atomic(&png_path, &png).map_err(|e| Error::io("write", &png_path, e))?;
+        stage
+            .write(&png_path, &png)
+            .map_err(|e| Error::io("write", &png_path, e))?;
         files.push(PNG_NAME);
     }
+    // the manifest last: `complete` says the other files are in place
+    let mut m = manifest.clone();
+    m.complete = true;
+    let manifest_path = dir.join(MANIFEST_NAME);
+    stage
+        .write(&manifest_path, m.to_json().as_bytes())
+        .map_err(|e| Error::io("write", &manifest_path, e))?;
+    stage
+        .commit()
+        .map_err(|e| Error::io("move the results into place in", dir, e))?;
     Ok(files)
 }
 
@@ -1489,7 +1524,13 @@ fn shard_rows(dir: &Path, m: &Manifest) -> Result<(Vec<Row>, bool), Error> {
 
 /// Combine shard directories into one sweep in `out` (default: the directory that holds the
 /// shards). Fails, writing nothing, when the shards disagree or runs are missing.
-pub fn merge(dirs: &[PathBuf], out: Option<&Path>, timing: bool, size: ChartSize) -> Result<MergeSummary, Error> {
+pub fn merge(
+    dirs: &[PathBuf],
+    out: Option<&Path>,
+    timing: bool,
+    size: ChartSize,
+    force: bool,
+) -> Result<MergeSummary, Error> {
     let shards = find_shards(dirs)?;
     let mut manifests = Vec::new();
     for d in &shards {
@@ -1608,7 +1649,7 @@ pub fn merge(dirs: &[PathBuf], out: Option<&Path>, timing: bool, size: ChartSize
             }
         }
     };
-    fs::create_dir_all(&out).map_err(|e| Error::io("create", &out, e))?;
+    output::prepare_dir(&out, force, "merge").map_err(Error::dir)?;
     let rows: Vec<Row> = all.into_values().collect();
     let mut m = first.clone();
     m.shard = None;

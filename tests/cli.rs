@@ -280,7 +280,13 @@ fn run_writes_its_files_and_passes() {
     let names: Vec<String> = files_of(&out).into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names,
-        ["convergence.png", "metrics.csv", "summary.json", "trajectory.csv"]
+        [
+            ".pricegrad",
+            "convergence.png",
+            "metrics.csv",
+            "summary.json",
+            "trajectory.csv"
+        ]
     );
     let summary: serde_json::Value = serde_json::from_slice(&fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["outcome"], "converged");
@@ -436,10 +442,15 @@ fn sigint_stops_at_the_end_of_a_tick_and_keeps_the_run_so_far() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // wait until the run is under way (its temporary trajectory file exists)
-    let tmp = out.join(".trajectory.csv.tmp");
+    // wait until the run is under way (its temporary trajectory file .trajectory.csv.PID.tmp exists)
+    let temporary = |out: &Path| {
+        fs::read_dir(out).into_iter().flatten().flatten().any(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with('.') && n.ends_with(".tmp")
+        })
+    };
     for _ in 0..200 {
-        if tmp.exists() {
+        if temporary(&out) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
@@ -463,7 +474,7 @@ fn sigint_stops_at_the_end_of_a_tick_and_keeps_the_run_so_far() {
     let metrics = fs::read_to_string(out.join("metrics.csv")).unwrap();
     // one row per tick (log.every = 1), the header, and nothing torn
     assert_eq!(metrics.lines().count() as u64, ticks + 1);
-    assert!(!tmp.exists(), "temporary files are renamed into place");
+    assert!(!temporary(&out), "temporary files are renamed into place");
 }
 
 /// Width and height from a PNG's IHDR chunk, after checking the signature.

@@ -1,6 +1,6 @@
 //! `pricegrad generate`: write a random layered economy as a scenario file.
 use clap::{Args, ValueEnum};
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -127,6 +127,10 @@ pub fn run(args: &GenerateArgs) -> u8 {
             }
             Err(e) => {
                 eprintln!("error: cannot write {}: {e}", path.display());
+                eprintln!(
+                    "  = help: {} (nothing was written; an existing file is unchanged)",
+                    crate::output::io_help(&e).replace("--out DIR", "--out FILE")
+                );
                 EXIT_FAIL
             }
         },
@@ -135,13 +139,9 @@ pub fn run(args: &GenerateArgs) -> u8 {
 
 /// Stream the scenario into a temporary file beside `path`, then rename it into place.
 fn write_file(path: &Path, plan: &generate::Plan) -> io::Result<u64> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let tmp = crate::output::temp_name(path);
     let result = (|| {
-        let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        let mut out = BufWriter::with_capacity(1 << 20, crate::output::create_temp(&tmp)?);
         let bytes = generate::write(plan, &mut out)?;
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;

@@ -40,8 +40,8 @@ Examples:
   pricegrad sweep scenarios/sweep_stability.toml     a market.step x agents.rate stability map
   pricegrad compile \"sqrt(x) + ln(1 + x)\" --at x=4 --out f.toml && pricegrad run f.toml
 
-Exit codes: 0 pass, 1 fail (mismatch, diverged, not converged), 2 bad input,
-130 interrupted (the files hold the run so far).";
+Exit codes: 0 pass, 1 fail (mismatch, diverged, not converged, results not written),
+2 bad input (including an unusable --out DIR), 130 interrupted (the files hold the run so far).";
 
 const RUN_AFTER_HELP: &str = "\
 Examples:
@@ -54,8 +54,18 @@ run.max_ticks|tolerance|patience|seed|check_tolerance, log.every,
 goods.NAME.price|endowment|initial_price, firms.NAME.rate|rule|count|productivity|...,
 firms.NAME.production.scale|exponents.GOOD|..., shocks.N.tick|price|endowment|productivity.
 
-Writes summary.json, trajectory.csv, metrics.csv and convergence.png (see README.md).
-Exit codes: 0 pass, 1 fail, 2 bad input, 130 interrupted.";
+Writes summary.json, trajectory.csv, metrics.csv and convergence.png (see README.md) into
+DIR (--out, default output/<name>), each under a temporary name, renamed into place together
+at the end: a run that fails to write leaves the previous results and no temporary file.
+pricegrad marks the directories it creates with a .pricegrad file and refuses an existing,
+non-empty directory without one unless --force (a directory holding only pricegrad's own
+file names, as earlier versions wrote them, counts as its own).
+
+Exit codes: 0 pass; 1 fail (a price differs from its derivative, the run diverged, a
+production function left its domain, max_ticks ran out) or the results could not be written
+(disk full); 2 bad input: the scenario, an argument, or an --out DIR that cannot be used (not
+writable, a file, someone else's directory), found before anything runs or is written;
+130 interrupted (the files hold the run so far).";
 
 #[derive(Debug, Parser)]
 #[command(name = "pricegrad", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
@@ -111,9 +121,14 @@ pub struct RunArgs {
     /// Random seed (overrides run.seed).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Output directory [default: output/<scenario name>]
+    /// Output directory [default: output/<scenario name>]. Created if missing; an existing
+    /// directory is used only if pricegrad made it (or it is empty), else see --force.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write into an existing --out DIR that pricegrad did not create (only pricegrad's own
+    /// file names in it are replaced; nothing else is touched).
+    #[arg(long)]
+    pub force: bool,
     /// Worker threads [default: all cores]. Results are identical for any number.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -136,6 +151,7 @@ impl RunArgs {
             sets: vec![],
             seed: None,
             out: None,
+            force: false,
             threads: None,
             quiet: false,
             no_timing: false,

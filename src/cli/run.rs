@@ -2,7 +2,8 @@
 //! (for `run`) write the results.
 
 use super::{report_input_error, RunArgs, EXIT_BAD_INPUT, EXIT_FAIL, EXIT_PASS};
-use crate::output::RunWriter;
+use crate::output::{self, RunWriter};
+use crate::plot;
 use crate::run::{self, Discard, Report};
 use crate::scenario;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -52,40 +53,69 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         bar.set_position(tick);
     };
 
-    let result: std::io::Result<(Report, Option<RunWriter>)> = pool.install(|| {
-        if write {
-            let mut writer = RunWriter::create(&dir, &names)?;
-            let report = run::execute(economy, &mut writer, &mut progress, stop)?;
-            Ok((report, Some(writer)))
-        } else {
-            let report = run::execute(economy, &mut Discard, &mut progress, stop)?;
-            Ok((report, None))
+    // the output directory is made ready (created, checked, marked) before anything runs
+    let mut writer = None;
+    if write {
+        if let Err(e) = output::prepare_dir(&dir, args.force, "run") {
+            eprint!("{e}");
+            return EXIT_BAD_INPUT;
         }
+        match RunWriter::create(&dir, &names) {
+            Ok(w) => writer = Some(w),
+            Err(e) => {
+                eprintln!("error: {e}");
+                eprintln!("  = help: {}", output::io_help(&e));
+                return EXIT_BAD_INPUT;
+            }
+        }
+    }
+    let result = pool.install(|| match writer.as_mut() {
+        Some(w) => run::execute(economy, w, &mut progress, stop),
+        None => run::execute(economy, &mut Discard, &mut progress, stop),
     });
     bar.finish_and_clear();
-    let (report, writer) = match result {
-        Ok(x) => x,
+    let not_written = |e: &std::io::Error| {
+        eprintln!("error: {e}");
+        eprintln!("  = help: {}", output::io_help(e));
+        eprintln!(
+            "  = note: no result of this run was written: {} keeps its earlier files, if any, and no temporary file",
+            dir.display()
+        );
+        EXIT_FAIL
+    };
+    let report = match result {
+        Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot write results to {}: {e}", dir.display());
-            eprintln!("  = help: check that the directory is writable and the disk has space, or choose another with --out DIR");
-            return EXIT_FAIL;
+            drop(writer); // removes the temporary files
+            return not_written(&e);
         }
     };
+    let mut chart_error = None;
+    // a run that diverged in its first tick logged nothing: there is no chart to draw
+    let nothing_to_draw = report.outcome == "diverged" && report.ticks <= 1;
     if let Some(w) = writer {
-        if let Err(e) = w.finish(&report, !args.no_timing) {
-            eprintln!("error: cannot write results to {}: {e}", dir.display());
-            return EXIT_FAIL;
-        }
-        if let Err(e) = super::plot::render_run(&dir, &report.scenario, args.chart_size) {
-            eprintln!("error: cannot draw the convergence chart: {e}");
-            return EXIT_FAIL;
+        let chart = |trajectory: &std::path::Path, metrics: &std::path::Path| {
+            if nothing_to_draw {
+                return Err(String::new());
+            }
+            let data = plot::read_run_files(trajectory, metrics, report.scenario.clone()).map_err(|e| e.to_string())?;
+            plot::render_convergence(&data, &report.scenario, args.chart_size).map_err(|e| e.to_string())
+        };
+        match w.finish(&report, !args.no_timing, chart) {
+            Ok(c) => chart_error = c,
+            Err(e) => return not_written(&e),
         }
     }
     if write {
         print_table(&report, &label);
         println!(
-            "wrote {}/ (summary.json, trajectory.csv, metrics.csv, convergence.png)",
-            dir.display()
+            "wrote {}/ (summary.json, trajectory.csv, metrics.csv{})",
+            dir.display(),
+            if chart_error.is_none() && !nothing_to_draw {
+                ", convergence.png"
+            } else {
+                ""
+            }
         );
     } else {
         println!(
@@ -95,17 +125,48 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
             report.outcome_detail
         );
     }
+    if nothing_to_draw {
+        chart_error = None;
+        if write {
+            eprintln!("note: no convergence.png: the run diverged in its first tick, so no tick was logged");
+        }
+    }
+    if let Some(e) = &chart_error {
+        eprintln!("error: cannot draw the convergence chart: {e}");
+        eprintln!("  = note: the other files are written");
+    }
+    outcome_help(&report);
     if report.outcome == "interrupted" {
         eprintln!(
             "interrupted: stopped after {} ticks; the files hold the run so far",
             report.ticks
         );
         EXIT_INTERRUPTED
-    } else if report.pass {
+    } else if report.pass && chart_error.is_none() {
         EXIT_PASS
     } else {
         EXIT_FAIL
     }
+}
+
+/// What to try after a run that diverged or ran out of ticks (on standard error).
+fn outcome_help(r: &Report) {
+    let help = match r.outcome {
+        "diverged" if r.outcome_detail.contains(crate::engine::DOMAIN_FAULT) => {
+            "write the production function to be finite for every input > 0 (e.g. ln(1 + x) instead of ln(x - 1)); \
+             the plans firms choose are not limited to the values the scenario starts from"
+        }
+        "diverged" => {
+            "prices or plans ran away: a smaller market.step or agents.rate usually keeps them in range \
+             (README.md, Stable settings), e.g. --set market.step=0.1"
+        }
+        "max_ticks" => {
+            "give the run more ticks (--set run.max_ticks=N), loosen run.tolerance, or try a larger market.step \
+             or agents.rate (README.md, Stable settings)"
+        }
+        _ => return,
+    };
+    eprintln!("help: {help}");
 }
 
 /// Exit code after SIGINT or SIGTERM (128 + SIGINT), as shells expect.

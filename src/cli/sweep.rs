@@ -41,9 +41,17 @@ Examples:
   pricegrad sweep FILE --shard auto --out results            # in a Slurm array job
   pricegrad merge results                                    # then combine the shards
 
+Output safety: sweep.csv, sweep.png and sweep.json are written under temporary names and
+renamed into place together; the journal is appended one whole line at a time (a failed
+append is cut back). pricegrad marks the directories it creates with a .pricegrad file and
+refuses an existing, non-empty directory without one unless --force (a directory holding only
+pricegrad's own file names, as earlier versions wrote them, counts as its own).
+
 Exit codes: 0 the sweep completed (even if some runs diverged: the summary says how many),
-1 it could not finish (I/O), 2 bad input (nothing is written), 130 stopped by SIGINT or
-SIGTERM (finished runs are kept: continue with --resume).";
+1 it could not finish (I/O, e.g. a full disk: finished runs are kept, continue with --resume),
+2 bad input or an --out DIR that cannot be used (not writable, a file, someone else's
+directory; nothing is written), 130 stopped by SIGINT or SIGTERM (finished runs are kept:
+continue with --resume).";
 
 /// `pricegrad sweep`.
 #[derive(Debug, Args)]
@@ -66,6 +74,10 @@ pub struct SweepArgs {
     /// DIR/shard-K-of-N/.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write into an existing --out DIR that pricegrad did not create (only pricegrad's own
+    /// file names in it are replaced; nothing else is touched).
+    #[arg(long)]
+    pub force: bool,
     /// Continue an interrupted sweep in DIR: runs already finished are kept, not redone.
     /// Refuses if DIR holds a different sweep (scenario, --set, --seed, grid, replicates).
     #[arg(long)]
@@ -100,7 +112,8 @@ Each DIR is a shard directory (written by `pricegrad sweep --shard K/N`, named
 shard-K-of-N) or a directory holding shard-K-of-N subdirectories. The manifests must agree
 (scenario, --set, --seed, parameters, replicates, version). The merged sweep.csv is
 byte-identical to the one an unsharded sweep writes. If a shard is missing or unfinished,
-merge lists the missing points by shard, writes nothing and exits 1.
+merge lists the missing points by shard, writes nothing and exits 1. An --out DIR that
+pricegrad did not create (no .pricegrad file, other files in it) needs --force (exit 2).
 
 Examples:
   pricegrad merge results                          # results/shard-*-of-*/ -> results/
@@ -117,6 +130,10 @@ pub struct MergeArgs {
     /// Where to write the merged sweep [default: the directory that holds the shards].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write into an existing --out DIR that pricegrad did not create (only pricegrad's own
+    /// file names in it are replaced; nothing else is touched).
+    #[arg(long)]
+    pub force: bool,
     /// Leave the wall_seconds column out of sweep.csv.
     #[arg(long)]
     pub no_timing: bool,
@@ -252,6 +269,7 @@ pub fn run(args: &SweepArgs) -> u8 {
         resume: args.resume,
         timing: !args.no_timing,
         chart_size: args.chart_size,
+        force: args.force,
     };
     // Slurm sends SIGTERM before killing a job at its time limit: stop cleanly then
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
@@ -300,7 +318,13 @@ pub fn run(args: &SweepArgs) -> u8 {
 
 /// `pricegrad merge DIR...`.
 pub fn merge(args: &MergeArgs) -> u8 {
-    match sweep::merge(&args.dirs, args.out.as_deref(), !args.no_timing, args.chart_size) {
+    match sweep::merge(
+        &args.dirs,
+        args.out.as_deref(),
+        !args.no_timing,
+        args.chart_size,
+        args.force,
+    ) {
         Ok(s) => {
             println!(
                 "merged {} shard directories: {} runs: {} converged, {} diverged, {} hit max_ticks",
