@@ -116,6 +116,35 @@ pub struct LogSettings {
     pub goods: Vec<usize>,
 }
 
+impl LogSettings {
+    /// Economies with at most this many input edges log every tick by default.
+    pub const EVERY_TICK_EDGES: usize = 10_000;
+    /// The default cadence of larger economies: measuring a tick (backprop, the potential,
+    /// the rows) costs about three ticks, so logging every 50th costs about 5% of the run.
+    pub const LARGE_EVERY: u64 = 50;
+    /// At most this many goods go to `trajectory.csv` by default.
+    pub const MAX_DEFAULT_GOODS: usize = 1000;
+
+    /// The default `log.every` of an economy with `edges` input edges.
+    pub fn default_every(edges: usize) -> u64 {
+        if edges <= Self::EVERY_TICK_EDGES {
+            1
+        } else {
+            Self::LARGE_EVERY
+        }
+    }
+
+    /// The default `log.goods`: every endogenous good, or `MAX_DEFAULT_GOODS` of them spread
+    /// evenly over the good indices (first and last included) when there are more.
+    pub fn default_goods(endogenous: &[usize]) -> Vec<usize> {
+        let (n, k) = (endogenous.len(), Self::MAX_DEFAULT_GOODS);
+        if n <= k {
+            return endogenous.to_vec();
+        }
+        (0..k).map(|i| endogenous[i * (n - 1) / (k - 1)]).collect()
+    }
+}
+
 /// What a shock changes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ShockKind {

@@ -220,3 +220,34 @@ fn impossible_requests_are_bad_input() {
         assert!(stderr.contains(words) && stderr.contains("help:"), "{args:?}: {stderr}");
     }
 }
+
+/// Small economies log every tick and every good; large ones every 50th tick and 1000 goods
+/// spread evenly (first and last endogenous good included), unless the file says otherwise.
+#[test]
+fn default_logging_scales_with_the_economy() {
+    use pricegrad::economy::LogSettings;
+    let small = load(&text(&Spec::new(3, 10, 2)));
+    assert_eq!(small.log.every, 1);
+    assert_eq!(small.log.goods, small.goods.endogenous().collect::<Vec<_>>());
+
+    let mut big_text = text(&Spec::new(10, 1_500, 3)); // 45,000 edges, 15,000 endogenous goods
+                                                       // generate writes a short [log] goods list at the end; take it out to see the defaults
+    let cut = big_text.find("[log]").expect("generate writes [log] for big economies");
+    big_text.truncate(cut);
+    let big = load(&big_text);
+    assert!(big.firms.edges() > LogSettings::EVERY_TICK_EDGES);
+    assert_eq!(big.log.every, LogSettings::LARGE_EVERY);
+    let endogenous: Vec<usize> = big.goods.endogenous().collect();
+    let logged = &big.log.goods;
+    assert_eq!(logged.len(), LogSettings::MAX_DEFAULT_GOODS);
+    assert_eq!(logged.first(), endogenous.first());
+    assert_eq!(logged.last(), endogenous.last());
+    assert!(logged.windows(2).all(|w| w[0] < w[1]), "distinct and in order");
+    assert!(logged.iter().all(|g| !big.goods.fixed[*g]));
+
+    // the file's own settings win
+    let explicit = big_text.replacen("[goods]", "[log]\nevery = 3\ngoods = [\"g1_7\"]\n\n[goods]", 1);
+    let e = load(&explicit);
+    assert_eq!(e.log.every, 3);
+    assert_eq!(e.log.goods, vec![e.goods.index("g1_7").unwrap()]);
+}

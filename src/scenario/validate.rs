@@ -291,9 +291,12 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
             )
         }),
     };
-    let every = file.log.every.as_ref().map_or(1, |n| {
-        c.int(n, "log.every", 1, 1_000_000_000, "log every N ticks, e.g. every = 1") as u64
-    });
+    // None: the default, which depends on the economy's size (set below)
+    let every = file
+        .log
+        .every
+        .as_ref()
+        .map(|n| c.int(n, "log.every", 1, 1_000_000_000, "log every N ticks, e.g. every = 1") as u64);
 
     // --- firms --------------------------------------------------------------------------
     let mut groups: Vec<FirmGroup> = Vec::new();
@@ -701,8 +704,9 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
     }
 
     if log_goods.is_empty() {
-        log_goods = goods.endogenous().collect();
+        log_goods = LogSettings::default_goods(&goods.endogenous().collect::<Vec<_>>());
     }
+    let every = every.unwrap_or_else(|| LogSettings::default_every(firms.edges()));
     Ok(Economy {
         name,
         description: file.description.clone().unwrap_or_default(),
