@@ -116,6 +116,9 @@ pub struct FirmView<'a> {
     pub revenue: f64,
     /// Prices of its inputs, in input order.
     pub input_prices: &'a [f64],
+    /// Whether the technology has constant returns (see [`Technology::constant_returns`]):
+    /// then the gradient rule extrapolates (the stabiliser of docs/MODEL.md).
+    pub constant_returns: bool,
 }
 
 /// Draw the observation-noise and activation randomness of one firm for one tick from its
@@ -159,7 +162,17 @@ pub fn update(
         x_next.copy_from_slice(x);
         last_next.copy_from_slice(last);
     } else {
+        // Constant returns: profit is linear along rays, so plain gradient steps and the
+        // markets' price steps rotate around the equilibrium without damping. The stabiliser
+        // is the optimistic extrapolation 2 g_t - g_{t-1} (it damps that rotation).
+        let extrapolate = s.rule == Rule::Optimistic || (s.rule == Rule::Gradient && view.constant_returns);
         match s.rule {
+            Rule::Gradient | Rule::Optimistic if matches!(view.technology, Technology::Leontief { .. }) => {
+                let Technology::Leontief { scale } = *view.technology else {
+                    unreachable!()
+                };
+                leontief_step(scale, s, r, view.params, &observed, x, last, x_next, last_next);
+            }
             Rule::Gradient | Rule::Optimistic => {
                 view.technology.gradient(x, view.params, &mut scratch.grad);
                 for i in 0..n {
@@ -172,7 +185,7 @@ pub fn update(
                             } else {
                                 1.0
                             };
-                            let push = if s.rule == Rule::Optimistic {
+                            let push = if extrapolate {
                                 (2.0 * rel - last[i]).clamp(-1.0, 1.0)
                             } else {
                                 rel
@@ -181,11 +194,7 @@ pub fn update(
                             last_next[i] = rel;
                         }
                         Form::Additive => {
-                            let push = if s.rule == Rule::Optimistic {
-                                2.0 * g - last[i]
-                            } else {
-                                g
-                            };
+                            let push = if extrapolate { 2.0 * g - last[i] } else { g };
                             x_next[i] = (x[i] + s.rate * push).max(x[i] * MIN_SHRINK);
                             last_next[i] = g;
                         }
@@ -211,6 +220,48 @@ pub fn update(
     }
     scratch.observed = observed;
     view.productivity * view.technology.value(x_next, view.params)
+}
+
+/// The gradient rule for a Leontief firm, F = scale * min_i x_i / r_i. Its profit is not
+/// differentiable off the ray x_i = r_i a (there the gradient puts all weight on one input and
+/// the others' markets see no demand), so the firm moves along the ray: it buys exactly
+/// r_i a of each input and steps its activity a by its margin per unit of activity,
+/// m = revenue * scale - sum_i r_i p_i (relative form: m / sum_i r_i p_i, clipped), with the
+/// constant-returns extrapolation 2 m_t - m_{t-1}. The memory holds m_t on every edge.
+#[allow(clippy::too_many_arguments)]
+fn leontief_step(
+    scale: f64,
+    s: &AgentSettings,
+    revenue: f64,
+    r: &[f64],
+    prices: &[f64],
+    x: &[f64],
+    last: &[f64],
+    x_next: &mut [f64],
+    last_next: &mut [f64],
+) {
+    let activity = x.iter().zip(r).map(|(x, r)| x / r).fold(f64::INFINITY, f64::min);
+    let cost: f64 = r.iter().zip(prices).map(|(r, p)| r * p).sum();
+    let margin = revenue * scale - cost;
+    let (next, memory) = match s.form {
+        Form::Relative => {
+            let rel = if cost > 0.0 {
+                (margin / cost).clamp(-1.0, 1.0)
+            } else {
+                1.0
+            };
+            let push = (2.0 * rel - last[0]).clamp(-1.0, 1.0);
+            (activity * (s.rate * push).exp(), rel)
+        }
+        Form::Additive => {
+            let push = 2.0 * margin - last[0];
+            ((activity + s.rate * push).max(activity * MIN_SHRINK), margin)
+        }
+    };
+    for i in 0..x.len() {
+        x_next[i] = r[i] * next;
+        last_next[i] = memory;
+    }
 }
 
 /// The profit-maximising plan of `revenue * F(x) - prices . x` (revenue includes the
@@ -370,6 +421,7 @@ mod tests {
                 productivity,
                 revenue,
                 input_prices: &prices,
+                constant_returns: false,
             };
             let n = a.len();
             let (mut x_general, mut last) = (vec![0.0; n], vec![0.0; n]);

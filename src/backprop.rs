@@ -32,6 +32,30 @@ pub struct Adjoints {
     pub per_use: Vec<f64>,
     /// max over uses |u_e - a_g| per good (0 for goods with fewer than two uses).
     pub spread: Vec<f64>,
+    /// The adjoint as an interval per good, [low, high]: where a non-smooth firm (Leontief)
+    /// sits at a kink, every subgradient is a valid derivative, and the interval holds the
+    /// adjoints of all of them (low = good = high where everything downstream is smooth).
+    pub low: Vec<f64>,
+    pub high: Vec<f64>,
+    per_use_low: Vec<f64>,
+    per_use_high: Vec<f64>,
+}
+
+impl Adjoints {
+    /// The point of good g's adjoint interval nearest to `price` (the adjoint itself where
+    /// the interval is a point).
+    pub fn nearest(&self, g: usize, price: f64) -> f64 {
+        if self.low[g] < self.high[g] {
+            price.clamp(self.low[g], self.high[g])
+        } else {
+            self.good[g]
+        }
+    }
+
+    /// Whether good g's adjoint is an interval (a kink of a non-smooth firm downstream).
+    pub fn is_interval(&self, g: usize) -> bool {
+        self.low[g] < self.high[g]
+    }
 }
 
 /// Run backprop at the allocation `x` (one quantity per input edge). Fixed-price goods take
@@ -54,34 +78,56 @@ pub fn backprop_into(economy: &Economy, prices: &[f64], x: &[f64], out: &mut Adj
     out.per_use.resize(firms.edges(), 0.0);
     out.spread.clear();
     out.spread.resize(goods.len(), 0.0);
+    for v in [&mut out.low, &mut out.high] {
+        v.clear();
+        v.resize(goods.len(), 0.0);
+    }
+    for v in [&mut out.per_use_low, &mut out.per_use_high] {
+        v.clear();
+        v.resize(firms.edges(), 0.0);
+    }
     for g in 0..goods.len() {
         if goods.fixed[g] {
             out.good[g] = prices[g];
+            out.low[g] = prices[g];
+            out.high[g] = prices[g];
         }
     }
-    let mut grad = Vec::new();
+    let (mut grad, mut grad_low, mut grad_high) = (Vec::new(), Vec::new(), Vec::new());
     for &f in firms.topo_order.iter().rev() {
         let f = f as usize;
         // Every user of this firm's outputs comes later in topological order, so it has
         // already been processed: the outputs' adjoints can be completed now.
-        let mut revenue = 0.0;
+        let (mut revenue, mut revenue_low, mut revenue_high) = (0.0, 0.0, 0.0);
         for k in firms.outputs(f) {
             let g = firms.output_good[k] as usize;
             if out.good[g].is_nan() {
                 settle_good(economy, g, x, out);
             }
-            revenue += firms.output_weight[k] * out.good[g];
+            let w = firms.output_weight[k];
+            revenue += w * out.good[g];
+            revenue_low += w * out.low[g];
+            revenue_high += w * out.high[g];
         }
         out.revenue[f] = revenue;
         let inputs = firms.inputs(f);
-        grad.clear();
-        grad.resize(inputs.len(), 0.0);
-        economy
-            .technology(f)
-            .gradient(&x[inputs.clone()], &firms.input_param[inputs.clone()], &mut grad);
-        let scale = revenue * firms.productivity[f];
-        for (e, d) in inputs.zip(&grad) {
-            out.per_use[e] = scale * d;
+        let n = inputs.len();
+        for v in [&mut grad, &mut grad_low, &mut grad_high] {
+            v.clear();
+            v.resize(n, 0.0);
+        }
+        let (technology, plan, params) = (
+            economy.technology(f),
+            &x[inputs.clone()],
+            &firms.input_param[inputs.clone()],
+        );
+        technology.gradient(plan, params, &mut grad);
+        technology.supergradient_range(plan, params, &mut grad_low, &mut grad_high);
+        let a = firms.productivity[f];
+        for (i, e) in inputs.enumerate() {
+            out.per_use[e] = revenue * a * grad[i];
+            out.per_use_low[e] = revenue_low * a * grad_low[i];
+            out.per_use_high[e] = revenue_high * a * grad_high[i];
         }
     }
     // Goods nobody produces (raw goods with endowments) are settled last.
@@ -98,19 +144,26 @@ fn settle_good(economy: &Economy, g: usize, x: &[f64], out: &mut Adjoints) {
     if uses.is_empty() {
         // Nobody wants it: with free disposal its value is 0.
         out.good[g] = 0.0;
+        out.low[g] = 0.0;
+        out.high[g] = 0.0;
         return;
     }
-    let (mut num, mut den) = (0.0, 0.0);
-    for &e in uses {
-        let e = e as usize;
-        num += x[e] * out.per_use[e];
-        den += x[e];
-    }
-    let a = if den > 0.0 {
-        num / den
-    } else {
-        uses.iter().map(|&e| out.per_use[e as usize]).sum::<f64>() / uses.len() as f64
+    let mean = |u: &[f64]| {
+        let (mut num, mut den) = (0.0, 0.0);
+        for &e in uses {
+            let e = e as usize;
+            num += x[e] * u[e];
+            den += x[e];
+        }
+        if den > 0.0 {
+            num / den
+        } else {
+            uses.iter().map(|&e| u[e as usize]).sum::<f64>() / uses.len() as f64
+        }
     };
+    let a = mean(&out.per_use);
+    out.low[g] = mean(&out.per_use_low);
+    out.high[g] = mean(&out.per_use_high);
     out.good[g] = a;
     out.spread[g] = uses
         .iter()

@@ -998,24 +998,12 @@ pub fn compile(src: &str, at: &[(String, f64)], options: &Options) -> Result<Com
         let _ = writeln!(w);
         let _ = writeln!(
             w,
-            "# Copiers and linear operations (sums, constant multiples) have constant returns, and"
+            "# Copiers and linear operations (sums, constant multiples) have constant returns; the"
         );
         let _ = writeln!(
             w,
-            "# inputs added inside one operation are perfect substitutes; the plain gradient rule only"
+            "# default gradient rule stabilises such firms by extrapolation (docs/MODEL.md)."
         );
-        let _ = writeln!(
-            w,
-            "# slowly damps the oscillations these allow. The optimistic rule (a step on 2 g_t - g_t-1)"
-        );
-        let _ = writeln!(
-            w,
-            "# damps them; with rate 0.2 it converges on every compiled expression tested."
-        );
-        let _ = writeln!(w, "[agents]");
-        let _ = writeln!(w, "rule = \"optimistic\"");
-        let _ = writeln!(w, "rate = 0.2");
-        let _ = writeln!(w);
         let _ = writeln!(w, "[run]");
         let _ = writeln!(w, "max_ticks = {MAX_TICKS}");
     }

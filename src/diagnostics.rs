@@ -193,7 +193,8 @@ impl Diagnostics {
         let mut ref_err: f64 = 0.0;
         for g in economy.goods.endogenous().filter(|&g| engine.traded[g]) {
             let a = self.adjoints.good[g];
-            m.max_rel_adjoint_error = m.max_rel_adjoint_error.max(rel_error(p_t[g], a, self.floor));
+            let nearest = self.adjoints.nearest(g, p_t[g]);
+            m.max_rel_adjoint_error = m.max_rel_adjoint_error.max(rel_error(p_t[g], nearest, self.floor));
             m.spread = m.spread.max(self.adjoints.spread[g] / a.abs().max(self.floor));
             if let Some(r) = &self.reference {
                 ref_err = ref_err.max(rel_error(p_t[g], r.prices[g], self.floor));

@@ -106,24 +106,32 @@ enum Kernel {
     /// always active, plans of positive and finite size. The common case of large generated
     /// economies.
     CobbDouglas { scale: f64, rate: f64 },
-    /// [`agents::update`]: any technology and rule.
-    General,
+    /// [`agents::update`]: any technology and rule; `constant_returns` switches on the
+    /// stabiliser of constant-returns firms.
+    General { constant_returns: bool },
 }
 
 impl Kernel {
     fn of(economy: &Economy, group: usize) -> Kernel {
         let g = &economy.groups[group];
         let s = &g.agent;
-        match economy.technologies[g.technology] {
+        let technology = &economy.technologies[g.technology];
+        // replicas share the technology; their parameters are the group's
+        let constant_returns = g.count > 0 && {
+            let r = economy.firms.inputs(g.first);
+            technology.constant_returns(&economy.firms.input_param[r.clone()], r.len())
+        };
+        match *technology {
             crate::production::Technology::CobbDouglas { scale }
                 if s.rule == agents::Rule::Gradient
                     && s.form == agents::Form::Relative
                     && s.noise == 0.0
-                    && s.activation >= 1.0 =>
+                    && s.activation >= 1.0
+                    && !constant_returns =>
             {
                 Kernel::CobbDouglas { scale, rate: s.rate }
             }
-            _ => Kernel::General,
+            _ => Kernel::General { constant_returns },
         }
     }
 }
@@ -214,7 +222,12 @@ impl Engine {
             .groups
             .iter()
             .any(|g| g.agent.noise > 0.0 || g.agent.activation < 1.0);
-        let optimistic = economy.groups.iter().any(|g| g.agent.rule == agents::Rule::Optimistic);
+        // the gradient memory: for optimistic firms and for stabilised constant-returns firms
+        let optimistic = economy.groups.iter().enumerate().any(|(i, g)| {
+            g.agent.rule == agents::Rule::Optimistic
+                || (g.agent.rule == agents::Rule::Gradient
+                    && matches!(Kernel::of(&economy, i), Kernel::General { constant_returns: true }))
+        });
         let kernels: Vec<Kernel> = (0..economy.groups.len()).map(|g| Kernel::of(&economy, g)).collect();
         let (mut ln_x, mut f_value) = (Vec::new(), Vec::new());
         if kernels.iter().any(|k| matches!(k, Kernel::CobbDouglas { .. })) {
@@ -336,10 +349,11 @@ impl Engine {
                             f_value,
                         )
                     }
-                    Kernel::General => {
+                    Kernel::General { constant_returns } => {
                         // SAFETY: as above.
                         let memory = has_memory.then(|| unsafe { out.memory(r.clone()) });
-                        general_update(economy, f, prices, seed, randomised.then_some(tick), x, memory)
+                        let tick = randomised.then_some(tick);
+                        general_update(economy, f, prices, seed, tick, constant_returns, x, memory)
                     }
                 };
             }
@@ -574,12 +588,14 @@ thread_local! {
 
 /// Firm f's update by [`agents::update`] (any technology and rule), in place on its plan `x`
 /// and gradient memory; `tick` is Some when firms draw noise or activation.
+#[allow(clippy::too_many_arguments)]
 fn general_update(
     economy: &Economy,
     f: usize,
     prices: &[f64],
     seed: u64,
     tick: Option<u64>,
+    constant_returns: bool,
     x: &mut [f64],
     memory: Option<&mut [f64]>,
 ) -> f64 {
@@ -605,6 +621,7 @@ fn general_update(
             productivity: firms.productivity[f],
             revenue: economy.revenue(f, prices),
             input_prices: &b.prices,
+            constant_returns,
         };
         let mut rng = tick.map(|tick| {
             let mut rng = random::stream(seed, random::Purpose::Agent, f as u64);

@@ -46,7 +46,13 @@ pub struct GoodCheck {
     pub good: String,
     pub fixed_price: bool,
     pub price: f64,
+    /// The backprop adjoint; where it is an interval (a Leontief firm at a kink downstream),
+    /// the interval's point nearest the price.
     pub adjoint: f64,
+    /// The adjoint interval [low, high], present only where it is not a single point: the
+    /// adjoint check then asks that the price lie in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adjoint_interval: Option<[f64; 2]>,
     pub reference: Option<f64>,
     /// dV/ds by central finite differences of the reference value.
     pub envelope: Option<f64>,
@@ -186,7 +192,9 @@ pub fn execute(
                 q.map(|q| rel_error(price, q, floor))
             }
         };
-        let e_adj = check(Some(adj.good[g]));
+        // the nearest point of the adjoint interval: 0 error when the price lies inside it
+        let adjoint = adj.nearest(g, price);
+        let e_adj = check(Some(adjoint));
         let e_ref = check(reference);
         let e_env = check(env);
         let spread = if fixed || !traded {
@@ -207,7 +215,8 @@ pub fn execute(
             good: economy.goods.name[g].clone(),
             fixed_price: fixed,
             price: finite(price).unwrap_or(f64::NAN),
-            adjoint: adj.good[g],
+            adjoint,
+            adjoint_interval: adj.is_interval(g).then(|| [adj.low[g], adj.high[g]]),
             reference: reference.and_then(finite),
             envelope: env.and_then(finite),
             error_adjoint: e_adj.and_then(finite),

@@ -176,3 +176,39 @@ proptest! {
         prop_assert!((a - fd).abs() <= 1e-6 * a.abs().max(1e-12), "adjoint {a} vs finite difference {fd}");
     }
 }
+
+/// Leontief: at a kink (both inputs binding) each input's adjoint is the interval
+/// [0, P scale / r_i]; with one input binding alone it is that input's exact value and 0 for
+/// the other. A price outside the interval is an error of the adjoint check.
+#[test]
+fn leontief_adjoints_are_supergradient_intervals() {
+    let e = load(
+        r#"
+name = "l"
+[goods.a]
+endowment = 4.0
+[goods.b]
+endowment = 10.0
+[goods.w]
+price = 3.0
+[[firms]]
+name = "L"
+output = "w"
+production = { leontief = { scale = 2.0, requirements = { a = 1.0, b = 2.0 } } }
+"#,
+    );
+    let (a, b) = (good(&e, "a"), good(&e, "b"));
+    // on the ray: x_a / 1 = x_b / 2, a kink
+    let adj = backprop(&e, &e.goods.price, &[4.0, 8.0]);
+    assert!(adj.is_interval(a) && adj.is_interval(b));
+    assert_eq!((adj.low[a], adj.high[a]), (0.0, 3.0 * 2.0 / 1.0));
+    assert_eq!((adj.low[b], adj.high[b]), (0.0, 3.0 * 2.0 / 2.0));
+    // any price inside is its own nearest point; one outside is not
+    assert_eq!(adj.nearest(a, 1.5), 1.5);
+    assert_eq!(adj.nearest(b, 5.0), 3.0);
+    // off the ray, only b binds: a point adjoint for each input
+    let adj = backprop(&e, &e.goods.price, &[5.0, 8.0]);
+    assert!(!adj.is_interval(a) && !adj.is_interval(b));
+    assert_eq!((adj.good[a], adj.good[b]), (0.0, 3.0));
+    assert_eq!(adj.nearest(a, 1.5), 0.0);
+}

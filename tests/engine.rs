@@ -186,3 +186,35 @@ fn defaults_converge_across_endowments_and_price_scales() {
         }
     }
 }
+
+/// A constant-returns expression firm, sqrt(x) * sqrt(y) on two endowments, converges under
+/// the default gradient rule (the constant-returns stabiliser), to prices df/dx and df/dy.
+/// Without the stabiliser it oscillated forever (period 2).
+#[test]
+fn constant_returns_expressions_converge_with_default_settings() {
+    let text = r#"
+name = "crs"
+[goods.x]
+endowment = 4.0
+[goods.y]
+endowment = 2.0
+[goods.f]
+price = 1.0
+[[firms]]
+name = "op"
+output = "f"
+production = "sqrt(x)*sqrt(y)"
+"#;
+    let economy = scenario::load_str("crs.toml", text, &[], None).unwrap();
+    let r = run::execute(economy, &mut Memory::default(), &mut |_| {}, &AtomicBool::new(false)).unwrap();
+    assert!(
+        matches!(r.outcome_kind, Some(Outcome::Converged { .. })),
+        "{}",
+        r.outcome_detail
+    );
+    // f = sqrt(xy): df/dx = sqrt(y/x)/2, df/dy = sqrt(x/y)/2
+    let (px, py) = (price(&r, "x"), price(&r, "y"));
+    assert!((px - 0.5 * (2.0f64 / 4.0).sqrt()).abs() < 1e-8, "{px}");
+    assert!((py - 0.5 * (4.0f64 / 2.0).sqrt()).abs() < 1e-8, "{py}");
+    assert!(r.pass);
+}

@@ -19,6 +19,7 @@ fn shipped_scenarios_converge_to_the_gradient() {
         "ces_economy",
         "labour_wage",
         "constant_returns",
+        "leontief",
     ] {
         let path = format!("scenarios/{name}.toml");
         let (economy, _, _) = scenario::load(Some(Path::new(&path)), &[], None).unwrap_or_else(|e| panic!("{e}"));

@@ -72,6 +72,28 @@ impl Technology {
         }
     }
 
+    /// The range of dF/dx_i over F's supergradients at x, per input, into `low` and `high`:
+    /// the gradient itself (low = high) where F is smooth. For Leontief, the inputs that bind
+    /// (x_i / r_i at the minimum, to 1e-9 relative) share scale / r_i: a lone binding input
+    /// gets exactly that, tied ones anything in [0, scale / r_i], the others 0.
+    pub fn supergradient_range(&self, x: &[f64], params: &[f64], low: &mut [f64], high: &mut [f64]) {
+        match *self {
+            Technology::Leontief { scale } => {
+                let m = x.iter().zip(params).map(|(x, r)| x / r).fold(f64::INFINITY, f64::min);
+                let binds = |i: usize| x[i] / params[i] <= m + 1e-9 * m.abs();
+                let tied = (0..x.len()).filter(|&i| binds(i)).count() > 1;
+                for i in 0..x.len() {
+                    high[i] = if binds(i) { scale / params[i] } else { 0.0 };
+                    low[i] = if tied { 0.0 } else { high[i] };
+                }
+            }
+            _ => {
+                self.gradient(x, params, low);
+                high.copy_from_slice(low);
+            }
+        }
+    }
+
     /// Returns to scale from the form and parameters.
     pub fn returns(&self, params: &[f64]) -> Returns {
         const EPS: f64 = 1e-12;
@@ -128,6 +150,29 @@ impl Technology {
             _ => return false,
         }
         true
+    }
+
+    /// Whether F has constant returns to scale, F(t x) = t F(x): from the form for the
+    /// families; for expressions by sampling F(2x) = 2 F(x) (to 1e-9 relative) at fixed points
+    /// of the positive orthant. Such firms need the dynamics' stabiliser (docs/MODEL.md).
+    pub fn constant_returns(&self, params: &[f64], n: usize) -> bool {
+        match self.returns(params) {
+            Returns::Constant => true,
+            Returns::Decreasing => false,
+            Returns::Unknown => {
+                let mut x = vec![0.0; n];
+                let mut x2 = vec![0.0; n];
+                (0..8).all(|k| {
+                    for i in 0..n {
+                        // fixed, irregular points in [0.3, 3.3)
+                        x[i] = 0.3 + ((k * 7 + i * 3 + 1) % 11) as f64 * 0.3;
+                        x2[i] = 2.0 * x[i];
+                    }
+                    let (f, f2) = (self.value(&x, params), self.value(&x2, params));
+                    f.is_finite() && f > 0.0 && (f2 - 2.0 * f).abs() <= 1e-9 * f2.abs()
+                })
+            }
+        }
     }
 
     /// A short human name of the form ("expression", "cobb_douglas", ...).
