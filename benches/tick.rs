@@ -151,9 +151,39 @@ fn whole_run(c: &mut Criterion) {
     group.finish();
 }
 
+/// The computation of `pricegrad sweep scenarios/tupperware.toml --param market.step=0.5
+/// --replicates 1000`: 1,000 whole runs with every check, in parallel over runs as the sweep
+/// does it (writing sweep.csv and the chart is not included; see docs/PERFORMANCE.md).
+fn sweep_1000(c: &mut Criterion) {
+    use pricegrad::sweep::{self, Request};
+    let plan = sweep::prepare(&Request {
+        file: "scenarios/tupperware.toml".into(),
+        params: vec!["market.step=0.5".into()],
+        replicates: Some(1000),
+        ..Request::default()
+    })
+    .expect("valid sweep");
+    let runs = plan.runs();
+    let stop = AtomicBool::new(false);
+    let mut group = c.benchmark_group("sweep");
+    group.throughput(Throughput::Elements(runs.len() as u64));
+    group.sample_size(10);
+    group.bench_function("tupperware-1000-runs", |b| {
+        b.iter(|| {
+            use rayon::prelude::*;
+            let done: usize = runs
+                .par_iter()
+                .map(|&(p, r)| sweep::run_point(&plan, p, r, &stop).expect("runs").is_some() as usize)
+                .sum();
+            black_box(done)
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3));
-    targets = ticks, expression_ticks, backprop_pass, whole_run
+    targets = ticks, expression_ticks, backprop_pass, whole_run, sweep_1000
 }
 criterion_main!(benches);
