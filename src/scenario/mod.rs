@@ -85,7 +85,7 @@ pub fn parse(label: &str, text: &str) -> Result<ScenarioFile, InputError> {
                  start from scenarios/tupperware.toml (README.md describes the format)",
             )
         } else {
-            toml_problem(&e)
+            toml_problem(&e, text)
         };
         InputError::new(label, text, vec![problem])
     })
@@ -146,9 +146,10 @@ pub fn load(
 }
 
 /// Turn a toml error into a located problem with a fix.
-fn toml_problem(e: &toml::de::Error) -> Problem {
+fn toml_problem(e: &toml::de::Error, text: &str) -> Problem {
     let msg = e.message().trim().to_string();
     let span = e.span().unwrap_or(0..0);
+    let found = text.get(span.start..).and_then(|t| t.chars().next());
     let help = if let Some(rest) = msg.strip_prefix("unknown field `") {
         let field = rest.split('`').next().unwrap_or("");
         let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
@@ -177,8 +178,21 @@ fn toml_problem(e: &toml::de::Error) -> Problem {
         "whole numbers are at most 9223372036854775807 in size; use a smaller value".to_string()
     } else if msg.contains("recursion limit") {
         "values are nested too deeply: arrays and inline tables in a scenario need only a few levels; remove the extra brackets".to_string()
+    } else if msg.contains("duplicate key `\"firms\"`") || msg.contains("duplicate key `\"shocks\"`") {
+        "firms and shocks are lists: write each entry as [[firms]] or [[shocks]], with double brackets".to_string()
     } else if msg.contains("duplicate key") {
         "each key, good and table may appear once; remove or rename the repeated one".to_string()
+    } else if let Some(c) = found.filter(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        format!(
+            "the file holds a control character (U+{:04X}) here; remove it (is this a text file?)",
+            c as u32
+        )
+    } else if msg.starts_with("invalid string") {
+        "a value is missing or not quoted: text is written in quotes (rule = \"gradient\"), numbers without (rate = 0.5)"
+            .to_string()
+    } else if msg.starts_with("invalid basic string") || msg.starts_with("invalid literal string") {
+        "close the string with its quote on the same line (use triple quotes \"\"\" for text over several lines)"
+            .to_string()
     } else {
         "fix the TOML syntax at this place (see https://toml.io for the format)".to_string()
     };

@@ -1055,7 +1055,10 @@ fn technology(
                 Err(e) => {
                     c.at(
                         at.span(e.offset, e.len.max(1)),
-                        format!("in the production of firm '{fname}': {}", e.message),
+                        format!(
+                            "in the production of firm '{fname}': {}",
+                            relocate(&e.message, src, &at, source)
+                        ),
                         e.help.clone(),
                     );
                     None
@@ -1230,6 +1233,57 @@ pub fn sweep_table(file: &ScenarioFile) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// Expression messages count from the expression's start ("the '(' at column 2"); say where
+/// that is in the file instead ("the '(' at line 26, column 16").
+fn relocate(msg: &str, expr: &str, at: &StringMap, source: &str) -> String {
+    let number = |s: &str| -> Option<(usize, usize)> {
+        let digits = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        s[..digits].parse().ok().map(|n| (n, digits))
+    };
+    let mut out = String::new();
+    let mut rest = msg;
+    while let Some(i) = rest.find("column ") {
+        // "line L, column C" (multi-line expressions) or "column C"
+        let (start, line) = match rest[..i].strip_suffix(", ").and_then(|b| {
+            let j = b.rfind("line ")?;
+            number(&b[j + 5..])
+                .filter(|&(_, d)| j + 5 + d == b.len())
+                .map(|(l, _)| (j, l))
+        }) {
+            Some((j, l)) => (j, l),
+            None => (i, 1),
+        };
+        let Some((col, digits)) = number(&rest[i + 7..]) else {
+            out.push_str(&rest[..i + 7]);
+            rest = &rest[i + 7..];
+            continue;
+        };
+        // byte offset of (line, col) in the expression
+        let line_start = if line == 1 {
+            Some(0)
+        } else {
+            expr.match_indices('\n').nth(line - 2).map(|(k, _)| k + 1)
+        };
+        let offset = line_start.map(|ls| {
+            expr[ls..]
+                .char_indices()
+                .nth(col.saturating_sub(1))
+                .map_or(expr.len(), |(k, _)| ls + k)
+        });
+        out.push_str(&rest[..start]);
+        match offset {
+            Some(o) => {
+                let (fl, fc) = super::error::line_col(source, at.span(o, 1).start);
+                out.push_str(&format!("line {fl}, column {fc}"));
+            }
+            None => out.push_str(&rest[start..i + 7 + digits]),
+        }
+        rest = &rest[i + 7 + digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Byte offsets in the file of the bytes of a TOML string value, so that a position inside
