@@ -170,8 +170,16 @@ fn toml_problem(e: &toml::de::Error, text: &str) -> Problem {
         "write exactly one family, e.g. production = { cobb_douglas = { exponents = { labor = 0.3, capital = 0.6 } } }, \
          or an expression, e.g. production = \"sqrt(labor)\""
             .to_string()
-    } else if msg.starts_with("missing field") {
-        "add the missing key; see the scenario format in README.md".to_string()
+    } else if let Some(rest) = msg.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or("");
+        let example = match field {
+            "name" => "name = \"tupperware\" at the top of the file",
+            "goods" => "[goods.natgas] with endowment = 4.0, and [goods.tupperware] with price = 1.0",
+            "production" => "production = \"sqrt(natgas)\" in this [[firms]] entry",
+            "tick" => "tick = 5000 in this [[shocks]] entry",
+            _ => "see the scenario format in README.md",
+        };
+        format!("add `{field}`, e.g. {example}")
     } else if msg.starts_with("invalid type") {
         type_help(&msg).to_string()
     } else if msg.contains("number too large") || msg.contains("number too small") {
@@ -187,6 +195,11 @@ fn toml_problem(e: &toml::de::Error, text: &str) -> Problem {
             "the file holds a control character (U+{:04X}) here; remove it (is this a text file?)",
             c as u32
         )
+    } else if msg.starts_with("invalid floating-point number") {
+        "write a decimal number such as 0.5, 2e-3 or 1e6; a number must fit in a double (at most about 1.8e308)"
+            .to_string()
+    } else if msg.starts_with("invalid table header") && msg.contains("expected `.`, `]`") {
+        "close the table header with ']', e.g. [goods.natgas]".to_string()
     } else if msg.starts_with("invalid string") {
         "a value is missing or not quoted: text is written in quotes (rule = \"gradient\"), numbers without (rate = 0.5)"
             .to_string()
@@ -202,7 +215,9 @@ fn toml_problem(e: &toml::de::Error, text: &str) -> Problem {
 /// How to fix a value of the wrong type, from serde's "expected ..." part of the message.
 fn type_help(msg: &str) -> &'static str {
     let expected = msg.rsplit("expected ").next().unwrap_or("");
-    if expected.starts_with("i64") || expected.starts_with("u64") {
+    if expected.starts_with("an expression string") {
+        "write the production function as an expression in quotes, e.g. production = \"sqrt(natgas)\", or as a family table, e.g. production = { power = { exponent = 0.5, input = \"natgas\" } }"
+    } else if expected.starts_with("i64") || expected.starts_with("u64") {
         "this key takes a whole number, written without a decimal point, exponent or quotes, e.g. max_ticks = 20000"
     } else if expected.starts_with("f64") {
         "this key takes a number, written without quotes, e.g. step = 0.5"

@@ -325,7 +325,7 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
         spread: f64,
     }
     let mut pending: Vec<Pending> = Vec::new();
-    let mut shape_cache: HashMap<String, Result<(), ShapeProblem>> = HashMap::new();
+    let mut shape_cache: HashMap<Vec<u64>, Result<(), ShapeProblem>> = HashMap::new();
     for fspec in &file.firms {
         let f = fspec.get_ref();
         let fname = f.name.get_ref().clone();
@@ -394,10 +394,11 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
         }
         // Shape: concave and non-decreasing, where sampling can tell. The families' parameter
         // ranges (checked above) already guarantee it; an expression is sampled once per
-        // distinct text, however many firms use it.
+        // distinct tape (the same formula over other goods has the same shape), however many
+        // firms use it.
         let shape = match &tech {
             Technology::Expression(e) => shape_cache
-                .entry(e.source().to_string())
+                .entry(shape_key(e))
                 .or_insert_with(|| check_shape(&tech, &params, inputs.len()))
                 .clone(),
             _ => Ok(()),
@@ -437,7 +438,8 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
                 c.push(
                     (&n.origin).into(),
                     format!(
-                        "firms.{fname}.count = {} is too large: {}",
+                        "firms.{fname}.count = {} is too large: {} firms would need {}",
+                        n.value,
                         n.value,
                         memory_needed(n.value as u64, edges.saturating_mul(n.value as u64))
                     ),
@@ -546,7 +548,7 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
         c.push(
             largest,
             format!(
-                "the scenario asks for {total_firms} firms in all: {}",
+                "the scenario asks for {total_firms} firms in all, which would need {}",
                 memory_needed(total_firms, total_edges)
             ),
             format!("pricegrad holds {limit}; lower the `count` of the largest [[firms]] entries"),
@@ -790,6 +792,34 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
     })
 }
 
+/// An expression's tape as numbers: equal keys, equal shapes (whatever the goods are named).
+fn shape_key(e: &Expr) -> Vec<u64> {
+    use crate::production::expr::Node;
+    let mut k = Vec::with_capacity(3 * e.len() + 1);
+    k.push(e.root() as u64);
+    for n in e.nodes() {
+        let (tag, a, b) = match n {
+            Node::Var(i) => (0, i as u64, 0),
+            Node::Const(c) => (1, c.to_bits(), 0),
+            Node::Add(x, y) => (2, x as u64, y as u64),
+            Node::Sub(x, y) => (3, x as u64, y as u64),
+            Node::Mul(x, y) => (4, x as u64, y as u64),
+            Node::Div(x, y) => (5, x as u64, y as u64),
+            Node::Neg(x) => (6, x as u64, 0),
+            Node::PowC(x, c) => (7, x as u64, c.to_bits()),
+            Node::CPow(c, x) => (8, c.to_bits(), x as u64),
+            Node::Pow(x, y) => (9, x as u64, y as u64),
+            Node::Sqrt(x) => (10, x as u64, 0),
+            Node::Ln(x) => (11, x as u64, 0),
+            Node::Exp(x) => (12, x as u64, 0),
+            Node::Min(x, y) => (13, x as u64, y as u64),
+            Node::Max(x, y) => (14, x as u64, y as u64),
+        };
+        k.extend([tag, a, b]);
+    }
+    k
+}
+
 /// Where an empty goods table is written (`[goods]` or `goods = {}`), else the file's start.
 fn goods_table_span(source: &str) -> Range<usize> {
     let mut start = 0;
@@ -818,12 +848,9 @@ fn estimated_bytes(firms: u64, edges: u64) -> u64 {
         .saturating_add(edges.saturating_mul(BYTES_PER_EDGE))
 }
 
-/// "1000000000000 firms would need about 180 TB of memory; this machine has 23.1 GB available".
+/// "about 180.0 TB of memory; this machine has 23.1 GB available".
 fn memory_needed(firms: u64, edges: u64) -> String {
-    let mut s = format!(
-        "{firms} firms would need about {} of memory",
-        human_bytes(estimated_bytes(firms, edges))
-    );
+    let mut s = format!("about {} of memory", human_bytes(estimated_bytes(firms, edges)));
     if let Some(avail) = available_memory() {
         s.push_str(&format!("; this machine has {} available", human_bytes(avail)));
     }
@@ -1050,14 +1077,15 @@ fn technology(
             }
             // Where each byte of the expression is in the file (escapes and line-ending
             // backslashes make the two differ).
-            let at = StringMap::new(source.get(span.clone()).unwrap_or(""), src, span.start);
+            // (built only when there is something to report)
+            let at = || StringMap::new(source.get(span.clone()).unwrap_or(""), src, span.start);
             match Expr::parse(src) {
                 Err(e) => {
                     c.at(
-                        at.span(e.offset, e.len.max(1)),
+                        at().span(e.offset, e.len.max(1)),
                         format!(
                             "in the production of firm '{fname}': {}",
-                            relocate(&e.message, src, &at, source)
+                            relocate(&e.message, src, &at(), source)
                         ),
                         e.help.clone(),
                     );
@@ -1069,7 +1097,7 @@ fn technology(
                         let (off, len) = expr.variable_span(i);
                         match good_index.get(v.as_str()) {
                             Some(&g) => inputs.push(g),
-                            None => c.at(at.span(off, len), format!("'{v}' in the production of firm '{fname}' is not a good"), format!("{}the production expression may name only declared goods (its inputs); known goods: {}", c.suggest(v, good_names.iter().copied()), list(good_names))),
+                            None => c.at(at().span(off, len), format!("'{v}' in the production of firm '{fname}' is not a good"), format!("{}the production expression may name only declared goods (its inputs); known goods: {}", c.suggest(v, good_names.iter().copied()), list(good_names))),
                         }
                     }
                     if expr.variables().is_empty() {
