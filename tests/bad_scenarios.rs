@@ -400,6 +400,8 @@ fn own_peak() -> u64 {
 
 /// Run the binary with `args` in `cwd`; measure its wall time, CPU time and peak memory
 /// (getrusage of this child alone, via wait4). Killed after KILL_AFTER.
+// The child is reaped by wait4 (for its rusage), not by Child::wait.
+#[allow(clippy::zombie_processes)]
 fn run_child(args: &[OsString], cwd: &Path) -> Outcome {
     let parent_peak = own_peak();
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("pricegrad"))
