@@ -1556,3 +1556,53 @@ pub fn topological_order(goods: &Goods, firms: &Firms) -> Result<Vec<u32>, Vec<(
         f = producer;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where byte `i` of the parsed string `parsed` is in `raw`, per StringMap.
+    fn at(raw: &str, parsed: &str, needle: &str) -> usize {
+        let m = StringMap::new(raw, parsed, 0);
+        assert!(m.offsets.is_some(), "{raw:?} did not decode to {parsed:?}");
+        m.span(parsed.find(needle).unwrap(), needle.len()).start
+    }
+
+    #[test]
+    fn string_positions_survive_escapes_and_multiline_forms() {
+        let raw = r#""\tsqrt(x)""#;
+        assert_eq!(at(raw, "\tsqrt(x)", "x"), raw.find("x)").unwrap());
+        let raw = r#""\u0073qrt(\U00000078)""#;
+        assert_eq!(at(raw, "sqrt(x)", "x"), raw.find("\\U").unwrap());
+        let raw = "\"\"\"\r\nsqrt(\r\n  x)\"\"\"";
+        assert_eq!(at(raw, "sqrt(\n  x)", "x"), raw.find("x)").unwrap());
+        let raw = "\"\"\"sqrt( \\\n     x)\"\"\"";
+        assert_eq!(at(raw, "sqrt( x)", "x"), raw.find("x)").unwrap());
+        let raw = "'''\nln(a\\b)'''";
+        assert_eq!(at(raw, "ln(a\\b)", "b"), raw.find("b)").unwrap());
+        // not what TOML made of it: fall back to plain offsets after the quote
+        let m = StringMap::new("\"abc\"", "xyz", 10);
+        assert!(m.offsets.is_none());
+        assert_eq!(m.span(1, 1), 12..13);
+    }
+
+    #[test]
+    fn expression_columns_become_file_positions() {
+        let source = "a = 1\nproduction = \"\\t((x)\"\n";
+        let start = source.find('"').unwrap();
+        let raw = &source[start..source.len() - 1];
+        let m = StringMap::new(raw, "\t((x)", start);
+        assert_eq!(
+            relocate("the '(' at column 3, and column 99", "\t((x)", &m, source),
+            "the '(' at line 2, column 18, and line 2, column 21"
+        );
+        assert_eq!(relocate("no place", "x", &m, source), "no place");
+    }
+
+    #[test]
+    fn memory_estimates_read_well() {
+        assert_eq!(human_bytes(999), "999 bytes");
+        assert_eq!(human_bytes(180_000_000_000_000), "180.0 TB");
+        assert!(estimated_bytes(u64::MAX, u64::MAX) == u64::MAX);
+    }
+}
