@@ -5,6 +5,9 @@ use super::format::Origin;
 use std::fmt;
 use std::ops::Range;
 
+/// Most problems an error shows; the rest are counted.
+pub const MAX_SHOWN: usize = 20;
+
 /// Where an input error is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Location {
@@ -84,6 +87,14 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The line of `text` that holds byte `offset`, without its line ending.
+fn line_text(text: &str, offset: usize) -> &str {
+    let offset = floor_char_boundary(text, offset.min(text.len()));
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    text[start..end].strip_suffix('\r').unwrap_or(&text[start..end])
+}
+
 fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     while i > 0 && !text.is_char_boundary(i) {
         i -= 1;
@@ -93,7 +104,6 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
 
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const MAX_SHOWN: usize = 20;
         for (i, p) in self.problems.iter().take(MAX_SHOWN).enumerate() {
             if i > 0 {
                 writeln!(f)?;
@@ -103,28 +113,40 @@ impl fmt::Display for InputError {
                 Location::Span(r) => {
                     let (line, col) = self.line_col(r.start);
                     writeln!(f, "  --> {}:{}:{}", self.file, line, col)?;
-                    let text = self.source_text.lines().nth(line - 1).unwrap_or("");
-                    // Keep very long lines (generated files) readable.
-                    let shown: String = text.chars().take(200).collect();
+                    let text = line_text(&self.source_text, r.start);
+                    let line_chars = text.chars().count();
                     let end_in_line = {
                         let (l2, c2) = self.line_col(r.end.max(r.start + 1));
                         if l2 == line {
                             c2
                         } else {
-                            shown.chars().count() + 1
+                            line_chars + 1
                         }
                     };
-                    let width = end_in_line.saturating_sub(col).max(1);
+                    // Keep very long lines (generated files) readable: show at most SHOWN
+                    // characters, a window that holds the start of the problem.
+                    const SHOWN: usize = 200;
+                    let first = if col <= SHOWN - 40 { 1 } else { col - 40 };
+                    let mut shown: String = text
+                        .chars()
+                        .skip(first - 1)
+                        .take(SHOWN)
+                        .map(|ch| if ch.is_control() { ' ' } else { ch })
+                        .collect();
+                    let mut pad = col - first;
+                    if first > 1 {
+                        shown.insert_str(0, "...");
+                        pad += 3;
+                    }
+                    let last_shown = first + SHOWN - 1;
+                    if line_chars > last_shown {
+                        shown.push_str("...");
+                    }
+                    let width = end_in_line.min(last_shown + 1).saturating_sub(col).max(1);
                     let gutter = line.to_string().len();
                     writeln!(f, "{:gutter$} |", "")?;
                     writeln!(f, "{line} | {shown}")?;
-                    writeln!(
-                        f,
-                        "{:gutter$} | {}{}",
-                        "",
-                        " ".repeat(col - 1),
-                        "^".repeat(width.min(200))
-                    )?;
+                    writeln!(f, "{:gutter$} | {}{}", "", " ".repeat(pad), "^".repeat(width))?;
                 }
                 Location::Set(arg) => writeln!(f, "  --> {} (from --set {arg})", self.file)?,
                 Location::File => writeln!(f, "  --> {}", self.file)?,

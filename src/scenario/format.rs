@@ -163,8 +163,25 @@ impl<'de> Deserialize<'de> for ProductionSpec {
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
                 Ok(ProductionSpec::Expression(v.to_string()))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                FamilySpec::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(ProductionSpec::Family)
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                use serde::de::Error;
+                const FAMILIES: &str = "cobb_douglas, ces, power, linear, leontief";
+                // An enum read from a map looks at the first key only: check for none and for
+                // a second one here, so that an extra family is never silently ignored.
+                let family =
+                    FamilySpec::deserialize(serde::de::value::MapAccessDeserializer::new(&mut map)).map_err(|e| {
+                        if e.to_string().starts_with("invalid type: map, expected enum") {
+                            A::Error::custom(format!("the production table names no family (one of {FAMILIES})"))
+                        } else {
+                            e
+                        }
+                    })?;
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(A::Error::custom(format!(
+                        "the production table names a second family `{extra}`: a firm has one production function"
+                    )));
+                }
+                Ok(ProductionSpec::Family(family))
             }
         }
         d.deserialize_any(V)

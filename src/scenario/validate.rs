@@ -1,7 +1,7 @@
 //! Validation: a parsed scenario file becomes an immutable [`Economy`], or a list of
 //! problems, each with its place in the file and a way to fix it.
 
-use super::error::{did_you_mean, Location, Problem};
+use super::error::{did_you_mean, Location, Problem, MAX_SHOWN};
 use super::format::*;
 use crate::agents::{self, AgentSettings};
 use crate::economy::*;
@@ -31,6 +31,17 @@ impl Check {
 
     fn at(&mut self, span: Range<usize>, message: impl Into<String>, help: impl Into<String>) {
         self.push(Location::Span(span), message, help);
+    }
+
+    /// "did you mean 'x'? " for the problems that will be shown. A suggestion compares the
+    /// name with every candidate; doing that for every one of thousands of problems (a good
+    /// renamed in a generated file) took minutes.
+    fn suggest<'a>(&self, name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+        if self.problems.len() < MAX_SHOWN {
+            did_you_mean(name, candidates)
+        } else {
+            String::new()
+        }
     }
 
     /// A number that must be finite and within [lo, hi] (open ends per flags).
@@ -123,8 +134,8 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
         )
     });
     if file.goods.is_empty() {
-        c.push(
-            Location::File,
+        c.at(
+            goods_table_span(source),
             "the scenario declares no goods",
             "declare goods as tables, e.g. [goods.natgas] endowment = 4.0 and [goods.tupperware] price = 1.0",
         );
@@ -195,11 +206,9 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
         goods.price.push(price);
         goods.endowment.push(if fixed { 0.0 } else { endowment });
     }
+    let good_spans: Vec<Range<usize>> = file.goods.values().map(span_of).collect();
     let good_index: HashMap<&str, usize> = goods.name.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     let good_names: Vec<&str> = goods.name.iter().map(|s| s.as_str()).collect();
-    if !goods.fixed.iter().any(|&f| f) && !goods.is_empty() {
-        c.push(Location::File, "no good has a fixed price", "at least one good needs `price = ...`: it is the unit of account (the essay prices everything in tupperware), e.g. [goods.tupperware] price = 1.0");
-    }
     let lookup_good = |c: &mut Check, name: &str, span: Range<usize>, role: &str| -> Option<usize> {
         match good_index.get(name) {
             Some(&g) => Some(g),
@@ -209,7 +218,7 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
                     format!("unknown good '{name}' {role}"),
                     format!(
                         "{}goods are declared as [goods.NAME] tables; known goods: {}",
-                        did_you_mean(name, good_names.iter().copied()),
+                        c.suggest(name, good_names.iter().copied()),
                         list(&good_names)
                     ),
                 );
@@ -305,7 +314,8 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
     let mut total_firms: u64 = 0;
     let mut seen_firm: HashMap<String, Range<usize>> = HashMap::new();
     if file.firms.is_empty() {
-        c.push(Location::File, "the scenario has no firms", "add at least one [[firms]] table with name, output and production, e.g.\n  [[firms]]\n  name = \"A\"\n  output = \"ethylene\"\n  production = \"sqrt(natgas)\"");
+        // at the end of the file, where a [[firms]] table would go
+        c.at(source.len()..source.len(), "the scenario has no firms", "add at least one [[firms]] table with name, output and production, e.g.\n  [[firms]]\n  name = \"A\"\n  output = \"ethylene\"\n  production = \"sqrt(natgas)\"");
     }
     // (group index, input goods, params, outputs, weights) gathered first; replicas after.
     struct Pending {
@@ -315,7 +325,7 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
         spread: f64,
     }
     let mut pending: Vec<Pending> = Vec::new();
-    let mut shape_cache: HashMap<String, Result<(), ShapeProblem>> = HashMap::new();
+    let mut shape_cache: HashMap<Vec<u64>, Result<(), ShapeProblem>> = HashMap::new();
     for fspec in &file.firms {
         let f = fspec.get_ref();
         let fname = f.name.get_ref().clone();
@@ -384,10 +394,11 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
         }
         // Shape: concave and non-decreasing, where sampling can tell. The families' parameter
         // ranges (checked above) already guarantee it; an expression is sampled once per
-        // distinct text, however many firms use it.
+        // distinct tape (the same formula over other goods has the same shape), however many
+        // firms use it.
         let shape = match &tech {
             Technology::Expression(e) => shape_cache
-                .entry(e.source().to_string())
+                .entry(shape_key(e))
                 .or_insert_with(|| check_shape(&tech, &params, inputs.len()))
                 .clone(),
             _ => Ok(()),
@@ -419,15 +430,31 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
         }
 
         // counts and productivity
-        let count = f.count.as_ref().map_or(1, |n| {
-            c.int(
+        let count = match &f.count {
+            None => 1,
+            Some(n) if n.value > MAX_FIRMS as i64 => {
+                // refused before anything is allocated, with what it would take
+                let edges = inputs.len() as u64;
+                c.push(
+                    (&n.origin).into(),
+                    format!(
+                        "firms.{fname}.count = {} is too large: {} firms would need {}",
+                        n.value,
+                        n.value,
+                        memory_needed(n.value as u64, edges.saturating_mul(n.value as u64))
+                    ),
+                    format!("pricegrad holds at most {MAX_FIRMS} firms in all; lower `count` (a few thousand replicas already make a competitive industry, e.g. count = 1000)"),
+                );
+                1
+            }
+            Some(n) => c.int(
                 n,
                 &format!("firms.{fname}.count"),
                 1,
                 MAX_FIRMS as i64,
                 &format!("a number of identical firms from 1 to {MAX_FIRMS}"),
-            ) as u64
-        });
+            ) as u64,
+        };
         total_firms += count;
         let productivity = f.productivity.as_ref().map_or(1.0, |n| {
             c.num(
@@ -496,11 +523,53 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
             spread,
         });
     }
-    if total_firms > MAX_FIRMS {
+    // All the entries together: the firm cap, and the memory a run would need.
+    let total_edges: u64 = groups
+        .iter()
+        .zip(&pending)
+        .map(|(g, p)| g.count as u64 * p.inputs.len() as u64)
+        .sum();
+    let bytes = estimated_bytes(total_firms, total_edges);
+    let too_many = total_firms > MAX_FIRMS;
+    let too_big = bytes > MEMORY_CHECK_FROM && available_memory().is_some_and(|avail| bytes > avail);
+    if too_many || too_big {
+        // point at the largest count, the one to lower
+        let largest = file
+            .firms
+            .iter()
+            .filter_map(|f| f.get_ref().count.as_ref())
+            .max_by_key(|n| n.value)
+            .map_or(Location::File, |n| (&n.origin).into());
+        let limit = if too_many {
+            format!("at most {MAX_FIRMS} firms in all")
+        } else {
+            "firms that fit in memory".to_string()
+        };
         c.push(
-            Location::File,
-            format!("the scenario asks for {total_firms} firms in all, more than the {MAX_FIRMS} pricegrad can hold"),
-            "lower the `count` of the largest [[firms]] entries",
+            largest,
+            format!(
+                "the scenario asks for {total_firms} firms in all, which would need {}",
+                memory_needed(total_firms, total_edges)
+            ),
+            format!("pricegrad holds {limit}; lower the `count` of the largest [[firms]] entries"),
+        );
+    }
+
+    // A unit of account. Point at a good no firm uses (a final good: the natural one to
+    // price), else at the first good.
+    if !goods.fixed.iter().any(|&f| f) && !goods.is_empty() {
+        let mut used = vec![false; goods.len()];
+        for p in &pending {
+            for &g in &p.inputs {
+                used[g] = true;
+            }
+        }
+        let g = (0..goods.len()).find(|&g| !used[g]).unwrap_or(0);
+        let gname = &goods.name[g];
+        c.at(
+            good_spans[g].clone(),
+            "no good has a fixed price",
+            format!("at least one good needs `price = ...`: it is the unit of account (the essay prices everything in tupperware); e.g. the final good: [goods.{gname}] price = 1.0"),
         );
     }
 
@@ -606,7 +675,7 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
                             format!("unknown firm '{}' in a shock", fname.get_ref()),
                             format!(
                                 "{}known firms: {}",
-                                did_you_mean(fname.get_ref(), names.iter().copied()),
+                                c.suggest(fname.get_ref(), names.iter().copied()),
                                 list(&names)
                             ),
                         );
@@ -679,7 +748,6 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
 
     // --- graph checks: sources, cycles ---------------------------------------------------------
     let firm_spans: Vec<Range<usize>> = file.firms.iter().map(|f| span_of(&f.get_ref().name)).collect();
-    let good_spans: Vec<Range<usize>> = file.goods.values().map(span_of).collect();
     for g in goods.endogenous() {
         if goods.endowment[g] == 0.0 && goods.producers(g).is_empty() {
             let uses = goods.uses(g).len();
@@ -724,6 +792,94 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
     })
 }
 
+/// An expression's tape as numbers: equal keys, equal shapes (whatever the goods are named).
+fn shape_key(e: &Expr) -> Vec<u64> {
+    use crate::production::expr::Node;
+    let mut k = Vec::with_capacity(3 * e.len() + 1);
+    k.push(e.root() as u64);
+    for n in e.nodes() {
+        let (tag, a, b) = match n {
+            Node::Var(i) => (0, i as u64, 0),
+            Node::Const(c) => (1, c.to_bits(), 0),
+            Node::Add(x, y) => (2, x as u64, y as u64),
+            Node::Sub(x, y) => (3, x as u64, y as u64),
+            Node::Mul(x, y) => (4, x as u64, y as u64),
+            Node::Div(x, y) => (5, x as u64, y as u64),
+            Node::Neg(x) => (6, x as u64, 0),
+            Node::PowC(x, c) => (7, x as u64, c.to_bits()),
+            Node::CPow(c, x) => (8, c.to_bits(), x as u64),
+            Node::Pow(x, y) => (9, x as u64, y as u64),
+            Node::Sqrt(x) => (10, x as u64, 0),
+            Node::Ln(x) => (11, x as u64, 0),
+            Node::Exp(x) => (12, x as u64, 0),
+            Node::Min(x, y) => (13, x as u64, y as u64),
+            Node::Max(x, y) => (14, x as u64, y as u64),
+        };
+        k.extend([tag, a, b]);
+    }
+    k
+}
+
+/// Where an empty goods table is written (`[goods]` or `goods = {}`), else the file's start.
+fn goods_table_span(source: &str) -> Range<usize> {
+    let mut start = 0;
+    for line in source.split_inclusive('\n') {
+        let t = line.trim_start();
+        let indent = line.len() - t.len();
+        let key = t.strip_prefix('[').unwrap_or(t).trim_start();
+        if key.starts_with("goods") && key["goods".len()..].trim_start().starts_with([']', '=']) {
+            return start + indent..start + line.trim_end().len();
+        }
+        start += line.len();
+    }
+    0..0
+}
+
+/// Bytes a run needs per firm and per input edge: the economy, the engine's state, the
+/// diagnostics and the reference solver (measured: about 180 bytes for a one-input firm).
+const BYTES_PER_FIRM: u64 = 100;
+const BYTES_PER_EDGE: u64 = 80;
+/// Below this estimate the machine's memory is not consulted.
+const MEMORY_CHECK_FROM: u64 = 1 << 30;
+
+fn estimated_bytes(firms: u64, edges: u64) -> u64 {
+    firms
+        .saturating_mul(BYTES_PER_FIRM)
+        .saturating_add(edges.saturating_mul(BYTES_PER_EDGE))
+}
+
+/// "about 180.0 TB of memory; this machine has 23.1 GB available".
+fn memory_needed(firms: u64, edges: u64) -> String {
+    let mut s = format!("about {} of memory", human_bytes(estimated_bytes(firms, edges)));
+    if let Some(avail) = available_memory() {
+        s.push_str(&format!("; this machine has {} available", human_bytes(avail)));
+    }
+    s
+}
+
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 7] = ["bytes", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} bytes")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Memory the machine can give a new process (Linux: MemAvailable in /proc/meminfo).
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb.saturating_mul(1024))
+}
+
 fn dummy_group(name: &str, agent: &AgentSettings) -> FirmGroup {
     FirmGroup {
         name: name.to_string(),
@@ -765,7 +921,7 @@ fn parse_rule<T: Copy>(
                 format!("unknown {what} '{}'", s.value),
                 format!(
                     "{}choose one of: {}",
-                    did_you_mean(&s.value, names.iter().copied()),
+                    c.suggest(&s.value, names.iter().copied()),
                     list(names)
                 ),
             );
@@ -893,7 +1049,7 @@ fn technology(
                     format!("unknown good '{g}' in the production of firm '{fname}'"),
                     format!(
                         "{}known goods: {}",
-                        did_you_mean(g, good_names.iter().copied()),
+                        c.suggest(g, good_names.iter().copied()),
                         list(good_names)
                     ),
                 ),
@@ -919,20 +1075,18 @@ fn technology(
                 c.at(span.clone(), format!("the production expression of firm '{fname}' is {} bytes long, more than the {MAX_EXPRESSION_BYTES} allowed", src.len()), "write large technologies with a family (cobb_douglas, ces, ...) or split the firm");
                 return None;
             }
-            // Byte offset of the expression text inside the file: after the opening quote(s).
-            let body = source.get(span.clone()).unwrap_or("");
-            let quote = if body.starts_with("\"\"\"") || body.starts_with("'''") {
-                3
-            } else {
-                1
-            };
-            let base = span.start + quote.min(body.len());
+            // Where each byte of the expression is in the file (escapes and line-ending
+            // backslashes make the two differ).
+            // (built only when there is something to report)
+            let at = || StringMap::new(source.get(span.clone()).unwrap_or(""), src, span.start);
             match Expr::parse(src) {
                 Err(e) => {
-                    let s = base + e.offset..base + e.offset + e.len.max(1);
                     c.at(
-                        s,
-                        format!("in the production of firm '{fname}': {}", e.message),
+                        at().span(e.offset, e.len.max(1)),
+                        format!(
+                            "in the production of firm '{fname}': {}",
+                            relocate(&e.message, src, &at(), source)
+                        ),
                         e.help.clone(),
                     );
                     None
@@ -943,7 +1097,7 @@ fn technology(
                         let (off, len) = expr.variable_span(i);
                         match good_index.get(v.as_str()) {
                             Some(&g) => inputs.push(g),
-                            None => c.at(base + off..base + off + len, format!("'{v}' in the production of firm '{fname}' is not a good"), format!("{}the production expression may name only declared goods (its inputs); known goods: {}", did_you_mean(v, good_names.iter().copied()), list(good_names))),
+                            None => c.at(at().span(off, len), format!("'{v}' in the production of firm '{fname}' is not a good"), format!("{}the production expression may name only declared goods (its inputs); known goods: {}", c.suggest(v, good_names.iter().copied()), list(good_names))),
                         }
                     }
                     if expr.variables().is_empty() {
@@ -1037,7 +1191,7 @@ fn technology(
                             format!("unknown good '{}' in the production of firm '{fname}'", input.get_ref()),
                             format!(
                                 "{}known goods: {}",
-                                did_you_mean(input.get_ref(), good_names.iter().copied()),
+                                c.suggest(input.get_ref(), good_names.iter().copied()),
                                 list(good_names)
                             ),
                         );
@@ -1070,6 +1224,210 @@ fn technology(
         return None;
     }
     result
+}
+
+/// Problems in the `[sweep]` table: each parameter's spec must parse and its path must be a
+/// `--set` path of this scenario (checked by setting the first value on a copy).
+pub fn sweep_table(file: &ScenarioFile) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let Some(sweep) = &file.sweep else {
+        return problems;
+    };
+    for (path, spec) in &sweep.params {
+        let fail = |m: String| {
+            Problem::at(
+                spec.span(),
+                format!("[sweep] params \"{path}\": {m}"),
+                "[sweep] params maps --set paths (`pricegrad run --help` lists them) to a list \"0.1,0.2,0.5\", \"lin:A:B:N\" or \"log:A:B:N\", e.g. params = { \"market.step\" = \"log:0.05:2:8\" }",
+            )
+        };
+        match crate::sweep::parse_spec(spec.get_ref()) {
+            Err(m) => problems.push(fail(m)),
+            Ok(values) => {
+                let set = format!("{path}={}", values.first().map_or("", String::as_str));
+                if let Err(m) = super::overrides::apply(&mut file.clone(), &set) {
+                    problems.push(fail(m));
+                }
+            }
+        }
+    }
+    if let Some(r) = &sweep.replicates {
+        if r.value < 1 {
+            problems.push(Problem::new(
+                (&r.origin).into(),
+                format!("[sweep] replicates = {} must be at least 1", r.value),
+                "replicates is the number of runs (with different seeds) per grid point, e.g. replicates = 3",
+            ));
+        }
+    }
+    problems
+}
+
+/// Expression messages count from the expression's start ("the '(' at column 2"); say where
+/// that is in the file instead ("the '(' at line 26, column 16").
+fn relocate(msg: &str, expr: &str, at: &StringMap, source: &str) -> String {
+    let number = |s: &str| -> Option<(usize, usize)> {
+        let digits = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        s[..digits].parse().ok().map(|n| (n, digits))
+    };
+    let mut out = String::new();
+    let mut rest = msg;
+    while let Some(i) = rest.find("column ") {
+        // "line L, column C" (multi-line expressions) or "column C"
+        let (start, line) = match rest[..i].strip_suffix(", ").and_then(|b| {
+            let j = b.rfind("line ")?;
+            number(&b[j + 5..])
+                .filter(|&(_, d)| j + 5 + d == b.len())
+                .map(|(l, _)| (j, l))
+        }) {
+            Some((j, l)) => (j, l),
+            None => (i, 1),
+        };
+        let Some((col, digits)) = number(&rest[i + 7..]) else {
+            out.push_str(&rest[..i + 7]);
+            rest = &rest[i + 7..];
+            continue;
+        };
+        // byte offset of (line, col) in the expression
+        let line_start = if line == 1 {
+            Some(0)
+        } else {
+            expr.match_indices('\n').nth(line - 2).map(|(k, _)| k + 1)
+        };
+        let offset = line_start.map(|ls| {
+            expr[ls..]
+                .char_indices()
+                .nth(col.saturating_sub(1))
+                .map_or(expr.len(), |(k, _)| ls + k)
+        });
+        out.push_str(&rest[..start]);
+        match offset {
+            Some(o) => {
+                let (fl, fc) = super::error::line_col(source, at.span(o, 1).start);
+                out.push_str(&format!("line {fl}, column {fc}"));
+            }
+            None => out.push_str(&rest[start..i + 7 + digits]),
+        }
+        rest = &rest[i + 7 + digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Byte offsets in the file of the bytes of a TOML string value, so that a position inside
+/// the parsed string (an expression error) can be shown at its place in the file.
+struct StringMap {
+    /// File offset of each byte of the parsed string, and of its end.
+    offsets: Option<Vec<usize>>,
+    /// Fallback: the file offset of the first byte after the opening quote(s).
+    base: usize,
+}
+
+impl StringMap {
+    /// `raw` is the value as written (quotes included), starting at file offset `start`;
+    /// `parsed` the string TOML made of it.
+    fn new(raw: &str, parsed: &str, start: usize) -> StringMap {
+        let quote = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+            3
+        } else {
+            1
+        };
+        let base = start + quote.min(raw.len());
+        let offsets = Self::decode(raw, quote)
+            .filter(|(text, _)| text == parsed)
+            .map(|(_, offs)| offs.into_iter().map(|o| start + o).collect());
+        StringMap { offsets, base }
+    }
+
+    /// The file range of bytes `off..off + len` of the parsed string.
+    fn span(&self, off: usize, len: usize) -> Range<usize> {
+        match &self.offsets {
+            Some(o) => {
+                let a = o[off.min(o.len() - 1)];
+                let b = o[(off + len).min(o.len() - 1)];
+                a..b.max(a + 1)
+            }
+            None => self.base + off..self.base + off + len,
+        }
+    }
+
+    /// Decode a TOML string token: the text and, per byte, its offset in `raw` (plus the end).
+    /// None for anything unexpected (then the caller falls back to plain offsets).
+    fn decode(raw: &str, quote: usize) -> Option<(String, Vec<usize>)> {
+        if raw.len() < 2 * quote {
+            return None;
+        }
+        let literal = raw.starts_with('\'');
+        let multi = quote == 3;
+        let body_end = raw.len() - quote;
+        let mut text = String::new();
+        let mut offs = Vec::new();
+        let mut i = quote;
+        let bytes = raw.as_bytes();
+        // a newline right after the opening delimiter is not part of a multi-line string
+        if multi {
+            if raw[i..].starts_with("\r\n") {
+                i += 2;
+            } else if raw[i..].starts_with('\n') {
+                i += 1;
+            }
+        }
+        let mut push = |text: &mut String, ch: char, at: usize| {
+            for _ in 0..ch.len_utf8() {
+                offs.push(at);
+            }
+            text.push(ch);
+        };
+        while i < body_end {
+            let ch = raw[i..].chars().next()?;
+            if ch == '\r' && raw[i..].starts_with("\r\n") {
+                push(&mut text, '\n', i);
+                i += 2;
+            } else if ch != '\\' || literal {
+                push(&mut text, ch, i);
+                i += ch.len_utf8();
+            } else {
+                let esc = *bytes.get(i + 1)? as char;
+                let simple = match esc {
+                    'b' => Some('\u{8}'),
+                    't' => Some('\t'),
+                    'n' => Some('\n'),
+                    'f' => Some('\u{c}'),
+                    'r' => Some('\r'),
+                    'e' => Some('\u{1b}'),
+                    '"' => Some('"'),
+                    '\\' => Some('\\'),
+                    _ => None,
+                };
+                if let Some(d) = simple {
+                    push(&mut text, d, i);
+                    i += 2;
+                } else if esc == 'u' || esc == 'U' || esc == 'x' {
+                    let n = match esc {
+                        'u' => 4,
+                        'U' => 8,
+                        _ => 2,
+                    };
+                    let hex = raw.get(i + 2..i + 2 + n)?;
+                    let d = char::from_u32(u32::from_str_radix(hex, 16).ok()?)?;
+                    push(&mut text, d, i);
+                    i += 2 + n;
+                } else if multi {
+                    // line-ending backslash: skip whitespace and newlines up to the next text
+                    let rest = &raw[i + 1..body_end];
+                    let skipped = rest.len() - rest.trim_start_matches([' ', '\t', '\r', '\n']).len();
+                    if !rest[..skipped].contains('\n') {
+                        return None;
+                    }
+                    i += 1 + skipped;
+                } else {
+                    return None;
+                }
+            }
+        }
+        offs.push(body_end);
+        Some((text, offs))
+    }
 }
 
 /// Fill the goods-major index: buyers (input edges) and sellers (output slots) of each good.
@@ -1196,5 +1554,55 @@ pub fn topological_order(goods: &Goods, firms: &Firms) -> Result<Vec<u32>, Vec<(
             .expect("a blocked firm has a blocked input with a blocked producer");
         path.push((g, f));
         f = producer;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where byte `i` of the parsed string `parsed` is in `raw`, per StringMap.
+    fn at(raw: &str, parsed: &str, needle: &str) -> usize {
+        let m = StringMap::new(raw, parsed, 0);
+        assert!(m.offsets.is_some(), "{raw:?} did not decode to {parsed:?}");
+        m.span(parsed.find(needle).unwrap(), needle.len()).start
+    }
+
+    #[test]
+    fn string_positions_survive_escapes_and_multiline_forms() {
+        let raw = r#""\tsqrt(x)""#;
+        assert_eq!(at(raw, "\tsqrt(x)", "x"), raw.find("x)").unwrap());
+        let raw = r#""\u0073qrt(\U00000078)""#;
+        assert_eq!(at(raw, "sqrt(x)", "x"), raw.find("\\U").unwrap());
+        let raw = "\"\"\"\r\nsqrt(\r\n  x)\"\"\"";
+        assert_eq!(at(raw, "sqrt(\n  x)", "x"), raw.find("x)").unwrap());
+        let raw = "\"\"\"sqrt( \\\n     x)\"\"\"";
+        assert_eq!(at(raw, "sqrt( x)", "x"), raw.find("x)").unwrap());
+        let raw = "'''\nln(a\\b)'''";
+        assert_eq!(at(raw, "ln(a\\b)", "b"), raw.find("b)").unwrap());
+        // not what TOML made of it: fall back to plain offsets after the quote
+        let m = StringMap::new("\"abc\"", "xyz", 10);
+        assert!(m.offsets.is_none());
+        assert_eq!(m.span(1, 1), 12..13);
+    }
+
+    #[test]
+    fn expression_columns_become_file_positions() {
+        let source = "a = 1\nproduction = \"\\t((x)\"\n";
+        let start = source.find('"').unwrap();
+        let raw = &source[start..source.len() - 1];
+        let m = StringMap::new(raw, "\t((x)", start);
+        assert_eq!(
+            relocate("the '(' at column 3, and column 99", "\t((x)", &m, source),
+            "the '(' at line 2, column 18, and line 2, column 21"
+        );
+        assert_eq!(relocate("no place", "x", &m, source), "no place");
+    }
+
+    #[test]
+    fn memory_estimates_read_well() {
+        assert_eq!(human_bytes(999), "999 bytes");
+        assert_eq!(human_bytes(180_000_000_000_000), "180.0 TB");
+        assert!(estimated_bytes(u64::MAX, u64::MAX) == u64::MAX);
     }
 }
