@@ -50,6 +50,78 @@ pub fn lu_solve(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
     b.iter().all(|v| v.is_finite())
 }
 
+/// Factor `P A = L U` in place by partial pivoting, keeping the factors for several
+/// right-hand sides ([`lu_substitute`]): U in the upper triangle, the multipliers of L below
+/// it, and the pivot row of each column in `piv`. The operations are those of [`lu_solve`],
+/// so factor-then-substitute gives bit-identical answers. False when A is singular to
+/// working precision.
+pub fn lu_factor(a: &mut [f64], piv: &mut Vec<usize>, n: usize) -> bool {
+    debug_assert_eq!(a.len(), n * n);
+    piv.clear();
+    let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if !(scale.is_finite() && scale > 0.0) {
+        return false;
+    }
+    for k in 0..n {
+        let (mut p, mut best) = (k, a[k * n + k].abs());
+        for i in k + 1..n {
+            let v = a[i * n + k].abs();
+            if v > best {
+                p = i;
+                best = v;
+            }
+        }
+        if best <= scale * 1e-15 {
+            return false;
+        }
+        piv.push(p);
+        if p != k {
+            for j in 0..n {
+                a.swap(k * n + j, p * n + j);
+            }
+        }
+        let d = a[k * n + k];
+        for i in k + 1..n {
+            let m = a[i * n + k] / d;
+            a[i * n + k] = m;
+            if m != 0.0 {
+                for j in k + 1..n {
+                    a[i * n + j] -= m * a[k * n + j];
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Solve `A x = b` in place with the factors from [`lu_factor`]. False when the answer is
+/// not finite.
+pub fn lu_substitute(lu: &[f64], piv: &[usize], b: &mut [f64], n: usize) -> bool {
+    // the rows of L were swapped along with those of U: permute b first
+    for k in 0..n {
+        if piv[k] != k {
+            b.swap(k, piv[k]);
+        }
+    }
+    for k in 0..n {
+        let bk = b[k];
+        for i in k + 1..n {
+            let m = lu[i * n + k];
+            if m != 0.0 {
+                b[i] -= m * bk;
+            }
+        }
+    }
+    for k in (0..n).rev() {
+        let mut s = b[k];
+        for j in k + 1..n {
+            s -= lu[k * n + j] * b[j];
+        }
+        b[k] = s / lu[k * n + k];
+    }
+    b.iter().all(|v| v.is_finite())
+}
+
 /// Factor a symmetric positive definite A = L L^T in place (L in the lower triangle).
 /// Returns false when A is not positive definite (or not finite).
 pub fn cholesky(a: &mut [f64], n: usize) -> bool {
@@ -121,8 +193,31 @@ mod tests {
         let mut a = [1.0, 2.0, 2.0, 4.0];
         let mut b = [1.0, 1.0];
         assert!(!lu_solve(&mut a, &mut b, 2));
+        let mut piv = Vec::new();
+        assert!(!lu_factor(&mut [1.0, 2.0, 2.0, 4.0], &mut piv, 2));
         let mut a = [1.0, 2.0, 2.0, 1.0];
         let mut b = [1.0, 1.0];
         assert!(!cholesky_solve(&mut a, &mut b, 2));
+    }
+
+    #[test]
+    fn factor_then_substitute_matches_lu_solve() {
+        let n = 7;
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let a: Vec<f64> = (0..n * n).map(|_| next()).collect();
+        let b: Vec<f64> = (0..n).map(|_| next()).collect();
+        let (mut a1, mut b1) = (a.clone(), b.clone());
+        assert!(lu_solve(&mut a1, &mut b1, n));
+        let (mut lu, mut piv, mut b2) = (a.clone(), Vec::new(), b.clone());
+        assert!(lu_factor(&mut lu, &mut piv, n));
+        assert!(lu_substitute(&lu, &piv, &mut b2, n));
+        assert_eq!(b1, b2, "same operations, same answer");
+        let mut b3 = b.clone();
+        assert!(lu_substitute(&lu, &piv, &mut b3, n));
+        assert_eq!(b1, b3, "the factors can be reused");
     }
 }

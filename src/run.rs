@@ -91,6 +91,12 @@ pub struct Report {
     pub max_spread: f64,
     /// Why the reference checks are missing, if they are.
     pub reference_note: Option<String>,
+    /// Goods whose dV/ds was computed by finite differences (check 3), out of the goods with
+    /// a market (endogenous, with users), and how they were chosen ([`fd_sample`]). The
+    /// others have `envelope: null` and are not failed for it.
+    pub envelope_goods_checked: usize,
+    pub envelope_goods_checkable: usize,
+    pub envelope_selection: String,
     pub goods: Vec<GoodCheck>,
     pub timings: Timings,
     #[serde(skip)]
@@ -159,10 +165,28 @@ pub fn execute(
     let economy = &engine.economy;
     let t = Instant::now();
     let adj = backprop::backprop(economy, &economy.goods.price, &engine.x);
-    let envelope = diagnostics
-        .reference
-        .as_ref()
-        .map(|eq| reference::envelope(economy, eq));
+    let diverged = matches!(outcome, Outcome::Diverged { .. });
+    let floor = price_floor(economy);
+    // Finite differences (check 3) on every good with a market when there are few, else on
+    // a sample led by the goods whose price disagrees most with checks 1 and 2.
+    let checkable: Vec<usize> = (0..economy.goods.len()).filter(|&g| engine.traded[g]).collect();
+    let fd_goods = match &diagnostics.reference {
+        Some(eq) if !diverged => {
+            let disagreement: Vec<f64> = checkable
+                .iter()
+                .map(|&g| {
+                    let p = engine.prices[g];
+                    rel_error(p, adj.nearest(g, p), floor).max(rel_error(p, eq.prices[g], floor))
+                })
+                .collect();
+            fd_sample(&checkable, &disagreement)
+        }
+        _ => Vec::new(),
+    };
+    let envelope = match &diagnostics.reference {
+        Some(eq) if !fd_goods.is_empty() => Some(reference::envelope_for(economy, eq, &fd_goods)),
+        _ => None,
+    };
     reference_seconds += t.elapsed().as_secs_f64();
     let mut reference_note = diagnostics.reference_note.clone();
     let envelope = match envelope {
@@ -173,12 +197,23 @@ pub fn execute(
         }
         None => None,
     };
-    let floor = price_floor(economy);
+    let envelope_selection = if envelope.is_none() {
+        "none".to_string()
+    } else if fd_goods.len() == checkable.len() {
+        "all".to_string()
+    } else {
+        format!(
+            "the {} goods whose price differs most from its adjoint or reference price, and {} evenly spaced over \
+             the others (in file order)",
+            FD_WORST.min(fd_goods.len()),
+            fd_goods.len() - FD_WORST.min(fd_goods.len())
+        )
+    };
+    let envelope_goods_checked = if envelope.is_some() { fd_goods.len() } else { 0 };
     let tol = run.check_tolerance;
     let finite = |v: f64| v.is_finite().then_some(v);
     let mut goods = Vec::new();
     let (mut max_adj, mut max_ref, mut max_env, mut max_spread) = (0.0f64, None::<f64>, None::<f64>, 0.0f64);
-    let diverged = matches!(outcome, Outcome::Diverged { .. });
     for g in 0..economy.goods.len() {
         let fixed = economy.goods.fixed[g];
         let price = engine.prices[g];
@@ -255,6 +290,9 @@ pub fn execute(
         max_error_envelope: max_env,
         max_spread,
         reference_note,
+        envelope_goods_checked,
+        envelope_goods_checkable: checkable.len(),
+        envelope_selection,
         goods,
         timings: Timings {
             simulate_seconds,
@@ -264,4 +302,43 @@ pub fn execute(
         },
         outcome_kind: Some(outcome),
     })
+}
+
+/// Up to this many goods with a market, finite differences check every one.
+pub const FD_ALL_UP_TO: usize = 40;
+/// Beyond that, the sample starts with this many goods whose price disagrees most with its
+/// adjoint or reference price.
+pub const FD_WORST: usize = 10;
+
+/// The goods whose dV/ds the final checks compute by finite differences: all of
+/// `checkable` when there are at most [`FD_ALL_UP_TO`]; otherwise the [`FD_WORST`] with the
+/// largest `disagreement` (ties: the earlier good), then `FD_ALL_UP_TO - FD_WORST` evenly
+/// spaced over the rest in file order (the i-th of k at position floor((2i + 1) n / 2k)).
+/// Deterministic; sorted.
+pub fn fd_sample(checkable: &[usize], disagreement: &[f64]) -> Vec<usize> {
+    let n = checkable.len();
+    if n <= FD_ALL_UP_TO {
+        return checkable.to_vec();
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    // NaN (no comparison possible) counts as the largest disagreement
+    let key = |i: usize| {
+        let d = disagreement.get(i).copied().unwrap_or(0.0);
+        if d.is_nan() {
+            f64::INFINITY
+        } else {
+            d
+        }
+    };
+    order.sort_by(|&a, &b| key(b).total_cmp(&key(a)).then(a.cmp(&b)));
+    let mut chosen = vec![false; n];
+    for &i in order.iter().take(FD_WORST) {
+        chosen[i] = true;
+    }
+    let rest: Vec<usize> = (0..n).filter(|&i| !chosen[i]).collect();
+    let k = FD_ALL_UP_TO - FD_WORST;
+    for i in 0..k {
+        chosen[rest[(2 * i + 1) * rest.len() / (2 * k)]] = true;
+    }
+    (0..n).filter(|&i| chosen[i]).map(|i| checkable[i]).collect()
 }

@@ -1,7 +1,61 @@
 //! `pricegrad gradient FILE`: the planner's quantities and the backprop adjoints.
+//!
+//! The planner's allocation comes from the forward pass when every endogenous good has at
+//! most one user and no firm buys a fixed-price good (chains and trees: the allocation is
+//! forced); otherwise the planner has to choose (how to split a good, how much of a
+//! fixed-price input to buy), and the allocation is the reference solver's optimum. Backprop
+//! then runs at that allocation. The output says which method was used.
 
 use super::{load, GradientArgs, EXIT_FAIL, EXIT_PASS};
 use crate::backprop;
+use crate::economy::Economy;
+use crate::reference;
+
+/// The planner's allocation and how it was found.
+struct Plan {
+    /// "forward" or "reference".
+    method: &'static str,
+    /// One line for people.
+    how: String,
+    x: Vec<f64>,
+    supply: Vec<f64>,
+    value: f64,
+}
+
+fn plan(economy: &Economy, prices: &[f64]) -> Result<Plan, String> {
+    let why = match backprop::forward(economy, prices) {
+        Ok(f) => {
+            return Ok(Plan {
+                method: "forward",
+                how: "planner's forward pass (every good has at most one user), then backprop".into(),
+                x: f.x,
+                supply: f.supply,
+                value: f.value,
+            })
+        }
+        Err(e) => e,
+    };
+    let eq = reference::solve(economy).map_err(|e| {
+        format!("the forward pass does not apply ({why}), and the reference solver failed: {e}")
+    })?;
+    let goods = &economy.goods;
+    let firms = &economy.firms;
+    let mut supply = goods.endowment.clone();
+    for f in 0..firms.len() {
+        for k in firms.outputs(f) {
+            supply[firms.output_good[k] as usize] += firms.output_weight[k] * eq.y[f];
+        }
+    }
+    Ok(Plan {
+        method: "reference",
+        how: format!(
+            "planner's optimum from the reference solver (the forward pass does not apply: {why}), then backprop"
+        ),
+        x: eq.x,
+        supply,
+        value: eq.value,
+    })
+}
 
 pub fn run(args: &GradientArgs) -> u8 {
     let economy = match load(&args.scenario) {
@@ -9,14 +63,14 @@ pub fn run(args: &GradientArgs) -> u8 {
         Err(code) => return code,
     };
     let prices = economy.goods.price.clone();
-    let fwd = match backprop::forward(&economy, &prices) {
-        Ok(f) => f,
+    let plan = match plan(&economy, &prices) {
+        Ok(p) => p,
         Err(e) => {
-            eprintln!("error: the forward pass does not apply: {e}");
+            eprintln!("error: {e}");
             return EXIT_FAIL;
         }
     };
-    let adj = backprop::backprop(&economy, &prices, &fwd.x);
+    let adj = backprop::backprop(&economy, &prices, &plan.x);
     let goods = &economy.goods;
     if args.json {
         let rows: Vec<serde_json::Value> = (0..goods.len())
@@ -24,21 +78,23 @@ pub fn run(args: &GradientArgs) -> u8 {
                 serde_json::json!({
                     "good": goods.name[g],
                     "fixed_price": goods.fixed[g],
-                    "quantity": fwd.supply[g],
+                    "quantity": plan.supply[g],
                     "adjoint": adj.good[g],
                 })
             })
             .collect();
-        let doc = serde_json::json!({ "scenario": economy.name, "value": fwd.value, "goods": rows });
+        let doc = serde_json::json!({
+            "scenario": economy.name,
+            "method": plan.method,
+            "value": plan.value,
+            "goods": rows,
+        });
         println!(
             "{}",
             serde_json::to_string_pretty(&doc).expect("JSON of finite numbers")
         );
     } else {
-        println!(
-            "{}: the gradient of final value (planner's forward pass, then backprop)",
-            economy.name
-        );
+        println!("{}: the gradient of final value ({})", economy.name, plan.how);
         println!(
             "{:<16} {:>10} {:>18} {:>18}",
             "good", "kind", "quantity", "adjoint (price)"
@@ -48,11 +104,11 @@ pub fn run(args: &GradientArgs) -> u8 {
                 "{:<16} {:>10} {:>18.10} {:>18.10}",
                 goods.name[g],
                 if goods.fixed[g] { "fixed" } else { "market" },
-                fwd.supply[g],
+                plan.supply[g],
                 adj.good[g]
             );
         }
-        println!("value V = {:.10}", fwd.value);
+        println!("value V = {:.10}", plan.value);
     }
     EXIT_PASS
 }

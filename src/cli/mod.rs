@@ -96,7 +96,8 @@ pub enum Command {
     /// CSV files, without re-running anything.
     Plot(PlotArgs),
     /// Compute the gradient centrally: per good, the planner's quantity and the backprop
-    /// adjoint (the price that the markets should find).
+    /// adjoint (the price that the markets should find). The planner's allocation comes
+    /// from a forward pass for chains and trees, from the reference solver otherwise.
     Gradient(GradientArgs),
 }
 

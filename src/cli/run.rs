@@ -4,7 +4,7 @@
 use super::{report_input_error, RunArgs, EXIT_BAD_INPUT, EXIT_FAIL, EXIT_PASS};
 use crate::output::{self, RunWriter};
 use crate::plot;
-use crate::run::{self, Discard, Report};
+use crate::run::{self, Discard, GoodCheck, Report};
 use crate::scenario;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
@@ -107,16 +107,15 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         }
     }
     if write {
-        print_table(&report, &label);
-        println!(
-            "wrote {}/ (summary.json, trajectory.csv, metrics.csv{})",
-            dir.display(),
+        let files = format!(
+            "summary.json, trajectory.csv, metrics.csv{}",
             if chart_error.is_none() && !nothing_to_draw {
                 ", convergence.png"
             } else {
                 ""
             }
         );
+        print_table(&report, &label, Some((&dir, &files)));
     } else {
         println!(
             "{}: {} ({})",
@@ -195,17 +194,44 @@ fn fmt_err(v: Option<f64>) -> String {
     }
 }
 
-/// The summary table: one line per good, then the verdict.
-pub fn print_table(r: &Report, label: &str) {
+/// Economies with at most this many market-priced goods get the full table on stdout;
+/// larger ones the goods with the largest errors (the rest is in summary.json).
+pub const FULL_TABLE_UP_TO: usize = 40;
+/// Rows of the short table.
+pub const WORST_SHOWN: usize = 15;
+
+/// The summary: a table of goods (all of them for small economies, else the worst
+/// [`WORST_SHOWN`]), one line per check, where the files went (`written`: the directory
+/// and the list of files), then the verdict, always last.
+pub fn print_table(r: &Report, label: &str, written: Option<(&std::path::Path, &str)>) {
+    let dir = written.map(|(d, _)| d);
     println!(
         "{label}: {} after {} ticks ({:.3} s)",
         r.outcome_detail, r.ticks, r.timings.total_seconds
     );
+    let market: Vec<&GoodCheck> = r.goods.iter().filter(|g| !g.fixed_price).collect();
+    let rows: Vec<&GoodCheck> = if market.len() <= FULL_TABLE_UP_TO {
+        market.clone()
+    } else {
+        let mut by_error = market.clone();
+        by_error.sort_by(|a, b| a.pass.cmp(&b.pass).then(worst(b).total_cmp(&worst(a))));
+        by_error.truncate(WORST_SHOWN);
+        println!(
+            "{} market goods; the {} with the largest errors{}:",
+            market.len(),
+            by_error.len(),
+            match dir {
+                Some(d) => format!(" (every good: {}/summary.json)", d.display()),
+                None => String::new(),
+            }
+        );
+        by_error
+    };
     println!(
         "{:<16} {:>16} {:>16} {:>16} {:>16} {:>9} {:>9} {:>9}  check",
         "good", "price", "adjoint", "reference", "dV/ds (FD)", "err adj", "err ref", "err FD"
     );
-    for g in r.goods.iter().filter(|g| !g.fixed_price) {
+    for g in rows {
         println!(
             "{:<16} {:>16} {:>16} {:>16} {:>16} {:>9} {:>9} {:>9}  {}",
             g.good,
@@ -225,8 +251,39 @@ pub fn print_table(r: &Report, label: &str) {
             }
         );
     }
+    let over = |errors: Vec<Option<f64>>| -> Option<(f64, usize)> {
+        let present: Vec<f64> = errors.into_iter().flatten().collect();
+        (!present.is_empty()).then(|| (present.iter().copied().fold(0.0, f64::max), present.len()))
+    };
+    let line = |name: &str, stat: Option<(f64, usize)>, of: String| match stat {
+        Some((e, n)) => println!("{name}: largest relative error {e:.1e} over {n}{of} goods"),
+        None => println!("{name}: not checked"),
+    };
+    line(
+        "adjoint (backprop at the final allocation)",
+        over(market.iter().map(|g| g.error_adjoint).collect()),
+        String::new(),
+    );
+    line(
+        "reference (independent equilibrium solver)",
+        over(market.iter().map(|g| g.error_reference).collect()),
+        String::new(),
+    );
+    let fd = over(market.iter().map(|g| g.error_envelope).collect());
+    let of = if r.envelope_selection == "all" {
+        String::new()
+    } else {
+        format!(" of {}", r.envelope_goods_checkable)
+    };
+    line("dV/ds (finite differences of V)", fd, of);
+    if fd.is_some() && r.envelope_selection != "all" {
+        println!("  finite differences sampled: {}", r.envelope_selection);
+    }
     if let Some(note) = &r.reference_note {
         println!("note: no reference check: {note}");
+    }
+    if let Some((d, files)) = written {
+        println!("wrote {}/ ({files})", d.display());
     }
     let worst = [Some(r.max_error_adjoint), r.max_error_reference, r.max_error_envelope]
         .into_iter()
@@ -245,4 +302,12 @@ pub fn print_table(r: &Report, label: &str) {
     } else {
         println!("FAIL: {}", r.outcome_detail);
     }
+}
+
+/// The largest of a good's relative errors (for ranking).
+fn worst(g: &GoodCheck) -> f64 {
+    [g.error_adjoint, g.error_reference, g.error_envelope]
+        .into_iter()
+        .flatten()
+        .fold(0.0, f64::max)
 }
