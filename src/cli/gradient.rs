@@ -24,20 +24,18 @@ struct Plan {
 
 fn plan(economy: &Economy, prices: &[f64]) -> Result<Plan, String> {
     let why = match backprop::forward(economy, prices) {
-        Ok(f) => {
-            return Ok(Plan {
-                method: "forward",
-                how: "planner's forward pass (every good has at most one user), then backprop".into(),
-                x: f.x,
-                supply: f.supply,
-                value: f.value,
-            })
-        }
+        Ok(f) => return Ok(Plan {
+            method: "forward",
+            how: "forward pass (every good has at most one user, so the planner's allocation is forced), then backprop"
+                .into(),
+            x: f.x,
+            supply: f.supply,
+            value: f.value,
+        }),
         Err(e) => e,
     };
-    let eq = reference::solve(economy).map_err(|e| {
-        format!("the forward pass does not apply ({why}), and the reference solver failed: {e}")
-    })?;
+    let eq = reference::solve(economy)
+        .map_err(|e| format!("the forward pass does not apply ({why}), and the reference solver failed: {e}"))?;
     let goods = &economy.goods;
     let firms = &economy.firms;
     let mut supply = goods.endowment.clone();
@@ -48,9 +46,7 @@ fn plan(economy: &Economy, prices: &[f64]) -> Result<Plan, String> {
     }
     Ok(Plan {
         method: "reference",
-        how: format!(
-            "planner's optimum from the reference solver (the forward pass does not apply: {why}), then backprop"
-        ),
+        how: format!("the planner's optimum from the reference solver, then backprop at it (no forward pass: {why})"),
         x: eq.x,
         supply,
         value: eq.value,
@@ -94,7 +90,8 @@ pub fn run(args: &GradientArgs) -> u8 {
             serde_json::to_string_pretty(&doc).expect("JSON of finite numbers")
         );
     } else {
-        println!("{}: the gradient of final value ({})", economy.name, plan.how);
+        println!("{}: the gradient of final value", economy.name);
+        println!("method: {}", plan.how);
         println!(
             "{:<16} {:>10} {:>18} {:>18}",
             "good", "kind", "quantity", "adjoint (price)"

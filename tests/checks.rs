@@ -1,0 +1,282 @@
+//! The final checks at scale: finite differences of V accurate on generated economies with
+//! split goods, the deterministic sample of goods they cover in big economies, `run`'s short
+//! stdout for big economies, and `gradient` on economies that are not trees.
+
+use assert_cmd::Command;
+use pricegrad::economy::Economy;
+use pricegrad::generate::{self, Family, Spec};
+use pricegrad::reference;
+use pricegrad::run::{self, FD_ALL_UP_TO, FD_WORST};
+use pricegrad::scenario;
+use std::fs;
+use std::sync::atomic::AtomicBool;
+
+fn pricegrad() -> Command {
+    Command::cargo_bin("pricegrad").unwrap()
+}
+
+fn generated(layers: usize, width: usize, inputs: usize, seed: u64, family: Family) -> String {
+    let mut spec = Spec::new(layers, width, inputs);
+    spec.seed = seed;
+    spec.family = family;
+    let plan = generate::plan(&spec).unwrap_or_else(|e| panic!("{spec:?}: {e}"));
+    let mut out = Vec::new();
+    generate::write(&plan, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn load(text: &str) -> Economy {
+    scenario::load_str("<test>", text, &[], None).unwrap_or_else(|e| panic!("invalid scenario:\n{e}"))
+}
+
+fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs()
+}
+
+/// `generate --layers 4 --width 30 --inputs 3` (half the goods below the top split between
+/// several users): dV/ds by finite differences matches the reference price of every one of
+/// the 120 goods with a market to 1e-7 (it was 1e-6 with plain central differences at
+/// h = 1e-4 of the flow, and failed on a 1,000-firm economy).
+#[test]
+fn finite_differences_match_the_prices_of_every_good_of_generated_economies() {
+    for (seed, family) in [(1, Family::CobbDouglas), (2, Family::Ces)] {
+        let e = load(&generated(4, 30, 3, seed, family));
+        let eq = reference::solve(&e).unwrap_or_else(|err| panic!("seed {seed}: {err}"));
+        let d = reference::envelope(&e, &eq).unwrap_or_else(|err| panic!("seed {seed}: {err}"));
+        let mut checked = 0;
+        let mut worst: f64 = 0.0;
+        for g in 0..e.goods.len() {
+            let market = !e.goods.fixed[g] && !e.goods.uses(g).is_empty();
+            assert_eq!(d[g].is_some(), market, "{}", e.goods.name[g]);
+            if let Some(dv) = d[g] {
+                let err = rel(dv, eq.prices[g]);
+                assert!(
+                    err <= 1e-7,
+                    "seed {seed}: dV/ds_{} = {dv:.15e}, price {:.15e} (relative error {err:.1e})",
+                    e.goods.name[g],
+                    eq.prices[g]
+                );
+                worst = worst.max(err);
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 120);
+        eprintln!("seed {seed}: largest relative error of dV/ds {worst:.1e} over {checked} goods");
+    }
+}
+
+/// Asking for some goods computes those (and only those).
+#[test]
+fn finite_differences_on_chosen_goods() {
+    let e = load(&generated(3, 10, 2, 3, Family::CobbDouglas));
+    let eq = reference::solve(&e).unwrap();
+    let names = ["g0_1", "g1_7", "g2_0", "g3_4"]; // g3_* are fixed-price goods
+    let want: Vec<usize> = names.iter().map(|n| e.goods.index(n).unwrap()).collect();
+    let d = reference::envelope_for(&e, &eq, &want).unwrap();
+    for g in 0..e.goods.len() {
+        let expected = want.contains(&g) && !e.goods.fixed[g];
+        assert_eq!(d[g].is_some(), expected, "{}", e.goods.name[g]);
+        if let Some(dv) = d[g] {
+            assert!(rel(dv, eq.prices[g]) <= 1e-7, "{}", e.goods.name[g]);
+        }
+    }
+}
+
+/// Few goods: all of them. Many: the FD_WORST largest disagreements, then evenly spaced
+/// goods, FD_ALL_UP_TO in all, sorted, the same every time.
+#[test]
+fn the_sample_of_goods_is_deterministic_and_as_documented() {
+    let few: Vec<usize> = (0..FD_ALL_UP_TO).map(|i| 3 * i + 1).collect();
+    assert_eq!(run::fd_sample(&few, &vec![0.0; few.len()]), few);
+
+    let n = 1000;
+    let goods: Vec<usize> = (0..n).map(|i| i + 100).collect();
+    // disagreements: a few large ones scattered, one NaN (counts as the largest)
+    let mut dis: Vec<f64> = (0..n).map(|i| 1e-12 * (i % 7) as f64).collect();
+    let loud = [3, 77, 78, 500, 501, 502, 640, 900, 998, 999];
+    for (j, &i) in loud.iter().enumerate() {
+        dis[i] = 1e-3 * (j + 1) as f64;
+    }
+    dis[250] = f64::NAN;
+    let s = run::fd_sample(&goods, &dis);
+    assert_eq!(s.len(), FD_ALL_UP_TO);
+    assert!(s.windows(2).all(|w| w[0] < w[1]), "sorted and distinct");
+    assert_eq!(s, run::fd_sample(&goods, &dis), "deterministic");
+    // the NaN and the 9 loudest (the quietest of the ten loud ones loses to the NaN)
+    assert!(s.contains(&(250 + 100)));
+    for &i in &loud[1..] {
+        assert!(s.contains(&(i + 100)), "good {i} disagrees most");
+    }
+    assert_eq!(FD_WORST, 10);
+    // the other 30 spread evenly: no gap between consecutive sampled goods wider than two
+    // spacings
+    let spacing = n / (FD_ALL_UP_TO - FD_WORST);
+    let mut last = 100;
+    for &g in &s {
+        assert!(g - last <= 2 * spacing, "gap {last}..{g}");
+        last = g;
+    }
+    assert!(100 + n - 1 - last <= spacing);
+}
+
+/// A run on an economy with more than FD_ALL_UP_TO goods computes dV/ds on the sample
+/// only, says so, and the unsampled goods are not failed for it.
+#[test]
+fn runs_check_a_sample_of_big_economies_and_every_good_of_small_ones() {
+    let e = load(&generated(4, 30, 3, 1, Family::CobbDouglas));
+    let r = run::execute(e, &mut run::Discard, &mut |_| {}, &AtomicBool::new(false)).unwrap();
+    assert!(r.pass, "{}", r.outcome_detail);
+    assert_eq!(r.envelope_goods_checkable, 120);
+    assert_eq!(r.envelope_goods_checked, FD_ALL_UP_TO);
+    assert_eq!(r.goods.iter().filter(|g| g.envelope.is_some()).count(), FD_ALL_UP_TO);
+    assert_eq!(
+        r.goods.iter().filter(|g| g.error_envelope.is_some()).count(),
+        FD_ALL_UP_TO
+    );
+    assert!(
+        r.envelope_selection.contains("evenly spaced"),
+        "{}",
+        r.envelope_selection
+    );
+    assert!(r.max_error_envelope.unwrap() <= 1e-7);
+
+    let small = scenario::load(Some(std::path::Path::new("scenarios/diamond.toml")), &[], None)
+        .unwrap()
+        .0;
+    let r = run::execute(small, &mut run::Discard, &mut |_| {}, &AtomicBool::new(false)).unwrap();
+    assert!(r.pass);
+    assert_eq!(r.envelope_selection, "all");
+    assert_eq!(r.envelope_goods_checked, 3);
+    assert_eq!(r.envelope_goods_checkable, 3);
+}
+
+/// Big economy: a short stdout (the worst goods, one line per check, where the rest is),
+/// ending with the verdict; summary.json has every good and says which were sampled.
+#[test]
+fn run_prints_a_short_summary_of_a_big_economy_ending_with_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.toml");
+    fs::write(&file, generated(4, 30, 3, 1, Family::CobbDouglas)).unwrap();
+    let out = dir.path().join("out");
+    let assert = pricegrad()
+        .arg("run")
+        .arg(&file)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines.len() <= 30, "{} lines:\n{stdout}", lines.len());
+    assert!(lines.last().unwrap().starts_with("PASS:"), "{stdout}");
+    for want in [
+        "120 market goods; the 15 with the largest errors",
+        "summary.json",
+        "adjoint (backprop at the final allocation): largest relative error",
+        "over 120 goods",
+        "over 40 of 120 goods",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?}:\n{stdout}");
+    }
+    let summary: serde_json::Value = serde_json::from_slice(&fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["envelope_goods_checked"], 40);
+    assert_eq!(summary["envelope_goods_checkable"], 120);
+    let goods = summary["goods"].as_array().unwrap();
+    assert_eq!(goods.len(), 150);
+    assert_eq!(goods.iter().filter(|g| !g["envelope"].is_null()).count(), 40);
+
+    // small economy: the full table, the verdict still last
+    let assert = pricegrad()
+        .args(["run", "scenarios/diamond.toml", "--quiet", "--out"])
+        .arg(dir.path().join("diamond"))
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    for good in ["ore", "alloy", "wire"] {
+        assert!(stdout.lines().any(|l| l.starts_with(good)), "{good}:\n{stdout}");
+    }
+    assert!(stdout.contains("over 3 goods"), "{stdout}");
+    assert!(stdout.lines().last().unwrap().starts_with("PASS:"), "{stdout}");
+}
+
+fn gradient_json(file: &std::path::Path) -> serde_json::Value {
+    let out = pricegrad().arg("gradient").arg(file).arg("--json").assert().success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+/// The adjoint of each market good in `gradient --json` output.
+fn adjoints(v: &serde_json::Value, e: &Economy) -> Vec<(usize, f64)> {
+    v["goods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["fixed_price"] == false)
+        .map(|g| {
+            let i = e.goods.index(g["good"].as_str().unwrap()).unwrap();
+            (i, g["adjoint"].as_f64().unwrap())
+        })
+        .collect()
+}
+
+/// Economies that are not trees (a good with several users): the gradient is backprop at
+/// the reference solver's optimum, and it equals the prices the simulated market converges
+/// to (an independent computation) and the reference prices. Trees keep the forward pass.
+#[test]
+fn gradient_works_on_economies_that_are_not_trees() {
+    let diamond = std::path::Path::new("scenarios/diamond.toml");
+    let v = gradient_json(diamond);
+    assert_eq!(v["method"], "reference");
+    let e = scenario::load(Some(diamond), &[], None).unwrap().0;
+    let r = run::execute(e.clone(), &mut run::Discard, &mut |_| {}, &AtomicBool::new(false)).unwrap();
+    assert!(r.pass);
+    let eq = reference::solve(&e).unwrap();
+    let adj = adjoints(&v, &e);
+    assert_eq!(adj.len(), 3);
+    for (g, a) in adj {
+        assert!(
+            rel(a, r.goods[g].price) <= 1e-6,
+            "{}: {a} vs market {}",
+            e.goods.name[g],
+            r.goods[g].price
+        );
+        assert!(
+            rel(a, eq.prices[g]) <= 1e-9,
+            "{}: {a} vs reference {}",
+            e.goods.name[g],
+            eq.prices[g]
+        );
+    }
+    let out = pricegrad()
+        .args(["gradient", "scenarios/diamond.toml"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        text.contains("reference solver") && text.contains("'ore' has several users"),
+        "{text}"
+    );
+
+    let v = gradient_json(std::path::Path::new("scenarios/tupperware.toml"));
+    assert_eq!(v["method"], "forward");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gen.toml");
+    let text = generated(3, 10, 2, 5, Family::CobbDouglas);
+    fs::write(&file, &text).unwrap();
+    let e = load(&text);
+    let v = gradient_json(&file);
+    assert_eq!(v["method"], "reference");
+    let r = run::execute(e.clone(), &mut run::Discard, &mut |_| {}, &AtomicBool::new(false)).unwrap();
+    assert!(r.pass, "{}", r.outcome_detail);
+    let adj = adjoints(&v, &e);
+    assert_eq!(adj.len(), 30);
+    for (g, a) in adj {
+        assert!(
+            rel(a, r.goods[g].price) <= 1e-6,
+            "{}: {a} vs market {}",
+            e.goods.name[g],
+            r.goods[g].price
+        );
+    }
+}
