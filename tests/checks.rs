@@ -45,10 +45,11 @@ fn finite_differences_match_the_prices_of_every_good_of_generated_economies() {
         let d = reference::envelope(&e, &eq).unwrap_or_else(|err| panic!("seed {seed}: {err}"));
         let mut checked = 0;
         let mut worst: f64 = 0.0;
-        for g in 0..e.goods.len() {
+        assert_eq!(d.len(), e.goods.len());
+        for (g, dg) in d.iter().enumerate() {
             let market = !e.goods.fixed[g] && !e.goods.uses(g).is_empty();
-            assert_eq!(d[g].is_some(), market, "{}", e.goods.name[g]);
-            if let Some(dv) = d[g] {
+            assert_eq!(dg.is_some(), market, "{}", e.goods.name[g]);
+            if let Some(dv) = *dg {
                 let err = rel(dv, eq.prices[g]);
                 assert!(
                     err <= 1e-7,
@@ -73,10 +74,10 @@ fn finite_differences_on_chosen_goods() {
     let names = ["g0_1", "g1_7", "g2_0", "g3_4"]; // g3_* are fixed-price goods
     let want: Vec<usize> = names.iter().map(|n| e.goods.index(n).unwrap()).collect();
     let d = reference::envelope_for(&e, &eq, &want).unwrap();
-    for g in 0..e.goods.len() {
+    for (g, dg) in d.iter().enumerate() {
         let expected = want.contains(&g) && !e.goods.fixed[g];
-        assert_eq!(d[g].is_some(), expected, "{}", e.goods.name[g]);
-        if let Some(dv) = d[g] {
+        assert_eq!(dg.is_some(), expected, "{}", e.goods.name[g]);
+        if let Some(dv) = *dg {
             assert!(rel(dv, eq.prices[g]) <= 1e-7, "{}", e.goods.name[g]);
         }
     }
