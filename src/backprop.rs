@@ -122,7 +122,12 @@ pub fn backprop_into(economy: &Economy, prices: &[f64], x: &[f64], out: &mut Adj
             &firms.input_param[inputs.clone()],
         );
         technology.gradient(plan, params, &mut grad);
-        technology.supergradient_range(plan, params, &mut grad_low, &mut grad_high);
+        if technology.is_smooth() {
+            grad_low.copy_from_slice(&grad);
+            grad_high.copy_from_slice(&grad);
+        } else {
+            technology.supergradient_range(plan, params, &mut grad_low, &mut grad_high);
+        }
         let a = firms.productivity[f];
         for (i, e) in inputs.enumerate() {
             out.per_use[e] = revenue * a * grad[i];
