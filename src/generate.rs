@@ -28,7 +28,7 @@ use std::io::{self, Write};
 
 use crate::random::{self, Purpose};
 
-/// Largest number of firms `generate` writes (the scenario reader stops at 512 MiB anyway).
+/// Largest number of firms `generate` writes (about 4 GB of text; the scenario reader stops at 4 GiB).
 pub const MAX_FIRMS: u64 = 20_000_000;
 /// Largest number of inputs per firm.
 pub const MAX_INPUTS: usize = 64;

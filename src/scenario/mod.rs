@@ -2,6 +2,7 @@
 //! [`Economy`](crate::economy::Economy). Every problem is reported with the file, line and
 //! column, and how to fix it.
 
+pub mod chunked;
 pub mod error;
 pub mod format;
 pub mod overrides;
@@ -18,7 +19,7 @@ pub const TUPPERWARE: &str = include_str!("../../scenarios/tupperware.toml");
 pub const TUPPERWARE_LABEL: &str = "<built-in tupperware.toml>";
 
 /// Largest scenario file read, in bytes.
-pub const MAX_FILE_BYTES: u64 = 512 << 20;
+pub const MAX_FILE_BYTES: u64 = 4 << 30;
 
 /// Read a scenario file from disk.
 pub fn read(path: &std::path::Path) -> Result<String, InputError> {
@@ -99,8 +100,19 @@ fn is_blank(text: &str) -> bool {
     })
 }
 
-/// Parse, apply `--set` overrides, and validate.
+/// Parse, apply `--set` overrides, and validate. Large files load in chunks, in parallel
+/// ([`chunked`]); the result and the errors are those of [`load_whole`].
 pub fn load_str(label: &str, text: &str, sets: &[String], seed: Option<u64>) -> Result<Economy, InputError> {
+    if text.len() >= chunked::CHUNKED_FROM {
+        if let Some(result) = chunked::load(label, text, sets, seed, chunked::CHUNK_BYTES) {
+            return result;
+        }
+    }
+    load_whole(label, text, sets, seed)
+}
+
+/// [`load_str`] through one parse of the whole document into [`ScenarioFile`].
+pub fn load_whole(label: &str, text: &str, sets: &[String], seed: Option<u64>) -> Result<Economy, InputError> {
     let mut file = parse(label, text)?;
     apply_overrides(&mut file, label, text, sets)?;
     let economy = validate::validate(&file, text, seed).map_err(|p| InputError::new(label, text, p))?;
@@ -146,7 +158,7 @@ pub fn load(
 }
 
 /// Turn a toml error into a located problem with a fix.
-fn toml_problem(e: &toml::de::Error, text: &str) -> Problem {
+pub(crate) fn toml_problem(e: &toml::de::Error, text: &str) -> Problem {
     let msg = e.message().trim().to_string();
     let span = e.span().unwrap_or(0..0);
     let found = text.get(span.start..).and_then(|t| t.chars().next());

@@ -46,34 +46,85 @@ pub fn split_assignment(arg: &str) -> Result<(&str, &str), String> {
     }
 }
 
-/// Apply one `--set` to the parsed file. The error says what is wrong and how to fix it.
-pub fn apply(file: &mut ScenarioFile, arg: &str) -> Result<(), String> {
-    let (path, value) = split_assignment(arg)?;
+/// What a `--set` changes: one good, one firm (by name), or something else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target<'a> {
+    Good(&'a str),
+    Firm(&'a str),
+    Other,
+}
+
+/// The target of a `--set` argument (Other when it is not PATH=VALUE).
+pub(crate) fn target(arg: &str) -> Target<'_> {
+    let Ok((path, _)) = split_assignment(arg) else {
+        return Target::Other;
+    };
     let parts: Vec<&str> = path.split('.').collect();
-    let origin = Origin::Set(arg.to_string());
-    let num = || -> Result<Num, String> {
+    match parts.as_slice() {
+        ["goods", name, _] => Target::Good(name),
+        ["firms", name, ..] => Target::Firm(name),
+        _ => Target::Other,
+    }
+}
+
+/// The error for a `--set goods.NAME...` when no good has that name.
+pub(crate) fn no_good<'a>(name: &str, arg: &str, names: impl IntoIterator<Item = &'a str>) -> String {
+    format!("no good '{name}' in --set {arg}. {}", did_you_mean(name, names))
+}
+
+/// The error for a `--set firms.NAME...` when no firm has that name.
+pub(crate) fn no_firm<'a>(name: &str, arg: &str, names: impl IntoIterator<Item = &'a str>) -> String {
+    format!("no firm '{name}' in --set {arg}. {}", did_you_mean(name, names))
+}
+
+/// The pieces of a `--set` argument.
+struct Parsed<'a> {
+    path: &'a str,
+    parts: Vec<&'a str>,
+    origin: Origin,
+    value: &'a str,
+    arg: &'a str,
+}
+
+impl<'a> Parsed<'a> {
+    fn new(arg: &'a str) -> Result<Parsed<'a>, String> {
+        let (path, value) = split_assignment(arg)?;
+        Ok(Parsed {
+            path,
+            parts: path.split('.').collect(),
+            origin: Origin::Set(arg.to_string()),
+            value,
+            arg,
+        })
+    }
+    fn num(&self) -> Result<Num, String> {
+        let (value, arg) = (self.value, self.arg);
         let v: f64 = value
             .parse()
             .map_err(|_| format!("'{value}' is not a number (in --set {arg})"))?;
         Ok(Num {
             value: v,
-            origin: origin.clone(),
+            origin: self.origin.clone(),
         })
-    };
-    let int = || -> Result<Int, String> {
+    }
+    fn int(&self) -> Result<Int, String> {
+        let (value, arg) = (self.value, self.arg);
         let v: i64 = value
             .parse()
             .map_err(|_| format!("'{value}' is not a whole number (in --set {arg})"))?;
         Ok(Int {
             value: v,
-            origin: origin.clone(),
+            origin: self.origin.clone(),
         })
-    };
-    let text = || Text {
-        value: value.to_string(),
-        origin: origin.clone(),
-    };
-    let unknown = || {
+    }
+    fn text(&self) -> Text {
+        Text {
+            value: self.value.to_string(),
+            origin: self.origin.clone(),
+        }
+    }
+    fn unknown(&self) -> String {
+        let parts = &self.parts;
         let generic: String = parts
             .iter()
             .enumerate()
@@ -89,11 +140,56 @@ pub fn apply(file: &mut ScenarioFile, arg: &str) -> Result<(), String> {
             .collect::<Vec<_>>()
             .join(".");
         format!(
-            "unknown --set path '{path}'. {}Paths are: {}",
+            "unknown --set path '{}'. {}Paths are: {}",
+            self.path,
             did_you_mean(&generic, PATHS.iter().copied()),
             PATHS.join(", ")
         )
+    }
+}
+
+/// Apply a `--set goods.NAME.FIELD=VALUE` to the good it names.
+pub(crate) fn apply_good(g: &mut GoodSpec, arg: &str) -> Result<(), String> {
+    let p = Parsed::new(arg)?;
+    match p.parts.as_slice() {
+        ["goods", _, "price"] => g.price = Some(p.num()?),
+        ["goods", _, "endowment"] => g.endowment = Some(p.num()?),
+        ["goods", _, "initial_price"] => g.initial_price = Some(p.num()?),
+        _ => return Err(p.unknown()),
+    }
+    Ok(())
+}
+
+/// Apply a `--set firms.NAME...=VALUE` to the firm it names.
+pub(crate) fn apply_firm(f: &mut FirmSpec, arg: &str) -> Result<(), String> {
+    let p = Parsed::new(arg)?;
+    let (num, int, text) = (|| p.num(), || p.int(), || p.text());
+    let rest = match p.parts.as_slice() {
+        ["firms", _, rest @ ..] => rest,
+        _ => return Err(p.unknown()),
     };
+    match rest {
+        ["rule"] => f.rule = Some(text()),
+        ["rate"] => f.rate = Some(num()?),
+        ["form"] => f.form = Some(text()),
+        ["noise"] => f.noise = Some(num()?),
+        ["activation"] => f.activation = Some(num()?),
+        ["count"] => f.count = Some(int()?),
+        ["productivity"] => f.productivity = Some(num()?),
+        ["productivity_spread"] => f.productivity_spread = Some(num()?),
+        ["production", field @ ..] => {
+            set_production(f.production.get_mut(), field, num()?).map_err(|e| format!("{e} (in --set {arg})"))?
+        }
+        _ => return Err(p.unknown()),
+    }
+    Ok(())
+}
+
+/// Apply one `--set` to the parsed file. The error says what is wrong and how to fix it.
+pub fn apply(file: &mut ScenarioFile, arg: &str) -> Result<(), String> {
+    let p = Parsed::new(arg)?;
+    let (num, int, text, unknown) = (|| p.num(), || p.int(), || p.text(), || p.unknown());
+    let parts = p.parts.clone();
     match parts.as_slice() {
         ["market", "rule"] => file.market.rule = Some(text()),
         ["market", "step"] => file.market.step = Some(num()?),
@@ -109,48 +205,22 @@ pub fn apply(file: &mut ScenarioFile, arg: &str) -> Result<(), String> {
         ["run", "seed"] => file.run.seed = Some(int()?),
         ["run", "check_tolerance"] => file.run.check_tolerance = Some(num()?),
         ["log", "every"] => file.log.every = Some(int()?),
-        ["goods", name, field] => {
+        ["goods", name, _] => {
             let names: Vec<String> = file.goods.keys().cloned().collect();
-            let good = file.goods.get_mut(*name).ok_or_else(|| {
-                format!(
-                    "no good '{name}' in --set {arg}. {}",
-                    did_you_mean(name, names.iter().map(|s| s.as_str()))
-                )
-            })?;
-            let g = good.get_mut();
-            match *field {
-                "price" => g.price = Some(num()?),
-                "endowment" => g.endowment = Some(num()?),
-                "initial_price" => g.initial_price = Some(num()?),
-                _ => return Err(unknown()),
-            }
+            let good = file
+                .goods
+                .get_mut(*name)
+                .ok_or_else(|| no_good(name, arg, names.iter().map(|s| s.as_str())))?;
+            apply_good(good.get_mut(), arg)?;
         }
-        ["firms", name, rest @ ..] => {
+        ["firms", name, _rest @ ..] => {
             let names: Vec<String> = file.firms.iter().map(|f| f.get_ref().name.get_ref().clone()).collect();
             let firm = file
                 .firms
                 .iter_mut()
                 .find(|f| f.get_ref().name.get_ref() == name)
-                .ok_or_else(|| {
-                    format!(
-                        "no firm '{name}' in --set {arg}. {}",
-                        did_you_mean(name, names.iter().map(|s| s.as_str()))
-                    )
-                })?;
-            let f = firm.get_mut();
-            match rest {
-                ["rule"] => f.rule = Some(text()),
-                ["rate"] => f.rate = Some(num()?),
-                ["form"] => f.form = Some(text()),
-                ["noise"] => f.noise = Some(num()?),
-                ["activation"] => f.activation = Some(num()?),
-                ["count"] => f.count = Some(int()?),
-                ["productivity"] => f.productivity = Some(num()?),
-                ["productivity_spread"] => f.productivity_spread = Some(num()?),
-                ["production", field @ ..] => set_production(f.production.get_mut(), field, num()?)
-                    .map_err(|e| format!("{e} (in --set {arg})"))?,
-                _ => return Err(unknown()),
-            }
+                .ok_or_else(|| no_firm(name, arg, names.iter().map(|s| s.as_str())))?;
+            apply_firm(firm.get_mut(), arg)?;
         }
         ["shocks", n, field] => {
             let count = file.shocks.len();

@@ -22,6 +22,9 @@ const FUNCTION_NAMES: [&str; 7] = ["sqrt", "ln", "log", "exp", "pow", "min", "ma
 /// Collects problems while validation goes on, so one pass reports all of them.
 struct Check {
     problems: Vec<Problem>,
+    /// Per-firm checks (in parallel chunks) do not know how many problems come before
+    /// theirs: suggestions are marked, and [`resolve_suggestions`] keeps the ones shown.
+    defer: bool,
 }
 
 impl Check {
@@ -37,15 +40,31 @@ impl Check {
     /// name with every candidate; doing that for every one of thousands of problems (a good
     /// renamed in a generated file) took minutes.
     fn suggest<'a>(&self, name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-        if self.problems.len() < MAX_SHOWN {
+        if self.defer {
+            format!("{SHOWN}{}{SHOWN}", did_you_mean(name, candidates))
+        } else if self.problems.len() < MAX_SHOWN {
             did_you_mean(name, candidates)
         } else {
             String::new()
         }
     }
 
+    /// [`Check::suggest`] among the goods (made later, and only if shown, when deferred).
+    fn suggest_good(&self, name: &str, goods: &[String]) -> String {
+        if self.defer {
+            format!("{GOOD}{name}{GOOD}")
+        } else {
+            self.suggest(name, goods.iter().map(String::as_str))
+        }
+    }
+
     /// A number that must be finite and within [lo, hi] (open ends per flags).
     fn num(&mut self, n: &Num, what: &str, lo: f64, lo_open: bool, hi: f64, help: &str) -> f64 {
+        self.num_with(n, || what.to_string(), lo, lo_open, hi, help)
+    }
+
+    /// [`Check::num`] with the name made only when it is needed (per-firm checks).
+    fn num_with(&mut self, n: &Num, what: impl FnOnce() -> String, lo: f64, lo_open: bool, hi: f64, help: &str) -> f64 {
         let v = n.value;
         let bad = !v.is_finite() || (lo_open && v <= lo) || (!lo_open && v < lo) || v > hi;
         if bad {
@@ -57,6 +76,7 @@ impl Check {
                 (false, true) => format!("between {lo} and {hi}"),
             };
             let shown = if v.is_nan() { "nan".to_string() } else { format!("{v}") };
+            let what = what();
             self.push(
                 (&n.origin).into(),
                 format!("{what} must be a finite number {range}, found {shown}"),
@@ -67,7 +87,12 @@ impl Check {
     }
 
     fn int(&mut self, n: &Int, what: &str, lo: i64, hi: i64, help: &str) -> i64 {
+        self.int_with(n, || what.to_string(), lo, hi, help)
+    }
+
+    fn int_with(&mut self, n: &Int, what: impl FnOnce() -> String, lo: i64, hi: i64, help: &str) -> i64 {
         if n.value < lo || n.value > hi {
+            let what = what();
             self.push(
                 (&n.origin).into(),
                 format!("{what} must be a whole number between {lo} and {hi}, found {}", n.value),
@@ -75,6 +100,32 @@ impl Check {
             );
         }
         n.value.clamp(lo, hi)
+    }
+}
+
+/// Deferred suggestions in help texts: SHOWN wraps a ready suggestion, GOOD a name to look
+/// up among the goods.
+const SHOWN: char = '\u{1}';
+const GOOD: char = '\u{2}';
+
+/// Replace the deferred suggestions of problems in their final order: problem i keeps its
+/// suggestion when i < MAX_SHOWN, as [`Check::suggest`] decides for the others.
+fn resolve_suggestions(problems: &mut [Problem], first: usize, goods: &[String]) {
+    for (i, p) in problems.iter_mut().enumerate() {
+        let i = first + i;
+        while let Some(a) = p.help.find([SHOWN, GOOD]) {
+            let mark = p.help[a..].chars().next().expect("found");
+            let Some(len) = p.help[a + 1..].find(mark) else {
+                break;
+            };
+            let inner = &p.help[a + 1..a + 1 + len];
+            let text = match (i < MAX_SHOWN, mark == GOOD) {
+                (false, _) => String::new(),
+                (true, false) => inner.to_string(),
+                (true, true) => did_you_mean(inner, goods.iter().map(String::as_str)),
+            };
+            p.help.replace_range(a..a + 2 + len, &text);
+        }
     }
 }
 
@@ -99,447 +150,935 @@ pub fn valid_scenario_name(name: &str) -> bool {
 }
 
 /// The validated scenario: the economy, and settings that only the CLI uses.
+/// The validated scenario: the economy, and settings that only the CLI uses.
 pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -> Result<Economy, Vec<Problem>> {
-    let mut c = Check { problems: Vec::new() };
-
-    // --- name, version ---------------------------------------------------------------
-    let name = file.name.get_ref().clone();
-    if !valid_scenario_name(&name) {
-        c.at(
-            span_of(&file.name),
-            format!("scenario name {name:?} cannot name an output folder"),
-            "use 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-', e.g. name = \"tupperware\"",
-        );
-    }
-    if let Some(v) = &file.version {
-        if v.value != 1 {
-            c.push(
-                (&v.origin).into(),
-                format!("scenario format version {} is not supported", v.value),
-                "this pricegrad reads version = 1; remove the key or set it to 1",
-            );
+    let head = Head::new(file, source, seed_override, !file.firms.is_empty());
+    let mut batch = Batch::default();
+    {
+        let ctx = head.firm_ctx(file, source);
+        let mut cache = ShapeCache::default();
+        for f in &file.firms {
+            validate_firm(&ctx, f.get_ref(), &mut cache, &mut batch);
         }
     }
+    finish(head, file, source, vec![batch])
+}
 
-    // --- goods ------------------------------------------------------------------------
-    let mut goods = Goods::default();
-    let market_initial = file.market.initial_price.as_ref().map_or(1.0, |n| {
-        c.num(
-            n,
-            "market.initial_price",
-            0.0,
-            true,
-            f64::INFINITY,
-            "prices start positive, e.g. initial_price = 1.0",
-        )
-    });
-    if file.goods.is_empty() {
-        c.at(
-            goods_table_span(source),
-            "the scenario declares no goods",
-            "declare goods as tables, e.g. [goods.natgas] endowment = 4.0 and [goods.tupperware] price = 1.0",
-        );
+/// Everything validated before the firms: name, goods, market, agent defaults, run, log.
+pub(crate) struct Head {
+    problems: Vec<Problem>,
+    name: String,
+    pub(crate) goods: Goods,
+    good_spans: Vec<Range<usize>>,
+    pub(crate) index: NameIndex,
+    agent_defaults: AgentSettings,
+    market: MarketSettings,
+    run: RunSettings,
+    every: Option<u64>,
+}
+
+impl Head {
+    /// Validate all but the firms, `[log] goods` and shocks. `has_firms`: whether the file
+    /// has any `[[firms]]` entry.
+    pub(crate) fn new(file: &ScenarioFile, source: &str, seed_override: Option<u64>, has_firms: bool) -> Head {
+        let start = HeadStart::new(file);
+        let mut part = GoodsPart::default();
+        for (gname, spec) in &file.goods {
+            validate_good(&mut part, gname, spec, start.market_initial);
+        }
+        Head::assemble(start, file, source, seed_override, has_firms, vec![part]).expect("goods names are unique")
     }
-    for (gname, spec) in &file.goods {
-        let span = span_of(spec);
-        if !valid_good_name(gname) {
-            let why = if FUNCTION_NAMES.contains(&gname.as_str()) {
-                format!("'{gname}' is the name of a function in production expressions")
-            } else {
-                "good names are used in production expressions".to_string()
-            };
+
+    /// The rest of [`Head::new`], with the goods validated in parts (in file order). None
+    /// when a good name repeats (a whole-document parse reports or merges those).
+    pub(crate) fn assemble(
+        start: HeadStart,
+        file: &ScenarioFile,
+        source: &str,
+        seed_override: Option<u64>,
+        has_firms: bool,
+        parts: Vec<GoodsPart>,
+    ) -> Option<Head> {
+        let HeadStart {
+            mut c,
+            name,
+            market_initial: _,
+        } = start;
+        let n_goods: usize = parts.iter().map(|p| p.goods.len()).sum();
+
+        if n_goods == 0 {
             c.at(
-                span.clone(),
-                format!("good name '{gname}' is not allowed: {why}"),
-                "use letters, digits and '_', starting with a letter or '_', e.g. [goods.natural_gas]",
+                goods_table_span(source),
+                "the scenario declares no goods",
+                "declare goods as tables, e.g. [goods.natgas] endowment = 4.0 and [goods.tupperware] price = 1.0",
             );
         }
-        let spec = spec.get_ref();
-        let (fixed, price) = match &spec.price {
-            Some(p) => {
-                let v = c.num(
-                    p,
-                    &format!("goods.{gname}.price"),
+        let mut goods = Goods::default();
+        let mut good_spans: Vec<Range<usize>> = Vec::with_capacity(n_goods);
+        goods.name.reserve_exact(n_goods);
+        goods.fixed.reserve_exact(n_goods);
+        goods.price.reserve_exact(n_goods);
+        goods.endowment.reserve_exact(n_goods);
+        for p in parts {
+            goods.name.extend(p.goods.name);
+            goods.fixed.extend(p.goods.fixed);
+            goods.price.extend(p.goods.price);
+            goods.endowment.extend(p.goods.endowment);
+            good_spans.extend(p.spans);
+            c.problems.extend(p.problems);
+        }
+        let (index, unique) = NameIndex::build_checked(goods.len(), |i| goods.name[i].as_str());
+        if !unique {
+            return None;
+        }
+
+        // --- market and agent defaults ---------------------------------------------------
+        let agent_defaults = agent_settings(
+            &mut c,
+            &file.agents.rule,
+            &file.agents.rate,
+            &file.agents.form,
+            &file.agents.noise,
+            &file.agents.activation,
+            None,
+            "agents",
+        );
+        let market = MarketSettings {
+            rule: parse_rule(
+                &mut c,
+                file.market.rule.as_ref(),
+                || "market.rule".to_string(),
+                market::Rule::parse,
+                &market::Rule::NAMES,
+            )
+            .unwrap_or(market::Rule::Multiplicative),
+            step: file.market.step.as_ref().map_or(0.5, |n| {
+                c.num(
+                    n,
+                    "market.step",
+                    0.0,
+                    true,
+                    1e6,
+                    "a price step is positive, e.g. step = 0.5",
+                )
+            }),
+        };
+
+        // --- run, log ----------------------------------------------------------------------
+        let r = &file.run;
+        let run = RunSettings {
+            max_ticks: r.max_ticks.as_ref().map_or(20_000, |n| {
+                c.int(n, "run.max_ticks", 1, 1_000_000_000_000, "e.g. max_ticks = 20000") as u64
+            }),
+            tolerance: r.tolerance.as_ref().map_or(1e-10, |n| {
+                c.num(
+                    n,
+                    "run.tolerance",
+                    0.0,
+                    true,
+                    1.0,
+                    "the convergence tolerance on relative excess demand and price change, e.g. tolerance = 1e-10",
+                )
+            }),
+            patience: r.patience.as_ref().map_or(20, |n| {
+                c.int(
+                    n,
+                    "run.patience",
+                    1,
+                    1_000_000_000,
+                    "ticks in a row within tolerance, e.g. patience = 20",
+                ) as u64
+            }),
+            seed: seed_override.unwrap_or_else(|| {
+                r.seed.as_ref().map_or(42, |n| {
+                    c.int(n, "run.seed", 0, i64::MAX, "any whole number >= 0, e.g. seed = 42") as u64
+                })
+            }),
+            check_tolerance: r.check_tolerance.as_ref().map_or(1e-6, |n| {
+                c.num(
+                    n,
+                    "run.check_tolerance",
+                    0.0,
+                    true,
+                    1.0,
+                    "the relative error allowed in the final checks, e.g. check_tolerance = 1e-6",
+                )
+            }),
+        };
+        // None: the default, which depends on the economy's size (set in `finish`)
+        let every = file
+            .log
+            .every
+            .as_ref()
+            .map(|n| c.int(n, "log.every", 1, 1_000_000_000, "log every N ticks, e.g. every = 1") as u64);
+        if !has_firms {
+            // at the end of the file, where a [[firms]] table would go
+            c.at(source.len()..source.len(), "the scenario has no firms", "add at least one [[firms]] table with name, output and production, e.g.\n  [[firms]]\n  name = \"A\"\n  output = \"ethylene\"\n  production = \"sqrt(natgas)\"");
+        }
+        Some(Head {
+            problems: c.problems,
+            name,
+            goods,
+            good_spans,
+            index,
+            agent_defaults,
+            market,
+            run,
+            every,
+        })
+    }
+
+    /// What validating one firm needs to know.
+    pub(crate) fn firm_ctx<'a>(&'a self, file: &'a ScenarioFile, source: &'a str) -> FirmCtx<'a> {
+        FirmCtx {
+            names: &self.goods.name,
+            index: &self.index,
+            defaults: &self.agent_defaults,
+            agents_rate: file.agents.rate.as_ref(),
+            agents_rule: file.agents.rule.as_ref(),
+            source,
+        }
+    }
+}
+
+/// The first checks of a scenario: name, version and the market's initial price (which the
+/// goods need).
+pub(crate) struct HeadStart {
+    c: Check,
+    name: String,
+    pub(crate) market_initial: f64,
+}
+
+impl HeadStart {
+    pub(crate) fn new(file: &ScenarioFile) -> HeadStart {
+        let mut c = Check {
+            problems: Vec::new(),
+            defer: false,
+        };
+
+        // --- name, version ---------------------------------------------------------------
+        let name = file.name.get_ref().clone();
+        if !valid_scenario_name(&name) {
+            c.at(
+                span_of(&file.name),
+                format!("scenario name {name:?} cannot name an output folder"),
+                "use 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-', e.g. name = \"tupperware\"",
+            );
+        }
+        if let Some(v) = &file.version {
+            if v.value != 1 {
+                c.push(
+                    (&v.origin).into(),
+                    format!("scenario format version {} is not supported", v.value),
+                    "this pricegrad reads version = 1; remove the key or set it to 1",
+                );
+            }
+        }
+
+        let market_initial = file.market.initial_price.as_ref().map_or(1.0, |n| {
+            c.num(
+                n,
+                "market.initial_price",
+                0.0,
+                true,
+                f64::INFINITY,
+                "prices start positive, e.g. initial_price = 1.0",
+            )
+        });
+        HeadStart {
+            c,
+            name,
+            market_initial,
+        }
+    }
+}
+
+/// Goods validated in file order, with their problems.
+#[derive(Default)]
+pub(crate) struct GoodsPart {
+    pub(crate) goods: Goods,
+    spans: Vec<Range<usize>>,
+    problems: Vec<Problem>,
+}
+
+/// Validate one good of `[goods]` into `part`.
+pub(crate) fn validate_good(part: &mut GoodsPart, gname: &str, spec: &Spanned<GoodSpec>, market_initial: f64) {
+    let mut c = Check {
+        problems: std::mem::take(&mut part.problems),
+        defer: false,
+    };
+    let span = span_of(spec);
+    if !valid_good_name(gname) {
+        let why = if FUNCTION_NAMES.contains(&gname) {
+            format!("'{gname}' is the name of a function in production expressions")
+        } else {
+            "good names are used in production expressions".to_string()
+        };
+        c.at(
+            span.clone(),
+            format!("good name '{gname}' is not allowed: {why}"),
+            "use letters, digits and '_', starting with a letter or '_', e.g. [goods.natural_gas]",
+        );
+    }
+    let spec = spec.get_ref();
+    let (fixed, price) = match &spec.price {
+        Some(p) => {
+            let v = c.num_with(
+                p,
+                || format!("goods.{gname}.price"),
+                0.0,
+                true,
+                1e300,
+                "a fixed price is positive, e.g. price = 1.0",
+            );
+            if let Some(e) = &spec.endowment {
+                c.push((&e.origin).into(), format!("good '{gname}' has a fixed price, so it cannot also have an endowment"), "fixed-price goods are bought and sold at any quantity; remove `endowment`, or remove `price` to make the good endogenous");
+            }
+            if let Some(e) = &spec.initial_price {
+                c.push(
+                    (&e.origin).into(),
+                    format!("good '{gname}' has a fixed price, so `initial_price` means nothing"),
+                    "remove `initial_price` (or remove `price` to let its market set the price)",
+                );
+            }
+            (true, v)
+        }
+        None => {
+            let ip = spec.initial_price.as_ref().map_or(market_initial, |n| {
+                c.num_with(
+                    n,
+                    || format!("goods.{gname}.initial_price"),
                     0.0,
                     true,
                     1e300,
-                    "a fixed price is positive, e.g. price = 1.0",
-                );
-                if let Some(e) = &spec.endowment {
-                    c.push((&e.origin).into(), format!("good '{gname}' has a fixed price, so it cannot also have an endowment"), "fixed-price goods are bought and sold at any quantity; remove `endowment`, or remove `price` to make the good endogenous");
-                }
-                if let Some(e) = &spec.initial_price {
-                    c.push(
-                        (&e.origin).into(),
-                        format!("good '{gname}' has a fixed price, so `initial_price` means nothing"),
-                        "remove `initial_price` (or remove `price` to let its market set the price)",
-                    );
-                }
-                (true, v)
-            }
-            None => {
-                let ip = spec.initial_price.as_ref().map_or(market_initial, |n| {
-                    c.num(
-                        n,
-                        &format!("goods.{gname}.initial_price"),
-                        0.0,
-                        true,
-                        1e300,
-                        "prices start positive, e.g. initial_price = 1.0",
-                    )
-                });
-                (false, ip)
-            }
-        };
-        let endowment = spec.endowment.as_ref().map_or(0.0, |n| {
-            c.num(
-                n,
-                &format!("goods.{gname}.endowment"),
-                0.0,
-                false,
-                1e300,
-                "an endowment is a supply per tick, 0 or more, e.g. endowment = 4.0",
-            )
-        });
-        goods.name.push(gname.clone());
-        goods.fixed.push(fixed);
-        goods.price.push(price);
-        goods.endowment.push(if fixed { 0.0 } else { endowment });
-    }
-    let good_spans: Vec<Range<usize>> = file.goods.values().map(span_of).collect();
-    let good_index: HashMap<&str, usize> = goods.name.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
-    let good_names: Vec<&str> = goods.name.iter().map(|s| s.as_str()).collect();
-    let lookup_good = |c: &mut Check, name: &str, span: Range<usize>, role: &str| -> Option<usize> {
-        match good_index.get(name) {
-            Some(&g) => Some(g),
-            None => {
-                c.at(
-                    span,
-                    format!("unknown good '{name}' {role}"),
-                    format!(
-                        "{}goods are declared as [goods.NAME] tables; known goods: {}",
-                        c.suggest(name, good_names.iter().copied()),
-                        list(&good_names)
-                    ),
-                );
-                None
-            }
+                    "prices start positive, e.g. initial_price = 1.0",
+                )
+            });
+            (false, ip)
         }
     };
-
-    // --- market and agent defaults ---------------------------------------------------
-    let agent_defaults = agent_settings(
-        &mut c,
-        &file.agents.rule,
-        &file.agents.rate,
-        &file.agents.form,
-        &file.agents.noise,
-        &file.agents.activation,
-        None,
-        "agents",
-    );
-    let market = MarketSettings {
-        rule: parse_rule(
-            &mut c,
-            file.market.rule.as_ref(),
-            "market.rule",
-            market::Rule::parse,
-            &market::Rule::NAMES,
+    let endowment = spec.endowment.as_ref().map_or(0.0, |n| {
+        c.num_with(
+            n,
+            || format!("goods.{gname}.endowment"),
+            0.0,
+            false,
+            1e300,
+            "an endowment is a supply per tick, 0 or more, e.g. endowment = 4.0",
         )
-        .unwrap_or(market::Rule::Multiplicative),
-        step: file.market.step.as_ref().map_or(0.5, |n| {
-            c.num(
-                n,
-                "market.step",
-                0.0,
-                true,
-                1e6,
-                "a price step is positive, e.g. step = 0.5",
-            )
-        }),
-    };
+    });
+    part.spans.push(span);
+    part.goods.name.push(gname.to_string());
+    part.goods.fixed.push(fixed);
+    part.goods.price.push(price);
+    part.goods.endowment.push(if fixed { 0.0 } else { endowment });
+    part.problems = c.problems;
+}
 
-    // --- run, log ----------------------------------------------------------------------
-    let r = &file.run;
-    let run = RunSettings {
-        max_ticks: r.max_ticks.as_ref().map_or(20_000, |n| {
-            c.int(n, "run.max_ticks", 1, 1_000_000_000_000, "e.g. max_ticks = 20000") as u64
-        }),
-        tolerance: r.tolerance.as_ref().map_or(1e-10, |n| {
-            c.num(
-                n,
-                "run.tolerance",
-                0.0,
-                true,
-                1.0,
-                "the convergence tolerance on relative excess demand and price change, e.g. tolerance = 1e-10",
-            )
-        }),
-        patience: r.patience.as_ref().map_or(20, |n| {
-            c.int(
-                n,
-                "run.patience",
-                1,
-                1_000_000_000,
-                "ticks in a row within tolerance, e.g. patience = 20",
-            ) as u64
-        }),
-        seed: seed_override.unwrap_or_else(|| {
-            r.seed.as_ref().map_or(42, |n| {
-                c.int(n, "run.seed", 0, i64::MAX, "any whole number >= 0, e.g. seed = 42") as u64
-            })
-        }),
-        check_tolerance: r.check_tolerance.as_ref().map_or(1e-6, |n| {
-            c.num(
-                n,
-                "run.check_tolerance",
-                0.0,
-                true,
-                1.0,
-                "the relative error allowed in the final checks, e.g. check_tolerance = 1e-6",
-            )
-        }),
-    };
-    // None: the default, which depends on the economy's size (set below)
-    let every = file
-        .log
-        .every
-        .as_ref()
-        .map(|n| c.int(n, "log.every", 1, 1_000_000_000, "log every N ticks, e.g. every = 1") as u64);
+/// What validating one firm needs: the goods, the agent defaults and the source text.
+pub(crate) struct FirmCtx<'a> {
+    names: &'a [String],
+    index: &'a NameIndex,
+    defaults: &'a AgentSettings,
+    agents_rate: Option<&'a Num>,
+    agents_rule: Option<&'a Text>,
+    source: &'a str,
+}
 
-    // --- firms --------------------------------------------------------------------------
-    let mut groups: Vec<FirmGroup> = Vec::new();
-    let mut technologies: Vec<Technology> = Vec::new();
-    let mut firms = Firms::default();
-    let mut total_firms: u64 = 0;
-    let mut seen_firm: HashMap<String, Range<usize>> = HashMap::new();
-    if file.firms.is_empty() {
-        // at the end of the file, where a [[firms]] table would go
-        c.at(source.len()..source.len(), "the scenario has no firms", "add at least one [[firms]] table with name, output and production, e.g.\n  [[firms]]\n  name = \"A\"\n  output = \"ethylene\"\n  production = \"sqrt(natgas)\"");
+/// A name -> position index over a list of names: open addressing over 8-byte slots (a hash
+/// tag and an offset into a copy of the names), so that a lookup among millions of names
+/// touches two cache lines. The first of equal names wins.
+pub(crate) struct NameIndex {
+    /// tag (24 bits) << 40 | offset of the entry in `arena`; EMPTY when free.
+    slots: Vec<u64>,
+    /// Entries: position (u32), length (u32), the name's bytes.
+    arena: Vec<u8>,
+    mask: usize,
+}
+
+const EMPTY: u64 = u64::MAX;
+const OFFSET_BITS: u32 = 40;
+
+impl NameIndex {
+    /// An index over `n` names, name i being `name_of(i)`.
+    pub(crate) fn build<'a>(n: usize, name_of: impl Fn(usize) -> &'a str) -> NameIndex {
+        Self::build_checked(n, name_of).0
     }
-    // (group index, input goods, params, outputs, weights) gathered first; replicas after.
-    struct Pending {
-        inputs: Vec<usize>,
-        params: Vec<f64>,
-        outputs: Vec<(usize, f64)>,
+
+    /// The index, and whether the names are all different.
+    pub(crate) fn build_checked<'a>(n: usize, name_of: impl Fn(usize) -> &'a str) -> (NameIndex, bool) {
+        let mut unique = true;
+        let cap = (n + n / 2 + 1).next_power_of_two().max(8);
+        let mut slots = Vec::with_capacity(cap);
+        huge_pages(&slots);
+        slots.resize(cap, EMPTY);
+        let arena = Vec::with_capacity((0..n).map(|i| 8 + name_of(i).len()).sum());
+        huge_pages(&arena);
+        let mut index = NameIndex {
+            slots,
+            arena,
+            mask: cap - 1,
+        };
+        for i in 0..n {
+            let name = name_of(i);
+            let (mut h, tag) = index.probe_start(name);
+            loop {
+                let s = index.slots[h];
+                if s == EMPTY {
+                    let off = index.arena.len() as u64;
+                    assert!(off < 1 << OFFSET_BITS, "too many names to index");
+                    index.arena.extend_from_slice(&(i as u32).to_le_bytes());
+                    index.arena.extend_from_slice(&(name.len() as u32).to_le_bytes());
+                    index.arena.extend_from_slice(name.as_bytes());
+                    index.slots[h] = tag << OFFSET_BITS | off;
+                    break;
+                }
+                if s >> OFFSET_BITS == tag && index.entry(s).1 == name.as_bytes() {
+                    unique = false;
+                    break;
+                }
+                h = (h + 1) & index.mask;
+            }
+        }
+        index.arena.shrink_to_fit();
+        (index, unique)
+    }
+
+    fn probe_start(&self, name: &str) -> (usize, u64) {
+        let h = name_hash(name) as u64;
+        ((h as usize) & self.mask, h >> OFFSET_BITS)
+    }
+
+    /// (position, name bytes) of the entry a slot points at.
+    fn entry(&self, slot: u64) -> (usize, &[u8]) {
+        let off = (slot & ((1 << OFFSET_BITS) - 1)) as usize;
+        let word = |o: usize| u32::from_le_bytes(self.arena[o..o + 4].try_into().expect("4 bytes")) as usize;
+        let len = word(off + 4);
+        (word(off), &self.arena[off + 8..off + 8 + len])
+    }
+
+    /// The position of the first name equal to `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<usize> {
+        let (mut h, tag) = self.probe_start(key);
+        loop {
+            let s = self.slots[h];
+            if s == EMPTY {
+                return None;
+            }
+            if s >> OFFSET_BITS == tag {
+                let (i, name) = self.entry(s);
+                if name == key.as_bytes() {
+                    return Some(i);
+                }
+            }
+            h = (h + 1) & self.mask;
+        }
+    }
+}
+
+/// Ask for transparent huge pages on a large, not yet touched buffer: random lookups in
+/// hundreds of megabytes then miss the TLB far less often. Only a hint.
+fn huge_pages<T>(v: &Vec<T>) {
+    const HUGE: usize = 2 << 20;
+    let bytes = v.capacity() * std::mem::size_of::<T>();
+    if bytes < 4 * HUGE {
+        return;
+    }
+    let start = (v.as_ptr() as usize).next_multiple_of(HUGE);
+    let end = (v.as_ptr() as usize + bytes) / HUGE * HUGE;
+    if end > start {
+        // SAFETY: the range lies inside the vector's own allocation; MADV_HUGEPAGE changes
+        // only how the kernel backs it, never its contents.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+fn name_hash(s: &str) -> usize {
+    // FNV-1a, then a final mix so that the low bits depend on every byte
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in s.as_bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 29;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 32;
+    h as usize
+}
+
+/// Shape checks of expressions, one per distinct text.
+pub(crate) type ShapeCache = HashMap<Vec<u64>, Result<(), ShapeProblem>>;
+
+/// Identical technologies share one entry of `Economy::technologies`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum TechKey {
+    Expression(String),
+    Family(u8, [u64; 3]),
+}
+
+fn tech_key(t: &Technology) -> TechKey {
+    let b = f64::to_bits;
+    match t {
+        Technology::Expression(e) => TechKey::Expression(e.source().to_string()),
+        Technology::CobbDouglas { scale } => TechKey::Family(0, [b(*scale), 0, 0]),
+        Technology::Ces { scale, rho, returns } => TechKey::Family(1, [b(*scale), b(*rho), b(*returns)]),
+        Technology::Power { scale, exponent } => TechKey::Family(2, [b(*scale), b(*exponent), 0]),
+        Technology::Linear => TechKey::Family(3, [0; 3]),
+        Technology::Leontief { scale } => TechKey::Family(4, [b(*scale), 0, 0]),
+    }
+}
+
+/// Technologies with their duplicates merged.
+#[derive(Default)]
+pub(crate) struct TechTable {
+    list: Vec<Technology>,
+    seen: HashMap<TechKey, usize>,
+}
+
+impl TechTable {
+    fn add(&mut self, t: Technology) -> usize {
+        let key = tech_key(&t);
+        if let Some(&i) = self.seen.get(&key) {
+            return i;
+        }
+        self.list.push(t);
+        self.seen.insert(key, self.list.len() - 1);
+        self.list.len() - 1
+    }
+}
+
+/// Validated firms in file order, compact: one group per `[[firms]]` entry with its edges
+/// in flat arrays, and the problems found, by firm.
+#[derive(Default)]
+pub(crate) struct Batch {
+    groups: Vec<FirmGroup>,
+    name_spans: Vec<Range<usize>>,
+    techs: TechTable,
+    input_start: Vec<u32>,
+    inputs: Vec<u32>,
+    params: Vec<f64>,
+    output_start: Vec<u32>,
+    outputs: Vec<(u32, f64)>,
+    spread: Vec<f64>,
+    /// Firms counted (replicas included; entries whose production failed count 0).
+    total: u64,
+    /// The largest `count` given (the last of equal ones), for the firm-cap message.
+    largest_count: Option<Int>,
+    /// (firm in this batch, whether the problem comes after the duplicate-name check, problem)
+    problems: Vec<(u32, bool, Problem)>,
+}
+
+impl Batch {
+    pub(crate) fn len(&self) -> usize {
+        self.groups.len()
+    }
+    pub(crate) fn group_name(&self, i: usize) -> &str {
+        &self.groups[i].name
+    }
+    #[allow(clippy::too_many_arguments)]
+    fn push_firm(
+        &mut self,
+        group: FirmGroup,
+        name_span: Range<usize>,
+        tech: Technology,
+        inputs: &[usize],
+        params: &[f64],
+        outputs: &[(usize, f64)],
         spread: f64,
+    ) {
+        if self.input_start.is_empty() {
+            self.input_start.push(0);
+            self.output_start.push(0);
+        }
+        let t = self.techs.add(tech);
+        self.groups.push(FirmGroup { technology: t, ..group });
+        self.name_spans.push(name_span);
+        self.inputs.extend(inputs.iter().map(|&g| g as u32));
+        self.params.extend_from_slice(params);
+        self.input_start.push(self.inputs.len() as u32);
+        self.outputs.extend(outputs.iter().map(|&(g, w)| (g as u32, w)));
+        self.output_start.push(self.outputs.len() as u32);
+        self.spread.push(spread);
     }
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut shape_cache: HashMap<Vec<u64>, Result<(), ShapeProblem>> = HashMap::new();
-    for fspec in &file.firms {
-        let f = fspec.get_ref();
-        let fname = f.name.get_ref().clone();
-        let name_span = span_of(&f.name);
-        if fname.is_empty() || fname.len() > 128 || fname.chars().any(|ch| ch.is_control() || ch == '.' || ch == '#') {
-            c.at(name_span.clone(), format!("firm name {fname:?} is not usable"), "use 1 to 128 characters without '.', '#' or control characters (names appear in --set paths like firms.NAME.rate)");
-        }
-        if let Some(prev) = seen_firm.get(&fname) {
-            let (line, _) = super::error::line_col(source, prev.start);
+}
+
+fn lookup_good(
+    c: &mut Check,
+    names: &[String],
+    index: &NameIndex,
+    name: &str,
+    span: Range<usize>,
+    role: impl FnOnce() -> String,
+) -> Option<usize> {
+    match index.get(name) {
+        Some(g) => Some(g),
+        None => {
+            let role = role();
             c.at(
-                name_span.clone(),
-                format!("duplicate firm name '{fname}' (first used on line {line})"),
-                "give every [[firms]] entry its own name; use `count = N` for N identical firms",
+                span,
+                format!("unknown good '{name}' {role}"),
+                format!(
+                    "{}goods are declared as [goods.NAME] tables; known goods: {}",
+                    c.suggest_good(name, names),
+                    list(names)
+                ),
             );
-        } else {
-            seen_firm.insert(fname.clone(), name_span.clone());
+            None
         }
+    }
+}
 
-        // outputs
-        let mut outputs: Vec<(usize, f64)> = Vec::new();
-        match (&f.output, &f.outputs) {
-            (Some(o), None) => {
-                if let Some(g) = lookup_good(&mut c, o.get_ref(), span_of(o), &format!("as the output of firm '{fname}'")) {
-                    outputs.push((g, 1.0));
-                }
-            }
-            (None, Some(os)) => {
-                if os.get_ref().is_empty() {
-                    c.at(span_of(os), format!("firm '{fname}' has an empty `outputs` table"), "list the joint outputs with their proportions, e.g. outputs = { x1 = 1.0, x2 = 1.0 }");
-                }
-                for (gname, w) in os.get_ref() {
-                    let wv = c.num(w, &format!("firms.{fname}.outputs.{gname}"), 0.0, true, 1e300, "an output proportion is positive, e.g. outputs = { x1 = 1.0, x2 = 0.5 }");
-                    let span = match &w.origin {
-                        Origin::File(r) => r.clone(),
-                        _ => span_of(os),
-                    };
-                    if let Some(g) = lookup_good(&mut c, gname, span, &format!("in the outputs of firm '{fname}'")) {
-                        outputs.push((g, wv));
-                    }
-                }
-            }
-            (Some(o), Some(_)) => c.at(span_of(o), format!("firm '{fname}' has both `output` and `outputs`"), "use `output = \"good\"` for one output or `outputs = { a = 1.0, b = 2.0 }` for joint production, not both"),
-            (None, None) => c.at(name_span.clone(), format!("firm '{fname}' has no output"), "add `output = \"GOOD\"` (or `outputs = { a = 1.0, b = 1.0 }` for joint production)"),
-        }
+/// Validate one `[[firms]]` entry into `batch` (in file order). The duplicate-name check is
+/// left to [`finish`], which sees all firms.
+pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut ShapeCache, batch: &mut Batch) {
+    let mut c = Check {
+        problems: Vec::new(),
+        defer: true,
+    };
+    if let Some(n) = &f.count {
+        batch.note_count(n);
+    }
+    let firm = batch.len() as u32;
+    let names = ctx.names;
+    let source = ctx.source;
+    let agent_defaults = ctx.defaults;
+    let goods_name = ctx.names;
+    let fname = f.name.get_ref().clone();
+    let name_span = span_of(&f.name);
+    if fname.is_empty() || fname.len() > 128 || fname.chars().any(|ch| ch.is_control() || ch == '.' || ch == '#') {
+        c.at(name_span.clone(), format!("firm name {fname:?} is not usable"), "use 1 to 128 characters without '.', '#' or control characters (names appear in --set paths like firms.NAME.rate)");
+    }
+    let split = c.problems.len();
 
-        // production
-        let (tech, inputs, params) = match technology(&mut c, &f.production, &fname, source, &good_index, &good_names) {
-            Some(t) => t,
-            None => {
-                pending.push(Pending {
-                    inputs: vec![],
-                    params: vec![],
-                    outputs,
-                    spread: 0.0,
-                });
-                groups.push(dummy_group(&fname, &agent_defaults));
-                technologies.push(Technology::Linear);
-                continue;
-            }
-        };
-        let prod_span = span_of(&f.production);
-        for (&g, _) in inputs.iter().zip(&params) {
-            if outputs.iter().any(|&(o, _)| o == g) {
-                c.at(prod_span.clone(), format!("firm '{fname}' uses its own output '{}' as an input", goods.name[g]), "a firm cannot feed itself: the goods graph must be acyclic; remove the good from the production function");
+    // outputs
+    let mut outputs: Vec<(usize, f64)> = Vec::new();
+    match (&f.output, &f.outputs) {
+        (Some(o), None) => {
+            if let Some(g) = lookup_good(&mut c, names, ctx.index, o.get_ref(), span_of(o), || {
+                format!("as the output of firm '{fname}'")
+            }) {
+                outputs.push((g, 1.0));
             }
         }
-        // Shape: concave and non-decreasing, where sampling can tell. The families' parameter
-        // ranges (checked above) already guarantee it; an expression is sampled once per
-        // distinct tape (the same formula over other goods has the same shape), however many
-        // firms use it.
-        let shape = match &tech {
-            Technology::Expression(e) => shape_cache
-                .entry(shape_key(e))
-                .or_insert_with(|| check_shape(&tech, &params, inputs.len()))
-                .clone(),
-            _ => Ok(()),
-        };
-        if let Err(p) = shape {
-            let at = |x: &[f64]| {
-                inputs
-                    .iter()
-                    .zip(x)
-                    .map(|(&g, v)| format!("{} = {v}", goods.name[g]))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let (msg, help) = match p {
-                ShapeProblem::Undefined { at: x } => (
-                    format!("the production function of firm '{fname}' is not defined for all positive inputs (at {} it is not a finite number)", at(&x)),
-                    "firms may choose any positive input quantity; write F to be finite for every input > 0, e.g. ln(1 + x) instead of ln(x - 1)".to_string(),
-                ),
-                ShapeProblem::Decreasing { at: x, input, slope } => (
-                    format!("the production function of firm '{fname}' decreases in '{}' (slope {slope:.3e} at {})", goods.name[inputs[input]], at(&x)),
-                    "production must be non-decreasing in every input (free disposal): more input never gives less output".to_string(),
-                ),
-                ShapeProblem::NotConcave { at: x, curvature } => (
-                    format!("the production function of firm '{fname}' is not concave (curvature {curvature:.3e} > 0 at {})", at(&x)),
-                    "prices equal derivatives only for concave production (diminishing or constant returns); e.g. use x^0.5 rather than x^2, or Cobb-Douglas exponents summing to at most 1".to_string(),
-                ),
-            };
-            c.at(prod_span.clone(), msg, help);
-        }
-
-        // counts and productivity
-        let count = match &f.count {
-            None => 1,
-            Some(n) if n.value > MAX_FIRMS as i64 => {
-                // refused before anything is allocated, with what it would take
-                let edges = inputs.len() as u64;
-                c.push(
-                    (&n.origin).into(),
-                    format!(
-                        "firms.{fname}.count = {} is too large: {} firms would need {}",
-                        n.value,
-                        n.value,
-                        memory_needed(n.value as u64, edges.saturating_mul(n.value as u64))
-                    ),
-                    format!("pricegrad holds at most {MAX_FIRMS} firms in all; lower `count` (a few thousand replicas already make a competitive industry, e.g. count = 1000)"),
+        (None, Some(os)) => {
+            if os.get_ref().is_empty() {
+                c.at(
+                    span_of(os),
+                    format!("firm '{fname}' has an empty `outputs` table"),
+                    "list the joint outputs with their proportions, e.g. outputs = { x1 = 1.0, x2 = 1.0 }",
                 );
-                1
             }
-            Some(n) => c.int(
-                n,
-                &format!("firms.{fname}.count"),
-                1,
-                MAX_FIRMS as i64,
-                &format!("a number of identical firms from 1 to {MAX_FIRMS}"),
-            ) as u64,
+            for (gname, w) in os.get_ref() {
+                let wv = c.num_with(
+                    w,
+                    || format!("firms.{fname}.outputs.{gname}"),
+                    0.0,
+                    true,
+                    1e300,
+                    "an output proportion is positive, e.g. outputs = { x1 = 1.0, x2 = 0.5 }",
+                );
+                let span = match &w.origin {
+                    Origin::File(r) => r.clone(),
+                    _ => span_of(os),
+                };
+                if let Some(g) = lookup_good(&mut c, names, ctx.index, gname, span, || {
+                    format!("in the outputs of firm '{fname}'")
+                }) {
+                    outputs.push((g, wv));
+                }
+            }
+        }
+        (Some(o), Some(_)) => c.at(
+            span_of(o),
+            format!("firm '{fname}' has both `output` and `outputs`"),
+            "use `output = \"good\"` for one output or `outputs = { a = 1.0, b = 2.0 }` for joint production, not both",
+        ),
+        (None, None) => c.at(
+            name_span.clone(),
+            format!("firm '{fname}' has no output"),
+            "add `output = \"GOOD\"` (or `outputs = { a = 1.0, b = 1.0 }` for joint production)",
+        ),
+    }
+
+    // production
+    let (tech, inputs, params) = match technology(&mut c, &f.production, &fname, source, names, ctx.index) {
+        Some(t) => t,
+        None => {
+            batch.push_firm(
+                dummy_group(&fname, agent_defaults),
+                name_span,
+                Technology::Linear,
+                &[],
+                &[],
+                &outputs,
+                0.0,
+            );
+            batch.record(firm, split, c.problems);
+            return;
+        }
+    };
+    let prod_span = span_of(&f.production);
+    for (&g, _) in inputs.iter().zip(&params) {
+        if outputs.iter().any(|&(o, _)| o == g) {
+            c.at(prod_span.clone(), format!("firm '{fname}' uses its own output '{}' as an input", goods_name[g]), "a firm cannot feed itself: the goods graph must be acyclic; remove the good from the production function");
+        }
+    }
+    // Shape: concave and non-decreasing, where sampling can tell. The families' parameter
+    // ranges (checked above) already guarantee it; an expression is sampled once per
+    // distinct tape (the same formula over other goods has the same shape), however many
+    // firms use it.
+    let shape = match &tech {
+        Technology::Expression(e) => shape_cache
+            .entry(shape_key(e))
+            .or_insert_with(|| check_shape(&tech, &params, inputs.len()))
+            .clone(),
+        _ => Ok(()),
+    };
+    if let Err(p) = shape {
+        let at = |x: &[f64]| {
+            inputs
+                .iter()
+                .zip(x)
+                .map(|(&g, v)| format!("{} = {v}", goods_name[g]))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        total_firms += count;
-        let productivity = f.productivity.as_ref().map_or(1.0, |n| {
-            c.num(
-                n,
-                &format!("firms.{fname}.productivity"),
-                0.0,
-                true,
-                1e300,
-                "a productivity multiplier on F, e.g. productivity = 1.0",
-            )
-        });
-        let spread = f.productivity_spread.as_ref().map_or(0.0, |n| {
-            c.num(
-                n,
-                &format!("firms.{fname}.productivity_spread"),
-                0.0,
-                false,
-                5.0,
-                "the standard deviation of log productivity across replicas, e.g. productivity_spread = 0.1",
-            )
-        });
-        if spread > 0.0 && count == 1 {
-            if let Some(n) = &f.productivity_spread {
-                c.push((&n.origin).into(), format!("firm '{fname}' has productivity_spread but count = 1"), "productivity_spread varies productivity across the replicas of `count = N` firms; add count or remove the spread");
-            }
+        let (msg, help) = match p {
+            ShapeProblem::Undefined { at: x } => (
+                format!("the production function of firm '{fname}' is not defined for all positive inputs (at {} it is not a finite number)", at(&x)),
+                "firms may choose any positive input quantity; write F to be finite for every input > 0, e.g. ln(1 + x) instead of ln(x - 1)".to_string(),
+            ),
+            ShapeProblem::Decreasing { at: x, input, slope } => (
+                format!("the production function of firm '{fname}' decreases in '{}' (slope {slope:.3e} at {})", goods_name[inputs[input]], at(&x)),
+                "production must be non-decreasing in every input (free disposal): more input never gives less output".to_string(),
+            ),
+            ShapeProblem::NotConcave { at: x, curvature } => (
+                format!("the production function of firm '{fname}' is not concave (curvature {curvature:.3e} > 0 at {})", at(&x)),
+                "prices equal derivatives only for concave production (diminishing or constant returns); e.g. use x^0.5 rather than x^2, or Cobb-Douglas exponents summing to at most 1".to_string(),
+            ),
+        };
+        c.at(prod_span.clone(), msg, help);
+    }
+
+    // counts and productivity
+    let count = match &f.count {
+        None => 1,
+        Some(n) if n.value > MAX_FIRMS as i64 => {
+            // refused before anything is allocated, with what it would take
+            let edges = inputs.len() as u64;
+            c.push(
+                (&n.origin).into(),
+                format!(
+                    "firms.{fname}.count = {} is too large: {} firms would need {}",
+                    n.value,
+                    n.value,
+                    memory_needed(n.value as u64, edges.saturating_mul(n.value as u64))
+                ),
+                format!("pricegrad holds at most {MAX_FIRMS} firms in all; lower `count` (a few thousand replicas already make a competitive industry, e.g. count = 1000)"),
+            );
+            1
         }
-        let agent = agent_settings(
-            &mut c,
-            &f.rule,
-            &f.rate,
-            &f.form,
-            &f.noise,
-            &f.activation,
-            Some(&agent_defaults),
-            &format!("firms.{fname}"),
-        );
-        if agent.rule == agents::Rule::BestResponse && agent.rate > 1.0 {
-            let loc = f
-                .rate
-                .as_ref()
-                .or(file.agents.rate.as_ref())
-                .map_or(Location::File, |n| (&n.origin).into());
-            c.push(loc, format!("firm '{fname}' uses best_response with rate {} > 1", agent.rate), "for best_response, rate is the fraction of the way to the best plan moved each tick (beta), in (0, 1], e.g. rate = 0.5");
+        Some(n) => c.int_with(
+            n,
+            || format!("firms.{fname}.count"),
+            1,
+            MAX_FIRMS as i64,
+            &format!("a number of identical firms from 1 to {MAX_FIRMS}"),
+        ) as u64,
+    };
+    batch.total += count;
+    let productivity = f.productivity.as_ref().map_or(1.0, |n| {
+        c.num_with(
+            n,
+            || format!("firms.{fname}.productivity"),
+            0.0,
+            true,
+            1e300,
+            "a productivity multiplier on F, e.g. productivity = 1.0",
+        )
+    });
+    let spread = f.productivity_spread.as_ref().map_or(0.0, |n| {
+        c.num_with(
+            n,
+            || format!("firms.{fname}.productivity_spread"),
+            0.0,
+            false,
+            5.0,
+            "the standard deviation of log productivity across replicas, e.g. productivity_spread = 0.1",
+        )
+    });
+    if spread > 0.0 && count == 1 {
+        if let Some(n) = &f.productivity_spread {
+            c.push((&n.origin).into(), format!("firm '{fname}' has productivity_spread but count = 1"), "productivity_spread varies productivity across the replicas of `count = N` firms; add count or remove the spread");
         }
-        if agent.rule == agents::Rule::BestResponse && tech.returns(&params) == Returns::Constant {
-            let loc = f
-                .rule
-                .as_ref()
-                .or(file.agents.rule.as_ref())
-                .map_or(Location::Span(prod_span.clone()), |t| (&t.origin).into());
-            c.push(loc, format!("firm '{fname}' has constant returns to scale ({}), so it has no best response", tech.kind()), "with constant returns profit is 0 or unbounded and the best response does not exist; use rule = \"gradient\" or \"optimistic\" for this firm");
-        }
-        technologies.push(tech);
-        groups.push(FirmGroup {
-            name: fname.clone(),
+    }
+    let agent = agent_settings(
+        &mut c,
+        &f.rule,
+        &f.rate,
+        &f.form,
+        &f.noise,
+        &f.activation,
+        Some(agent_defaults),
+        &format!("firms.{fname}"),
+    );
+    if agent.rule == agents::Rule::BestResponse && agent.rate > 1.0 {
+        let loc = f
+            .rate
+            .as_ref()
+            .or(ctx.agents_rate)
+            .map_or(Location::File, |n| (&n.origin).into());
+        c.push(loc, format!("firm '{fname}' uses best_response with rate {} > 1", agent.rate), "for best_response, rate is the fraction of the way to the best plan moved each tick (beta), in (0, 1], e.g. rate = 0.5");
+    }
+    if agent.rule == agents::Rule::BestResponse && tech.returns(&params) == Returns::Constant {
+        let loc = f
+            .rule
+            .as_ref()
+            .or(ctx.agents_rule)
+            .map_or(Location::Span(prod_span.clone()), |t| (&t.origin).into());
+        c.push(loc, format!("firm '{fname}' has constant returns to scale ({}), so it has no best response", tech.kind()), "with constant returns profit is 0 or unbounded and the best response does not exist; use rule = \"gradient\" or \"optimistic\" for this firm");
+    }
+    batch.push_firm(
+        FirmGroup {
+            name: fname,
             first: 0,
             count: count as usize,
-            technology: technologies.len() - 1,
+            technology: 0,
             agent,
             productivity,
-        });
-        pending.push(Pending {
-            inputs,
-            params,
-            outputs,
-            spread,
-        });
+        },
+        name_span,
+        tech,
+        &inputs,
+        &params,
+        &outputs,
+        spread,
+    );
+    batch.record(firm, split, c.problems);
+}
+
+impl Batch {
+    fn note_count(&mut self, n: &Int) {
+        if self.largest_count.as_ref().is_none_or(|m| n.value >= m.value) {
+            self.largest_count = Some(n.clone());
+        }
     }
+
+    fn record(&mut self, firm: u32, split: usize, problems: Vec<Problem>) {
+        for (i, p) in problems.into_iter().enumerate() {
+            self.problems.push((firm, i >= split, p));
+        }
+    }
+}
+
+/// Merge the validated firms (batches in file order) with the head, check what needs all
+/// firms (duplicate names, totals, log goods, shocks, sources, cycles) and build the economy.
+pub(crate) fn finish(
+    head: Head,
+    file: &ScenarioFile,
+    source: &str,
+    batches: Vec<Batch>,
+) -> Result<Economy, Vec<Problem>> {
+    let Head {
+        problems,
+        name,
+        mut goods,
+        good_spans,
+        index,
+        agent_defaults: _,
+        market,
+        run,
+        every,
+    } = head;
+    let mut c = Check { problems, defer: false };
+
+    // --- merge the batches ------------------------------------------------------------------
+    let n_groups: usize = batches.iter().map(Batch::len).sum();
+    let mut groups: Vec<FirmGroup> = Vec::with_capacity(n_groups);
+    let mut name_spans: Vec<Range<usize>> = Vec::with_capacity(n_groups);
+    let mut techs = TechTable::default();
+    let mut total_firms: u64 = 0;
+    let mut largest_count: Option<Int> = None;
+    let mut input_start: Vec<u32> = Vec::with_capacity(n_groups + 1);
+    let mut output_start: Vec<u32> = Vec::with_capacity(n_groups + 1);
+    input_start.push(0);
+    output_start.push(0);
+    let mut inputs: Vec<u32> = Vec::new();
+    let mut params: Vec<f64> = Vec::new();
+    let mut outputs: Vec<(u32, f64)> = Vec::new();
+    let mut spreads: Vec<f64> = Vec::with_capacity(n_groups);
+    // (firm, 0 = before the duplicate check / 1 = duplicate / 2 = after, problem)
+    let mut firm_problems: Vec<(usize, u8, Problem)> = Vec::new();
+    for b in batches {
+        let first = groups.len();
+        let map: Vec<usize> = b.techs.list.into_iter().map(|t| techs.add(t)).collect();
+        groups.extend(b.groups.into_iter().map(|g| FirmGroup {
+            technology: map[g.technology],
+            ..g
+        }));
+        name_spans.extend(b.name_spans);
+        total_firms += b.total;
+        if let Some(n) = b.largest_count {
+            if largest_count.as_ref().is_none_or(|m: &Int| n.value >= m.value) {
+                largest_count = Some(n);
+            }
+        }
+        let (i0, o0) = (inputs.len() as u32, outputs.len() as u32);
+        input_start.extend(b.input_start.iter().skip(1).map(|&s| s + i0));
+        output_start.extend(b.output_start.iter().skip(1).map(|&s| s + o0));
+        inputs.extend_from_slice(&b.inputs);
+        params.extend_from_slice(&b.params);
+        outputs.extend_from_slice(&b.outputs);
+        spreads.extend_from_slice(&b.spread);
+        firm_problems.extend(
+            b.problems
+                .into_iter()
+                .map(|(f, after, p)| (first + f as usize, if after { 2 } else { 0 }, p)),
+        );
+    }
+    let technologies = techs.list;
+    // duplicate firm names: the first use of a name wins
+    let firm_index = NameIndex::build(groups.len(), |i| groups[i].name.as_str());
+    for (f, g) in groups.iter().enumerate() {
+        let first = firm_index.get(&g.name).expect("indexed");
+        if first != f {
+            let (line, _) = super::error::line_col(source, name_spans[first].start);
+            firm_problems.push((
+                f,
+                1,
+                Problem::at(
+                    name_spans[f].clone(),
+                    format!("duplicate firm name '{}' (first used on line {line})", g.name),
+                    "give every [[firms]] entry its own name; use `count = N` for N identical firms",
+                ),
+            ));
+        }
+    }
+    drop(firm_index);
+    firm_problems.sort_by_key(|(f, phase, _)| (*f, *phase));
+    if !firm_problems.is_empty() {
+        let first = c.problems.len();
+        c.problems.extend(firm_problems.into_iter().map(|(_, _, p)| p));
+        resolve_suggestions(&mut c.problems[first..], first, &goods.name);
+    }
+    let lookup_good = |c: &mut Check, name: &str, span: Range<usize>, role: &str| {
+        lookup_good(c, &goods.name, &index, name, span, || role.to_string())
+    };
+    let mut firms = Firms::default();
+
     // All the entries together: the firm cap, and the memory a run would need.
     let total_edges: u64 = groups
         .iter()
-        .zip(&pending)
-        .map(|(g, p)| g.count as u64 * p.inputs.len() as u64)
+        .enumerate()
+        .map(|(gi, g)| g.count as u64 * (input_start[gi + 1] - input_start[gi]) as u64)
         .sum();
     let bytes = estimated_bytes(total_firms, total_edges);
     let too_many = total_firms > MAX_FIRMS;
     let too_big = bytes > MEMORY_CHECK_FROM && available_memory().is_some_and(|avail| bytes > avail);
     if too_many || too_big {
         // point at the largest count, the one to lower
-        let largest = file
-            .firms
-            .iter()
-            .filter_map(|f| f.get_ref().count.as_ref())
-            .max_by_key(|n| n.value)
-            .map_or(Location::File, |n| (&n.origin).into());
+        let largest = largest_count.as_ref().map_or(Location::File, |n| (&n.origin).into());
         let limit = if too_many {
             format!("at most {MAX_FIRMS} firms in all")
         } else {
@@ -559,10 +1098,8 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
     // price), else at the first good.
     if !goods.fixed.iter().any(|&f| f) && !goods.is_empty() {
         let mut used = vec![false; goods.len()];
-        for p in &pending {
-            for &g in &p.inputs {
-                used[g] = true;
-            }
+        for &g in &inputs {
+            used[g as usize] = true;
         }
         let g = (0..goods.len()).find(|&g| !used[g]).unwrap_or(0);
         let gname = &goods.name[g];
@@ -700,12 +1237,22 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
     }
 
     // --- build the firm arrays (replicas) ---------------------------------------------------
+    drop(index);
     let n_firms = total_firms as usize;
-    let n_edges: usize = groups.iter().zip(&pending).map(|(g, p)| g.count * p.inputs.len()).sum();
+    let pending = |gi: usize| {
+        let r = input_start[gi] as usize..input_start[gi + 1] as usize;
+        let o = output_start[gi] as usize..output_start[gi + 1] as usize;
+        (&inputs[r.clone()], &params[r], &outputs[o], spreads[gi])
+    };
+    let n_edges: usize = groups
+        .iter()
+        .enumerate()
+        .map(|(gi, g)| g.count * pending(gi).0.len())
+        .sum();
     let n_outs: usize = groups
         .iter()
-        .zip(&pending)
-        .map(|(g, p)| g.count * p.outputs.len())
+        .enumerate()
+        .map(|(gi, g)| g.count * pending(gi).2.len())
         .sum();
     firms.group.reserve_exact(n_firms);
     firms.productivity.reserve_exact(n_firms);
@@ -716,38 +1263,41 @@ pub fn validate(file: &ScenarioFile, source: &str, seed_override: Option<u64>) -
     firms.output_start.reserve_exact(n_firms + 1);
     firms.output_good.reserve_exact(n_outs);
     firms.output_weight.reserve_exact(n_outs);
+    firms.output_firm.reserve_exact(n_outs);
     firms.input_start.push(0);
     firms.output_start.push(0);
-    for (gi, (group, p)) in groups.iter_mut().zip(&pending).enumerate() {
+    for (gi, group) in groups.iter_mut().enumerate() {
+        let (p_inputs, p_params, p_outputs, spread) = pending(gi);
         group.first = firms.group.len();
         for _ in 0..group.count {
             let f = firms.group.len();
             firms.group.push(gi as u32);
-            let draw = if p.spread > 0.0 {
+            let draw = if spread > 0.0 {
                 let mut rng = random::stream(run.seed, random::Purpose::Productivity, f as u64);
-                (p.spread * random::normal(&mut rng) - 0.5 * p.spread * p.spread).exp()
+                (spread * random::normal(&mut rng) - 0.5 * spread * spread).exp()
             } else {
                 1.0
             };
             firms.productivity.push(group.productivity * draw);
-            for (&g, &w) in p.inputs.iter().zip(&p.params) {
-                firms.input_good.push(g as u32);
+            for (&g, &w) in p_inputs.iter().zip(p_params) {
+                firms.input_good.push(g);
                 firms.input_param.push(w);
                 firms.edge_firm.push(f as u32);
             }
             firms.input_start.push(firms.input_good.len() as u32);
-            for &(g, w) in &p.outputs {
-                firms.output_good.push(g as u32);
+            for &(g, w) in p_outputs {
+                firms.output_good.push(g);
                 firms.output_weight.push(w);
                 firms.output_firm.push(f as u32);
             }
             firms.output_start.push(firms.output_good.len() as u32);
         }
     }
+    drop((inputs, params, outputs, spreads, input_start, output_start));
     index_goods(&mut goods, &firms);
 
     // --- graph checks: sources, cycles ---------------------------------------------------------
-    let firm_spans: Vec<Range<usize>> = file.firms.iter().map(|f| span_of(&f.get_ref().name)).collect();
+    let firm_spans = name_spans;
     for g in goods.endogenous() {
         if goods.endowment[g] == 0.0 && goods.producers(g).is_empty() {
             let uses = goods.uses(g).len();
@@ -891,12 +1441,12 @@ fn dummy_group(name: &str, agent: &AgentSettings) -> FirmGroup {
     }
 }
 
-fn list(names: &[&str]) -> String {
+fn list<S: AsRef<str>>(names: &[S]) -> String {
     const MAX: usize = 12;
     let mut s = names
         .iter()
         .take(MAX)
-        .map(|n| format!("'{n}'"))
+        .map(|n| format!("'{}'", n.as_ref()))
         .collect::<Vec<_>>()
         .join(", ");
     if names.len() > MAX {
@@ -908,7 +1458,7 @@ fn list(names: &[&str]) -> String {
 fn parse_rule<T: Copy>(
     c: &mut Check,
     s: Option<&Text>,
-    what: &str,
+    what: impl FnOnce() -> String,
     parse: fn(&str) -> Option<T>,
     names: &[&str],
 ) -> Option<T> {
@@ -916,6 +1466,7 @@ fn parse_rule<T: Copy>(
     match parse(&s.value) {
         Some(r) => Some(r),
         None => {
+            let what = what();
             c.push(
                 (&s.origin).into(),
                 format!("unknown {what} '{}'", s.value),
@@ -952,15 +1503,15 @@ fn agent_settings(
         rule: parse_rule(
             c,
             rule.as_ref(),
-            &format!("{path}.rule"),
+            || format!("{path}.rule"),
             agents::Rule::parse,
             &agents::Rule::NAMES,
         )
         .unwrap_or(d.rule),
         rate: rate.as_ref().map_or(d.rate, |n| {
-            c.num(
+            c.num_with(
                 n,
-                &format!("{path}.rate"),
+                || format!("{path}.rate"),
                 0.0,
                 true,
                 1e6,
@@ -970,15 +1521,15 @@ fn agent_settings(
         form: parse_rule(
             c,
             form.as_ref(),
-            &format!("{path}.form"),
+            || format!("{path}.form"),
             agents::Form::parse,
             &agents::Form::NAMES,
         )
         .unwrap_or(d.form),
         noise: noise.as_ref().map_or(d.noise, |n| {
-            c.num(
+            c.num_with(
                 n,
-                &format!("{path}.noise"),
+                || format!("{path}.noise"),
                 0.0,
                 false,
                 1.0,
@@ -986,9 +1537,9 @@ fn agent_settings(
             )
         }),
         activation: activation.as_ref().map_or(d.activation, |n| {
-            c.num(
+            c.num_with(
                 n,
-                &format!("{path}.activation"),
+                || format!("{path}.activation"),
                 0.0,
                 true,
                 1.0,
@@ -1004,8 +1555,8 @@ fn technology(
     spec: &Spanned<ProductionSpec>,
     fname: &str,
     source: &str,
-    good_index: &HashMap<&str, usize>,
-    good_names: &[&str],
+    names: &[String],
+    index: &NameIndex,
 ) -> Option<(Technology, Vec<usize>, Vec<f64>)> {
     let span = span_of(spec);
     let before = c.problems.len();
@@ -1027,9 +1578,9 @@ fn technology(
             );
         }
         for (g, n) in table.get_ref() {
-            let v = c.num(
+            let v = c.num_with(
                 n,
-                &format!("firms.{fname}.production.{what}.{g}"),
+                || format!("firms.{fname}.production.{what}.{g}"),
                 lo,
                 lo_open,
                 hi,
@@ -1039,19 +1590,15 @@ fn technology(
                 Origin::File(r) => r.clone(),
                 _ => span_of(table),
             };
-            match good_index.get(g.as_str()) {
-                Some(&gi) => {
+            match index.get(g) {
+                Some(gi) => {
                     gs.push(gi);
                     ps.push(v);
                 }
                 None => c.at(
                     s,
                     format!("unknown good '{g}' in the production of firm '{fname}'"),
-                    format!(
-                        "{}known goods: {}",
-                        c.suggest(g, good_names.iter().copied()),
-                        list(good_names)
-                    ),
+                    format!("{}known goods: {}", c.suggest_good(g, names), list(names)),
                 ),
             }
         }
@@ -1059,9 +1606,9 @@ fn technology(
     };
     let scale_of = |c: &mut Check, s: &Option<Num>| {
         s.as_ref().map_or(1.0, |n| {
-            c.num(
+            c.num_with(
                 n,
-                &format!("firms.{fname}.production.scale"),
+                || format!("firms.{fname}.production.scale"),
                 0.0,
                 true,
                 1e300,
@@ -1095,9 +1642,9 @@ fn technology(
                     let mut inputs = Vec::new();
                     for (i, v) in expr.variables().iter().enumerate() {
                         let (off, len) = expr.variable_span(i);
-                        match good_index.get(v.as_str()) {
-                            Some(&g) => inputs.push(g),
-                            None => c.at(at().span(off, len), format!("'{v}' in the production of firm '{fname}' is not a good"), format!("{}the production expression may name only declared goods (its inputs); known goods: {}", c.suggest(v, good_names.iter().copied()), list(good_names))),
+                        match index.get(v) {
+                            Some(g) => inputs.push(g),
+                            None => c.at(at().span(off, len), format!("'{v}' in the production of firm '{fname}' is not a good"), format!("{}the production expression may name only declared goods (its inputs); known goods: {}", c.suggest_good(v, names), list(names))),
                         }
                     }
                     if expr.variables().is_empty() {
@@ -1129,9 +1676,9 @@ fn technology(
                 weights,
             } => {
                 let scale = scale_of(c, scale);
-                let r = c.num(
+                let r = c.num_with(
                     rho,
-                    &format!("firms.{fname}.production.rho"),
+                    || format!("firms.{fname}.production.rho"),
                     f64::NEG_INFINITY,
                     false,
                     1.0,
@@ -1145,9 +1692,9 @@ fn technology(
                     );
                 }
                 let nu = returns.as_ref().map_or(1.0, |n| {
-                    c.num(
+                    c.num_with(
                         n,
-                        &format!("firms.{fname}.production.returns"),
+                        || format!("firms.{fname}.production.returns"),
                         0.0,
                         true,
                         1.0,
@@ -1175,25 +1722,21 @@ fn technology(
             }
             FamilySpec::Power { scale, exponent, input } => {
                 let scale = scale_of(c, scale);
-                let e = c.num(
+                let e = c.num_with(
                     exponent,
-                    &format!("firms.{fname}.production.exponent"),
+                    || format!("firms.{fname}.production.exponent"),
                     0.0,
                     true,
                     1.0,
                     "a power exponent in (0, 1] keeps F concave, e.g. exponent = 0.5",
                 );
-                match good_index.get(input.get_ref().as_str()) {
-                    Some(&g) => Some((Technology::Power { scale, exponent: e }, vec![g], vec![1.0])),
+                match index.get(input.get_ref()) {
+                    Some(g) => Some((Technology::Power { scale, exponent: e }, vec![g], vec![1.0])),
                     None => {
                         c.at(
                             span_of(input),
                             format!("unknown good '{}' in the production of firm '{fname}'", input.get_ref()),
-                            format!(
-                                "{}known goods: {}",
-                                c.suggest(input.get_ref(), good_names.iter().copied()),
-                                list(good_names)
-                            ),
+                            format!("{}known goods: {}", c.suggest_good(input.get_ref(), names), list(names)),
                         );
                         None
                     }

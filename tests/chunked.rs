@@ -1,0 +1,168 @@
+//! The chunked loader (large files) gives exactly what the whole-document parse gives: the
+//! same economy, or the same errors at the same places, for any chunk size.
+
+use pricegrad::economy::Economy;
+use pricegrad::generate::{self, Family, Spec};
+use pricegrad::scenario::{self, chunked, InputError};
+
+fn generated(layers: usize, width: usize, inputs: usize, family: Family) -> String {
+    let mut spec = Spec::new(layers, width, inputs);
+    spec.family = family;
+    let plan = generate::plan(&spec).unwrap();
+    let mut out = Vec::new();
+    generate::write(&plan, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn render(r: &Result<Economy, InputError>) -> String {
+    match r {
+        Ok(e) => format!("{e:?}"),
+        Err(e) => format!("error:\n{e}"),
+    }
+}
+
+const CHUNKS: [usize; 4] = [1, 200, 4096, 1 << 20];
+
+/// Both paths agree for every chunk size; returns whether the chunked path decided (rather
+/// than falling back to the whole-document parse) for the smallest chunks.
+fn same(text: &str, sets: &[&str]) -> bool {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let whole = render(&scenario::load_whole("t.toml", text, &sets, None));
+    let mut decided = false;
+    for (i, chunk) in CHUNKS.into_iter().enumerate() {
+        let r = chunked::load("t.toml", text, &sets, None, chunk);
+        if i == 0 {
+            decided = r.is_some();
+        }
+        if let Some(r) = r {
+            let got = render(&r);
+            if got != whole {
+                let at = got.bytes().zip(whole.bytes()).position(|(a, b)| a != b).unwrap_or(0);
+                panic!(
+                    "chunk size {chunk}: chunked and whole-document loads differ at byte {at}:\n--- chunked:\n{}\n--- whole:\n{}",
+                    &got[at.saturating_sub(300)..(at + 300).min(got.len())],
+                    &whole[at.saturating_sub(300)..(at + 300).min(whole.len())]
+                );
+            }
+        }
+    }
+    decided
+}
+
+fn assert_chunked(text: &str, sets: &[&str]) {
+    assert!(
+        same(text, sets),
+        "the chunked loader fell back to the whole-document parse, which gives:\n{}",
+        render(&scenario::load_whole(
+            "t.toml",
+            text,
+            &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            None
+        ))
+    );
+}
+
+#[test]
+fn generated_economies_are_identical() {
+    for family in [Family::CobbDouglas, Family::Ces, Family::Expression] {
+        assert_chunked(&generated(3, 12, 3, family), &[]);
+    }
+    assert_chunked(&generated(3, 12, 1, Family::Power), &[]);
+}
+
+#[test]
+fn shipped_scenarios_are_identical() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        same(&text, &[]);
+        same(&text, &["market.step=0.2", "run.seed=7"]);
+    }
+}
+
+#[test]
+fn hand_written_forms_are_identical() {
+    // sub-tables, comments, CRLF, joint outputs, per-firm settings, counts
+    let text = "name = \"hand\" # comment\n\n[goods]\n# raw\na = { endowment = 2 }\nb = {}\nc = { price = 1.5e0 }\r\nd = { price = 3, initial_price = 2 }\n\n\
+        [[firms]]\nname = \"F\"  \nproduction = \"sqrt(a)\" # inline comment\noutput = \"b\"\ncount = 3\nproductivity_spread = 0.1\n\n\
+        [[firms]]\r\nname = \"G\"\r\nproduction = { cobb_douglas = { scale = 1.0, exponents = { b = 0.25 } } }\r\nrule = \"optimistic\"\r\n[firms.outputs]\r\nc = 1\r\nd = 0.5\r\n\
+        [market]\nstep = 0.25\n\n[[firms]]\nname = \"H\"\noutput = \"d\"\nproduction = { leontief = { requirements = { b = 2.0 } } }\nrate = 0.1\nnoise = 0.01\nactivation = 0.9\nform = \"additive\"\n\
+        [[shocks]]\ntick = 10\ngood = \"c\"\nprice = 2.0\n\n[log]\ngoods = [\n  \"a\", # first\n  \"b\",\n]\n";
+    assert_chunked(text, &[]);
+    assert_chunked(text, &["firms.G.rate=0.2", "goods.a.endowment=3", "agents.rate=0.3"]);
+    // a production written as a sub-table (which the format rejects) gives the same error
+    let sub = text.replace(
+        "production = { cobb_douglas = { scale = 1.0, exponents = { b = 0.25 } } }\r\n",
+        "[firms.production.cobb_douglas]\r\nscale = 1.0\r\nexponents = { b = 0.25 }\r\n",
+    );
+    same(&sub, &[]);
+}
+
+#[test]
+fn errors_in_firm_chunks_are_identical() {
+    let text = generated(2, 10, 2, Family::CobbDouglas);
+    let edits: [(&str, &str); 6] = [
+        // unknown good in a production, and as an output
+        ("exponents = { g0_3 =", "exponents = { g0_x3 ="),
+        ("output = \"g2_4\"", "output = \"g2_44\""),
+        // duplicate firm name across chunks
+        ("name = \"f2_7\"", "name = \"f1_2\""),
+        // a bad number, an unknown rule
+        ("name = \"f1_5\"", "name = \"f1_5\"\nrate = -1"),
+        ("name = \"f2_1\"", "name = \"f2_1\"\nrule = \"gradiant\""),
+        // a good with no source
+        ("g0_2 = { endowment", "g0_2 = { price = 1, endowment"),
+    ];
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from}");
+        let bad = text.replacen(from, to, 1);
+        let r = scenario::load_whole("t.toml", &bad, &[], None);
+        assert!(r.is_err(), "{to}: expected an error");
+        assert_chunked(&bad, &[]);
+    }
+    // several at once: errors come in file order
+    let mut bad = text.clone();
+    for (from, to) in edits.iter().take(5) {
+        bad = bad.replacen(from, to, 1);
+    }
+    assert_chunked(&bad, &[]);
+}
+
+#[test]
+fn syntax_and_type_errors_are_identical() {
+    let text = generated(2, 10, 2, Family::CobbDouglas);
+    for (from, to) in [
+        ("name = \"f1_3\"", "name = \"f1_3"),
+        ("name = \"f1_3\"", "name = \"f1_3\"\nrate = \"fast\""),
+        ("name = \"f1_3\"", "name = \"f1_3\"\nrat = 0.5"),
+        ("name = \"f1_3\"", "name = \"f1_3\"\nname = \"again\""),
+        ("name = \"f2_9\"", "name = 5"),
+        ("g0_1 = {", "g0_1 = { endowment = 1 }\ng0_1 = {"),
+        ("[log]", "[log]\nevery = 2.5"),
+        ("[log]", "[firms]\n[log]"),
+        ("[[firms]]", "firms = 3\n[[firms]]"),
+    ] {
+        let bad = text.replacen(from, to, 1);
+        same(&bad, &[]);
+    }
+}
+
+#[test]
+fn set_arguments_are_identical() {
+    let text = generated(2, 10, 2, Family::CobbDouglas);
+    for sets in [
+        &["firms.f1_3.rate=0.1", "firms.f2_0.production.scale=1.5"][..],
+        &["firms.f1_3.production.exponents.g0_999=0.1"],
+        &["firms.nobody.rate=0.1"],
+        &["firms.f1_3.rate=abc"],
+        &["goods.g0_1.endowment=2", "goods.g0_2.price=3"],
+        &["goods.g0_1.endowmnt=2"],
+        &["goods.nothing.price=1", "firms.nobody.rate=1"],
+        &["firms.nobody.rate=1", "goods.nothing.price=1"],
+        &["market.step=abc", "firms.nobody.rate=1"],
+        &["agents.rate=-1"],
+    ] {
+        assert_chunked(&text, sets);
+    }
+}
