@@ -130,6 +130,33 @@ fn errors_in_firm_chunks_are_identical() {
 }
 
 #[test]
+fn many_problems_and_the_firm_cap_are_identical() {
+    let text = generated(2, 30, 2, Family::CobbDouglas);
+    // more misspelled goods than problems shown: the first ones get a suggestion
+    let mut bad = text.clone();
+    for i in 0..30 {
+        bad = bad.replacen(&format!("output = \"g2_{i}\""), &format!("output = \"g2x_{i}\""), 1);
+        bad = bad.replacen(
+            &format!("name = \"f1_{i}\""),
+            &format!("name = \"f1_{i}\"\nrule = \"gradiant\""),
+            1,
+        );
+    }
+    assert_chunked(&bad, &[]);
+    // a count beyond the cap, and no fixed price at all
+    assert_chunked(
+        &text.replacen("name = \"f1_4\"", "name = \"f1_4\"\ncount = 99999999999", 1),
+        &[],
+    );
+    let mut unpriced = text.clone();
+    while let Some(i) = unpriced.find("{ price = ") {
+        let j = i + unpriced[i..].find('}').unwrap();
+        unpriced.replace_range(i..=j, "{ endowment = 1.0 }");
+    }
+    assert_chunked(&unpriced, &[]);
+}
+
+#[test]
 fn syntax_and_type_errors_are_identical() {
     let text = generated(2, 10, 2, Family::CobbDouglas);
     for (from, to) in [
