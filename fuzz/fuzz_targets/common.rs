@@ -1,0 +1,63 @@
+//! Shared by the scenario and overrides targets: load a scenario the way
+//! `pricegrad::scenario::load_str` does, then check the error or the economy.
+
+use pricegrad::economy::Economy;
+use pricegrad::scenario::{self, InputError, Location, ScenarioFile};
+
+/// Firms per [[firms]] entry above which the harness lowers `count` (see below).
+const COUNT_CAP: i64 = 64;
+
+/// `count = N` up to 50,000,000 is allowed and allocates memory in proportion (gigabytes at the
+/// top): expected, not a bug, but it would trip libFuzzer's RSS limit on every input that finds
+/// it. Valid counts above the cap are lowered; invalid ones are kept so their errors are fuzzed.
+fn cap_counts(file: &mut ScenarioFile) -> bool {
+    let mut capped = false;
+    for f in &mut file.firms {
+        if let Some(c) = &mut f.get_mut().count {
+            if c.value > COUNT_CAP && c.value <= scenario::validate::MAX_FIRMS as i64 {
+                c.value = COUNT_CAP;
+                capped = true;
+            }
+        }
+    }
+    capped
+}
+
+/// `scenario::load_str`, with counts capped. When nothing needed capping, the real entry point
+/// is called (and must agree with the step-by-step path).
+pub fn load(label: &str, text: &str, sets: &[String]) -> Result<Economy, InputError> {
+    let mut file = scenario::parse(label, text)?;
+    scenario::apply_overrides(&mut file, label, text, sets)?;
+    if cap_counts(&mut file) {
+        return scenario::validate::validate(&file, text, None).map_err(|p| InputError::new(label, text, p));
+    }
+    scenario::load_str(label, text, sets, None)
+}
+
+/// Render the error (fuzzes the diagnostic renderer) and check the project's error style:
+/// every problem says what is wrong and how to fix it, and a position lies inside the file.
+pub fn check_error(e: &InputError, label: &str, text: &str) {
+    let rendered = e.to_string();
+    assert!(rendered.starts_with("error: "), "{rendered}");
+    assert!(!e.problems.is_empty());
+    for p in &e.problems {
+        assert!(!p.message.trim().is_empty(), "empty message: {p:?}");
+        assert!(!p.help.trim().is_empty(), "no fix hint: {p:?}");
+        if let Location::Span(r) = &p.location {
+            assert!(r.start <= r.end && r.end <= text.len(), "span {r:?} outside a {}-byte file: {p:?}", text.len());
+            let (line, col) = e.line_col(r.start);
+            let at = format!("{label}:{line}:{col}");
+            assert!(rendered.contains(&at), "no {at} in:\n{rendered}");
+        }
+    }
+}
+
+/// Cheap consistency checks on a validated economy.
+pub fn check_economy(e: &Economy) {
+    let n = e.firms.len();
+    assert_eq!(e.firms.topo_order.len(), n);
+    assert!(e.goods.fixed.iter().any(|&f| f));
+    for g in &e.log.goods {
+        assert!(*g < e.goods.len() && !e.goods.fixed[*g]);
+    }
+}
