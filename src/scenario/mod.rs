@@ -162,6 +162,10 @@ pub(crate) fn toml_problem(e: &toml::de::Error, text: &str) -> Problem {
     let msg = e.message().trim().to_string();
     let span = e.span().unwrap_or(0..0);
     let found = text.get(span.start..).and_then(|t| t.chars().next());
+    if msg.is_empty() {
+        // toml gives no message for some syntax errors, e.g. a control character in a comment
+        return unexplained_toml_problem(span, found);
+    }
     let help = if let Some(rest) = msg.strip_prefix("unknown field `") {
         let field = rest.split('`').next().unwrap_or("");
         let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
@@ -222,6 +226,28 @@ pub(crate) fn toml_problem(e: &toml::de::Error, text: &str) -> Problem {
         "fix the TOML syntax at this place (see https://toml.io for the format)".to_string()
     };
     Problem::at(span, msg, help)
+}
+
+/// A problem for a toml syntax error that came without a message: say what is at the place.
+fn unexplained_toml_problem(span: std::ops::Range<usize>, found: Option<char>) -> Problem {
+    match found {
+        Some(c) if c.is_control() && !matches!(c, '\n' | '\r' | '\t') => Problem::at(
+            span,
+            format!("control character U+{:04X} is not allowed in TOML text", u32::from(c)),
+            "remove it (is this a text file?): TOML allows no control characters except tab, even in comments; \
+             inside a string write it as an escape, e.g. \\u0001",
+        ),
+        Some(c) => Problem::at(
+            span,
+            format!("invalid TOML syntax at {c:?}"),
+            "fix the TOML syntax at this place (see https://toml.io for the format)",
+        ),
+        None => Problem::at(
+            span,
+            "invalid TOML syntax at the end of the file",
+            "the file ends in the middle of something; complete or remove the last line",
+        ),
+    }
 }
 
 /// How to fix a value of the wrong type, from serde's "expected ..." part of the message.
