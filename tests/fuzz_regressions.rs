@@ -50,3 +50,83 @@ fn control_character_in_a_comment_is_named() {
     assert!(rendered.contains("fuzz.toml:1:4"), "{rendered}");
     assert!(rendered.contains("help: remove it"), "{rendered}");
 }
+
+/// The parsed expression differs from the file's text when the string has escapes or starts
+/// on a new line. The `scenario` fuzz target checks that an unknown name is still pointed at
+/// (main maps positions through escapes, `StringMap`); these are the cases it started from.
+#[test]
+fn unknown_name_in_an_escaped_or_multiline_expression_is_pointed_at() {
+    for production in [
+        "\"sqrt(a) + zz\"",
+        "\"\\u0073qrt(a) + zz\"",
+        "\"\"\"\nsqrt(a) + zz\"\"\"",
+        "\"\"\"\r\nsqrt(a) + zz\"\"\"",
+        "'''\nsqrt(a) + zz'''",
+        "\"sqrt(a)\\t+ zz\"",
+    ] {
+        let text = with_production(production);
+        let (e, rendered) = load_err(&text);
+        let p = &e.problems[0];
+        assert!(p.message.starts_with("'zz' in the production of firm 'F'"), "{rendered}");
+        let Location::Span(r) = &p.location else { panic!("{rendered}") };
+        assert_eq!(&text[r.clone()], "zz", "{production}: {rendered}");
+    }
+}
+
+/// A scenario with `n` endowed goods g0.. and one firm whose production is `production(names)`.
+fn wide(n: usize, production: impl Fn(&[String]) -> String) -> String {
+    let names: Vec<String> = (0..n).map(|i| format!("g{i}")).collect();
+    let mut text = String::from("name = \"wide\"\n[goods.y]\nprice = 1.0\n");
+    for g in &names {
+        text.push_str(&format!("[goods.{g}]\nendowment = 1.0\n"));
+    }
+    text.push_str(&format!(
+        "[[firms]]\nname = \"F\"\noutput = \"y\"\nproduction = \"{}\"\n",
+        production(&names)
+    ));
+    text
+}
+
+fn sqrt_of_sum(names: &[String]) -> String {
+    format!("sqrt({})", names.join(" + "))
+}
+
+/// Found while measuring the scenario target's slow inputs: the shape check of one expression
+/// over n inputs cost about n^4 (eigenvalue sweeps at 7n points), so a 4.5 kB file with a
+/// 128-input expression validated for two minutes. Now an expression has at most 64 inputs
+/// and concavity is tested by one Cholesky factorisation per point.
+#[test]
+fn wide_expressions_validate_quickly_or_are_refused() {
+    let t0 = std::time::Instant::now();
+    let text = wide(64, sqrt_of_sum);
+    let economy = scenario::load_str(LABEL, &text, &[], None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(economy.firms.len(), 1);
+    // still not concave when one of 64 inputs enters convexly
+    let text = wide(64, |n| format!("sqrt({}) + {}^2", n[..63].join(" + "), n[63]));
+    let (_, rendered) = load_err(&text);
+    assert!(rendered.contains("is not concave"), "{rendered}");
+    let elapsed = t0.elapsed();
+    // generous for unoptimised builds on a busy machine; was about 10 s per file
+    assert!(elapsed.as_secs_f64() < 5.0, "took {elapsed:?}");
+
+    for n in [65, 128, 1000] {
+        let text = wide(n, sqrt_of_sum);
+        let t0 = std::time::Instant::now();
+        let (e, rendered) = load_err(&text);
+        assert!(t0.elapsed().as_secs_f64() < 2.0, "{n} inputs took {:?}", t0.elapsed());
+        assert_eq!(e.problems.len(), 1, "{rendered}");
+        assert!(
+            rendered.contains(&format!("uses {n} input goods, more than the 64")),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("help: write a technology with many inputs as a family"),
+            "{rendered}"
+        );
+        // it points at the 65th input
+        let Location::Span(r) = &e.problems[0].location else {
+            panic!("{rendered}")
+        };
+        assert_eq!(&text[r.clone()], "g64", "{rendered}");
+    }
+}

@@ -258,14 +258,29 @@ pub fn check_shape(tech: &Technology, params: &[f64], n: usize) -> Result<(), Sh
             }
         }
         if tech.is_smooth() || hess.iter().any(|h| *h != 0.0) {
-            let c = max_curvature(&hess, n);
+            // not concave when the largest eigenvalue of the Hessian exceeds `tol`
             let scale_h = hess.iter().fold(0.0f64, |m, h| m.max(h.abs()));
-            if c > 1e-7 * scale_h.max(1e-300) && c > 1e-12 {
-                return Err(ShapeProblem::NotConcave { at: p, curvature: c });
+            let tol = (1e-7 * scale_h.max(1e-300)).max(1e-12);
+            if !below_tolerance(&hess, n, tol) {
+                let c = max_curvature(&hess, n);
+                if c > tol {
+                    return Err(ShapeProblem::NotConcave { at: p, curvature: c });
+                }
             }
         }
     }
     Ok(())
+}
+
+/// Whether every eigenvalue of the symmetric matrix `h` is below `tol`, i.e. `tol I - h` is
+/// positive definite: one Cholesky factorisation (n^3/6), far cheaper than the eigenvalue
+/// sweeps of [`max_curvature`], which then run only when this fails.
+fn below_tolerance(h: &[f64], n: usize, tol: f64) -> bool {
+    let mut a: Vec<f64> = h.iter().map(|v| -v).collect();
+    for i in 0..n {
+        a[i * n + i] += tol;
+    }
+    crate::linalg::cholesky(&mut a, n)
 }
 
 /// The largest eigenvalue of a symmetric matrix (upper bound by Gershgorin would be too
@@ -399,6 +414,30 @@ mod tests {
         let f = t.gradient(&[3.0, 10.0], &[1.0, 2.0], &mut g);
         assert_eq!(f, 6.0);
         assert_eq!(g, [2.0, 0.0]);
+    }
+
+    proptest! {
+        /// The Cholesky test accepts exactly the matrices whose largest eigenvalue is below tol.
+        #[test]
+        fn cholesky_test_agrees_with_the_largest_eigenvalue(
+            a in proptest::collection::vec(-2.0f64..2.0, 16),
+            shift in -1.0f64..1.0,
+        ) {
+            let n = 4;
+            // h = shift I - A^T A: largest eigenvalue = shift - (smallest eigenvalue of A^T A)
+            let mut h = vec![0.0; n * n];
+            for i in 0..n {
+                for j in 0..n {
+                    h[i * n + j] = -(0..n).map(|k| a[k * n + i] * a[k * n + j]).sum::<f64>();
+                }
+                h[i * n + i] += shift;
+            }
+            let c = max_curvature(&h, n);
+            let tol = 1e-6;
+            if (c - tol).abs() > 1e-9 {
+                prop_assert_eq!(below_tolerance(&h, n, tol), c < tol, "largest eigenvalue {}", c);
+            }
+        }
     }
 
     #[test]

@@ -16,6 +16,10 @@ use toml::Spanned;
 pub const MAX_FIRMS: u64 = 50_000_000;
 /// Longest production expression, in bytes.
 pub const MAX_EXPRESSION_BYTES: usize = 1 << 20;
+/// Most input goods one production expression may use (as many as `pricegrad generate` gives
+/// a firm). Sampling the shape of an expression costs about n^3 per point at hundreds of
+/// points, so a few hundred inputs took minutes; families have no such limit.
+pub const MAX_EXPRESSION_INPUTS: usize = 64;
 
 const FUNCTION_NAMES: [&str; 7] = ["sqrt", "ln", "log", "exp", "pow", "min", "max"];
 
@@ -1646,6 +1650,15 @@ fn technology(
                             Some(g) => inputs.push(g),
                             None => c.at(at().span(off, len), format!("'{v}' in the production of firm '{fname}' is not a good"), format!("{}the production expression may name only declared goods (its inputs); known goods: {}", c.suggest_good(v, names), list(names))),
                         }
+                    }
+                    let n_vars = expr.variables().len();
+                    if n_vars > MAX_EXPRESSION_INPUTS {
+                        let (off, len) = expr.variable_span(MAX_EXPRESSION_INPUTS);
+                        c.at(
+                            at().span(off, len),
+                            format!("the production expression of firm '{fname}' uses {n_vars} input goods, more than the {MAX_EXPRESSION_INPUTS} an expression may have (input {} is here)", MAX_EXPRESSION_INPUTS + 1),
+                            "write a technology with many inputs as a family (cobb_douglas, ces, linear or leontief have no limit), or split the firm into stages that each combine a few inputs",
+                        );
                     }
                     if expr.variables().is_empty() {
                         c.at(
