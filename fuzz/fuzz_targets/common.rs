@@ -45,6 +45,11 @@ pub fn check_error(e: &InputError, label: &str, text: &str) {
         assert!(!p.help.trim().is_empty(), "no fix hint: {p:?}");
         if let Location::Span(r) = &p.location {
             assert!(r.start <= r.end && r.end <= text.len(), "span {r:?} outside a {}-byte file: {p:?}", text.len());
+            // "'v' in the production of firm 'F' is not a good" points at v (or at the string)
+            if let Some(v) = p.message.strip_prefix('\'').and_then(|m| m.split_once("' in the production of firm ")) {
+                let shown = text.get(r.clone()).unwrap_or("");
+                assert!(shown.contains(v.0), "points at {shown:?}, not at '{}': {p:?}", v.0);
+            }
             let (line, col) = e.line_col(r.start);
             let at = format!("{label}:{line}:{col}");
             assert!(rendered.contains(&at), "no {at} in:\n{rendered}");
