@@ -154,7 +154,49 @@ fn many_unknown_names_among_many_goods_fail_quickly() {
     assert_eq!(e.problems.len(), n);
     assert!(rendered.contains("unknown good 'godo0' in log.goods"), "{rendered}");
     assert!(rendered.contains("did you mean 'good0'?"), "{rendered}");
-    assert!(rendered.contains(&format!("... and {} more problems", n - 20)), "{rendered}");
+    assert!(
+        rendered.contains(&format!("... and {} more problems", n - 20)),
+        "{rendered}"
+    );
     // generous for unoptimised builds on a busy machine
     assert!(elapsed.as_secs_f64() < 5.0, "took {elapsed:?}");
+}
+
+/// A scenario of `n` goods and one Cobb-Douglas firm over all of them with `count` replicas.
+fn counted(n: usize, count: u64) -> String {
+    let names: Vec<String> = (0..n).map(|i| format!("g{i}")).collect();
+    let mut text = String::from("name = \"t\"\n[goods.y]\nprice = 1.0\n");
+    for g in &names {
+        text.push_str(&format!("[goods.{g}]\nendowment = 1.0\n"));
+    }
+    let exponents: Vec<String> = names.iter().map(|g| format!("{g} = 0.001")).collect();
+    text.push_str(&format!(
+        "[[firms]]\nname = \"F\"\noutput = \"y\"\ncount = {count}\nproduction = {{ cobb_douglas = {{ exponents = {{ {} }} }} }}\n",
+        exponents.join(", ")
+    ));
+    text
+}
+
+/// Found while choosing what the fuzz harness may skip (it lowers large `count`s to keep
+/// under libFuzzer's memory limit): a 2.7 kB file with `count = 50000000` and 64 inputs made
+/// `pricegrad validate` abort on a failed 25.6 GB allocation. Main had meanwhile refused counts
+/// beyond the machine's memory; beyond 2^32 - 1 edges (numbered with 32 bits) the count is now
+/// refused on any machine, before the memory is consulted.
+#[test]
+fn counts_times_inputs_beyond_the_edge_numbering_are_refused() {
+    let text = counted(100, 50_000_000);
+    let (e, rendered) = load_err(&text);
+    assert_eq!(e.problems.len(), 1, "{rendered}");
+    assert!(rendered.contains("at most 4294967295 input edges"), "{rendered}");
+    assert!(rendered.contains("here 5000000000 and 50000000"), "{rendered}");
+    assert!(rendered.contains("lower the `count` of the largest"), "{rendered}");
+    // it points at the count
+    let Location::Span(r) = &e.problems[0].location else {
+        panic!("{rendered}")
+    };
+    assert_eq!(&text[r.clone()], "50000000", "{rendered}");
+    // and the ordinary sizes still load
+    let economy = scenario::load_str(LABEL, &counted(100, 10), &[], None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(economy.firms.len(), 10);
+    assert_eq!(economy.firms.input_good.len(), 1000);
 }

@@ -1077,14 +1077,26 @@ pub(crate) fn finish(
         .enumerate()
         .map(|(gi, g)| g.count as u64 * (input_start[gi + 1] - input_start[gi]) as u64)
         .sum();
+    let total_slots: u64 = groups
+        .iter()
+        .enumerate()
+        .map(|(gi, g)| g.count as u64 * (output_start[gi + 1] - output_start[gi]) as u64)
+        .sum();
     let bytes = estimated_bytes(total_firms, total_edges);
     let too_many = total_firms > MAX_FIRMS;
+    // input edges and output slots are numbered with 32 bits
+    let too_many_edges = total_edges.max(total_slots) > u64::from(u32::MAX);
     let too_big = bytes > MEMORY_CHECK_FROM && available_memory().is_some_and(|avail| bytes > avail);
-    if too_many || too_big {
+    if too_many || too_many_edges || too_big {
         // point at the largest count, the one to lower
         let largest = largest_count.as_ref().map_or(Location::File, |n| (&n.origin).into());
         let limit = if too_many {
             format!("at most {MAX_FIRMS} firms in all")
+        } else if too_many_edges {
+            format!(
+                "at most {} input edges and as many output slots in all (count x inputs, here {total_edges} and {total_slots})",
+                u32::MAX
+            )
         } else {
             "firms that fit in memory".to_string()
         };
