@@ -1,4 +1,4 @@
-//! Shared by the scenario and overrides targets: load a scenario the way
+//! Shared by the scenario, overrides and chunked targets: load a scenario the way
 //! `pricegrad::scenario::load_str` does, then check the error or the economy.
 
 use pricegrad::economy::Economy;
@@ -10,6 +10,7 @@ const COUNT_CAP: i64 = 64;
 /// `count = N` up to 50,000,000 is allowed and allocates memory in proportion (gigabytes at the
 /// top): expected, not a bug, but it would trip libFuzzer's RSS limit on every input that finds
 /// it. Valid counts above the cap are lowered; invalid ones are kept so their errors are fuzzed.
+#[allow(dead_code)]
 fn cap_counts(file: &mut ScenarioFile) -> bool {
     let mut capped = false;
     for f in &mut file.firms {
@@ -23,13 +24,32 @@ fn cap_counts(file: &mut ScenarioFile) -> bool {
     capped
 }
 
+/// Whether some valid `count` is above the cap.
+#[allow(dead_code)] // not every target uses every helper
+pub fn has_large_count(file: &ScenarioFile) -> bool {
+    file.firms.iter().any(|f| {
+        f.get_ref()
+            .count
+            .as_ref()
+            .is_some_and(|c| c.value > COUNT_CAP && c.value <= scenario::validate::MAX_FIRMS as i64)
+    })
+}
+
 /// `scenario::load_str`, with counts capped. When nothing needed capping, the real entry point
 /// is called (and must agree with the step-by-step path).
+#[allow(dead_code)]
 pub fn load(label: &str, text: &str, sets: &[String]) -> Result<Economy, InputError> {
     let mut file = scenario::parse(label, text)?;
     scenario::apply_overrides(&mut file, label, text, sets)?;
     if cap_counts(&mut file) {
-        return scenario::validate::validate(&file, text, None).map_err(|p| InputError::new(label, text, p));
+        // as scenario::load_whole does
+        let economy =
+            scenario::validate::validate(&file, text, None).map_err(|p| InputError::new(label, text, p))?;
+        let problems = scenario::validate::sweep_table(&file);
+        if !problems.is_empty() {
+            return Err(InputError::new(label, text, problems));
+        }
+        return Ok(economy);
     }
     scenario::load_str(label, text, sets, None)
 }
@@ -66,6 +86,7 @@ pub fn check_error(e: &InputError, label: &str, text: &str) {
 }
 
 /// Cheap consistency checks on a validated economy.
+#[allow(dead_code)]
 pub fn check_economy(e: &Economy) {
     let n = e.firms.len();
     assert_eq!(e.firms.topo_order.len(), n);

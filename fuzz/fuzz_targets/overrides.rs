@@ -19,6 +19,7 @@ const SCENARIOS: &[(&str, &str)] = &[
     ("ces_economy.toml", include_str!("../../scenarios/ces_economy.toml")),
     ("labour_wage.toml", include_str!("../../scenarios/labour_wage.toml")),
     ("constant_returns.toml", include_str!("../../scenarios/constant_returns.toml")),
+    ("leontief.toml", include_str!("../../scenarios/leontief.toml")),
     ("sweep_noise.toml", include_str!("../../scenarios/sweep_noise.toml")),
     ("sweep_stability.toml", include_str!("../../scenarios/sweep_stability.toml")),
 ];
