@@ -393,6 +393,92 @@ pub fn cobb_douglas_step(
     productivity * *f
 }
 
+/// [`cobb_douglas_step`] for many Cobb–Douglas firms at once, in two passes over their
+/// input edges that vector units can run several edges wide. The caller has computed, per
+/// edge e of firm f, `ar[e] = a_e * r_f * F_f` (the marginal value of the input times x_e)
+/// and `rate[e]`, the firm's rate; this moves every plan:
+///
+/// ```text
+/// ln x_e <- ln x_e + rate_e * clip((ar_e / x_e - p_e) / p_e, -1, 1),   x_e = exp(ln x_e)
+/// ```
+///
+/// the same operations in the same order as [`cobb_douglas_step`], so the same bits. Then
+/// [`cobb_douglas_output`] gives each firm's new F. `goods[e]` must index `prices`.
+pub fn cobb_douglas_plans(ar: &[f64], rate: &[f64], goods: &[u32], prices: &[f64], x: &mut [f64], ln_x: &mut [f64]) {
+    let n = x.len();
+    assert!(ar.len() == n && rate.len() == n && goods.len() == n && ln_x.len() == n);
+    assert!(
+        goods.iter().all(|&g| (g as usize) < prices.len()),
+        "input goods must index prices"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2; the lengths and indices were checked above.
+        unsafe { plans_avx2(ar, rate, goods, prices, x, ln_x) };
+        return;
+    }
+    // SAFETY: the lengths and indices were checked above.
+    unsafe { plans(ar, rate, goods, prices, x, ln_x) }
+}
+
+/// [`plans`] compiled for AVX2 (4 edges per instruction, gathers for the prices). Without
+/// FMA, so every operation rounds as in the portable version.
+///
+/// # Safety
+/// The CPU must support AVX2; as for [`plans`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn plans_avx2(ar: &[f64], rate: &[f64], goods: &[u32], prices: &[f64], x: &mut [f64], ln_x: &mut [f64]) {
+    plans(ar, rate, goods, prices, x, ln_x)
+}
+
+/// The loop of [`cobb_douglas_plans`]: no branch and no bounds check inside, so that it
+/// vectorises; arguments of `exp` outside its fast range (and NaN) are redone after it.
+///
+/// # Safety
+/// All slices have the length of `x`, and every `goods[e]` indexes `prices`.
+#[inline(always)]
+unsafe fn plans(ar: &[f64], rate: &[f64], goods: &[u32], prices: &[f64], x: &mut [f64], ln_x: &mut [f64]) {
+    let mut slow = false;
+    for e in 0..x.len() {
+        // SAFETY: e < x.len(), the common length; goods[e] indexes prices (the caller's promise).
+        unsafe {
+            let p = *prices.get_unchecked(*goods.get_unchecked(e) as usize);
+            let v = (ar.get_unchecked(e) / x.get_unchecked(e) - p) / p;
+            // clip to [-1, 1] as f64::clamp does (a NaN stays NaN); a free input: +1
+            let clipped = if v < -1.0 {
+                -1.0
+            } else if v > 1.0 {
+                1.0
+            } else {
+                v
+            };
+            let rel = if p > 0.0 { clipped } else { 1.0 };
+            let l = ln_x.get_unchecked(e) + rate.get_unchecked(e) * rel;
+            *ln_x.get_unchecked_mut(e) = l;
+            slow |= !(l.abs() < fastmath::FAST_RANGE);
+            *x.get_unchecked_mut(e) = fastmath::exp_core(l);
+        }
+    }
+    if slow {
+        for (x, l) in x.iter_mut().zip(ln_x.iter()) {
+            *x = fastmath::exp(*l);
+        }
+    }
+}
+
+/// A Cobb–Douglas firm's new F = scale * exp(sum_i a_i ln x_i) from its new ln-plan, as
+/// [`cobb_douglas_step`] computes it: stored in `f`; returns the output productivity * F.
+#[inline]
+pub fn cobb_douglas_output(scale: f64, productivity: f64, a: &[f64], ln_x: &[f64], f: &mut f64) -> f64 {
+    let mut ln_f = 0.0;
+    for (a, l) in a.iter().zip(ln_x) {
+        ln_f += a * l;
+    }
+    *f = scale * fastmath::exp(ln_f);
+    productivity * *f
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,6 +521,54 @@ mod tests {
                 prop_assert!((x_fast[i] - x_general[i]).abs() <= 1e-13 * x_general[i], "{} vs {}", x_fast[i], x_general[i]);
             }
             prop_assert!((y_fast - y_general).abs() <= 1e-12 * y_general, "{} vs {}", y_fast, y_general);
+        }
+
+        /// The vectorised passes give the bits of the one-firm kernel, for several firms at once
+        /// (free inputs, clipped steps and exp's slow path included).
+        #[test]
+        fn cobb_douglas_passes_match_the_one_firm_kernel(
+            firms in proptest::collection::vec(
+                (proptest::collection::vec((0.05f64..0.5, -700.0f64..700.0, 0usize..8), 1..6), 0.1f64..10.0, 0.1f64..10.0, 0.01f64..1.0, -5.0f64..5.0),
+                1..12),
+            prices in proptest::collection::vec(prop_oneof![Just(0.0), 1e-3f64..1e3], 8),
+            revenue in 1e-3f64..1e3,
+        ) {
+            // one firm at a time
+            let mut one = Vec::new();
+            for (inputs, scale, productivity, rate, ln_f) in &firms {
+                let a: Vec<f64> = inputs.iter().map(|v| v.0).collect();
+                let goods: Vec<u32> = inputs.iter().map(|v| v.2 as u32).collect();
+                let mut ln_x: Vec<f64> = inputs.iter().map(|v| v.1).collect();
+                let mut x: Vec<f64> = ln_x.iter().map(|l| l.exp()).collect();
+                let mut f = scale * ln_f.exp();
+                let y = cobb_douglas_step(*scale, *rate, *productivity, revenue, &a, &goods, &prices, &mut x, &mut ln_x, &mut f);
+                one.push((x, ln_x, f, y));
+            }
+            // all at once
+            let (mut ar, mut rates, mut goods, mut x, mut ln_x) = (vec![], vec![], vec![], vec![], vec![]);
+            for (inputs, scale, productivity, rate, ln_f) in &firms {
+                let rf = revenue * productivity * (scale * ln_f.exp());
+                for v in inputs {
+                    ar.push(v.0 * rf);
+                    rates.push(*rate);
+                    goods.push(v.2 as u32);
+                    ln_x.push(v.1);
+                    x.push(v.1.exp());
+                }
+            }
+            cobb_douglas_plans(&ar, &rates, &goods, &prices, &mut x, &mut ln_x);
+            let mut e = 0;
+            for ((inputs, scale, productivity, _, ln_f), (x1, ln_x1, f1, y1)) in firms.iter().zip(&one) {
+                let n = inputs.len();
+                let a: Vec<f64> = inputs.iter().map(|v| v.0).collect();
+                let mut f = scale * ln_f.exp();
+                let y = cobb_douglas_output(*scale, *productivity, &a, &ln_x[e..e + n], &mut f);
+                prop_assert_eq!(&x[e..e + n], &x1[..]);
+                prop_assert_eq!(&ln_x[e..e + n], &ln_x1[..]);
+                prop_assert_eq!(f.to_bits(), f1.to_bits());
+                prop_assert_eq!(y.to_bits(), y1.to_bits());
+                e += n;
+            }
         }
     }
 }

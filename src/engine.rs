@@ -164,18 +164,6 @@ impl EdgeBuffers {
         std::slice::from_raw_parts_mut(self.x.add(r.start), r.len())
     }
 
-    /// The ln-plan slice of edges `r` and F of firm `f` (the buffers must not be empty).
-    ///
-    /// # Safety
-    /// As for [`EdgeBuffers::plans`]; `f` must own `r`.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn logs(&self, r: std::ops::Range<usize>, f: usize) -> (&mut [f64], &mut f64) {
-        (
-            std::slice::from_raw_parts_mut(self.ln_x.add(r.start), r.len()),
-            &mut *self.f_value.add(f),
-        )
-    }
-
     /// The gradient-memory slice of edges `r` (the buffer must not be empty).
     ///
     /// # Safety
@@ -324,38 +312,37 @@ impl Engine {
             f_value: self.f_value.as_mut_ptr(),
         };
         let has_memory = !self.last.is_empty();
+        let is_cobb_douglas = |f: usize| matches!(kernels[firms.group[f] as usize], Kernel::CobbDouglas { .. });
         self.y.par_chunks_mut(FIRM_CHUNK).enumerate().for_each(|(c, ys)| {
             let first = c * FIRM_CHUNK;
-            for (i, y) in ys.iter_mut().enumerate() {
+            let mut i = 0;
+            while i < ys.len() {
                 let f = first + i;
+                if is_cobb_douglas(f) {
+                    // a run of consecutive Cobb–Douglas firms, a few hundred edges at most
+                    let mut end = i + 1;
+                    while end < ys.len()
+                        && is_cobb_douglas(first + end)
+                        && firms.input_start[first + end + 1] - firms.input_start[f] <= CD_RUN_EDGES
+                    {
+                        end += 1;
+                    }
+                    // SAFETY: firms f..f + (end - i) own exactly these edges and outputs.
+                    unsafe { cobb_douglas_run(economy, kernels, prices, f..first + end, &mut ys[i..end], out) };
+                    i = end;
+                    continue;
+                }
                 let r = firms.inputs(f);
                 // SAFETY: firm f writes only edges r, which no other firm owns.
                 let x = unsafe { out.plans(r.clone()) };
-                let group = firms.group[f] as usize;
-                *y = match kernels[group] {
-                    Kernel::CobbDouglas { scale, rate } => {
-                        // SAFETY: as above (the kernel's buffers exist when a group uses it).
-                        let (ln_x, f_value) = unsafe { out.logs(r.clone(), f) };
-                        agents::cobb_douglas_step(
-                            scale,
-                            rate,
-                            firms.productivity[f],
-                            economy.revenue(f, prices),
-                            &firms.input_param[r.clone()],
-                            &firms.input_good[r],
-                            prices,
-                            x,
-                            ln_x,
-                            f_value,
-                        )
-                    }
-                    Kernel::General { constant_returns } => {
-                        // SAFETY: as above.
-                        let memory = has_memory.then(|| unsafe { out.memory(r.clone()) });
-                        let tick = randomised.then_some(tick);
-                        general_update(economy, f, prices, seed, tick, constant_returns, x, memory)
-                    }
+                let Kernel::General { constant_returns } = kernels[firms.group[f] as usize] else {
+                    unreachable!("Cobb–Douglas firms run above")
                 };
+                // SAFETY: as above.
+                let memory = has_memory.then(|| unsafe { out.memory(r.clone()) });
+                let tick = randomised.then_some(tick);
+                ys[i] = general_update(economy, f, prices, seed, tick, constant_returns, x, memory);
+                i += 1;
             }
         });
     }
@@ -381,9 +368,13 @@ impl Engine {
             .enumerate()
             .map(|(c, ((ps, ss), ds))| {
                 let mut stats = TickStats::default();
-                for (i, ((p, s), d)) in ps.iter_mut().zip(ss.iter_mut()).zip(ds.iter_mut()).enumerate() {
+                let goods = c * GOOD_CHUNK..c * GOOD_CHUNK + ps.len();
+                // the sums first, in tight loops of their own, so that the processor has many
+                // of their scattered loads in flight at once
+                market_supply(economy, y, goods.clone(), ss);
+                market_demand(economy, x, goods, ds);
+                for (i, ((p, s), d)) in ps.iter_mut().zip(ss.iter()).zip(ds.iter()).enumerate() {
                     let g = c * GOOD_CHUNK + i;
-                    (*s, *d) = market_totals(economy, x, y, g);
                     let (supply, demand, last) = (*s, *d, prev[g]);
                     *p = if traded[g] {
                         let next = market::next_price(rule, step_size, last, supply, demand);
@@ -554,6 +545,97 @@ impl TickStats {
     }
 }
 
+/// Most input edges in one call of the Cobb–Douglas passes (their scratch stays in L1).
+const CD_RUN_EDGES: u32 = 512;
+
+/// [`agents::cobb_douglas_step`] for the consecutive Cobb–Douglas firms `run`, through the
+/// vectorised [`agents::cobb_douglas_plans`]: per firm r F (revenue, productivity, F), then
+/// every plan, then every F; `ys` are the firms' outputs.
+///
+/// # Safety
+/// No other thread may touch the edges and firms of `run` meanwhile (`out` is written there).
+unsafe fn cobb_douglas_run(
+    economy: &Economy,
+    kernels: &[Kernel],
+    prices: &[f64],
+    run: std::ops::Range<usize>,
+    ys: &mut [f64],
+    out: EdgeBuffers,
+) {
+    let firms = &economy.firms;
+    let edges = firms.input_start[run.start] as usize..firms.input_start[run.end] as usize;
+    let e0 = edges.start;
+    // SAFETY: the run's firms own exactly these edges (the caller's promise).
+    let (x, ln_x) = unsafe {
+        (
+            std::slice::from_raw_parts_mut(out.x.add(e0), edges.len()),
+            std::slice::from_raw_parts_mut(out.ln_x.add(e0), edges.len()),
+        )
+    };
+    let kernel = |f: usize| match kernels[firms.group[f] as usize] {
+        Kernel::CobbDouglas { scale, rate } => (scale, rate),
+        Kernel::General { .. } => unreachable!("a Cobb–Douglas run"),
+    };
+    BUFFERS.with_borrow_mut(|b| {
+        b.ar.clear();
+        b.rate.clear();
+        for f in run.clone() {
+            let (_, rate) = kernel(f);
+            // SAFETY: f is in the run.
+            let big_f = unsafe { *out.f_value.add(f) };
+            let rf = economy.revenue(f, prices) * firms.productivity[f] * big_f;
+            for a in &firms.input_param[firms.inputs(f)] {
+                b.ar.push(a * rf);
+                b.rate.push(rate);
+            }
+        }
+        agents::cobb_douglas_plans(&b.ar, &b.rate, &firms.input_good[edges.clone()], prices, x, ln_x);
+    });
+    for (f, y) in run.zip(ys) {
+        let r = firms.inputs(f);
+        let (scale, _) = kernel(f);
+        // SAFETY: f is in the run.
+        let big_f = unsafe { &mut *out.f_value.add(f) };
+        *y = agents::cobb_douglas_output(
+            scale,
+            firms.productivity[f],
+            &firms.input_param[r.clone()],
+            &ln_x[r.start - e0..r.end - e0],
+            big_f,
+        );
+    }
+}
+
+/// The supply of `goods` (endowment plus producers' outputs, in CSR order) into `supply`:
+/// the same sums as [`market_totals`].
+fn market_supply(economy: &Economy, y: &[f64], goods: std::ops::Range<usize>, supply: &mut [f64]) {
+    let (g, firms) = (&economy.goods, &economy.firms);
+    let slots = &g.prod_slot[g.prod_start[goods.start] as usize..g.prod_start[goods.end] as usize];
+    let mut j = 0;
+    for (s, good) in supply.iter_mut().zip(goods) {
+        let mut sum = g.endowment[good];
+        for &k in &slots[j..j + (g.prod_start[good + 1] - g.prod_start[good]) as usize] {
+            let k = k as usize;
+            sum += firms.output_weight[k] * y[firms.output_firm[k] as usize];
+        }
+        j += (g.prod_start[good + 1] - g.prod_start[good]) as usize;
+        *s = sum;
+    }
+}
+
+/// The demand of `goods` (users' plans, in CSR order) into `demand`: the same sums as
+/// [`market_totals`].
+fn market_demand(economy: &Economy, x: &[f64], goods: std::ops::Range<usize>, demand: &mut [f64]) {
+    let g = &economy.goods;
+    for (d, good) in demand.iter_mut().zip(goods) {
+        let mut sum = 0.0;
+        for &e in g.uses(good) {
+            sum += x[e as usize];
+        }
+        *d = sum;
+    }
+}
+
 /// Supply (endowment plus producers' outputs) and demand (users' plans) of good `g`, summed
 /// in CSR order.
 #[inline]
@@ -576,6 +658,9 @@ fn market_totals(economy: &Economy, x: &[f64], y: &[f64], g: usize) -> (f64, f64
 #[derive(Default)]
 struct Buffers {
     scratch: Scratch,
+    /// a_e * r * F and the rate per edge, for [`cobb_douglas_run`].
+    ar: Vec<f64>,
+    rate: Vec<f64>,
     prices: Vec<f64>,
     x: Vec<f64>,
     memory: Vec<f64>,

@@ -54,19 +54,35 @@ const TABLE: [f64; 32] = [
     f64::from_bits(0x3fff50765b6e4540),
 ];
 
+/// Arguments of absolute value below this take the fast path of [`exp`]; [`exp_core`] needs
+/// them there.
+pub const FAST_RANGE: f64 = 700.0;
+
 /// e^x.
 #[inline]
 pub fn exp(x: f64) -> f64 {
     // NaN fails the test too
-    if x.is_nan() || x.abs() >= 700.0 {
+    if x.is_nan() || x.abs() >= FAST_RANGE {
         return x.exp();
     }
+    exp_core(x)
+}
+
+/// e^x for |x| < [`FAST_RANGE`] (anything else gives a meaningless number, never a panic):
+/// the fast path of [`exp`] without its test, so that a loop over many arguments has no
+/// branch and vectorises (check the range of the arguments separately).
+#[inline(always)]
+pub fn exp_core(x: f64) -> f64 {
     let t = x * INV_STEP + ROUNDER;
     let k = t - ROUNDER;
     let r = (x - k * STEP_HI) - k * STEP_LO;
-    // k as an integer: t and ROUNDER share their exponent, so their bits differ by k
-    let k = t.to_bits() as i64 - ROUNDER.to_bits() as i64;
-    let (j, m) = ((k & 31) as usize, k >> 5);
+    // k as an integer: t and ROUNDER share their exponent, so their bits differ by k. Biased
+    // by BIAS (a multiple of 32 above any |k|) it is positive, so that j = k mod 32 and
+    // m = floor(k / 32) need only logical shifts (which vector units have for 64-bit lanes).
+    const BIAS: u64 = 1 << 20;
+    let kb = (t.to_bits().wrapping_sub(ROUNDER.to_bits())).wrapping_add(BIAS);
+    let j = (kb & 31) as usize;
+    let m_biased = kb >> 5;
     // 1 + r + r^2/2 + ... + r^6/720, Horner form
     let mut p = 1.0 / 720.0;
     p = p * r + 1.0 / 120.0;
@@ -75,8 +91,8 @@ pub fn exp(x: f64) -> f64 {
     p = p * r + 0.5;
     p = p * r + 1.0;
     p *= r;
-    // |m| <= 1010, so 2^m is a normal number
-    let two_m = f64::from_bits(((m + 1023) as u64) << 52);
+    // 2^m from its bits, m = m_biased - BIAS / 32; |m| <= 1010, so 2^m is a normal number
+    let two_m = f64::from_bits((m_biased.wrapping_add(1023).wrapping_sub(BIAS >> 5)) << 52);
     let t = TABLE[j];
     (t + t * p) * two_m
 }

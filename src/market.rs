@@ -43,7 +43,7 @@ pub fn next_price(rule: Rule, step: f64, price: f64, supply: f64, demand: f64) -
         Rule::Multiplicative => {
             let scale = supply.max(demand);
             if scale > 0.0 {
-                price * (step * z / scale).exp()
+                price * crate::fastmath::exp(step * z / scale)
             } else {
                 price
             }

@@ -71,8 +71,13 @@ fn unknown_name_in_an_escaped_or_multiline_expression_is_pointed_at() {
         let text = with_production(production);
         let (e, rendered) = load_err(&text);
         let p = &e.problems[0];
-        assert!(p.message.starts_with("'zz' in the production of firm 'F'"), "{rendered}");
-        let Location::Span(r) = &p.location else { panic!("{rendered}") };
+        assert!(
+            p.message.starts_with("'zz' in the production of firm 'F'"),
+            "{rendered}"
+        );
+        let Location::Span(r) = &p.location else {
+            panic!("{rendered}")
+        };
         assert_eq!(&text[r.clone()], "zz", "{production}: {rendered}");
     }
 }
