@@ -393,17 +393,18 @@ pub fn cobb_douglas_step(
     productivity * *f
 }
 
-/// [`cobb_douglas_step`] for many Cobb–Douglas firms at once, in two passes over their
-/// input edges that vector units can run several edges wide. The caller has computed, per
-/// edge e of firm f, `ar[e] = a_e * r_f * F_f` (the marginal value of the input times x_e)
-/// and `rate[e]`, the firm's rate; this moves every plan:
+/// [`cobb_douglas_step`] for many Cobb–Douglas firms at once, in one pass over their input
+/// edges that vector units run several edges wide. The caller has computed, per edge e of
+/// firm f, `ar[e]` = a_e * (revenue * productivity * F)_f (the marginal value of the input
+/// times x_e) and `rate[e]`, the firm's rate; this moves every plan:
 ///
 /// ```text
 /// ln x_e <- ln x_e + rate_e * clip((ar_e / x_e - p_e) / p_e, -1, 1),   x_e = exp(ln x_e)
 /// ```
 ///
 /// the same operations in the same order as [`cobb_douglas_step`], so the same bits. Then
-/// [`cobb_douglas_output`] gives each firm's new F. `goods[e]` must index `prices`.
+/// [`cobb_douglas_ln_f`] and [`cobb_douglas_outputs`] give each firm's new F and output.
+/// `goods[e]` must index `prices`.
 pub fn cobb_douglas_plans(ar: &[f64], rate: &[f64], goods: &[u32], prices: &[f64], x: &mut [f64], ln_x: &mut [f64]) {
     let n = x.len();
     assert!(ar.len() == n && rate.len() == n && goods.len() == n && ln_x.len() == n);
@@ -429,7 +430,7 @@ pub fn cobb_douglas_plans(ar: &[f64], rate: &[f64], goods: &[u32], prices: &[f64
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn plans_avx2(ar: &[f64], rate: &[f64], goods: &[u32], prices: &[f64], x: &mut [f64], ln_x: &mut [f64]) {
-    plans(ar, rate, goods, prices, x, ln_x)
+    unsafe { plans(ar, rate, goods, prices, x, ln_x) }
 }
 
 /// The loop of [`cobb_douglas_plans`]: no branch and no bounds check inside, so that it
@@ -445,18 +446,11 @@ unsafe fn plans(ar: &[f64], rate: &[f64], goods: &[u32], prices: &[f64], x: &mut
         unsafe {
             let p = *prices.get_unchecked(*goods.get_unchecked(e) as usize);
             let v = (ar.get_unchecked(e) / x.get_unchecked(e) - p) / p;
-            // clip to [-1, 1] as f64::clamp does (a NaN stays NaN); a free input: +1
-            let clipped = if v < -1.0 {
-                -1.0
-            } else if v > 1.0 {
-                1.0
-            } else {
-                v
-            };
-            let rel = if p > 0.0 { clipped } else { 1.0 };
+            // a free input: +1
+            let rel = if p > 0.0 { v.clamp(-1.0, 1.0) } else { 1.0 };
             let l = ln_x.get_unchecked(e) + rate.get_unchecked(e) * rel;
             *ln_x.get_unchecked_mut(e) = l;
-            slow |= !(l.abs() < fastmath::FAST_RANGE);
+            slow |= l.is_nan() | (l.abs() >= fastmath::FAST_RANGE);
             *x.get_unchecked_mut(e) = fastmath::exp_core(l);
         }
     }
@@ -467,16 +461,36 @@ unsafe fn plans(ar: &[f64], rate: &[f64], goods: &[u32], prices: &[f64], x: &mut
     }
 }
 
-/// A Cobb–Douglas firm's new F = scale * exp(sum_i a_i ln x_i) from its new ln-plan, as
-/// [`cobb_douglas_step`] computes it: stored in `f`; returns the output productivity * F.
+/// ln F / scale = sum_i a_i ln x_i of a Cobb–Douglas firm, summed as [`cobb_douglas_step`]
+/// sums it.
 #[inline]
-pub fn cobb_douglas_output(scale: f64, productivity: f64, a: &[f64], ln_x: &[f64], f: &mut f64) -> f64 {
+pub fn cobb_douglas_ln_f(a: &[f64], ln_x: &[f64]) -> f64 {
     let mut ln_f = 0.0;
     for (a, l) in a.iter().zip(ln_x) {
         ln_f += a * l;
     }
-    *f = scale * fastmath::exp(ln_f);
-    productivity * *f
+    ln_f
+}
+
+/// Many Cobb–Douglas firms' new F = scale * exp(ln_f) (into `f`) and outputs
+/// productivity * F (into `y`), as [`cobb_douglas_step`] computes them, in a loop that
+/// vectorises. All slices have one entry per firm.
+pub fn cobb_douglas_outputs(scale: &[f64], productivity: &[f64], ln_f: &[f64], f: &mut [f64], y: &mut [f64]) {
+    let n = f.len();
+    assert!(scale.len() == n && productivity.len() == n && ln_f.len() == n && y.len() == n);
+    let mut slow = false;
+    for i in 0..n {
+        let l = ln_f[i];
+        slow |= l.is_nan() | (l.abs() >= fastmath::FAST_RANGE);
+        f[i] = scale[i] * fastmath::exp_core(l);
+        y[i] = productivity[i] * f[i];
+    }
+    if slow {
+        for i in 0..n {
+            f[i] = scale[i] * fastmath::exp(ln_f[i]);
+            y[i] = productivity[i] * f[i];
+        }
+    }
 }
 
 #[cfg(test)]
@@ -561,8 +575,10 @@ mod tests {
             for ((inputs, scale, productivity, _, ln_f), (x1, ln_x1, f1, y1)) in firms.iter().zip(&one) {
                 let n = inputs.len();
                 let a: Vec<f64> = inputs.iter().map(|v| v.0).collect();
-                let mut f = scale * ln_f.exp();
-                let y = cobb_douglas_output(*scale, *productivity, &a, &ln_x[e..e + n], &mut f);
+                let (mut f, mut y) = ([0.0], [0.0]);
+                let _ = ln_f;
+                cobb_douglas_outputs(&[*scale], &[*productivity], &[cobb_douglas_ln_f(&a, &ln_x[e..e + n])], &mut f, &mut y);
+                let (f, y) = (f[0], y[0]);
                 prop_assert_eq!(&x[e..e + n], &x1[..]);
                 prop_assert_eq!(&ln_x[e..e + n], &ln_x1[..]);
                 prop_assert_eq!(f.to_bits(), f1.to_bits());

@@ -16,7 +16,7 @@ use crate::random;
 use rayon::prelude::*;
 
 /// Prices outside this range count as divergence.
-pub const PRICE_RANGE: (f64, f64) = (1e-300, 1e300);
+pub const PRICE_RANGE: (f64, f64) = (market::PRICE_FLOOR, 1e300);
 
 /// A price below this fraction of the largest fixed price is zero to working precision.
 pub const FREE_PRICE: f64 = 1e-15;
@@ -373,22 +373,13 @@ impl Engine {
                 // of their scattered loads in flight at once
                 market_supply(economy, y, goods.clone(), ss);
                 market_demand(economy, x, goods, ds);
-                for (i, ((p, s), d)) in ps.iter_mut().zip(ss.iter()).zip(ds.iter()).enumerate() {
-                    let g = c * GOOD_CHUNK + i;
-                    let (supply, demand, last) = (*s, *d, prev[g]);
-                    *p = if traded[g] {
-                        let next = market::next_price(rule, step_size, last, supply, demand);
-                        // A multiplicative price in lasting excess supply decays towards 0 (a
-                        // free good); it rests at the bottom of the range instead of leaving it.
-                        if rule == market::Rule::Multiplicative && next < PRICE_RANGE.0 && demand <= supply {
-                            PRICE_RANGE.0
-                        } else {
-                            next
-                        }
-                    } else {
-                        last
-                    };
-                    if fixed[g] || !traded[g] {
+                let g0 = c * GOOD_CHUNK;
+                let (last, traded) = (&prev[g0..g0 + ps.len()], &traded[g0..g0 + ps.len()]);
+                market::next_prices(rule, step_size, traded, last, ss, ds, ps);
+                for (i, ((p, s), d)) in ps.iter().zip(ss.iter()).zip(ds.iter()).enumerate() {
+                    let g = g0 + i;
+                    let (supply, demand, last) = (*s, *d, last[i]);
+                    if fixed[g] || !traded[i] {
                         // no market moves these prices, but their quantities come from firms too
                         if !(supply.is_finite() && demand.is_finite()) && stats.first_bad.is_none() {
                             stats.first_bad = Some(g);
@@ -576,34 +567,55 @@ unsafe fn cobb_douglas_run(
         Kernel::CobbDouglas { scale, rate } => (scale, rate),
         Kernel::General { .. } => unreachable!("a Cobb–Douglas run"),
     };
+    // the prices of the run's inputs are scattered: ask for them while the revenues are computed
+    for &g in &firms.input_good[edges.clone()] {
+        prefetch(&prices[g as usize]);
+    }
     BUFFERS.with_borrow_mut(|b| {
-        b.ar.clear();
-        b.rate.clear();
-        for f in run.clone() {
-            let (_, rate) = kernel(f);
-            // SAFETY: f is in the run.
-            let big_f = unsafe { *out.f_value.add(f) };
-            let rf = economy.revenue(f, prices) * firms.productivity[f] * big_f;
-            for a in &firms.input_param[firms.inputs(f)] {
-                b.ar.push(a * rf);
-                b.rate.push(rate);
+        let n = run.len();
+        b.reserve(n, edges.len());
+        let (rf, rate, scale, ln_f) = (&mut b.rf[..n], &mut b.rate[..n], &mut b.scale[..n], &mut b.ln_f[..n]);
+        // SAFETY: the run's firms are the caller's.
+        let big_f = unsafe { std::slice::from_raw_parts_mut(out.f_value.add(run.start), n) };
+        let productivity = &firms.productivity[run.clone()];
+        for (i, f) in run.clone().enumerate() {
+            (scale[i], rate[i]) = kernel(f);
+        }
+        // revenue * productivity * F per firm; one output each is the common case
+        let slots = firms.output_start[run.start] as usize..firms.output_start[run.end] as usize;
+        let one_output = firms.output_start[run.start..=run.end]
+            .windows(2)
+            .all(|w| w[1] - w[0] == 1);
+        if one_output {
+            let (w, g) = (&firms.output_weight[slots.clone()], &firms.output_good[slots]);
+            for i in 0..n {
+                rf[i] = w[i] * prices[g[i] as usize] * productivity[i] * big_f[i];
+            }
+        } else {
+            for (i, f) in run.clone().enumerate() {
+                rf[i] = economy.revenue(f, prices) * productivity[i] * big_f[i];
             }
         }
-        agents::cobb_douglas_plans(&b.ar, &b.rate, &firms.input_good[edges.clone()], prices, x, ln_x);
+        // per edge: a * rf and the rate of its firm
+        let (ar, rate_e) = (&mut b.ar[..edges.len()], &mut b.rate_e[..edges.len()]);
+        let a = &firms.input_param[edges.clone()];
+        for (((ar, rate_e), a), &f) in ar
+            .iter_mut()
+            .zip(rate_e.iter_mut())
+            .zip(a)
+            .zip(&firms.edge_firm[edges.clone()])
+        {
+            let i = f as usize - run.start;
+            *ar = a * rf[i];
+            *rate_e = rate[i];
+        }
+        agents::cobb_douglas_plans(ar, rate_e, &firms.input_good[edges.clone()], prices, x, ln_x);
+        for (ln_f, w) in ln_f.iter_mut().zip(firms.input_start[run.start..=run.end].windows(2)) {
+            let es = w[0] as usize - e0..w[1] as usize - e0;
+            *ln_f = agents::cobb_douglas_ln_f(&a[es.clone()], &ln_x[es]);
+        }
+        agents::cobb_douglas_outputs(scale, productivity, ln_f, big_f, ys);
     });
-    for (f, y) in run.zip(ys) {
-        let r = firms.inputs(f);
-        let (scale, _) = kernel(f);
-        // SAFETY: f is in the run.
-        let big_f = unsafe { &mut *out.f_value.add(f) };
-        *y = agents::cobb_douglas_output(
-            scale,
-            firms.productivity[f],
-            &firms.input_param[r.clone()],
-            &ln_x[r.start - e0..r.end - e0],
-            big_f,
-        );
-    }
 }
 
 /// The supply of `goods` (endowment plus producers' outputs, in CSR order) into `supply`:
@@ -627,13 +639,38 @@ fn market_supply(economy: &Economy, y: &[f64], goods: std::ops::Range<usize>, su
 /// [`market_totals`].
 fn market_demand(economy: &Economy, x: &[f64], goods: std::ops::Range<usize>, demand: &mut [f64]) {
     let g = &economy.goods;
+    let uses = &g.use_edge[g.use_start[goods.start] as usize..g.use_start[goods.end] as usize];
+    let mut j = 0;
     for (d, good) in demand.iter_mut().zip(goods) {
         let mut sum = 0.0;
-        for &e in g.uses(good) {
+        let n = (g.use_start[good + 1] - g.use_start[good]) as usize;
+        for &e in &uses[j..j + n] {
             sum += x[e as usize];
         }
+        // the plans of users a few goods ahead: scattered, so ask for them early
+        for &e in uses.get(j + PREFETCH_AHEAD..j + n + PREFETCH_AHEAD).unwrap_or_default() {
+            prefetch(&x[e as usize]);
+        }
+        j += n;
         *d = sum;
     }
+}
+
+/// How many edges ahead the market phase asks for scattered plans, and the Cobb–Douglas
+/// passes for scattered prices.
+const PREFETCH_AHEAD: usize = 64;
+
+/// Ask the cache for the line holding `v` (a hint; no effect where unsupported).
+#[inline(always)]
+fn prefetch<T>(v: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, and `v` is a valid reference anyway.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(v as *const T as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
 }
 
 /// Supply (endowment plus producers' outputs) and demand (users' plans) of good `g`, summed
@@ -658,13 +695,34 @@ fn market_totals(economy: &Economy, x: &[f64], y: &[f64], g: usize) -> (f64, f64
 #[derive(Default)]
 struct Buffers {
     scratch: Scratch,
-    /// a_e * r * F and the rate per edge, for [`cobb_douglas_run`].
-    ar: Vec<f64>,
+    /// Per firm of a Cobb–Douglas run ([`cobb_douglas_run`]): revenue * productivity * F,
+    /// rate, scale and ln F.
+    rf: Vec<f64>,
     rate: Vec<f64>,
+    scale: Vec<f64>,
+    ln_f: Vec<f64>,
+    /// Per edge of the run: a * rf and the rate of its firm.
+    ar: Vec<f64>,
+    rate_e: Vec<f64>,
     prices: Vec<f64>,
     x: Vec<f64>,
     memory: Vec<f64>,
     memory_next: Vec<f64>,
+}
+
+impl Buffers {
+    /// Room for a Cobb–Douglas run of `firms` firms and `edges` edges (grown, never shrunk).
+    fn reserve(&mut self, firms: usize, edges: usize) {
+        if self.rf.len() < firms {
+            for v in [&mut self.rf, &mut self.rate, &mut self.scale, &mut self.ln_f] {
+                v.resize(firms, 0.0);
+            }
+        }
+        if self.ar.len() < edges {
+            self.ar.resize(edges, 0.0);
+            self.rate_e.resize(edges, 0.0);
+        }
+    }
 }
 
 thread_local! {
