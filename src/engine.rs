@@ -354,7 +354,6 @@ impl Engine {
         let economy = &self.economy;
         let rule = economy.market.rule;
         let step_size = economy.market.step;
-        let fixed = &economy.goods.fixed;
         let traded = &self.traded;
         let free_price = self.free_price;
         let (x, y) = (&self.x, &self.y);
@@ -367,47 +366,16 @@ impl Engine {
             .zip(self.demand.par_chunks_mut(GOOD_CHUNK))
             .enumerate()
             .map(|(c, ((ps, ss), ds))| {
-                let mut stats = TickStats::default();
                 let goods = c * GOOD_CHUNK..c * GOOD_CHUNK + ps.len();
                 // the sums first, in tight loops of their own, so that the processor has many
-                // of their scattered loads in flight at once
+                // of their scattered loads in flight at once; then the prices; then the
+                // statistics, each a loop without branches
                 market_supply(economy, y, goods.clone(), ss);
-                market_demand(economy, x, goods, ds);
-                let g0 = c * GOOD_CHUNK;
-                let (last, traded) = (&prev[g0..g0 + ps.len()], &traded[g0..g0 + ps.len()]);
+                market_demand(economy, x, goods.clone(), ds);
+                let (last, traded) = (&prev[goods.clone()], &traded[goods.clone()]);
                 market::next_prices(rule, step_size, traded, last, ss, ds, ps);
-                for (i, ((p, s), d)) in ps.iter().zip(ss.iter()).zip(ds.iter()).enumerate() {
-                    let g = g0 + i;
-                    let (supply, demand, last) = (*s, *d, last[i]);
-                    if fixed[g] || !traded[i] {
-                        // no market moves these prices, but their quantities come from firms too
-                        if !(supply.is_finite() && demand.is_finite()) && stats.first_bad.is_none() {
-                            stats.first_bad = Some(g);
-                        }
-                        continue;
-                    }
-                    // A free good (excess supply at a price that is 0 to working precision) is
-                    // in equilibrium: free disposal. It does not hold up convergence.
-                    if demand <= supply && *p <= free_price && last <= free_price {
-                        continue;
-                    }
-                    let scale = supply.abs().max(demand.abs());
-                    if scale > 0.0 {
-                        stats.rel_excess = stats.rel_excess.max((demand - supply).abs() / scale);
-                    }
-                    if last > 0.0 {
-                        stats.rel_change = stats.rel_change.max((*p - last).abs() / last);
-                    }
-                    let out_of_range = !p.is_finite()
-                        || !supply.is_finite()
-                        || !demand.is_finite()
-                        || *p > PRICE_RANGE.1
-                        || (*p < PRICE_RANGE.0 && rule == market::Rule::Multiplicative);
-                    if out_of_range && stats.first_bad.is_none() {
-                        stats.first_bad = Some(g);
-                    }
-                }
-                stats
+                let multiplicative = rule == market::Rule::Multiplicative;
+                TickStats::of_markets(goods.start, traded, last, ps, ss, ds, free_price, multiplicative)
             })
             .reduce(TickStats::default, TickStats::merge);
         Step {
@@ -524,6 +492,72 @@ struct TickStats {
 }
 
 impl TickStats {
+    /// The statistics of the markets of goods g0, g0 + 1, ...: whether each is `traded`, its
+    /// `last` and new `price`, its `supply` and `demand`. Markets that do not count: goods
+    /// without a market (whose quantities must still be finite) and free goods (excess supply
+    /// at a price that is 0 to working precision: in equilibrium by free disposal, they do not
+    /// hold up convergence). A loop without branches; the first bad market is looked for only
+    /// when there is one.
+    #[allow(clippy::too_many_arguments)]
+    fn of_markets(
+        g0: usize,
+        traded: &[bool],
+        last: &[f64],
+        price: &[f64],
+        supply: &[f64],
+        demand: &[f64],
+        free_price: f64,
+        multiplicative: bool,
+    ) -> TickStats {
+        let n = price.len();
+        assert!(traded.len() == n && last.len() == n && supply.len() == n && demand.len() == n);
+        let (mut rel_excess, mut rel_change, mut any_bad) = (0.0f64, 0.0f64, false);
+        for i in 0..n {
+            let (p, s, d, l) = (price[i], supply[i], demand[i], last[i]);
+            let counted = traded[i] & !((d <= s) & (p <= free_price) & (l <= free_price));
+            let scale = s.abs().max(d.abs());
+            let excess = (d - s).abs() / scale;
+            let change = (p - l).abs() / l;
+            rel_excess = rel_excess.max(if counted & (scale > 0.0) { excess } else { 0.0 });
+            rel_change = rel_change.max(if counted & (l > 0.0) { change } else { 0.0 });
+            let out_of_range = !p.is_finite()
+                | !s.is_finite()
+                | !d.is_finite()
+                | (p > PRICE_RANGE.1)
+                | ((p < PRICE_RANGE.0) & multiplicative);
+            // goods without a market: no one moves their prices, but their quantities come
+            // from firms too
+            let bad = if traded[i] {
+                counted & out_of_range
+            } else {
+                !(s.is_finite() & d.is_finite())
+            };
+            any_bad |= bad;
+        }
+        // the first bad market, looked for only when there is one
+        let first_bad = || {
+            (0..n).find(|&i| {
+                let (p, s, d, l) = (price[i], supply[i], demand[i], last[i]);
+                if traded[i] {
+                    let free = d <= s && p <= free_price && l <= free_price;
+                    let out_of_range = !p.is_finite()
+                        || !s.is_finite()
+                        || !d.is_finite()
+                        || p > PRICE_RANGE.1
+                        || (p < PRICE_RANGE.0 && multiplicative);
+                    !free && out_of_range
+                } else {
+                    !(s.is_finite() && d.is_finite())
+                }
+            })
+        };
+        TickStats {
+            rel_excess,
+            rel_change,
+            first_bad: if any_bad { first_bad().map(|i| g0 + i) } else { None },
+        }
+    }
+
     fn merge(a: TickStats, b: TickStats) -> TickStats {
         TickStats {
             rel_excess: a.rel_excess.max(b.rel_excess),
@@ -599,66 +633,105 @@ unsafe fn cobb_douglas_run(
         // per edge: a * rf and the rate of its firm
         let (ar, rate_e) = (&mut b.ar[..edges.len()], &mut b.rate_e[..edges.len()]);
         let a = &firms.input_param[edges.clone()];
-        for (((ar, rate_e), a), &f) in ar
-            .iter_mut()
-            .zip(rate_e.iter_mut())
-            .zip(a)
-            .zip(&firms.edge_firm[edges.clone()])
-        {
-            let i = f as usize - run.start;
-            *ar = a * rf[i];
-            *rate_e = rate[i];
+        let starts = &firms.input_start[run.start..=run.end];
+        // firms with the same number of inputs (generated economies) take loops the compiler
+        // unrolls; the sums are the same either way
+        let same_inputs = (edges.len() % n == 0)
+            .then_some(edges.len() / n)
+            .filter(|&k| starts.windows(2).all(|w| (w[1] - w[0]) as usize == k));
+        match same_inputs {
+            Some(1) => fixed_inputs::per_edge::<1>(a, rf, rate, ar, rate_e),
+            Some(2) => fixed_inputs::per_edge::<2>(a, rf, rate, ar, rate_e),
+            Some(3) => fixed_inputs::per_edge::<3>(a, rf, rate, ar, rate_e),
+            Some(4) => fixed_inputs::per_edge::<4>(a, rf, rate, ar, rate_e),
+            _ => {
+                for (((ar, rate_e), a), &f) in ar
+                    .iter_mut()
+                    .zip(rate_e.iter_mut())
+                    .zip(a)
+                    .zip(&firms.edge_firm[edges.clone()])
+                {
+                    let i = f as usize - run.start;
+                    *ar = a * rf[i];
+                    *rate_e = rate[i];
+                }
+            }
         }
         agents::cobb_douglas_plans(ar, rate_e, &firms.input_good[edges.clone()], prices, x, ln_x);
-        for (ln_f, w) in ln_f.iter_mut().zip(firms.input_start[run.start..=run.end].windows(2)) {
-            let es = w[0] as usize - e0..w[1] as usize - e0;
-            *ln_f = agents::cobb_douglas_ln_f(&a[es.clone()], &ln_x[es]);
+        match same_inputs {
+            Some(1) => fixed_inputs::ln_f::<1>(a, ln_x, ln_f),
+            Some(2) => fixed_inputs::ln_f::<2>(a, ln_x, ln_f),
+            Some(3) => fixed_inputs::ln_f::<3>(a, ln_x, ln_f),
+            Some(4) => fixed_inputs::ln_f::<4>(a, ln_x, ln_f),
+            _ => {
+                for (ln_f, w) in ln_f.iter_mut().zip(starts.windows(2)) {
+                    let es = w[0] as usize - e0..w[1] as usize - e0;
+                    *ln_f = agents::cobb_douglas_ln_f(&a[es.clone()], &ln_x[es]);
+                }
+            }
         }
         agents::cobb_douglas_outputs(scale, productivity, ln_f, big_f, ys);
     });
 }
 
+/// The per-firm loops of [`cobb_douglas_run`] for firms that all have `K` inputs.
+mod fixed_inputs {
+    use crate::agents;
+
+    /// `ar[e] = a[e] * rf[i]` and `rate_e[e] = rate[i]` for the K edges e of each firm i.
+    pub fn per_edge<const K: usize>(a: &[f64], rf: &[f64], rate: &[f64], ar: &mut [f64], rate_e: &mut [f64]) {
+        let firms = a
+            .chunks_exact(K)
+            .zip(ar.chunks_exact_mut(K))
+            .zip(rate_e.chunks_exact_mut(K));
+        for (((a, ar), rate_e), (rf, rate)) in firms.zip(rf.iter().zip(rate)) {
+            for k in 0..K {
+                ar[k] = a[k] * rf;
+                rate_e[k] = *rate;
+            }
+        }
+    }
+
+    /// ln F / scale of each firm, [`agents::cobb_douglas_ln_f`] of its K edges.
+    pub fn ln_f<const K: usize>(a: &[f64], ln_x: &[f64], ln_f: &mut [f64]) {
+        for ((a, l), ln_f) in a.chunks_exact(K).zip(ln_x.chunks_exact(K)).zip(ln_f) {
+            *ln_f = agents::cobb_douglas_ln_f(a, l);
+        }
+    }
+}
+
 /// The supply of `goods` (endowment plus producers' outputs, in CSR order) into `supply`:
 /// the same sums as [`market_totals`].
+#[inline(never)]
 fn market_supply(economy: &Economy, y: &[f64], goods: std::ops::Range<usize>, supply: &mut [f64]) {
     let (g, firms) = (&economy.goods, &economy.firms);
-    let slots = &g.prod_slot[g.prod_start[goods.start] as usize..g.prod_start[goods.end] as usize];
-    let mut j = 0;
-    for (s, good) in supply.iter_mut().zip(goods) {
-        let mut sum = g.endowment[good];
-        for &k in &slots[j..j + (g.prod_start[good + 1] - g.prod_start[good]) as usize] {
+    let starts = &g.prod_start[goods.start..=goods.end];
+    let mut slots = g.prod_slot[starts[0] as usize..starts[starts.len() - 1] as usize].iter();
+    for ((s, w), endowment) in supply.iter_mut().zip(starts.windows(2)).zip(&g.endowment[goods]) {
+        let mut sum = *endowment;
+        for &k in slots.by_ref().take((w[1] - w[0]) as usize) {
             let k = k as usize;
             sum += firms.output_weight[k] * y[firms.output_firm[k] as usize];
         }
-        j += (g.prod_start[good + 1] - g.prod_start[good]) as usize;
         *s = sum;
     }
 }
 
 /// The demand of `goods` (users' plans, in CSR order) into `demand`: the same sums as
 /// [`market_totals`].
+#[inline(never)]
 fn market_demand(economy: &Economy, x: &[f64], goods: std::ops::Range<usize>, demand: &mut [f64]) {
     let g = &economy.goods;
-    let uses = &g.use_edge[g.use_start[goods.start] as usize..g.use_start[goods.end] as usize];
-    let mut j = 0;
-    for (d, good) in demand.iter_mut().zip(goods) {
+    let starts = &g.use_start[goods.start..=goods.end];
+    let mut uses = g.use_edge[starts[0] as usize..starts[starts.len() - 1] as usize].iter();
+    for (d, w) in demand.iter_mut().zip(starts.windows(2)) {
         let mut sum = 0.0;
-        let n = (g.use_start[good + 1] - g.use_start[good]) as usize;
-        for &e in &uses[j..j + n] {
+        for &e in uses.by_ref().take((w[1] - w[0]) as usize) {
             sum += x[e as usize];
         }
-        // the plans of users a few goods ahead: scattered, so ask for them early
-        for &e in uses.get(j + PREFETCH_AHEAD..j + n + PREFETCH_AHEAD).unwrap_or_default() {
-            prefetch(&x[e as usize]);
-        }
-        j += n;
         *d = sum;
     }
 }
-
-/// How many edges ahead the market phase asks for scattered plans, and the Cobb–Douglas
-/// passes for scattered prices.
-const PREFETCH_AHEAD: usize = 64;
 
 /// Ask the cache for the line holding `v` (a hint; no effect where unsupported).
 #[inline(always)]
