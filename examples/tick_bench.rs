@@ -1,17 +1,21 @@
 //! Time exactly the tick (firm phase + market phase) of a scenario file, and optionally dump
 //! the state after N ticks at full precision (the numpy peer's reference).
 //!
-//! cargo run --release --example tick_bench -- FILE [--ticks N] [--threads 1,2] [--dump STATE.json]
+//! cargo run --release --example tick_bench -- FILE [--ticks N] [--threads 1,2] [--logged] [--dump STATE.json]
 //!
 //! Timing: for each thread count, a fresh engine (`Engine::new`, not timed) runs one warm-up
 //! tick, then N timed ticks (`step` + `finish_tick`). One JSON line per thread count goes to
 //! standard output: threads, ticks, firms, edges, seconds (wall), cpu_seconds (process CPU
 //! time, all threads), edge_updates_per_s (edges x ticks / wall seconds).
 //!
+//! `--logged`: the tick as a run does it, with the scenario's logging (by default every
+//! tick up to 10,000 edges, every 100th beyond): `Diagnostics::measure` on logged ticks.
+//!
 //! `--dump FILE`: run N ticks (no warm-up) on the default pool and write the prices, supply,
 //! demand, plans (per input edge, in file order) and outputs as JSON; serde_json writes
 //! every f64 with round-trip precision.
 
+use pricegrad::diagnostics::{Diagnostics, GoodRow};
 use pricegrad::economy::Economy;
 use pricegrad::engine::Engine;
 use pricegrad::scenario;
@@ -24,6 +28,7 @@ struct Args {
     ticks: u64,
     threads: Vec<usize>,
     dump: Option<PathBuf>,
+    logged: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -31,6 +36,7 @@ fn parse_args() -> Result<Args, String> {
     let mut ticks = 10;
     let mut threads = vec![1, 2];
     let mut dump = None;
+    let mut logged = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -43,6 +49,7 @@ fn parse_args() -> Result<Args, String> {
                     .collect::<Result<_, _>>()?
             }
             "--dump" => dump = Some(PathBuf::from(value("--dump")?)),
+            "--logged" => logged = true,
             "-h" | "--help" => return Err(String::new()),
             _ if file.is_none() && !a.starts_with('-') => file = Some(PathBuf::from(a)),
             _ => return Err(format!("unexpected argument {a:?}")),
@@ -53,6 +60,7 @@ fn parse_args() -> Result<Args, String> {
         ticks,
         threads,
         dump,
+        logged,
     })
 }
 
@@ -68,6 +76,21 @@ fn cpu_seconds() -> f64 {
 fn run_ticks(engine: &mut Engine, n: u64) {
     for _ in 0..n {
         let step = engine.step();
+        engine.finish_tick(&step);
+    }
+}
+
+/// As [`run_ticks`], measuring the logged ticks as a run does (`log.every`, `log.goods`).
+fn run_logged_ticks(engine: &mut Engine, diagnostics: &mut Diagnostics, n: u64) {
+    let goods = engine.economy.log.goods.clone();
+    let every = engine.economy.log.every.max(1);
+    let mut rows: Vec<GoodRow> = Vec::new();
+    for _ in 0..n {
+        let step = engine.step();
+        if step.tick.is_multiple_of(every) {
+            rows.clear();
+            std::hint::black_box(diagnostics.measure(engine, &step, &goods, &mut rows));
+        }
         engine.finish_tick(&step);
     }
 }
@@ -91,7 +114,7 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("{e}\nusage: tick_bench FILE [--ticks N] [--threads 1,2] [--dump STATE.json]");
+            eprintln!("{e}\nusage: tick_bench FILE [--ticks N] [--threads 1,2] [--logged] [--dump STATE.json]");
             return ExitCode::from(2);
         }
     };
@@ -124,16 +147,26 @@ fn main() -> ExitCode {
             .build()
             .expect("thread pool");
         let mut engine = Engine::new(economy.clone());
+        let mut diagnostics = Diagnostics::without_reference(&economy, "tick_bench");
         let (seconds, cpu) = pool.install(|| {
-            run_ticks(&mut engine, 1);
+            let mut ticks = |engine: &mut Engine, n| {
+                if args.logged {
+                    run_logged_ticks(engine, &mut diagnostics, n)
+                } else {
+                    run_ticks(engine, n)
+                }
+            };
+            // tick 0 (logged, with --logged): the warm-up
+            ticks(&mut engine, 1);
             let (t, c) = (Instant::now(), cpu_seconds());
-            run_ticks(&mut engine, args.ticks);
+            ticks(&mut engine, args.ticks);
             (t.elapsed().as_secs_f64(), cpu_seconds() - c)
         });
         println!(
             "{}",
             serde_json::json!({
                 "impl": "rust",
+                "logged": args.logged,
                 "threads": threads,
                 "ticks": args.ticks,
                 "firms": firms,

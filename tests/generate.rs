@@ -221,7 +221,7 @@ fn impossible_requests_are_bad_input() {
     }
 }
 
-/// Small economies log every tick and every good; large ones every 50th tick and 1000 goods
+/// Small economies log every tick and every good; large ones every 100th tick and 1000 goods
 /// spread evenly (first and last endogenous good included), unless the file says otherwise.
 #[test]
 fn default_logging_scales_with_the_economy() {
