@@ -70,6 +70,47 @@ pub fn next_prices(
 ) {
     let n = next.len();
     assert!(traded.len() == n && price.len() == n && supply.len() == n && demand.len() == n);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        unsafe { next_prices_avx2(rule, step, traded, price, supply, demand, next) };
+        return;
+    }
+    next_prices_loop(rule, step, traded, price, supply, demand, next)
+}
+
+/// [`next_prices_loop`] compiled for AVX2 (4 goods per instruction); without FMA, so the
+/// same bits.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn next_prices_avx2(
+    rule: Rule,
+    step: f64,
+    traded: &[bool],
+    price: &[f64],
+    supply: &[f64],
+    demand: &[f64],
+    next: &mut [f64],
+) {
+    next_prices_loop(rule, step, traded, price, supply, demand, next)
+}
+
+/// The loop of [`next_prices`] (all slices of one length).
+#[inline(always)]
+fn next_prices_loop(
+    rule: Rule,
+    step: f64,
+    traded: &[bool],
+    price: &[f64],
+    supply: &[f64],
+    demand: &[f64],
+    next: &mut [f64],
+) {
+    let n = next.len();
+    let (traded, price, supply, demand) = (&traded[..n], &price[..n], &supply[..n], &demand[..n]);
     let mut slow = false;
     for i in 0..n {
         let (p, s, d) = (price[i], supply[i], demand[i]);
@@ -151,7 +192,10 @@ mod tests {
                 } else {
                     one
                 };
-                proptest::prop_assert_eq!(next[i].to_bits(), want.to_bits(), "market {}: {} {} {}", i, price[i], supply[i], demand[i]);
+                // the same bits; a NaN is any NaN (its sign and payload depend on the order
+                // the compiler gave the operands of the operation that made it)
+                let same = next[i].to_bits() == want.to_bits() || (next[i].is_nan() && want.is_nan());
+                proptest::prop_assert!(same, "market {}: {} {} {}: {} vs {}", i, price[i], supply[i], demand[i], next[i], want);
             }
         }
     }
