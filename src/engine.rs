@@ -89,6 +89,10 @@ pub struct Engine {
     last: Vec<f64>,
     /// How each firm group updates (a specialised kernel where one applies).
     kernels: Vec<Kernel>,
+    /// The runs of Cobb–Douglas firms, and for each chunk of the firm phase the index of its
+    /// first run (one entry more than chunks).
+    cd_runs: Vec<CdRun>,
+    chunk_runs: Vec<usize>,
     /// ln x per edge and F(x) per firm, kept by the Cobb–Douglas kernel (empty when no firm
     /// uses it; meaningful only on that kernel's firms).
     ln_x: Vec<f64>,
@@ -133,6 +137,59 @@ impl Kernel {
             }
             _ => Kernel::General { constant_returns },
         }
+    }
+}
+
+/// A run of consecutive Cobb–Douglas firms inside one chunk of the firm phase, with at most
+/// [`CD_RUN_EDGES`] input edges (one firm may have more), and what its firms share: found
+/// once, when the engine starts (technologies and rules do not change during a run).
+#[derive(Debug, Clone)]
+struct CdRun {
+    firms: std::ops::Range<usize>,
+    /// The number of inputs of every firm of the run, when they all have the same.
+    same_inputs: Option<usize>,
+    /// Whether every firm has exactly one output.
+    one_output: bool,
+    /// Scale and rate, when every firm of the run has the same.
+    shared: Option<(f64, f64)>,
+}
+
+impl CdRun {
+    /// The runs of the Cobb–Douglas firms among `firms`, chunk by chunk of `chunk` firms.
+    fn find(economy: &Economy, kernels: &[Kernel], chunk: usize) -> Vec<CdRun> {
+        let firms = &economy.firms;
+        let kernel = |f: usize| match kernels[firms.group[f] as usize] {
+            Kernel::CobbDouglas { scale, rate } => Some((scale, rate)),
+            Kernel::General { .. } => None,
+        };
+        let mut runs = Vec::new();
+        for c in (0..firms.len()).step_by(chunk) {
+            let end = (c + chunk).min(firms.len());
+            let mut f = c;
+            while f < end {
+                if kernel(f).is_none() {
+                    f += 1;
+                    continue;
+                }
+                let mut g = f + 1;
+                while g < end && kernel(g).is_some() && firms.input_start[g + 1] - firms.input_start[f] <= CD_RUN_EDGES
+                {
+                    g += 1;
+                }
+                let k = firms.inputs(f).len();
+                let first = kernel(f).map(|(s, r)| (s.to_bits(), r.to_bits()));
+                runs.push(CdRun {
+                    firms: f..g,
+                    same_inputs: (f..g).all(|h| firms.inputs(h).len() == k).then_some(k),
+                    one_output: (f..g).all(|h| firms.outputs(h).len() == 1),
+                    shared: (f..g)
+                        .all(|h| kernel(h).map(|(s, r)| (s.to_bits(), r.to_bits())) == first)
+                        .then(|| kernel(f).expect("a Cobb–Douglas firm")),
+                });
+                f = g;
+            }
+        }
+        runs
     }
 }
 
@@ -217,6 +274,11 @@ impl Engine {
                     && matches!(Kernel::of(&economy, i), Kernel::General { constant_returns: true }))
         });
         let kernels: Vec<Kernel> = (0..economy.groups.len()).map(|g| Kernel::of(&economy, g)).collect();
+        let cd_runs = CdRun::find(&economy, &kernels, FIRM_CHUNK);
+        let chunks = firms.len().div_ceil(FIRM_CHUNK);
+        let chunk_runs: Vec<usize> = (0..=chunks)
+            .map(|c| cd_runs.partition_point(|r| r.firms.start < c * FIRM_CHUNK))
+            .collect();
         let (mut ln_x, mut f_value) = (Vec::new(), Vec::new());
         if kernels.iter().any(|k| matches!(k, Kernel::CobbDouglas { .. })) {
             ln_x = vec![0.0; firms.edges()];
@@ -248,6 +310,8 @@ impl Engine {
                 Vec::new()
             },
             kernels,
+            cd_runs,
+            chunk_runs,
             ln_x,
             f_value,
             next_shock: 0,
@@ -312,37 +376,36 @@ impl Engine {
             f_value: self.f_value.as_mut_ptr(),
         };
         let has_memory = !self.last.is_empty();
-        let is_cobb_douglas = |f: usize| matches!(kernels[firms.group[f] as usize], Kernel::CobbDouglas { .. });
+        let (cd_runs, chunk_runs) = (&self.cd_runs, &self.chunk_runs);
         self.y.par_chunks_mut(FIRM_CHUNK).enumerate().for_each(|(c, ys)| {
             let first = c * FIRM_CHUNK;
-            let mut i = 0;
-            while i < ys.len() {
-                let f = first + i;
-                if is_cobb_douglas(f) {
-                    // a run of consecutive Cobb–Douglas firms, a few hundred edges at most
-                    let mut end = i + 1;
-                    while end < ys.len()
-                        && is_cobb_douglas(first + end)
-                        && firms.input_start[first + end + 1] - firms.input_start[f] <= CD_RUN_EDGES
-                    {
-                        end += 1;
-                    }
-                    // SAFETY: firms f..f + (end - i) own exactly these edges and outputs.
-                    unsafe { cobb_douglas_run(economy, kernels, prices, f..first + end, &mut ys[i..end], out) };
-                    i = end;
-                    continue;
-                }
+            // any other firm, one at a time
+            let general = |f: usize, y: &mut f64| {
                 let r = firms.inputs(f);
                 // SAFETY: firm f writes only edges r, which no other firm owns.
                 let x = unsafe { out.plans(r.clone()) };
                 let Kernel::General { constant_returns } = kernels[firms.group[f] as usize] else {
-                    unreachable!("Cobb–Douglas firms run above")
+                    unreachable!("Cobb–Douglas firms run in runs")
                 };
                 // SAFETY: as above.
                 let memory = has_memory.then(|| unsafe { out.memory(r.clone()) });
                 let tick = randomised.then_some(tick);
-                ys[i] = general_update(economy, f, prices, seed, tick, constant_returns, x, memory);
-                i += 1;
+                *y = general_update(economy, f, prices, seed, tick, constant_returns, x, memory);
+            };
+            let mut f = first;
+            for run in &cd_runs[chunk_runs[c]..chunk_runs[c + 1]] {
+                while f < run.firms.start {
+                    general(f, &mut ys[f - first]);
+                    f += 1;
+                }
+                let ys = &mut ys[run.firms.start - first..run.firms.end - first];
+                // SAFETY: the run's firms own exactly their edges and outputs.
+                unsafe { cobb_douglas_run(economy, kernels, run, prices, ys, out) };
+                f = run.firms.end;
+            }
+            while f < first + ys.len() {
+                general(f, &mut ys[f - first]);
+                f += 1;
             }
         });
     }
@@ -641,13 +704,14 @@ const CD_RUN_EDGES: u32 = 512;
 unsafe fn cobb_douglas_run(
     economy: &Economy,
     kernels: &[Kernel],
+    run: &CdRun,
     prices: &[f64],
-    run: std::ops::Range<usize>,
     ys: &mut [f64],
     out: EdgeBuffers,
 ) {
     let firms = &economy.firms;
-    let edges = firms.input_start[run.start] as usize..firms.input_start[run.end] as usize;
+    let run_firms = run.firms.clone();
+    let edges = firms.input_start[run_firms.start] as usize..firms.input_start[run_firms.end] as usize;
     let e0 = edges.start;
     // SAFETY: the run's firms own exactly these edges (the caller's promise).
     let (x, ln_x) = unsafe {
@@ -656,49 +720,48 @@ unsafe fn cobb_douglas_run(
             std::slice::from_raw_parts_mut(out.ln_x.add(e0), edges.len()),
         )
     };
-    let kernel = |f: usize| match kernels[firms.group[f] as usize] {
-        Kernel::CobbDouglas { scale, rate } => (scale, rate),
-        Kernel::General { .. } => unreachable!("a Cobb–Douglas run"),
-    };
     // the prices of the run's inputs are scattered: ask for them while the revenues are computed
     for &g in &firms.input_good[edges.clone()] {
         prefetch(&prices[g as usize]);
     }
     BUFFERS.with_borrow_mut(|b| {
-        let n = run.len();
+        let n = run_firms.len();
         b.reserve(n, edges.len());
         let (rf, rate, scale, ln_f) = (&mut b.rf[..n], &mut b.rate[..n], &mut b.scale[..n], &mut b.ln_f[..n]);
         // SAFETY: the run's firms are the caller's.
-        let big_f = unsafe { std::slice::from_raw_parts_mut(out.f_value.add(run.start), n) };
-        let productivity = &firms.productivity[run.clone()];
-        for (i, f) in run.clone().enumerate() {
-            (scale[i], rate[i]) = kernel(f);
+        let big_f = unsafe { std::slice::from_raw_parts_mut(out.f_value.add(run_firms.start), n) };
+        let productivity = &firms.productivity[run_firms.clone()];
+        match run.shared {
+            Some((s, r)) => {
+                scale.fill(s);
+                rate.fill(r);
+            }
+            None => {
+                for (i, f) in run_firms.clone().enumerate() {
+                    let Kernel::CobbDouglas { scale: s, rate: r } = kernels[firms.group[f] as usize] else {
+                        unreachable!("a Cobb–Douglas run")
+                    };
+                    (scale[i], rate[i]) = (s, r);
+                }
+            }
         }
         // revenue * productivity * F per firm; one output each is the common case
-        let slots = firms.output_start[run.start] as usize..firms.output_start[run.end] as usize;
-        let one_output = firms.output_start[run.start..=run.end]
-            .windows(2)
-            .all(|w| w[1] - w[0] == 1);
-        if one_output {
+        if run.one_output {
+            let slots = firms.output_start[run_firms.start] as usize..firms.output_start[run_firms.end] as usize;
             let (w, g) = (&firms.output_weight[slots.clone()], &firms.output_good[slots]);
             for i in 0..n {
                 rf[i] = w[i] * prices[g[i] as usize] * productivity[i] * big_f[i];
             }
         } else {
-            for (i, f) in run.clone().enumerate() {
+            for (i, f) in run_firms.clone().enumerate() {
                 rf[i] = economy.revenue(f, prices) * productivity[i] * big_f[i];
             }
         }
-        // per edge: a * rf and the rate of its firm
+        // per edge: a * rf and the rate of its firm; firms with the same number of inputs
+        // (generated economies) take loops the compiler unrolls, the sums are the same
         let (ar, rate_e) = (&mut b.ar[..edges.len()], &mut b.rate_e[..edges.len()]);
         let a = &firms.input_param[edges.clone()];
-        let starts = &firms.input_start[run.start..=run.end];
-        // firms with the same number of inputs (generated economies) take loops the compiler
-        // unrolls; the sums are the same either way
-        let same_inputs = (edges.len() % n == 0)
-            .then_some(edges.len() / n)
-            .filter(|&k| starts.windows(2).all(|w| (w[1] - w[0]) as usize == k));
-        match same_inputs {
+        match run.same_inputs {
             Some(1) => fixed_inputs::per_edge::<1>(a, rf, rate, ar, rate_e),
             Some(2) => fixed_inputs::per_edge::<2>(a, rf, rate, ar, rate_e),
             Some(3) => fixed_inputs::per_edge::<3>(a, rf, rate, ar, rate_e),
@@ -710,19 +773,20 @@ unsafe fn cobb_douglas_run(
                     .zip(a)
                     .zip(&firms.edge_firm[edges.clone()])
                 {
-                    let i = f as usize - run.start;
+                    let i = f as usize - run_firms.start;
                     *ar = a * rf[i];
                     *rate_e = rate[i];
                 }
             }
         }
         agents::cobb_douglas_plans(ar, rate_e, &firms.input_good[edges.clone()], prices, x, ln_x);
-        match same_inputs {
+        match run.same_inputs {
             Some(1) => fixed_inputs::ln_f::<1>(a, ln_x, ln_f),
             Some(2) => fixed_inputs::ln_f::<2>(a, ln_x, ln_f),
             Some(3) => fixed_inputs::ln_f::<3>(a, ln_x, ln_f),
             Some(4) => fixed_inputs::ln_f::<4>(a, ln_x, ln_f),
             _ => {
+                let starts = &firms.input_start[run_firms.start..=run_firms.end];
                 for (ln_f, w) in ln_f.iter_mut().zip(starts.windows(2)) {
                     let es = w[0] as usize - e0..w[1] as usize - e0;
                     *ln_f = agents::cobb_douglas_ln_f(&a[es.clone()], &ln_x[es]);
