@@ -1481,7 +1481,10 @@ struct ConvPrep {
     /// Same for relative error (floored).
     rel_band: Vec<(f64, f64, f64, f64)>,
     excess: Vec<(f64, f64)>,
+    /// Φ − Φ* per logged tick; without a reference solution Φ minus the smallest logged Φ
+    /// (`phi_from_min`), which shows the descent just as well.
     phi_gap: Vec<(f64, f64)>,
+    phi_from_min: bool,
     cosine: Vec<(f64, f64)>,
     shocks: Vec<(f64, String)>,
     x: Axis,
@@ -1582,10 +1585,23 @@ impl ConvPrep {
         let mut metrics: Vec<&MetricsRow> = data.metrics.iter().collect();
         metrics.sort_by_key(|m| m.tick);
         let excess = metrics.iter().map(|m| (m.tick as f64, m.max_rel_excess)).collect();
-        let phi_gap = metrics
+        let mut phi_gap: Vec<(f64, f64)> = metrics
             .iter()
             .map(|m| (m.tick as f64, m.phi_gap.unwrap_or(f64::NAN)))
             .collect();
+        // no reference solution (a large economy) but Φ itself logged: Φ − its smallest value
+        let phi_min = metrics
+            .iter()
+            .filter_map(|m| m.phi)
+            .filter(|v| v.is_finite())
+            .fold(f64::INFINITY, f64::min);
+        let phi_from_min = !phi_gap.iter().any(|q| q.1.is_finite()) && phi_min.is_finite();
+        if phi_from_min {
+            phi_gap = metrics
+                .iter()
+                .map(|m| (m.tick as f64, m.phi.map_or(f64::NAN, |v| v - phi_min)))
+                .collect();
+        }
         let cosine = metrics
             .iter()
             .map(|m| (m.tick as f64, m.cosine.unwrap_or(f64::NAN)))
@@ -1617,6 +1633,7 @@ impl ConvPrep {
             rel_band,
             excess,
             phi_gap,
+            phi_from_min,
             cosine,
             shocks,
             x,
@@ -1965,7 +1982,11 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             .right_y_label_area_size(cols.right)
             .build_cartesian_2d(p.x.clone(), y.clone())?;
         let mut chart = chart.set_secondary_coord(p.x.clone(), cos_axis.clone());
-        let y_desc = "Φ gap (units of the numeraire)";
+        let y_desc = if p.phi_from_min {
+            "Φ − min Φ (units of the numeraire)"
+        } else {
+            "Φ gap (units of the numeraire)"
+        };
         draw_mesh(
             &mut chart,
             &p.x,
@@ -2009,7 +2030,11 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
         rects.push(r);
         put_text(
             root,
-            "Dual potential gap Φ (left, log) and gradient-alignment cosine (right)",
+            if p.phi_from_min {
+                "Dual potential Φ above its smallest logged value (left, log; no reference Φ*) and gradient-alignment cosine (right)"
+            } else {
+                "Dual potential gap Φ (left, log) and gradient-alignment cosine (right)"
+            },
             (r.0, y0 + caption_h / 2),
             th.caption(),
             INK,
@@ -2042,13 +2067,25 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             put_text(root, msg, (cx, cy), size, INK, HPos::Center)?;
         }
         let mut e = vec![
-            entry(Swatch::Line(C_INDIGO), "Φ gap (left axis)"),
+            entry(
+                Swatch::Line(C_INDIGO),
+                if p.phi_from_min {
+                    "Φ − min Φ (left axis)"
+                } else {
+                    "Φ gap (left axis)"
+                },
+            ),
             entry(Swatch::Line(C_VERMILLION), "cosine (right axis)"),
         ];
         if !has_phi {
             e.push(entry(Swatch::Note, "Φ gap: no finite value"));
         } else if gap_floored {
-            e.push(entry(Swatch::Note, format!("gaps ≤ 0 drawn at {}", fmt_num(LOG_FLOOR))));
+            let what = if p.phi_from_min {
+                "Φ − min Φ ≤ 0"
+            } else {
+                "gaps ≤ 0"
+            };
+            e.push(entry(Swatch::Note, format!("{what} drawn at {}", fmt_num(LOG_FLOOR))));
         }
         if !has_cos {
             e.push(entry(Swatch::Note, "cosine: no value logged"));
@@ -2948,6 +2985,29 @@ mod tests {
         assert_eq!(data.trajectory.len(), 401 * 4);
         assert_eq!(data.metrics.len(), 401);
         check_run(&data, ChartSize::default());
+    }
+
+    /// Without a reference Φ* (large economies) the panel shows Φ minus its smallest logged
+    /// value instead of saying that there is no Φ.
+    #[test]
+    fn phi_without_reference_is_drawn_from_its_minimum() {
+        let (_d, mut data) = Synth::converged().data();
+        for m in &mut data.metrics {
+            m.phi_gap = None;
+            m.phi = Some(10.0 + 2.0 * 0.9f64.powf(m.tick as f64));
+        }
+        let prep = ConvPrep::new(&data).unwrap();
+        assert!(prep.phi_from_min);
+        let min = data.metrics.iter().filter_map(|m| m.phi).fold(f64::INFINITY, f64::min);
+        for (q, m) in prep.phi_gap.iter().zip(&data.metrics) {
+            assert_eq!(q.1, m.phi.unwrap() - min);
+        }
+        check_run(&data, SMALL);
+        // with the reference, the gap as logged
+        let (_d, data) = Synth::converged().data();
+        let prep = ConvPrep::new(&data).unwrap();
+        assert!(!prep.phi_from_min);
+        assert_eq!(prep.phi_gap[0].1, data.metrics[0].phi_gap.unwrap());
     }
 
     #[test]
