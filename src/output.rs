@@ -14,6 +14,7 @@
 //!   `--force` ([`prepare_dir`]).
 
 use crate::diagnostics::{GoodRow, MetricsRow};
+use crate::economy::Economy;
 use crate::run::{Report, Sink};
 use std::fmt;
 use std::fs::{self, File};
@@ -75,12 +76,22 @@ pub struct Staged {
 impl Staged {
     /// Write `bytes` to a temporary file for `dest` and sync it to disk.
     pub fn write(&mut self, dest: &Path, bytes: &[u8]) -> io::Result<()> {
+        self.write_with(dest, |out| out.write_all(bytes))
+    }
+
+    /// Write a temporary file for `dest` through a buffer, by `fill` (so that a large file
+    /// is streamed, never held whole in memory), and sync it to disk.
+    pub fn write_with(
+        &mut self,
+        dest: &Path,
+        fill: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+    ) -> io::Result<()> {
         let tmp = temp_name(dest);
         // registered first, so that a failed write is cleaned up too
         self.pending.push((tmp.clone(), dest.to_path_buf()));
-        let mut f = create_temp(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
+        let mut out = BufWriter::with_capacity(1 << 16, create_temp(&tmp)?);
+        fill(&mut out)?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()
     }
 
     /// Take over a temporary file written elsewhere (complete and synced when committing).
@@ -370,17 +381,15 @@ fn num(v: f64) -> String {
 /// adds the summary and the chart and renames all of them into place together.
 pub struct RunWriter {
     dir: PathBuf,
-    goods: Vec<String>,
     trajectory: Option<TempCsv>,
     metrics: Option<TempCsv>,
 }
 
 impl RunWriter {
     /// Create the temporary CSV files in `dir` (made ready by [`prepare_dir`]).
-    pub fn create(dir: &Path, good_names: &[String]) -> io::Result<RunWriter> {
+    pub fn create(dir: &Path) -> io::Result<RunWriter> {
         let mut w = RunWriter {
             dir: dir.to_path_buf(),
-            goods: good_names.to_vec(),
             trajectory: None,
             metrics: None,
         };
@@ -390,8 +399,8 @@ impl RunWriter {
         Ok(w)
     }
 
-    /// Complete the run's files: sync the CSV files, write `summary.json` (without the
-    /// wall-clock times when `timing` is false, so the file is bit-identical across runs) and
+    /// Complete the run's files: sync the CSV files, write `summary.json` (the report as it
+    /// is: without the wall-clock times when `report.timings` is `None`) and
     /// `convergence.png` (drawn by `chart` from the trajectory and metrics files), then rename
     /// all of them into place. When a write fails nothing is renamed: the directory keeps the
     /// previous results, and no temporary file is left.
@@ -401,7 +410,6 @@ impl RunWriter {
     pub fn finish(
         mut self,
         report: &Report,
-        timing: bool,
         chart: impl FnOnce(&Path, &Path) -> Result<Vec<u8>, String>,
     ) -> io::Result<Option<String>> {
         let mut stage = Staged::default();
@@ -420,18 +428,9 @@ impl RunWriter {
             }
             Err(e) => Some(e),
         };
-        let mut value = serde_json::to_value(report).map_err(io::Error::other)?;
-        if !timing {
-            if let Some(obj) = value.as_object_mut() {
-                obj.remove("timings");
-            }
-        }
-        // serde_json writes a NaN or infinite f64 as null: the file stays valid JSON
-        let mut text = serde_json::to_string_pretty(&value).map_err(io::Error::other)?;
-        text.push('\n');
         let summary = self.dir.join("summary.json");
         stage
-            .write(&summary, text.as_bytes())
+            .write_with(&summary, |out| write_summary(out, report))
             .map_err(|e| io_context("write", &summary, e))?;
         stage
             .commit()
@@ -442,6 +441,14 @@ impl RunWriter {
         }
         Ok(chart_error)
     }
+}
+
+/// Write `summary.json`: the report, pretty-printed, streamed (no copy of the report as a
+/// JSON tree or a string: at a million goods those took several hundred bytes per good).
+/// serde_json writes a NaN or infinite f64 as null, so the file stays valid JSON.
+pub fn write_summary(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::from)?;
+    out.write_all(b"\n")
 }
 
 impl Drop for RunWriter {
@@ -455,14 +462,14 @@ impl Drop for RunWriter {
 }
 
 impl Sink for RunWriter {
-    fn record(&mut self, m: &MetricsRow, goods: &[GoodRow]) -> io::Result<()> {
+    fn record(&mut self, economy: &Economy, m: &MetricsRow, goods: &[GoodRow]) -> io::Result<()> {
         if let Some(t) = self.trajectory.as_mut() {
             for r in goods {
                 writeln!(
                     t.out,
                     "{},{},{},{},{},{},{},{}",
                     r.tick,
-                    self.goods[r.good],
+                    economy.goods.name[r.good],
                     num(r.price),
                     num(r.supply),
                     num(r.demand),
@@ -522,6 +529,77 @@ mod tests {
         for n in ["shard-x-of-4", "shard-1-of-", "data", "summary.json"] {
             assert!(!is_own_name(n, true), "{n}");
         }
+    }
+
+    /// summary.json as it was written before it was streamed: the report as a JSON tree
+    /// (whose maps sort their keys), without `timings` unless `timing`, pretty-printed.
+    fn summary_through_a_tree(report: &Report, timing: bool) -> String {
+        let mut value = serde_json::to_value(report).unwrap();
+        if !timing {
+            value.as_object_mut().unwrap().remove("timings");
+        }
+        let mut text = serde_json::to_string_pretty(&value).unwrap();
+        text.push('\n');
+        text
+    }
+
+    #[test]
+    fn streamed_summary_is_the_tree_serialization() {
+        use crate::run::{GoodCheck, Timings};
+        let good = |name: &str, some: bool| GoodCheck {
+            adjoint: 0.5,
+            adjoint_interval: some.then_some([0.25, 1e-300]),
+            envelope: some.then_some(0.5000001),
+            error_adjoint: some.then_some(0.0),
+            error_envelope: some.then_some(2e-7),
+            error_reference: some.then_some(1.5e-12),
+            fixed_price: !some,
+            good: name.to_string(),
+            pass: some,
+            price: if some { 0.5 } else { f64::NAN },
+            reference: some.then_some(f64::INFINITY),
+            spread: 3.0,
+        };
+        let mut report = Report {
+            check_tolerance: 1e-6,
+            converged_at: Some(224),
+            envelope_goods_checkable: 3,
+            envelope_goods_checked: 2,
+            envelope_selection: "all".into(),
+            goods: vec![good("natgas", true), good("tupper\"ware\u{e9}", false)],
+            max_error_adjoint: 1e-9,
+            max_error_envelope: None,
+            max_error_reference: Some(2.5),
+            max_spread: 0.0,
+            outcome: "converged",
+            outcome_detail: "converged at tick 224".into(),
+            pass: true,
+            reference_note: Some("a note".into()),
+            scenario: "every_field".into(),
+            seed: u64::MAX,
+            ticks: 225,
+            timings: Some(Timings {
+                reference_seconds: 0.25,
+                simulate_seconds: 1.5,
+                threads: 2,
+                total_seconds: 1.75,
+            }),
+            version: "0.1.0",
+            outcome_kind: None,
+        };
+        let streamed = |r: &Report| {
+            let mut out = Vec::new();
+            write_summary(&mut out, r).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(streamed(&report), summary_through_a_tree(&report, true));
+        let timed = streamed(&report);
+        report.timings = None;
+        assert_eq!(streamed(&report), summary_through_a_tree(&report, false));
+        assert!(timed.contains("\"timings\"") && !streamed(&report).contains("\"timings\""));
+        report.goods.clear();
+        report.converged_at = None;
+        assert_eq!(streamed(&report), summary_through_a_tree(&report, false));
     }
 
     #[test]

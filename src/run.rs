@@ -13,15 +13,16 @@ use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-/// Where logged rows go (the output module writes them to CSV files).
+/// Where logged rows go (the output module writes them to CSV files). `economy` is the
+/// economy being run (for the names of the goods the rows refer to by index).
 pub trait Sink {
-    fn record(&mut self, metrics: &MetricsRow, goods: &[GoodRow]) -> std::io::Result<()>;
+    fn record(&mut self, economy: &Economy, metrics: &MetricsRow, goods: &[GoodRow]) -> std::io::Result<()>;
 }
 
 /// A sink that keeps nothing (for sweeps and benchmarks).
 pub struct Discard;
 impl Sink for Discard {
-    fn record(&mut self, _: &MetricsRow, _: &[GoodRow]) -> std::io::Result<()> {
+    fn record(&mut self, _: &Economy, _: &MetricsRow, _: &[GoodRow]) -> std::io::Result<()> {
         Ok(())
     }
 }
@@ -33,7 +34,7 @@ pub struct Memory {
     pub goods: Vec<GoodRow>,
 }
 impl Sink for Memory {
-    fn record(&mut self, metrics: &MetricsRow, goods: &[GoodRow]) -> std::io::Result<()> {
+    fn record(&mut self, _: &Economy, metrics: &MetricsRow, goods: &[GoodRow]) -> std::io::Result<()> {
         self.metrics.push(metrics.clone());
         self.goods.extend_from_slice(goods);
         Ok(())
@@ -41,11 +42,11 @@ impl Sink for Memory {
 }
 
 /// The final check of one good.
+///
+/// The fields are in alphabetical order, the order of the keys in `summary.json` (which has
+/// always listed them sorted, and is written straight from this struct).
 #[derive(Debug, Clone, Serialize)]
 pub struct GoodCheck {
-    pub good: String,
-    pub fixed_price: bool,
-    pub price: f64,
     /// The backprop adjoint; where it is an interval (a Leontief firm at a kink downstream),
     /// the interval's point nearest the price.
     pub adjoint: f64,
@@ -53,52 +54,61 @@ pub struct GoodCheck {
     /// adjoint check then asks that the price lie in it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adjoint_interval: Option<[f64; 2]>,
-    pub reference: Option<f64>,
     /// dV/ds by central finite differences of the reference value.
     pub envelope: Option<f64>,
     pub error_adjoint: Option<f64>,
-    pub error_reference: Option<f64>,
     pub error_envelope: Option<f64>,
-    pub spread: f64,
+    pub error_reference: Option<f64>,
+    pub fixed_price: bool,
+    pub good: String,
     pub pass: bool,
+    pub price: f64,
+    pub reference: Option<f64>,
+    pub spread: f64,
 }
 
-/// Wall-clock times (the only part of a run that is not deterministic).
+/// Wall-clock times (the only part of a run that is not deterministic). Fields in
+/// alphabetical order, as in `summary.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Timings {
-    pub simulate_seconds: f64,
     pub reference_seconds: f64,
-    pub total_seconds: f64,
+    pub simulate_seconds: f64,
     pub threads: usize,
+    pub total_seconds: f64,
 }
 
-/// The result of a run.
+/// The result of a run: `summary.json` is its serialization (by [`crate::output::RunWriter`],
+/// streamed to the file). The fields are in alphabetical order, the order of the keys in
+/// `summary.json` (which has always listed them sorted).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    pub scenario: String,
-    pub seed: u64,
-    pub version: &'static str,
-    pub outcome: &'static str,
-    /// Detail of the outcome (tick and cause of divergence, ...).
-    pub outcome_detail: String,
-    pub ticks: u64,
-    pub converged_at: Option<u64>,
     pub check_tolerance: f64,
-    pub pass: bool,
-    pub max_error_adjoint: f64,
-    pub max_error_reference: Option<f64>,
-    pub max_error_envelope: Option<f64>,
-    pub max_spread: f64,
-    /// Why the reference checks are missing, if they are.
-    pub reference_note: Option<String>,
+    pub converged_at: Option<u64>,
     /// Goods whose dV/ds was computed by finite differences (check 3), out of the goods with
     /// a market (endogenous, with users), and how they were chosen ([`fd_sample`]). The
     /// others have `envelope: null` and are not failed for it.
-    pub envelope_goods_checked: usize,
     pub envelope_goods_checkable: usize,
+    pub envelope_goods_checked: usize,
     pub envelope_selection: String,
     pub goods: Vec<GoodCheck>,
-    pub timings: Timings,
+    pub max_error_adjoint: f64,
+    pub max_error_envelope: Option<f64>,
+    pub max_error_reference: Option<f64>,
+    pub max_spread: f64,
+    pub outcome: &'static str,
+    /// Detail of the outcome (tick and cause of divergence, ...).
+    pub outcome_detail: String,
+    pub pass: bool,
+    /// Why the reference checks are missing, if they are.
+    pub reference_note: Option<String>,
+    pub scenario: String,
+    pub seed: u64,
+    pub ticks: u64,
+    /// Always there after [`execute`]; left out of `summary.json` when `None` (`--no-timing`:
+    /// the file is then bit-identical across runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<Timings>,
+    pub version: &'static str,
     #[serde(skip)]
     pub outcome_kind: Option<Outcome>,
 }
@@ -134,7 +144,7 @@ pub fn execute(
         if diverged.is_none() && (tick.is_multiple_of(every) || done || !step.shocks.is_empty()) {
             rows.clear();
             let metrics = diagnostics.measure(&engine, &step, &log_goods, &mut rows);
-            sink.record(&metrics, &rows)?;
+            sink.record(&engine.economy, &metrics, &rows)?;
         }
         engine.finish_tick(&step);
         if !step.shocks.is_empty() {
@@ -294,12 +304,12 @@ pub fn execute(
         envelope_goods_checkable: checkable.len(),
         envelope_selection,
         goods,
-        timings: Timings {
+        timings: Some(Timings {
             simulate_seconds,
             reference_seconds,
             total_seconds: start.elapsed().as_secs_f64(),
             threads: rayon::current_num_threads(),
-        },
+        }),
         outcome_kind: Some(outcome),
     })
 }

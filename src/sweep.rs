@@ -21,6 +21,7 @@
 //!   [`merge`] combines the shard directories into the `sweep.csv` an unsharded run writes.
 
 use crate::diagnostics::{GoodRow, MetricsRow};
+use crate::economy::Economy;
 use crate::output::{self, opt, write_atomic, Staged};
 use crate::plot::{self, ChartSize};
 use crate::run::{self, Sink};
@@ -972,7 +973,7 @@ struct RowSink {
 }
 
 impl Sink for RowSink {
-    fn record(&mut self, m: &MetricsRow, _: &[GoodRow]) -> io::Result<()> {
+    fn record(&mut self, _: &Economy, m: &MetricsRow, _: &[GoodRow]) -> io::Result<()> {
         self.last_excess = Some(m.max_rel_excess);
         if let Some(c) = m.cosine.filter(|c| c.is_finite()) {
             self.cosine_sum += c;

@@ -218,3 +218,22 @@ production = "sqrt(x)*sqrt(y)"
     assert!((py - 0.5 * (4.0f64 / 2.0).sqrt()).abs() < 1e-8, "{py}");
     assert!(r.pass);
 }
+
+/// summary.json, streamed from the report, is byte for byte what the report gives as a JSON
+/// tree (sorted keys) pretty-printed, the way it was written before: on shipped scenarios with
+/// adjoint intervals (leontief), shocks, and several kinds of goods.
+#[test]
+fn streamed_summary_matches_the_tree_serialization_on_shipped_scenarios() {
+    for name in ["leontief", "tupperware_shock", "labour_wage", "competitive_industry"] {
+        let path = std::path::PathBuf::from(format!("scenarios/{name}.toml"));
+        let (economy, _, _) = scenario::load(Some(&path), &[], None).expect("valid scenario");
+        let mut report =
+            run::execute(economy, &mut run::Discard, &mut |_| {}, &AtomicBool::new(false)).expect("in-memory run");
+        report.timings = None;
+        let mut streamed = Vec::new();
+        pricegrad::output::write_summary(&mut streamed, &report).unwrap();
+        let mut tree = serde_json::to_string_pretty(&serde_json::to_value(&report).unwrap()).unwrap();
+        tree.push('\n');
+        assert_eq!(String::from_utf8(streamed).unwrap(), tree, "{name}");
+    }
+}

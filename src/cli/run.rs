@@ -32,7 +32,6 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join(&economy.name));
     let max_ticks = economy.run.max_ticks;
-    let names = economy.goods.name.clone();
     let stop: &'static AtomicBool = &STOP;
     install_signal_handler();
 
@@ -60,7 +59,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
             eprint!("{e}");
             return EXIT_BAD_INPUT;
         }
-        match RunWriter::create(&dir, &names) {
+        match RunWriter::create(&dir) {
             Ok(w) => writer = Some(w),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -83,7 +82,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         );
         EXIT_FAIL
     };
-    let report = match result {
+    let mut report = match result {
         Ok(r) => r,
         Err(e) => {
             drop(writer); // removes the temporary files
@@ -101,7 +100,15 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
             let data = plot::read_run_files(trajectory, metrics, report.scenario.clone()).map_err(|e| e.to_string())?;
             plot::render_convergence(&data, &report.scenario, args.chart_size).map_err(|e| e.to_string())
         };
-        match w.finish(&report, !args.no_timing, chart) {
+        // --no-timing: summary.json without the wall-clock times (bit-identical across runs);
+        // the table on stdout still shows the time
+        let timings = report.timings.clone();
+        if args.no_timing {
+            report.timings = None;
+        }
+        let finished = w.finish(&report, chart);
+        report.timings = timings;
+        match finished {
             Ok(c) => chart_error = c,
             Err(e) => return not_written(&e),
         }
@@ -207,7 +214,9 @@ pub fn print_table(r: &Report, label: &str, written: Option<(&std::path::Path, &
     let dir = written.map(|(d, _)| d);
     println!(
         "{label}: {} after {} ticks ({:.3} s)",
-        r.outcome_detail, r.ticks, r.timings.total_seconds
+        r.outcome_detail,
+        r.ticks,
+        r.timings.as_ref().map_or(0.0, |t| t.total_seconds)
     );
     let market: Vec<&GoodCheck> = r.goods.iter().filter(|g| !g.fixed_price).collect();
     let rows: Vec<&GoodCheck> = if market.len() <= FULL_TABLE_UP_TO {
