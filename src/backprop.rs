@@ -220,14 +220,14 @@ pub fn forward(economy: &Economy, prices: &[f64]) -> Result<Forward, ForwardErro
     for g in goods.endogenous() {
         if goods.uses(g).len() > 1 {
             return Err(ForwardError::Split {
-                good: goods.name[g].clone(),
+                good: goods.name[g].to_string(),
             });
         }
     }
     if let Some(e) = (0..firms.edges()).find(|&e| goods.fixed[firms.input_good[e] as usize]) {
         return Err(ForwardError::FixedPriceInput {
             firm: economy.firm_name(firms.edge_firm[e] as usize),
-            good: goods.name[firms.input_good[e] as usize].clone(),
+            good: goods.name[firms.input_good[e] as usize].to_string(),
         });
     }
     let mut supply = goods.endowment.clone();

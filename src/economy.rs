@@ -7,10 +7,133 @@ use crate::agents::AgentSettings;
 use crate::market::MarketSettings;
 use crate::production::Technology;
 
+/// A list of names in one arena: name i is `text[end[i - 1]..end[i]]`. One allocation for
+/// all of them instead of one `String` (24 bytes and a heap block of 32 or more) per name:
+/// at millions of goods and firms the difference is tens of bytes per edge.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    text: String,
+    end: Vec<u32>,
+}
+
+impl Names {
+    pub fn new() -> Names {
+        Names::default()
+    }
+    /// Room for `names` more names of `bytes` bytes in all.
+    pub fn reserve(&mut self, names: usize, bytes: usize) {
+        self.end.reserve_exact(names);
+        self.text.reserve_exact(bytes);
+    }
+    pub fn len(&self) -> usize {
+        self.end.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.end.is_empty()
+    }
+    /// Bytes of all the names together.
+    pub fn bytes(&self) -> usize {
+        self.text.len()
+    }
+    pub fn push(&mut self, name: &str) {
+        self.text.push_str(name);
+        self.end
+            .push(u32::try_from(self.text.len()).expect("names take at most 4 GiB in all"));
+    }
+    /// Append the names of `other`, in order.
+    pub fn append(&mut self, other: &Names) {
+        other.iter().for_each(|n| self.push(n));
+    }
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.end.get(i)? as usize;
+        let start = if i == 0 { 0 } else { self.end[i - 1] as usize };
+        Some(&self.text[start..end])
+    }
+    pub fn iter(&self) -> NamesIter<'_> {
+        NamesIter {
+            names: self,
+            range: 0..self.len(),
+        }
+    }
+    /// Position of the first name equal to `name` (a linear search).
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.iter().position(|n| n == name)
+    }
+    /// Give back spare capacity.
+    pub fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.end.shrink_to_fit();
+    }
+}
+
+impl std::ops::Index<usize> for Names {
+    type Output = str;
+    fn index(&self, i: usize) -> &str {
+        match self.get(i) {
+            Some(n) => n,
+            None => panic!("name {i} of {}", self.len()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Names {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> FromIterator<&'a str> for Names {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Names {
+        let mut names = Names::new();
+        iter.into_iter().for_each(|n| names.push(n));
+        names
+    }
+}
+
+impl<'a> IntoIterator for &'a Names {
+    type Item = &'a str;
+    type IntoIter = NamesIter<'a>;
+    fn into_iter(self) -> NamesIter<'a> {
+        self.iter()
+    }
+}
+
+/// The names of a [`Names`], in order.
+#[derive(Clone)]
+pub struct NamesIter<'a> {
+    names: &'a Names,
+    range: std::ops::Range<usize>,
+}
+
+impl<'a> Iterator for NamesIter<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        self.range.next().map(|i| &self.names[i])
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.range.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for NamesIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.range.next_back().map(|i| &self.names[i])
+    }
+}
+
+impl ExactSizeIterator for NamesIter<'_> {}
+
+/// As a list of strings.
+impl serde::Serialize for Names {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
 /// The goods, struct-of-arrays.
 #[derive(Debug, Clone, Default)]
 pub struct Goods {
-    pub name: Vec<String>,
+    pub name: Names,
     /// Fixed-price goods (final goods, outside inputs): the price never moves but by shocks.
     pub fixed: Vec<bool>,
     /// The fixed price, or the initial price of an endogenous good.
@@ -33,7 +156,7 @@ impl Goods {
         self.name.is_empty()
     }
     pub fn index(&self, name: &str) -> Option<usize> {
-        self.name.iter().position(|n| n == name)
+        self.name.position(name)
     }
     pub fn uses(&self, g: usize) -> &[u32] {
         &self.use_edge[self.use_start[g] as usize..self.use_start[g + 1] as usize]
@@ -47,16 +170,26 @@ impl Goods {
     }
 }
 
-/// One `[[firms]]` entry: `count` replicas sharing a technology and agent settings.
-#[derive(Debug, Clone)]
+/// One `[[firms]]` entry: `count` replicas (firms `first..first + count`) sharing a
+/// technology and agent settings. Its name is [`Economy::group_name`]. Compact (24 bytes),
+/// since generated economies have one entry per firm.
+#[derive(Debug, Clone, PartialEq)]
 pub struct FirmGroup {
-    pub name: String,
-    pub first: usize,
-    pub count: usize,
-    pub technology: usize,
-    pub agent: AgentSettings,
+    pub first: u32,
+    pub count: u32,
+    /// Index into [`Economy::technologies`].
+    pub technology: u32,
+    /// Index into [`Economy::agents`].
+    pub agent: u32,
     /// Base productivity (replicas multiply it by their own draw).
     pub productivity: f64,
+}
+
+impl FirmGroup {
+    /// The group's firms.
+    pub fn firms(&self) -> std::ops::Range<usize> {
+        self.first as usize..(self.first + self.count) as usize
+    }
 }
 
 /// The firms, struct-of-arrays, with input and output edges in CSR form.
@@ -169,7 +302,11 @@ pub struct Economy {
     pub description: String,
     pub goods: Goods,
     pub groups: Vec<FirmGroup>,
+    /// The name of each group (`[[firms]]` entry).
+    pub group_names: Names,
     pub technologies: Vec<Technology>,
+    /// The distinct agent settings of the groups.
+    pub agents: Vec<AgentSettings>,
     pub firms: Firms,
     pub market: MarketSettings,
     pub run: RunSettings,
@@ -180,20 +317,36 @@ pub struct Economy {
 impl Economy {
     /// Display name of firm f: the group name, with `#r` for replica r of a group of several.
     pub fn firm_name(&self, f: usize) -> String {
-        let g = &self.groups[self.firms.group[f] as usize];
+        let gi = self.firms.group[f] as usize;
+        let (g, name) = (&self.groups[gi], &self.group_names[gi]);
         if g.count == 1 {
-            g.name.clone()
+            name.to_string()
         } else {
-            format!("{}#{}", g.name, f - g.first + 1)
+            format!("{name}#{}", f - g.first as usize + 1)
         }
     }
 
+    /// The name of group (`[[firms]]` entry) `g`.
+    pub fn group_name(&self, g: usize) -> &str {
+        &self.group_names[g]
+    }
+
+    /// The agent settings of group `g`.
+    pub fn group_agent(&self, g: usize) -> &AgentSettings {
+        &self.agents[self.groups[g].agent as usize]
+    }
+
+    /// The technology of group `g`.
+    pub fn group_technology(&self, g: usize) -> &Technology {
+        &self.technologies[self.groups[g].technology as usize]
+    }
+
     pub fn technology(&self, f: usize) -> &Technology {
-        &self.technologies[self.groups[self.firms.group[f] as usize].technology]
+        self.group_technology(self.firms.group[f] as usize)
     }
 
     pub fn agent(&self, f: usize) -> &AgentSettings {
-        &self.groups[self.firms.group[f] as usize].agent
+        self.group_agent(self.firms.group[f] as usize)
     }
 
     /// Revenue per unit of F for firm f at the given prices: P_f = sum_g w_fg p_g.
@@ -219,5 +372,38 @@ impl Economy {
     pub fn output(&self, f: usize, x: &[f64]) -> f64 {
         let r = self.firms.inputs(f);
         self.firms.productivity[f] * self.technology(f).value(x, &self.firms.input_param[r])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_in_one_arena() {
+        let mut n: Names = ["natgas", "", "\u{e9}thyl\u{e8}ne", "natgas"].into_iter().collect();
+        assert_eq!(n.len(), 4);
+        assert_eq!((&n[0], &n[1], &n[2]), ("natgas", "", "\u{e9}thyl\u{e8}ne"));
+        assert_eq!(n.get(4), None);
+        assert_eq!(n.position("natgas"), Some(0));
+        assert_eq!(n.position("tupperware"), None);
+        assert_eq!(n.iter().rev().nth(1), Some("\u{e9}thyl\u{e8}ne"));
+        assert_eq!(n.iter().len(), 4);
+        assert_eq!(
+            format!("{n:?}"),
+            format!("{:?}", ["natgas", "", "\u{e9}thyl\u{e8}ne", "natgas"])
+        );
+        assert_eq!(
+            serde_json::to_string(&n).unwrap(),
+            "[\"natgas\",\"\",\"\u{e9}thyl\u{e8}ne\",\"natgas\"]"
+        );
+        let more: Names = ["x"].into_iter().collect();
+        n.append(&more);
+        assert_eq!(
+            n.iter().collect::<Vec<_>>(),
+            ["natgas", "", "\u{e9}thyl\u{e8}ne", "natgas", "x"]
+        );
+        assert_eq!(n.bytes(), 6 + 10 + 6 + 1);
+        assert!(Names::new().is_empty());
     }
 }

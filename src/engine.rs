@@ -118,11 +118,11 @@ enum Kernel {
 impl Kernel {
     fn of(economy: &Economy, group: usize) -> Kernel {
         let g = &economy.groups[group];
-        let s = &g.agent;
-        let technology = &economy.technologies[g.technology];
+        let s = economy.group_agent(group);
+        let technology = economy.group_technology(group);
         // replicas share the technology; their parameters are the group's
         let constant_returns = g.count > 0 && {
-            let r = economy.firms.inputs(g.first);
+            let r = economy.firms.inputs(g.first as usize);
             technology.constant_returns(&economy.firms.input_param[r.clone()], r.len())
         };
         match *technology {
@@ -266,11 +266,11 @@ impl Engine {
         let randomised = economy
             .groups
             .iter()
-            .any(|g| g.agent.noise > 0.0 || g.agent.activation < 1.0);
+            .any(|g| economy.agents[g.agent as usize].noise > 0.0 || economy.agents[g.agent as usize].activation < 1.0);
         // the gradient memory: for optimistic firms and for stabilised constant-returns firms
         let optimistic = economy.groups.iter().enumerate().any(|(i, g)| {
-            g.agent.rule == agents::Rule::Optimistic
-                || (g.agent.rule == agents::Rule::Gradient
+            economy.agents[g.agent as usize].rule == agents::Rule::Optimistic
+                || (economy.agents[g.agent as usize].rule == agents::Rule::Gradient
                     && matches!(Kernel::of(&economy, i), Kernel::General { constant_returns: true }))
         });
         let kernels: Vec<Kernel> = (0..economy.groups.len()).map(|g| Kernel::of(&economy, g)).collect();
@@ -492,7 +492,7 @@ impl Engine {
                     "the input plan of firm '{}' for '{}' is {}: its update step was not finite, so its production \
                      function {formula} or its gradient {DOMAIN_FAULT} (or overflowed) at its previous plan",
                     economy.firm_name(f),
-                    goods[firms.input_good[r.start + i] as usize],
+                    &goods[firms.input_good[r.start + i] as usize],
                     describe(plan[i]),
                 ));
             }
@@ -500,7 +500,7 @@ impl Engine {
             if !y.is_finite() {
                 let at = r
                     .clone()
-                    .map(|e| format!("{} = {:.6e}", goods[firms.input_good[e] as usize], self.x[e]))
+                    .map(|e| format!("{} = {:.6e}", &goods[firms.input_good[e] as usize], self.x[e]))
                     .collect::<Vec<_>>()
                     .join(", ");
                 return Some(format!(
@@ -529,7 +529,7 @@ impl Engine {
                     let g = &mut self.economy.groups[group];
                     let ratio = productivity / g.productivity;
                     g.productivity = productivity;
-                    let (first, count) = (g.first, g.count);
+                    let (first, count) = (g.first as usize, g.count as usize);
                     for p in &mut self.economy.firms.productivity[first..first + count] {
                         *p *= ratio;
                     }

@@ -469,7 +469,7 @@ impl Sink for RunWriter {
                     t.out,
                     "{},{},{},{},{},{},{},{}",
                     r.tick,
-                    economy.goods.name[r.good],
+                    &economy.goods.name[r.good],
                     num(r.price),
                     num(r.supply),
                     num(r.demand),

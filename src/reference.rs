@@ -456,7 +456,7 @@ impl<'a> Problem<'a> {
                             return Err(ReferenceError::Unsupported(format!(
                                 "firm '{}' is Leontief with requirement {r} for '{}'; requirements must be positive",
                                 eco.firm_name(f),
-                                goods.name[firms.input_good[e] as usize]
+                                &goods.name[firms.input_good[e] as usize]
                             )));
                         }
                         use_good.push(firms.input_good[e] as usize);

@@ -172,20 +172,36 @@ pub fn execute(
     let simulate_seconds = start.elapsed().as_secs_f64() - reference_seconds;
 
     // --- final checks ---------------------------------------------------------------------
-    let economy = &engine.economy;
     let t = Instant::now();
-    let adj = backprop::backprop(economy, &economy.goods.price, &engine.x);
+    // The final adjoints reuse the diagnostics' buffers (a second set took about 40 bytes per
+    // edge), and the engine's per-edge state is freed once they are computed: the report of
+    // every good is built without them.
+    let Diagnostics {
+        reference,
+        reference_note,
+        adjoints: mut adj,
+        ..
+    } = diagnostics;
+    backprop::backprop_into(&engine.economy, &engine.economy.goods.price, &engine.x, &mut adj);
+    let Engine {
+        economy,
+        prices,
+        traded,
+        tick: ticks,
+        ..
+    } = engine;
+    let economy = &economy;
     let diverged = matches!(outcome, Outcome::Diverged { .. });
     let floor = price_floor(economy);
     // Finite differences (check 3) on every good with a market when there are few, else on
     // a sample led by the goods whose price disagrees most with checks 1 and 2.
-    let checkable: Vec<usize> = (0..economy.goods.len()).filter(|&g| engine.traded[g]).collect();
-    let fd_goods = match &diagnostics.reference {
+    let checkable: Vec<usize> = (0..economy.goods.len()).filter(|&g| traded[g]).collect();
+    let fd_goods = match &reference {
         Some(eq) if !diverged => {
             let disagreement: Vec<f64> = checkable
                 .iter()
                 .map(|&g| {
-                    let p = engine.prices[g];
+                    let p = prices[g];
                     rel_error(p, adj.nearest(g, p), floor).max(rel_error(p, eq.prices[g], floor))
                 })
                 .collect();
@@ -193,12 +209,12 @@ pub fn execute(
         }
         _ => Vec::new(),
     };
-    let envelope = match &diagnostics.reference {
+    let envelope = match &reference {
         Some(eq) if !fd_goods.is_empty() => Some(reference::envelope_for(economy, eq, &fd_goods)),
         _ => None,
     };
     reference_seconds += t.elapsed().as_secs_f64();
-    let mut reference_note = diagnostics.reference_note.clone();
+    let mut reference_note = reference_note;
     let envelope = match envelope {
         Some(Ok(v)) => Some(v),
         Some(Err(e)) => {
@@ -222,13 +238,13 @@ pub fn execute(
     let envelope_goods_checked = if envelope.is_some() { fd_goods.len() } else { 0 };
     let tol = run.check_tolerance;
     let finite = |v: f64| v.is_finite().then_some(v);
-    let mut goods = Vec::new();
+    let mut goods = Vec::with_capacity(economy.goods.len());
     let (mut max_adj, mut max_ref, mut max_env, mut max_spread) = (0.0f64, None::<f64>, None::<f64>, 0.0f64);
     for g in 0..economy.goods.len() {
         let fixed = economy.goods.fixed[g];
-        let price = engine.prices[g];
-        let traded = engine.traded[g];
-        let reference = diagnostics.reference.as_ref().map(|r| r.prices[g]);
+        let price = prices[g];
+        let traded = traded[g];
+        let reference = reference.as_ref().map(|r| r.prices[g]);
         let env = envelope.as_ref().and_then(|v| v.get(g).copied().flatten());
         let check = |q: Option<f64>| {
             if fixed || diverged || !traded {
@@ -257,7 +273,7 @@ pub fn execute(
         }
         max_spread = max_spread.max(spread);
         goods.push(GoodCheck {
-            good: economy.goods.name[g].clone(),
+            good: economy.goods.name[g].to_string(),
             fixed_price: fixed,
             price: finite(price).unwrap_or(f64::NAN),
             adjoint,
@@ -291,7 +307,7 @@ pub fn execute(
         version: env!("CARGO_PKG_VERSION"),
         outcome: outcome.label(),
         outcome_detail,
-        ticks: engine.tick,
+        ticks,
         converged_at,
         check_tolerance: tol,
         pass,

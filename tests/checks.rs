@@ -48,13 +48,13 @@ fn finite_differences_match_the_prices_of_every_good_of_generated_economies() {
         assert_eq!(d.len(), e.goods.len());
         for (g, dg) in d.iter().enumerate() {
             let market = !e.goods.fixed[g] && !e.goods.uses(g).is_empty();
-            assert_eq!(dg.is_some(), market, "{}", e.goods.name[g]);
+            assert_eq!(dg.is_some(), market, "{}", &e.goods.name[g]);
             if let Some(dv) = *dg {
                 let err = rel(dv, eq.prices[g]);
                 assert!(
                     err <= 1e-7,
                     "seed {seed}: dV/ds_{} = {dv:.15e}, price {:.15e} (relative error {err:.1e})",
-                    e.goods.name[g],
+                    &e.goods.name[g],
                     eq.prices[g]
                 );
                 worst = worst.max(err);
@@ -76,9 +76,9 @@ fn finite_differences_on_chosen_goods() {
     let d = reference::envelope_for(&e, &eq, &want).unwrap();
     for (g, dg) in d.iter().enumerate() {
         let expected = want.contains(&g) && !e.goods.fixed[g];
-        assert_eq!(dg.is_some(), expected, "{}", e.goods.name[g]);
+        assert_eq!(dg.is_some(), expected, "{}", &e.goods.name[g]);
         if let Some(dv) = *dg {
-            assert!(rel(dv, eq.prices[g]) <= 1e-7, "{}", e.goods.name[g]);
+            assert!(rel(dv, eq.prices[g]) <= 1e-7, "{}", &e.goods.name[g]);
         }
     }
 }
@@ -238,13 +238,13 @@ fn gradient_works_on_economies_that_are_not_trees() {
         assert!(
             rel(a, r.goods[g].price) <= 1e-6,
             "{}: {a} vs market {}",
-            e.goods.name[g],
+            &e.goods.name[g],
             r.goods[g].price
         );
         assert!(
             rel(a, eq.prices[g]) <= 1e-9,
             "{}: {a} vs reference {}",
-            e.goods.name[g],
+            &e.goods.name[g],
             eq.prices[g]
         );
     }
@@ -276,7 +276,7 @@ fn gradient_works_on_economies_that_are_not_trees() {
         assert!(
             rel(a, r.goods[g].price) <= 1e-6,
             "{}: {a} vs market {}",
-            e.goods.name[g],
+            &e.goods.name[g],
             r.goods[g].price
         );
     }

@@ -193,3 +193,33 @@ fn set_arguments_are_identical() {
         assert_chunked(&text, sets);
     }
 }
+
+/// Single firms and replicas (`count = N`) are named as before (`B#r` for replica r), their
+/// groups share settings where they are equal, and both loaders give the same names.
+#[test]
+fn single_and_replicated_firms_keep_their_names() {
+    let text = "name = \"names\"\n[goods]\na = { endowment = 2 }\nb = {}\nc = { price = 1 }\n\
+        [[firms]]\nname = \"A\"\noutput = \"b\"\nproduction = \"sqrt(a)\"\n\
+        [[firms]]\nname = \"B\"\noutput = \"c\"\nproduction = \"sqrt(b)\"\ncount = 3\nproductivity_spread = 0.1\n\
+        [[firms]]\nname = \"C-\u{e9}\"\noutput = \"c\"\nproduction = \"sqrt(b)\"\nrate = 0.25\n\
+        [[firms]]\nname = \"D\"\noutput = \"c\"\nproduction = \"sqrt(a)\"\n";
+    let whole = scenario::load_whole("t.toml", text, &[], None).unwrap();
+    let names: Vec<String> = (0..whole.firms.len()).map(|f| whole.firm_name(f)).collect();
+    assert_eq!(names, ["A", "B#1", "B#2", "B#3", "C-\u{e9}", "D"]);
+    let groups: Vec<&str> = (0..whole.groups.len()).map(|g| whole.group_name(g)).collect();
+    assert_eq!(groups, ["A", "B", "C-\u{e9}", "D"]);
+    assert_eq!(whole.groups[1].firms(), 1..4);
+    // two distinct agent settings (C's rate), two distinct expressions
+    assert_eq!(whole.agents.len(), 2);
+    assert_eq!(whole.group_agent(2).rate, 0.25);
+    assert_eq!(whole.group_agent(0), whole.group_agent(3));
+    assert_eq!(whole.technologies.len(), 2);
+    for chunk in CHUNKS {
+        let chunked = chunked::load("t.toml", text, &[], None, chunk)
+            .expect("decided")
+            .unwrap();
+        let got: Vec<String> = (0..chunked.firms.len()).map(|f| chunked.firm_name(f)).collect();
+        assert_eq!(got, names, "chunk size {chunk}");
+        assert_eq!(format!("{chunked:?}"), format!("{whole:?}"), "chunk size {chunk}");
+    }
+}

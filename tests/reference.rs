@@ -58,11 +58,11 @@ fn check_envelope(e: &Economy, eq: &Equilibrium) {
             assert!(
                 dg.is_none(),
                 "{}: fixed or unused goods have no envelope derivative",
-                e.goods.name[g]
+                &e.goods.name[g]
             );
         } else {
             let dv = dg.expect("derivative for a used endogenous good");
-            close(&format!("dV/ds_{} vs price", e.goods.name[g]), dv, eq.prices[g], 1e-6);
+            close(&format!("dV/ds_{} vs price", &e.goods.name[g]), dv, eq.prices[g], 1e-6);
         }
     }
 }
@@ -513,7 +513,7 @@ fn three_stage_economy_of_300_firms() {
                 .map(|&s| e.firms.output_weight[s as usize] * eq.y[producer(&e, s as usize)])
                 .sum::<f64>();
         let demand: f64 = e.goods.uses(g).iter().map(|&k| eq.x[k as usize]).sum();
-        close(&format!("{} clears", e.goods.name[g]), demand, supply, 1e-10);
+        close(&format!("{} clears", &e.goods.name[g]), demand, supply, 1e-10);
         assert!(eq.prices[g] > 0.0);
     }
     let t = std::time::Instant::now();
@@ -579,7 +579,7 @@ fn check_equilibrium(e: &Economy, eq: &Equilibrium, tol: f64) {
     }
     for g in e.goods.endogenous() {
         if e.goods.uses(g).is_empty() {
-            assert_eq!(eq.prices[g], 0.0, "{}: unused goods are free", e.goods.name[g]);
+            assert_eq!(eq.prices[g], 0.0, "{}: unused goods are free", &e.goods.name[g]);
             continue;
         }
         let made: f64 = e
@@ -594,7 +594,7 @@ fn check_equilibrium(e: &Economy, eq: &Equilibrium, tol: f64) {
         assert!(
             demand <= supply + tol * flow,
             "{}: demand {demand} exceeds supply {supply}",
-            e.goods.name[g]
+            &e.goods.name[g]
         );
         assert!(eq.prices[g] >= 0.0);
         if eq.prices[g] > 0.0 && (supply - demand) > tol * flow {
@@ -611,7 +611,7 @@ fn check_equilibrium(e: &Economy, eq: &Equilibrium, tol: f64) {
             assert!(
                 eq.prices[g] <= tol * uses_value.max(1e-300),
                 "{}: slack {} with price {}",
-                e.goods.name[g],
+                &e.goods.name[g],
                 supply - demand,
                 eq.prices[g]
             );
@@ -823,7 +823,7 @@ fn random_supply_chains_satisfy_the_equilibrium_conditions() {
                     assert!(
                         (dv - p).abs() <= 1e-6 * p.abs().max(1e-3 * top),
                         "seed {seed}: dV/ds_{} = {dv} vs price {p}\n{text}",
-                        e.goods.name[g]
+                        &e.goods.name[g]
                     );
                 }
             }

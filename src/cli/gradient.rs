@@ -99,7 +99,7 @@ pub fn run(args: &GradientArgs) -> u8 {
         for g in 0..goods.len() {
             println!(
                 "{:<16} {:>10} {:>18.10} {:>18.10}",
-                goods.name[g],
+                &goods.name[g],
                 if goods.fixed[g] { "fixed" } else { "market" },
                 plan.supply[g],
                 adj.good[g]

@@ -145,10 +145,7 @@ pub fn load(
     let head = Head::assemble(start, &file, text, seed, !plan.firms.is_empty(), parts)?;
     for (k, &(i, name, arg)) in good_sets.iter().enumerate() {
         match good_hits[k].first() {
-            None => set_errors.push((
-                i,
-                overrides::no_good(name, arg, head.goods.name.iter().map(String::as_str)),
-            )),
+            None => set_errors.push((i, overrides::no_good(name, arg, head.goods.name.iter()))),
             Some(Some(e)) => set_errors.push((i, e.clone())),
             Some(None) => {}
         }

@@ -54,11 +54,11 @@ impl Check {
     }
 
     /// [`Check::suggest`] among the goods (made later, and only if shown, when deferred).
-    fn suggest_good(&self, name: &str, goods: &[String]) -> String {
+    fn suggest_good(&self, name: &str, goods: &Names) -> String {
         if self.defer {
             format!("{GOOD}{name}{GOOD}")
         } else {
-            self.suggest(name, goods.iter().map(String::as_str))
+            self.suggest(name, goods)
         }
     }
 
@@ -114,7 +114,7 @@ const GOOD: char = '\u{2}';
 
 /// Replace the deferred suggestions of problems in their final order: problem i keeps its
 /// suggestion when i < MAX_SHOWN, as [`Check::suggest`] decides for the others.
-fn resolve_suggestions(problems: &mut [Problem], first: usize, goods: &[String]) {
+fn resolve_suggestions(problems: &mut [Problem], first: usize, goods: &Names) {
     for (i, p) in problems.iter_mut().enumerate() {
         let i = first + i;
         while let Some(a) = p.help.find([SHOWN, GOOD]) {
@@ -126,7 +126,7 @@ fn resolve_suggestions(problems: &mut [Problem], first: usize, goods: &[String])
             let text = match (i < MAX_SHOWN, mark == GOOD) {
                 (false, _) => String::new(),
                 (true, false) => inner.to_string(),
-                (true, true) => did_you_mean(inner, goods.iter().map(String::as_str)),
+                (true, true) => did_you_mean(inner, goods),
             };
             p.help.replace_range(a..a + 2 + len, &text);
         }
@@ -219,19 +219,21 @@ impl Head {
         }
         let mut goods = Goods::default();
         let mut good_spans: Vec<Range<usize>> = Vec::with_capacity(n_goods);
-        goods.name.reserve_exact(n_goods);
+        goods
+            .name
+            .reserve(n_goods, parts.iter().map(|p| p.goods.name.bytes()).sum());
         goods.fixed.reserve_exact(n_goods);
         goods.price.reserve_exact(n_goods);
         goods.endowment.reserve_exact(n_goods);
         for p in parts {
-            goods.name.extend(p.goods.name);
+            goods.name.append(&p.goods.name);
             goods.fixed.extend(p.goods.fixed);
             goods.price.extend(p.goods.price);
             goods.endowment.extend(p.goods.endowment);
             good_spans.extend(p.spans);
             c.problems.extend(p.problems);
         }
-        let (index, unique) = NameIndex::build_checked(goods.len(), |i| goods.name[i].as_str());
+        let (index, unique) = NameIndex::build_checked(goods.len(), |i| &goods.name[i]);
         if !unique {
             return None;
         }
@@ -472,7 +474,7 @@ pub(crate) fn validate_good(part: &mut GoodsPart, gname: &str, spec: &Spanned<Go
         )
     });
     part.spans.push(span);
-    part.goods.name.push(gname.to_string());
+    part.goods.name.push(gname);
     part.goods.fixed.push(fixed);
     part.goods.price.push(price);
     part.goods.endowment.push(if fixed { 0.0 } else { endowment });
@@ -481,7 +483,7 @@ pub(crate) fn validate_good(part: &mut GoodsPart, gname: &str, spec: &Spanned<Go
 
 /// What validating one firm needs: the goods, the agent defaults and the source text.
 pub(crate) struct FirmCtx<'a> {
-    names: &'a [String],
+    names: &'a Names,
     index: &'a NameIndex,
     defaults: &'a AgentSettings,
     agents_rate: Option<&'a Num>,
@@ -616,7 +618,7 @@ pub(crate) type ShapeCache = HashMap<Vec<u64>, Result<(), ShapeProblem>>;
 
 /// Identical technologies share one entry of `Economy::technologies`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum TechKey {
+pub(crate) enum TechKey {
     Expression(String),
     Family(u8, [u64; 3]),
 }
@@ -633,32 +635,71 @@ fn tech_key(t: &Technology) -> TechKey {
     }
 }
 
-/// Technologies with their duplicates merged.
-#[derive(Default)]
-pub(crate) struct TechTable {
-    list: Vec<Technology>,
-    seen: HashMap<TechKey, usize>,
+/// Values with their duplicates merged (equal keys, one entry), in order of first use.
+pub(crate) struct Dedup<T, K> {
+    list: Vec<T>,
+    seen: HashMap<K, u32>,
+    key: fn(&T) -> K,
 }
 
-impl TechTable {
-    fn add(&mut self, t: Technology) -> usize {
-        let key = tech_key(&t);
+impl<T, K: std::hash::Hash + Eq> Dedup<T, K> {
+    fn new(key: fn(&T) -> K) -> Self {
+        Dedup {
+            list: Vec::new(),
+            seen: HashMap::new(),
+            key,
+        }
+    }
+
+    /// The index of `t`'s entry (added when new).
+    fn add(&mut self, t: T) -> u32 {
+        let key = (self.key)(&t);
         if let Some(&i) = self.seen.get(&key) {
             return i;
         }
+        let i = self.list.len() as u32;
         self.list.push(t);
-        self.seen.insert(key, self.list.len() - 1);
-        self.list.len() - 1
+        self.seen.insert(key, i);
+        i
     }
 }
 
-/// Validated firms in file order, compact: one group per `[[firms]]` entry with its edges
-/// in flat arrays, and the problems found, by firm.
+/// Identical technologies share one entry of `Economy::technologies`.
+pub(crate) type TechTable = Dedup<Technology, TechKey>;
+
+/// Identical agent settings share one entry of `Economy::agents`.
+pub(crate) type AgentTable = Dedup<AgentSettings, (u8, u8, [u64; 3])>;
+
+fn agent_key(a: &AgentSettings) -> (u8, u8, [u64; 3]) {
+    (
+        a.rule as u8,
+        a.form as u8,
+        [a.rate.to_bits(), a.noise.to_bits(), a.activation.to_bits()],
+    )
+}
+
+impl Default for TechTable {
+    fn default() -> Self {
+        Dedup::new(tech_key)
+    }
+}
+
+impl Default for AgentTable {
+    fn default() -> Self {
+        Dedup::new(agent_key)
+    }
+}
+
+/// Validated firms in file order, compact: one group per `[[firms]]` entry (its technology
+/// and agent indices local to the batch) with its edges in flat arrays, and the problems
+/// found, by firm.
 #[derive(Default)]
 pub(crate) struct Batch {
     groups: Vec<FirmGroup>,
+    names: Names,
     name_spans: Vec<Range<usize>>,
     techs: TechTable,
+    agents: AgentTable,
     input_start: Vec<u32>,
     inputs: Vec<u32>,
     params: Vec<f64>,
@@ -678,13 +719,23 @@ impl Batch {
         self.groups.len()
     }
     pub(crate) fn group_name(&self, i: usize) -> &str {
-        &self.groups[i].name
+        &self.names[i]
+    }
+    /// Input edges and output slots of the batch's firms (replicas included).
+    fn edges_and_slots(&self) -> (u64, u64) {
+        let per = |start: &[u32], i: usize| u64::from(start[i + 1] - start[i]);
+        self.groups.iter().enumerate().fold((0, 0), |(e, s), (i, g)| {
+            let n = u64::from(g.count);
+            (e + n * per(&self.input_start, i), s + n * per(&self.output_start, i))
+        })
     }
     #[allow(clippy::too_many_arguments)]
     fn push_firm(
         &mut self,
-        group: FirmGroup,
+        name: &str,
         name_span: Range<usize>,
+        (count, productivity): (u32, f64),
+        agent: AgentSettings,
         tech: Technology,
         inputs: &[usize],
         params: &[f64],
@@ -695,8 +746,14 @@ impl Batch {
             self.input_start.push(0);
             self.output_start.push(0);
         }
-        let t = self.techs.add(tech);
-        self.groups.push(FirmGroup { technology: t, ..group });
+        self.groups.push(FirmGroup {
+            first: 0,
+            count,
+            technology: self.techs.add(tech),
+            agent: self.agents.add(agent),
+            productivity,
+        });
+        self.names.push(name);
         self.name_spans.push(name_span);
         self.inputs.extend(inputs.iter().map(|&g| g as u32));
         self.params.extend_from_slice(params);
@@ -709,7 +766,7 @@ impl Batch {
 
 fn lookup_good(
     c: &mut Check,
-    names: &[String],
+    names: &Names,
     index: &NameIndex,
     name: &str,
     span: Range<usize>,
@@ -810,8 +867,10 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
         Some(t) => t,
         None => {
             batch.push_firm(
-                dummy_group(&fname, agent_defaults),
+                &fname,
                 name_span,
+                (1, 1.0),
+                agent_defaults.clone(),
                 Technology::Linear,
                 &[],
                 &[],
@@ -825,7 +884,7 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
     let prod_span = span_of(&f.production);
     for (&g, _) in inputs.iter().zip(&params) {
         if outputs.iter().any(|&(o, _)| o == g) {
-            c.at(prod_span.clone(), format!("firm '{fname}' uses its own output '{}' as an input", goods_name[g]), "a firm cannot feed itself: the goods graph must be acyclic; remove the good from the production function");
+            c.at(prod_span.clone(), format!("firm '{fname}' uses its own output '{}' as an input", &goods_name[g]), "a firm cannot feed itself: the goods graph must be acyclic; remove the good from the production function");
         }
     }
     // Shape: concave and non-decreasing, where sampling can tell. The families' parameter
@@ -844,7 +903,7 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
             inputs
                 .iter()
                 .zip(x)
-                .map(|(&g, v)| format!("{} = {v}", goods_name[g]))
+                .map(|(&g, v)| format!("{} = {v}", &goods_name[g]))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -854,7 +913,7 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
                 "firms may choose any positive input quantity; write F to be finite for every input > 0, e.g. ln(1 + x) instead of ln(x - 1)".to_string(),
             ),
             ShapeProblem::Decreasing { at: x, input, slope } => (
-                format!("the production function of firm '{fname}' decreases in '{}' (slope {slope:.3e} at {})", goods_name[inputs[input]], at(&x)),
+                format!("the production function of firm '{fname}' decreases in '{}' (slope {slope:.3e} at {})", &goods_name[inputs[input]], at(&x)),
                 "production must be non-decreasing in every input (free disposal): more input never gives less output".to_string(),
             ),
             ShapeProblem::NotConcave { at: x, curvature } => (
@@ -944,15 +1003,10 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
         c.push(loc, format!("firm '{fname}' has constant returns to scale ({}), so it has no best response", tech.kind()), "with constant returns profit is 0 or unbounded and the best response does not exist; use rule = \"gradient\" or \"optimistic\" for this firm");
     }
     batch.push_firm(
-        FirmGroup {
-            name: fname,
-            first: 0,
-            count: count as usize,
-            technology: 0,
-            agent,
-            productivity,
-        },
+        &fname,
         name_span,
+        (count as u32, productivity),
+        agent,
         tech,
         &inputs,
         &params,
@@ -997,44 +1051,90 @@ pub(crate) fn finish(
     } = head;
     let mut c = Check { problems, defer: false };
 
-    // --- merge the batches ------------------------------------------------------------------
+    // --- sizes: the firm cap and the memory a run would need, before anything is built ----
     let n_groups: usize = batches.iter().map(Batch::len).sum();
+    let total_firms: u64 = batches.iter().map(|b| b.total).sum();
+    let (total_edges, total_slots) = batches
+        .iter()
+        .map(Batch::edges_and_slots)
+        .fold((0u64, 0u64), |(e, s), (be, bs)| (e + be, s + bs));
+    // the largest `count` given (the last of equal ones)
+    let largest_count = batches
+        .iter()
+        .filter_map(|b| b.largest_count.as_ref())
+        .fold(None, |m: Option<&Int>, n| match m {
+            Some(m) if n.value < m.value => Some(m),
+            _ => Some(n),
+        })
+        .cloned();
+    let bytes = estimated_bytes(total_firms, total_edges);
+    let too_many = total_firms > MAX_FIRMS;
+    // input edges and output slots are numbered with 32 bits
+    let too_many_edges = total_edges.max(total_slots) > u64::from(u32::MAX);
+    let too_big = bytes > MEMORY_CHECK_FROM && available_memory().is_some_and(|avail| bytes > avail);
+    let fits = !(too_many || too_many_edges || too_big);
+
+    // --- merge the batches: the groups, and the firm arrays with the replicas -----------------
+    // Each batch is copied into place and freed at once, so the firms are never held twice.
     let mut groups: Vec<FirmGroup> = Vec::with_capacity(n_groups);
+    let mut group_names = Names::new();
+    group_names.reserve(n_groups, batches.iter().map(|b| b.names.bytes()).sum());
     let mut name_spans: Vec<Range<usize>> = Vec::with_capacity(n_groups);
     let mut techs = TechTable::default();
-    let mut total_firms: u64 = 0;
-    let mut largest_count: Option<Int> = None;
-    let mut input_start: Vec<u32> = Vec::with_capacity(n_groups + 1);
-    let mut output_start: Vec<u32> = Vec::with_capacity(n_groups + 1);
-    input_start.push(0);
-    output_start.push(0);
-    let mut inputs: Vec<u32> = Vec::new();
-    let mut params: Vec<f64> = Vec::new();
-    let mut outputs: Vec<(u32, f64)> = Vec::new();
-    let mut spreads: Vec<f64> = Vec::with_capacity(n_groups);
+    let mut agents = AgentTable::default();
+    let mut firms = Firms::default();
+    if fits {
+        let (n_firms, n_edges, n_outs) = (total_firms as usize, total_edges as usize, total_slots as usize);
+        firms.group.reserve_exact(n_firms);
+        firms.productivity.reserve_exact(n_firms);
+        firms.input_start.reserve_exact(n_firms + 1);
+        firms.input_good.reserve_exact(n_edges);
+        firms.input_param.reserve_exact(n_edges);
+        firms.edge_firm.reserve_exact(n_edges);
+        firms.output_start.reserve_exact(n_firms + 1);
+        firms.output_good.reserve_exact(n_outs);
+        firms.output_weight.reserve_exact(n_outs);
+        firms.output_firm.reserve_exact(n_outs);
+        firms.input_start.push(0);
+        firms.output_start.push(0);
+    }
+    // goods some firm uses (for the unit-of-account message, needed only without a fixed price)
+    let mut used = (!goods.fixed.iter().any(|&f| f) && !goods.is_empty()).then(|| vec![false; goods.len()]);
     // (firm, 0 = before the duplicate check / 1 = duplicate / 2 = after, problem)
     let mut firm_problems: Vec<(usize, u8, Problem)> = Vec::new();
     for b in batches {
         let first = groups.len();
-        let map: Vec<usize> = b.techs.list.into_iter().map(|t| techs.add(t)).collect();
-        groups.extend(b.groups.into_iter().map(|g| FirmGroup {
-            technology: map[g.technology],
-            ..g
-        }));
+        let tech_map: Vec<u32> = b.techs.list.into_iter().map(|t| techs.add(t)).collect();
+        let agent_map: Vec<u32> = b.agents.list.into_iter().map(|a| agents.add(a)).collect();
+        group_names.append(&b.names);
         name_spans.extend(b.name_spans);
-        total_firms += b.total;
-        if let Some(n) = b.largest_count {
-            if largest_count.as_ref().is_none_or(|m: &Int| n.value >= m.value) {
-                largest_count = Some(n);
+        if let Some(used) = used.as_mut() {
+            for &g in &b.inputs {
+                used[g as usize] = true;
             }
         }
-        let (i0, o0) = (inputs.len() as u32, outputs.len() as u32);
-        input_start.extend(b.input_start.iter().skip(1).map(|&s| s + i0));
-        output_start.extend(b.output_start.iter().skip(1).map(|&s| s + o0));
-        inputs.extend_from_slice(&b.inputs);
-        params.extend_from_slice(&b.params);
-        outputs.extend_from_slice(&b.outputs);
-        spreads.extend_from_slice(&b.spread);
+        for (j, g) in b.groups.iter().enumerate() {
+            let mut g = FirmGroup {
+                technology: tech_map[g.technology as usize],
+                agent: agent_map[g.agent as usize],
+                ..g.clone()
+            };
+            if fits {
+                let r = b.input_start[j] as usize..b.input_start[j + 1] as usize;
+                let o = b.output_start[j] as usize..b.output_start[j + 1] as usize;
+                g.first = firms.group.len() as u32;
+                push_replicas(
+                    &mut firms,
+                    &g,
+                    groups.len() as u32,
+                    run.seed,
+                    b.spread[j],
+                    (&b.inputs[r.clone()], &b.params[r]),
+                    &b.outputs[o],
+                );
+            }
+            groups.push(g);
+        }
         firm_problems.extend(
             b.problems
                 .into_iter()
@@ -1042,10 +1142,11 @@ pub(crate) fn finish(
         );
     }
     let technologies = techs.list;
+    let agents = agents.list;
     // duplicate firm names: the first use of a name wins
-    let firm_index = NameIndex::build(groups.len(), |i| groups[i].name.as_str());
-    for (f, g) in groups.iter().enumerate() {
-        let first = firm_index.get(&g.name).expect("indexed");
+    let firm_index = NameIndex::build(groups.len(), |i| &group_names[i]);
+    for (f, name) in group_names.iter().enumerate() {
+        let first = firm_index.get(name).expect("indexed");
         if first != f {
             let (line, _) = super::error::line_col(source, name_spans[first].start);
             firm_problems.push((
@@ -1053,7 +1154,7 @@ pub(crate) fn finish(
                 1,
                 Problem::at(
                     name_spans[f].clone(),
-                    format!("duplicate firm name '{}' (first used on line {line})", g.name),
+                    format!("duplicate firm name '{name}' (first used on line {line})"),
                     "give every [[firms]] entry its own name; use `count = N` for N identical firms",
                 ),
             ));
@@ -1069,25 +1170,9 @@ pub(crate) fn finish(
     let lookup_good = |c: &mut Check, name: &str, span: Range<usize>, role: &str| {
         lookup_good(c, &goods.name, &index, name, span, || role.to_string())
     };
-    let mut firms = Firms::default();
 
     // All the entries together: the firm cap, and the memory a run would need.
-    let total_edges: u64 = groups
-        .iter()
-        .enumerate()
-        .map(|(gi, g)| g.count as u64 * (input_start[gi + 1] - input_start[gi]) as u64)
-        .sum();
-    let total_slots: u64 = groups
-        .iter()
-        .enumerate()
-        .map(|(gi, g)| g.count as u64 * (output_start[gi + 1] - output_start[gi]) as u64)
-        .sum();
-    let bytes = estimated_bytes(total_firms, total_edges);
-    let too_many = total_firms > MAX_FIRMS;
-    // input edges and output slots are numbered with 32 bits
-    let too_many_edges = total_edges.max(total_slots) > u64::from(u32::MAX);
-    let too_big = bytes > MEMORY_CHECK_FROM && available_memory().is_some_and(|avail| bytes > avail);
-    if too_many || too_many_edges || too_big {
+    if !fits {
         // point at the largest count, the one to lower
         let largest = largest_count.as_ref().map_or(Location::File, |n| (&n.origin).into());
         let limit = if too_many {
@@ -1112,11 +1197,7 @@ pub(crate) fn finish(
 
     // A unit of account. Point at a good no firm uses (a final good: the natural one to
     // price), else at the first good.
-    if !goods.fixed.iter().any(|&f| f) && !goods.is_empty() {
-        let mut used = vec![false; goods.len()];
-        for &g in &inputs {
-            used[g as usize] = true;
-        }
+    if let Some(used) = used {
         let g = (0..goods.len()).find(|&g| !used[g]).unwrap_or(0);
         let gname = &goods.name[g];
         c.at(
@@ -1213,7 +1294,7 @@ pub(crate) fn finish(
                     1e300,
                     "a new productivity multiplier, e.g. productivity = 1.1",
                 );
-                match groups.iter().position(|g| &g.name == fname.get_ref()) {
+                match group_names.position(fname.get_ref()) {
                     Some(gi) => Some((
                         ShockKind::Productivity {
                             group: gi,
@@ -1222,14 +1303,13 @@ pub(crate) fn finish(
                         format!("{}.productivity={v}", fname.get_ref()),
                     )),
                     None => {
-                        let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
                         c.at(
                             span_of(fname),
                             format!("unknown firm '{}' in a shock", fname.get_ref()),
                             format!(
                                 "{}known firms: {}",
-                                c.suggest(fname.get_ref(), names.iter().copied()),
-                                list(&names)
+                                c.suggest(fname.get_ref(), &group_names),
+                                list(&group_names)
                             ),
                         );
                         None
@@ -1252,64 +1332,7 @@ pub(crate) fn finish(
         return Err(c.problems);
     }
 
-    // --- build the firm arrays (replicas) ---------------------------------------------------
     drop(index);
-    let n_firms = total_firms as usize;
-    let pending = |gi: usize| {
-        let r = input_start[gi] as usize..input_start[gi + 1] as usize;
-        let o = output_start[gi] as usize..output_start[gi + 1] as usize;
-        (&inputs[r.clone()], &params[r], &outputs[o], spreads[gi])
-    };
-    let n_edges: usize = groups
-        .iter()
-        .enumerate()
-        .map(|(gi, g)| g.count * pending(gi).0.len())
-        .sum();
-    let n_outs: usize = groups
-        .iter()
-        .enumerate()
-        .map(|(gi, g)| g.count * pending(gi).2.len())
-        .sum();
-    firms.group.reserve_exact(n_firms);
-    firms.productivity.reserve_exact(n_firms);
-    firms.input_start.reserve_exact(n_firms + 1);
-    firms.input_good.reserve_exact(n_edges);
-    firms.input_param.reserve_exact(n_edges);
-    firms.edge_firm.reserve_exact(n_edges);
-    firms.output_start.reserve_exact(n_firms + 1);
-    firms.output_good.reserve_exact(n_outs);
-    firms.output_weight.reserve_exact(n_outs);
-    firms.output_firm.reserve_exact(n_outs);
-    firms.input_start.push(0);
-    firms.output_start.push(0);
-    for (gi, group) in groups.iter_mut().enumerate() {
-        let (p_inputs, p_params, p_outputs, spread) = pending(gi);
-        group.first = firms.group.len();
-        for _ in 0..group.count {
-            let f = firms.group.len();
-            firms.group.push(gi as u32);
-            let draw = if spread > 0.0 {
-                let mut rng = random::stream(run.seed, random::Purpose::Productivity, f as u64);
-                (spread * random::normal(&mut rng) - 0.5 * spread * spread).exp()
-            } else {
-                1.0
-            };
-            firms.productivity.push(group.productivity * draw);
-            for (&g, &w) in p_inputs.iter().zip(p_params) {
-                firms.input_good.push(g);
-                firms.input_param.push(w);
-                firms.edge_firm.push(f as u32);
-            }
-            firms.input_start.push(firms.input_good.len() as u32);
-            for &(g, w) in p_outputs {
-                firms.output_good.push(g);
-                firms.output_weight.push(w);
-                firms.output_firm.push(f as u32);
-            }
-            firms.output_start.push(firms.output_good.len() as u32);
-        }
-    }
-    drop((inputs, params, outputs, spreads, input_start, output_start));
     index_goods(&mut goods, &firms);
 
     // --- graph checks: sources, cycles ---------------------------------------------------------
@@ -1317,7 +1340,7 @@ pub(crate) fn finish(
     for g in goods.endogenous() {
         if goods.endowment[g] == 0.0 && goods.producers(g).is_empty() {
             let uses = goods.uses(g).len();
-            c.at(good_spans[g].clone(), format!("good '{}' has no source: no firm produces it and it has no endowment{}", goods.name[g], if uses > 0 { " (but firms use it)" } else { "" }), format!("give it a supply, e.g. [goods.{}] endowment = 1.0, add a firm with output = \"{}\", or give it a fixed price", goods.name[g], goods.name[g]));
+            c.at(good_spans[g].clone(), format!("good '{}' has no source: no firm produces it and it has no endowment{}", &goods.name[g], if uses > 0 { " (but firms use it)" } else { "" }), format!("give it a supply, e.g. [goods.{}] endowment = 1.0, add a firm with output = \"{}\", or give it a fixed price", &goods.name[g], &goods.name[g]));
         }
     }
     match topological_order(&goods, &firms) {
@@ -1325,12 +1348,12 @@ pub(crate) fn finish(
         Err(cycle) => {
             let path = cycle
                 .iter()
-                .map(|&(g, f)| format!("{} -> {}", goods.name[g], groups[firms.group[f] as usize].name))
+                .map(|&(g, f)| format!("{} -> {}", &goods.name[g], &group_names[firms.group[f] as usize]))
                 .collect::<Vec<_>>()
                 .join(" -> ");
             let first_good = cycle[0].0;
             let first_group = firms.group[cycle[0].1] as usize;
-            c.at(firm_spans[first_group].clone(), format!("the goods graph has a cycle: {path} -> {}", goods.name[first_good]), "pricegrad (version 1) needs an acyclic supply chain along endogenous goods; break the cycle, e.g. by giving one of these goods a fixed price (bought from outside)");
+            c.at(firm_spans[first_group].clone(), format!("the goods graph has a cycle: {path} -> {}", &goods.name[first_good]), "pricegrad (version 1) needs an acyclic supply chain along endogenous goods; break the cycle, e.g. by giving one of these goods a fixed price (bought from outside)");
         }
     }
     if !c.problems.is_empty() {
@@ -1346,7 +1369,9 @@ pub(crate) fn finish(
         description: file.description.clone().unwrap_or_default(),
         goods,
         groups,
+        group_names,
         technologies,
+        agents,
         firms,
         market,
         run,
@@ -1356,6 +1381,43 @@ pub(crate) fn finish(
         },
         shocks,
     })
+}
+
+/// Append the `group.count` replicas of group `gi` to the firm arrays: its inputs (goods,
+/// parameters) and outputs (goods, weights), and each replica's productivity, the group's
+/// times a seeded lognormal draw when `spread` > 0.
+fn push_replicas(
+    firms: &mut Firms,
+    group: &FirmGroup,
+    gi: u32,
+    seed: u64,
+    spread: f64,
+    (inputs, params): (&[u32], &[f64]),
+    outputs: &[(u32, f64)],
+) {
+    for _ in 0..group.count {
+        let f = firms.group.len();
+        firms.group.push(gi);
+        let draw = if spread > 0.0 {
+            let mut rng = random::stream(seed, random::Purpose::Productivity, f as u64);
+            (spread * random::normal(&mut rng) - 0.5 * spread * spread).exp()
+        } else {
+            1.0
+        };
+        firms.productivity.push(group.productivity * draw);
+        for (&g, &w) in inputs.iter().zip(params) {
+            firms.input_good.push(g);
+            firms.input_param.push(w);
+            firms.edge_firm.push(f as u32);
+        }
+        firms.input_start.push(firms.input_good.len() as u32);
+        for &(g, w) in outputs {
+            firms.output_good.push(g);
+            firms.output_weight.push(w);
+            firms.output_firm.push(f as u32);
+        }
+        firms.output_start.push(firms.output_good.len() as u32);
+    }
 }
 
 /// An expression's tape as numbers: equal keys, equal shapes (whatever the goods are named).
@@ -1446,27 +1508,17 @@ fn available_memory() -> Option<u64> {
     Some(kb.saturating_mul(1024))
 }
 
-fn dummy_group(name: &str, agent: &AgentSettings) -> FirmGroup {
-    FirmGroup {
-        name: name.to_string(),
-        first: 0,
-        count: 1,
-        technology: 0,
-        agent: agent.clone(),
-        productivity: 1.0,
-    }
-}
-
-fn list<S: AsRef<str>>(names: &[S]) -> String {
+fn list<'a, I>(names: I) -> String
+where
+    I: IntoIterator<Item = &'a str>,
+    I::IntoIter: ExactSizeIterator,
+{
     const MAX: usize = 12;
-    let mut s = names
-        .iter()
-        .take(MAX)
-        .map(|n| format!("'{}'", n.as_ref()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if names.len() > MAX {
-        s.push_str(&format!(" and {} more", names.len() - MAX));
+    let names = names.into_iter();
+    let n = names.len();
+    let mut s = names.take(MAX).map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+    if n > MAX {
+        s.push_str(&format!(" and {} more", n - MAX));
     }
     s
 }
@@ -1489,7 +1541,7 @@ fn parse_rule<T: Copy>(
                 format!(
                     "{}choose one of: {}",
                     c.suggest(&s.value, names.iter().copied()),
-                    list(names)
+                    list(names.iter().copied())
                 ),
             );
             None
@@ -1571,7 +1623,7 @@ fn technology(
     spec: &Spanned<ProductionSpec>,
     fname: &str,
     source: &str,
-    names: &[String],
+    names: &Names,
     index: &NameIndex,
 ) -> Option<(Technology, Vec<usize>, Vec<f64>)> {
     let span = span_of(spec);
