@@ -176,20 +176,9 @@ pub fn execute(
     // The final adjoints reuse the diagnostics' buffers (a second set took about 40 bytes per
     // edge), and the engine's per-edge state is freed once they are computed: the report of
     // every good is built without them.
-    let Diagnostics {
-        reference,
-        reference_note,
-        adjoints: mut adj,
-        ..
-    } = diagnostics;
+    let (reference, reference_note, mut adj) = final_diagnostics(diagnostics);
     backprop::backprop_into(&engine.economy, &engine.economy.goods.price, &engine.x, &mut adj);
-    let Engine {
-        economy,
-        prices,
-        traded,
-        tick: ticks,
-        ..
-    } = engine;
+    let (economy, prices, traded, ticks) = final_engine(engine);
     let economy = &economy;
     let diverged = matches!(outcome, Outcome::Diverged { .. });
     let floor = price_floor(economy);
@@ -328,6 +317,31 @@ pub fn execute(
         }),
         outcome_kind: Some(outcome),
     })
+}
+
+/// What the final checks keep of the diagnostics: the reference equilibrium, the note on
+/// it, the adjoint buffers (the rest is freed).
+fn final_diagnostics(d: Diagnostics) -> (Option<reference::Equilibrium>, Option<String>, backprop::Adjoints) {
+    let Diagnostics {
+        reference,
+        reference_note,
+        adjoints,
+        ..
+    } = d;
+    (reference, reference_note, adjoints)
+}
+
+/// What the final checks keep of the engine: the economy, the prices, which goods are
+/// traded, the ticks run (its per-edge state is freed).
+fn final_engine(engine: Engine) -> (Economy, Vec<f64>, Vec<bool>, u64) {
+    let Engine {
+        economy,
+        prices,
+        traded,
+        tick,
+        ..
+    } = engine;
+    (economy, prices, traded, tick)
 }
 
 /// Up to this many goods with a market, finite differences check every one.

@@ -223,3 +223,33 @@ fn single_and_replicated_firms_keep_their_names() {
         assert_eq!(format!("{chunked:?}"), format!("{whole:?}"), "chunk size {chunk}");
     }
 }
+
+/// A file large enough to be mapped, its pages given back as it is parsed, loads as the
+/// whole-document parse of its text: the same economy, or the same errors at the same
+/// file:line:col (read back from the released pages), early and late in the file.
+#[test]
+fn mapped_files_give_the_same_economy_and_errors() {
+    let text = generated(4, 2500, 3, Family::CobbDouglas);
+    assert!(text.len() >= chunked::CHUNKED_FROM, "{} bytes", text.len());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.toml");
+    let label = path.display().to_string();
+    let load = |t: &str| {
+        std::fs::write(&path, t).unwrap();
+        let mapped = scenario::load(Some(&path), &[], None).map(|(e, _, _)| e);
+        (render(&mapped), render(&scenario::load_whole(&label, t, &[], None)))
+    };
+    let (mapped, whole) = load(&text);
+    assert!(!mapped.starts_with("error"), "{mapped}");
+    assert_eq!(mapped, whole);
+    for (from, to) in [
+        ("exponents = { g0_3 =", "exponents = { g0_x3 ="),
+        ("name = \"f4_2400\"", "name = \"f1_2\""),
+        ("output = \"g4_2499\"", "output = \"g4_x\""),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let (mapped, whole) = load(&text.replacen(from, to, 1));
+        assert!(mapped.starts_with("error"), "{to}");
+        assert_eq!(mapped, whole, "{to}");
+    }
+}

@@ -42,7 +42,23 @@ pub fn load(
     seed: Option<u64>,
     chunk_bytes: usize,
 ) -> Option<Result<Economy, InputError>> {
-    let plan = scan(text, chunk_bytes.max(1), true)?;
+    load_releasing(label, text, sets, seed, chunk_bytes, &|_| {})
+}
+
+/// [`load`], calling `release` with each range of the text once it is parsed (the split,
+/// then each chunk), so that a mapped file's pages can be given back as the loader goes:
+/// they are read again only for an error message.
+pub fn load_releasing(
+    label: &str,
+    text: &str,
+    sets: &[String],
+    seed: Option<u64>,
+    chunk_bytes: usize,
+    release: &(dyn Fn(Range<usize>) + Sync),
+) -> Option<Result<Economy, InputError>> {
+    let plan = scan(text, chunk_bytes.max(1), true);
+    release(0..text.len());
+    let plan = plan?;
     if plan.firms.is_empty() && plan.goods.is_empty() {
         return None;
     }
@@ -115,6 +131,7 @@ pub fn load(
                     Some(l) => l,
                     None => toml_goods(text, r.clone())?,
                 };
+                release(r.clone());
                 let mut part = GoodsPart::default();
                 let mut hits = Vec::new();
                 for (name, mut spec) in list {
@@ -173,6 +190,7 @@ pub fn load(
                     }
                     validate::validate_firm(&ctx, f.get_ref(), &mut cache, &mut batch);
                 }
+                release(r.clone());
                 Ok((batch, hits))
             })
             .collect()

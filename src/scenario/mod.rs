@@ -24,31 +24,7 @@ pub const MAX_FILE_BYTES: u64 = 4 << 30;
 /// Read a scenario file from disk.
 pub fn read(path: &std::path::Path) -> Result<String, InputError> {
     let label = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| {
-        InputError::plain(
-            &label,
-            format!("cannot read the scenario file: {e}"),
-            "check the path; scenario files end in .toml, e.g. scenarios/tupperware.toml",
-        )
-    })?;
-    if meta.is_dir() {
-        return Err(InputError::plain(
-            &label,
-            "this is a directory, not a scenario file",
-            "give the path of a .toml file, e.g. scenarios/tupperware.toml",
-        ));
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(InputError::plain(
-            &label,
-            format!(
-                "the file is {} bytes, more than the {} bytes pricegrad reads",
-                meta.len(),
-                MAX_FILE_BYTES
-            ),
-            "use `count = N` for many identical firms, or split the economy",
-        ));
-    }
+    check_file(path, &label)?;
     let bytes = std::fs::read(path).map_err(|e| {
         InputError::plain(
             &label,
@@ -58,17 +34,205 @@ pub fn read(path: &std::path::Path) -> Result<String, InputError> {
     })?;
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
-        let text = String::from_utf8_lossy(&e.into_bytes()[..offset]).into_owned();
-        InputError::new(
-            &label,
-            &text,
-            vec![Problem::at(
-                offset..offset + 1,
-                "the file is not UTF-8 text",
-                "scenario files are TOML text; is this the right file?",
-            )],
-        )
+        not_utf8(&label, &e.into_bytes(), offset)
     })
+}
+
+/// The error for a file that is not UTF-8 from byte `offset` on.
+fn not_utf8(label: &str, bytes: &[u8], offset: usize) -> InputError {
+    let text = String::from_utf8_lossy(&bytes[..offset]).into_owned();
+    InputError::new(
+        label,
+        &text,
+        vec![Problem::at(
+            offset..offset + 1,
+            "the file is not UTF-8 text",
+            "scenario files are TOML text; is this the right file?",
+        )],
+    )
+}
+
+/// That `path` is a file pricegrad reads: it exists, is not a directory, is not too long.
+fn check_file(path: &std::path::Path, label: &str) -> Result<u64, InputError> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        InputError::plain(
+            label,
+            format!("cannot read the scenario file: {e}"),
+            "check the path; scenario files end in .toml, e.g. scenarios/tupperware.toml",
+        )
+    })?;
+    if meta.is_dir() {
+        return Err(InputError::plain(
+            label,
+            "this is a directory, not a scenario file",
+            "give the path of a .toml file, e.g. scenarios/tupperware.toml",
+        ));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(InputError::plain(
+            label,
+            format!(
+                "the file is {} bytes, more than the {} bytes pricegrad reads",
+                meta.len(),
+                MAX_FILE_BYTES
+            ),
+            "use `count = N` for many identical firms, or split the economy",
+        ));
+    }
+    Ok(meta.len())
+}
+
+/// The text of a scenario file: read into memory, or, for a large file, mapped, so that the
+/// loader can give back the pages it has parsed ([`Source::release`]): the whole text of a
+/// file of a million firms (66 bytes per edge) is then never resident at once. Reading a
+/// page again (for an error message) brings it back from the page cache.
+pub struct Source(Held);
+
+enum Held {
+    Owned(String),
+    /// A mapping checked to be UTF-8.
+    #[cfg(unix)]
+    Mapped(Mapping),
+}
+
+impl Source {
+    /// A text held in memory.
+    pub fn owned(text: String) -> Source {
+        Source(Held::Owned(text))
+    }
+
+    /// Give back the resident pages wholly inside `range` of a mapped text (for a text in
+    /// memory, nothing).
+    pub fn release(&self, range: std::ops::Range<usize>) {
+        match &self.0 {
+            Held::Owned(_) => {}
+            #[cfg(unix)]
+            Held::Mapped(m) => m.release(range),
+        }
+    }
+}
+
+impl std::ops::Deref for Source {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match &self.0 {
+            Held::Owned(s) => s,
+            // SAFETY: checked to be UTF-8 when mapped (`map_file`), and never written.
+            #[cfg(unix)]
+            Held::Mapped(m) => unsafe { std::str::from_utf8_unchecked(m.bytes()) },
+        }
+    }
+}
+
+/// A private read-only mapping of a whole file, unmapped on drop.
+#[cfg(unix)]
+struct Mapping {
+    ptr: *const u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is read-only and unmapped only on drop; its bytes may be read from any
+// thread.
+#[cfg(unix)]
+unsafe impl Send for Mapping {}
+#[cfg(unix)]
+unsafe impl Sync for Mapping {}
+
+#[cfg(unix)]
+impl Mapping {
+    fn map(file: &std::fs::File, len: usize) -> Option<Mapping> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a fresh private read-only mapping of `len` bytes; checked for failure.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        (ptr != libc::MAP_FAILED && len > 0).then_some(Mapping {
+            ptr: ptr as *const u8,
+            len,
+        })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `len` readable bytes, mapped as long as `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
+    fn release(&self, range: std::ops::Range<usize>) {
+        // SAFETY: sysconf has no preconditions.
+        let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+            p if p > 0 => p as usize,
+            _ => return,
+        };
+        let base = self.ptr as usize;
+        let start = (base + range.start.min(self.len)).div_ceil(page) * page;
+        let end = (base + range.end.min(self.len)) / page * page;
+        if end > start {
+            // SAFETY: whole pages of this read-only private mapping: dropped from the process,
+            // they are read back from the file when touched again.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `Mapping::map`; nothing borrows it any more.
+        unsafe {
+            libc::munmap(self.ptr as *mut libc::c_void, self.len);
+        }
+    }
+}
+
+/// Read a scenario file as [`read`] does, mapping it when it is at least
+/// [`chunked::CHUNKED_FROM`] bytes long (where mapping fails, it is read).
+pub fn read_source(path: &std::path::Path) -> Result<Source, InputError> {
+    #[cfg(unix)]
+    {
+        let label = path.display().to_string();
+        let len = check_file(path, &label)?;
+        if len >= chunked::CHUNKED_FROM as u64 {
+            if let Some(m) = std::fs::File::open(path)
+                .ok()
+                .and_then(|f| Mapping::map(&f, len as usize))
+            {
+                check_utf8(&m, &label)?;
+                return Ok(Source(Held::Mapped(m)));
+            }
+        }
+    }
+    read(path).map(Source::owned)
+}
+
+/// Check that a mapped file is UTF-8, block by block, giving back each block's pages once
+/// checked.
+#[cfg(unix)]
+fn check_utf8(m: &Mapping, label: &str) -> Result<(), InputError> {
+    const BLOCK: usize = 8 << 20;
+    let bytes = m.bytes();
+    let mut start = 0;
+    while start < bytes.len() {
+        let mut end = (start + BLOCK).min(bytes.len());
+        // end the block at a character boundary (a block of continuation bytes is invalid)
+        while end < bytes.len() && end > start + 1 && (bytes[end] & 0xc0) == 0x80 {
+            end -= 1;
+        }
+        if let Err(e) = std::str::from_utf8(&bytes[start..end]) {
+            return Err(not_utf8(label, bytes, start + e.valid_up_to()));
+        }
+        m.release(start..end);
+        start = end;
+    }
+    Ok(())
 }
 
 /// Parse TOML text into the format structures (syntax, types, unknown keys).
@@ -103,12 +267,39 @@ fn is_blank(text: &str) -> bool {
 /// Parse, apply `--set` overrides, and validate. Large files load in chunks, in parallel
 /// ([`chunked`]); the result and the errors are those of [`load_whole`].
 pub fn load_str(label: &str, text: &str, sets: &[String], seed: Option<u64>) -> Result<Economy, InputError> {
+    load_text(label, text, &|_| {}, sets, seed)
+}
+
+/// [`load_str`] from a [`Source`], whose pages are given back as they are parsed.
+pub fn load_source(label: &str, source: &Source, sets: &[String], seed: Option<u64>) -> Result<Economy, InputError> {
+    load_text(label, source, &|r| source.release(r), sets, seed)
+}
+
+fn load_text(
+    label: &str,
+    text: &str,
+    release: &(dyn Fn(std::ops::Range<usize>) + Sync),
+    sets: &[String],
+    seed: Option<u64>,
+) -> Result<Economy, InputError> {
     if text.len() >= chunked::CHUNKED_FROM {
-        if let Some(result) = chunked::load(label, text, sets, seed, chunked::CHUNK_BYTES) {
+        if let Some(result) = chunked::load_releasing(label, text, sets, seed, chunked::CHUNK_BYTES, release) {
+            release_free_memory();
             return result;
         }
     }
     load_whole(label, text, sets, seed)
+}
+
+/// Give the memory that loading freed back to the system. The chunks are parsed and
+/// validated on worker threads, whose allocator arenas otherwise keep the freed pages (about
+/// 70 bytes per edge at a million firms) resident through the whole run.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the allocator's arenas to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// [`load_str`] through one parse of the whole document into [`ScenarioFile`].
@@ -148,13 +339,13 @@ pub fn load(
     path: Option<&std::path::Path>,
     sets: &[String],
     seed: Option<u64>,
-) -> Result<(Economy, String, String), InputError> {
-    let (label, text) = match path {
-        Some(p) => (p.display().to_string(), read(p)?),
-        None => (TUPPERWARE_LABEL.to_string(), TUPPERWARE.to_string()),
+) -> Result<(Economy, String, Source), InputError> {
+    let (label, source) = match path {
+        Some(p) => (p.display().to_string(), read_source(p)?),
+        None => (TUPPERWARE_LABEL.to_string(), Source::owned(TUPPERWARE.to_string())),
     };
-    let economy = load_str(&label, &text, sets, seed)?;
-    Ok((economy, label, text))
+    let economy = load_source(&label, &source, sets, seed)?;
+    Ok((economy, label, source))
 }
 
 /// Turn a toml error into a located problem with a fix.
@@ -269,5 +460,37 @@ fn type_help(msg: &str) -> &'static str {
         "this key takes a table, e.g. [market] followed by step = 0.5 on the next line, or market = { step = 0.5 }"
     } else {
         "check the value's type: numbers are written without quotes (step = 0.5), names with quotes (output = \"ethylene\")"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A large file is mapped; its text, and its UTF-8 errors, are those `read` gives, also
+    /// where a character straddles the 8 MiB blocks the check goes by.
+    #[test]
+    fn a_mapped_file_reads_like_a_read_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.toml");
+        let mut text = "# \u{e9}\n".repeat((8 << 20) / 4 - 1);
+        text.push_str("x\u{20ac}y\n# \u{1f600}\n");
+        text.push_str(&"name = \"big\"\n".repeat(1000));
+        std::fs::write(&path, &text).unwrap();
+        let source = read_source(&path).unwrap();
+        assert!(matches!(source.0, Held::Mapped(_)));
+        assert_eq!(&*source, text);
+        source.release(0..text.len());
+        assert_eq!(&*source, text, "released pages read back");
+        for at in [(8 << 20) - 1, 8 << 20, (8 << 20) + 1, 100, text.len() - 1] {
+            let mut bytes = text.clone().into_bytes();
+            bytes[at] = 0xff;
+            std::fs::write(&path, &bytes).unwrap();
+            let mapped = read_source(&path).err().expect("not UTF-8").to_string();
+            assert_eq!(mapped, read(&path).unwrap_err().to_string(), "at {at}");
+        }
+        let small = dir.path().join("small.toml");
+        std::fs::write(&small, "name = \"s\"").unwrap();
+        assert!(matches!(read_source(&small).unwrap().0, Held::Owned(_)));
     }
 }
