@@ -545,8 +545,8 @@ mod tests {
 
     #[test]
     fn streamed_summary_is_the_tree_serialization() {
-        use crate::run::{GoodCheck, Timings};
-        let good = |name: &str, some: bool| GoodCheck {
+        use crate::run::{GoodCheck, GoodChecks, Timings};
+        let good = |g: u32, some: bool| GoodCheck {
             adjoint: 0.5,
             adjoint_interval: some.then_some([0.25, 1e-300]),
             envelope: some.then_some(0.5000001),
@@ -554,7 +554,7 @@ mod tests {
             error_envelope: some.then_some(2e-7),
             error_reference: some.then_some(1.5e-12),
             fixed_price: !some,
-            good: name.to_string(),
+            good: g,
             pass: some,
             price: if some { 0.5 } else { f64::NAN },
             reference: some.then_some(f64::INFINITY),
@@ -566,7 +566,10 @@ mod tests {
             envelope_goods_checkable: 3,
             envelope_goods_checked: 2,
             envelope_selection: "all".into(),
-            goods: vec![good("natgas", true), good("tupper\"ware\u{e9}", false)],
+            goods: GoodChecks {
+                names: ["natgas", "tupper\"ware\u{e9}"].into_iter().collect(),
+                checks: vec![good(0, true), good(1, false)],
+            },
             max_error_adjoint: 1e-9,
             max_error_envelope: None,
             max_error_reference: Some(2.5),
@@ -597,7 +600,7 @@ mod tests {
         report.timings = None;
         assert_eq!(streamed(&report), summary_through_a_tree(&report, false));
         assert!(timed.contains("\"timings\"") && !streamed(&report).contains("\"timings\""));
-        report.goods.clear();
+        report.goods = GoodChecks::default();
         report.converged_at = None;
         assert_eq!(streamed(&report), summary_through_a_tree(&report, false));
     }

@@ -6,7 +6,7 @@
 
 use crate::backprop;
 use crate::diagnostics::{price_floor, rel_error, Diagnostics, GoodRow, MetricsRow};
-use crate::economy::Economy;
+use crate::economy::{Economy, Names};
 use crate::engine::{Engine, Outcome};
 use crate::reference;
 use serde::Serialize;
@@ -60,11 +60,73 @@ pub struct GoodCheck {
     pub error_envelope: Option<f64>,
     pub error_reference: Option<f64>,
     pub fixed_price: bool,
-    pub good: String,
+    /// The good's index; its name is [`GoodChecks::name`] (written as `good` in
+    /// `summary.json`).
+    #[serde(skip)]
+    pub good: u32,
     pub pass: bool,
     pub price: f64,
     pub reference: Option<f64>,
     pub spread: f64,
+}
+
+/// The final checks of every good, in file order, with the goods' names (taken over from the
+/// economy, not copied: one `String` per good took about 56 bytes at a million goods).
+/// Dereferences to the checks.
+#[derive(Debug, Clone, Default)]
+pub struct GoodChecks {
+    pub names: Names,
+    pub checks: Vec<GoodCheck>,
+}
+
+impl GoodChecks {
+    /// The name of good `g`.
+    pub fn name(&self, g: u32) -> &str {
+        &self.names[g as usize]
+    }
+
+    /// The check of the good named `name`.
+    pub fn get(&self, name: &str) -> Option<&GoodCheck> {
+        self.checks.iter().find(|c| self.name(c.good) == name)
+    }
+}
+
+impl std::ops::Deref for GoodChecks {
+    type Target = [GoodCheck];
+    fn deref(&self) -> &[GoodCheck] {
+        &self.checks
+    }
+}
+
+/// As a list of [`GoodCheck`] objects, each with its `good` name (in its alphabetical place).
+impl Serialize for GoodChecks {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Named<'a>(&'a str, &'a GoodCheck);
+        impl Serialize for Named<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeStruct;
+                let Named(name, c) = *self;
+                let mut st = s.serialize_struct("GoodCheck", 12)?;
+                st.serialize_field("adjoint", &c.adjoint)?;
+                match &c.adjoint_interval {
+                    Some(i) => st.serialize_field("adjoint_interval", i)?,
+                    None => st.skip_field("adjoint_interval")?,
+                }
+                st.serialize_field("envelope", &c.envelope)?;
+                st.serialize_field("error_adjoint", &c.error_adjoint)?;
+                st.serialize_field("error_envelope", &c.error_envelope)?;
+                st.serialize_field("error_reference", &c.error_reference)?;
+                st.serialize_field("fixed_price", &c.fixed_price)?;
+                st.serialize_field("good", name)?;
+                st.serialize_field("pass", &c.pass)?;
+                st.serialize_field("price", &c.price)?;
+                st.serialize_field("reference", &c.reference)?;
+                st.serialize_field("spread", &c.spread)?;
+                st.end()
+            }
+        }
+        s.collect_seq(self.checks.iter().map(|c| Named(self.name(c.good), c)))
+    }
 }
 
 /// Wall-clock times (the only part of a run that is not deterministic). Fields in
@@ -90,7 +152,7 @@ pub struct Report {
     pub envelope_goods_checkable: usize,
     pub envelope_goods_checked: usize,
     pub envelope_selection: String,
-    pub goods: Vec<GoodCheck>,
+    pub goods: GoodChecks,
     pub max_error_adjoint: f64,
     pub max_error_envelope: Option<f64>,
     pub max_error_reference: Option<f64>,
@@ -178,8 +240,8 @@ pub fn execute(
     // every good is built without them.
     let (reference, reference_note, mut adj) = final_diagnostics(diagnostics);
     backprop::backprop_into(&engine.economy, &engine.economy.goods.price, &engine.x, &mut adj);
-    let (economy, prices, traded, ticks) = final_engine(engine);
-    let economy = &economy;
+    let (mut final_economy, prices, traded, ticks) = final_engine(engine);
+    let economy = &final_economy;
     let diverged = matches!(outcome, Outcome::Diverged { .. });
     let floor = price_floor(economy);
     // Finite differences (check 3) on every good with a market when there are few, else on
@@ -262,7 +324,7 @@ pub fn execute(
         }
         max_spread = max_spread.max(spread);
         goods.push(GoodCheck {
-            good: economy.goods.name[g].to_string(),
+            good: g as u32,
             fixed_price: fixed,
             price: finite(price).unwrap_or(f64::NAN),
             adjoint,
@@ -276,6 +338,9 @@ pub fn execute(
             pass,
         });
     }
+    // the report takes over the goods' names
+    let scenario = economy.name.clone();
+    let names = std::mem::take(&mut final_economy.goods.name);
     let converged_at = match outcome {
         Outcome::Converged { tick } => Some(tick),
         _ => None,
@@ -291,7 +356,7 @@ pub fn execute(
         Outcome::Interrupted { tick } => format!("interrupted at tick {tick}"),
     };
     Ok(Report {
-        scenario: economy.name.clone(),
+        scenario,
         seed: run.seed,
         version: env!("CARGO_PKG_VERSION"),
         outcome: outcome.label(),
@@ -308,7 +373,7 @@ pub fn execute(
         envelope_goods_checked,
         envelope_goods_checkable: checkable.len(),
         envelope_selection,
-        goods,
+        goods: GoodChecks { names, checks: goods },
         timings: Some(Timings {
             simulate_seconds,
             reference_seconds,

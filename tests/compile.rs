@@ -38,7 +38,7 @@ fn check_gradient(expr: &str, at: &[(&str, f64)], by_hand: &[(&str, f64)]) -> (C
     );
     assert!(report.pass, "{expr}: the run's own checks failed: {report:#?}");
     for (name, d) in by_hand {
-        let good = report.goods.iter().find(|g| g.good == *name).expect("input good");
+        let good = report.goods.get(name).expect("input good");
         let err = (good.price - d).abs() / d.abs();
         assert!(
             err <= 1e-6,
@@ -59,7 +59,7 @@ fn the_essays_function_gives_one_twenty_fourth() {
     assert_eq!(c.copiers, 0);
     // the essay's three firms, and its prices: ethylene 1/6, polyethylene 3/2
     assert_eq!(c.operations, 3, "{}", c.toml);
-    let price = |name: &str| report.goods.iter().find(|g| g.good == name).unwrap().price;
+    let price = |name: &str| report.goods.get(name).unwrap().price;
     assert!((price("v1") - 1.0 / 6.0).abs() < 1e-7, "{}", c.toml);
     assert!((price("v2") - 1.5).abs() < 1e-6, "{}", c.toml);
 }
@@ -71,7 +71,7 @@ fn a_value_used_twice_goes_through_a_copier() {
     assert_eq!(c.copiers, 1, "{}", c.toml);
     assert!(c.toml.contains("outputs = { x_1 = 1.0, x_2 = 1.0 }"), "{}", c.toml);
     // the copies' prices are the two uses' derivatives; the input's is their sum
-    let price = |name: &str| report.goods.iter().find(|g| g.good == name).unwrap().price;
+    let price = |name: &str| report.goods.get(name).unwrap().price;
     assert!((price("x_1") - 0.25).abs() < 1e-7);
     assert!((price("x_2") - 0.2).abs() < 1e-7);
 }

@@ -23,7 +23,7 @@ fn run_tupperware(sets: &[&str]) -> (Report, Memory) {
 }
 
 fn price(r: &Report, good: &str) -> f64 {
-    r.goods.iter().find(|g| g.good == good).unwrap().price
+    r.goods.get(good).unwrap().price
 }
 
 fn assert_essay_prices(r: &Report, scale: f64, what: &str) {

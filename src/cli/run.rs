@@ -243,7 +243,7 @@ pub fn print_table(r: &Report, label: &str, written: Option<(&std::path::Path, &
     for g in rows {
         println!(
             "{:<16} {:>16} {:>16} {:>16} {:>16} {:>9} {:>9} {:>9}  {}",
-            g.good,
+            r.goods.name(g.good),
             fmt(Some(g.price)),
             fmt(Some(g.adjoint)),
             fmt(g.reference),
