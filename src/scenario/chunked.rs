@@ -175,23 +175,25 @@ pub fn load_releasing(
         plan.firms
             .par_iter()
             .map(|r| {
-                let list = match fast::firms(text, r.clone()) {
-                    Some(l) => l,
-                    None => toml_firms(text, r.clone())?,
-                };
-                let mut batch = Batch::default();
+                let mut out: FirmsOut = (Batch::default(), Vec::new());
                 let mut cache = ShapeCache::default();
-                let mut hits = Vec::new();
-                for mut f in list {
+                let mut take = |mut f: Spanned<FirmSpec>, (batch, hits): &mut FirmsOut| {
                     for (k, &(_, target, arg)) in firm_sets.iter().enumerate() {
                         if f.get_ref().name.get_ref() == target {
                             hits.push((k, overrides::apply_firm(f.get_mut(), arg).err()));
                         }
                     }
-                    validate::validate_firm(&ctx, f.get_ref(), &mut cache, &mut batch);
+                    validate::validate_firm(&ctx, f.get_ref(), &mut cache, batch);
+                };
+                if fast::each_firm(text, r.clone(), |f| take(f, &mut out)).is_none() {
+                    // not the plain subset: start the chunk again with the toml crate
+                    out = (Batch::default(), Vec::new());
+                    for f in toml_firms(text, r.clone())? {
+                        take(f, &mut out);
+                    }
                 }
                 release(r.clone());
-                Ok((batch, hits))
+                Ok(out)
             })
             .collect()
     };
@@ -355,7 +357,7 @@ fn scan(text: &str, chunk: usize, chunk_goods: bool) -> Option<Plan> {
     let mut other_goods = false;
     let (mut cur_kind, mut cur_start) = (Kind::Rest, 0);
     while pos < b.len() {
-        let end = b[pos..].iter().position(|&c| c == b'\n').map_or(b.len(), |i| pos + i);
+        let end = memchr::memchr(b'\n', &b[pos..]).map_or(b.len(), |i| pos + i);
         let line = &b[pos..end];
         let next = (end + 1).min(b.len());
         let trimmed = trim_start(line);
@@ -363,10 +365,9 @@ fn scan(text: &str, chunk: usize, chunk_goods: bool) -> Option<Plan> {
         let mut entry_start = false;
         let kind;
         if at_top && trimmed.first() == Some(&b'[') {
-            let (array, path) = header(trimmed)?;
+            let (array, first, keys) = header(trimmed)?;
             root = false;
-            let first = path[0].as_str();
-            kind = match (first, array, path.len()) {
+            kind = match (first, array, keys) {
                 ("firms", true, 1) => {
                     entry_start = true;
                     section = Kind::Firms;
@@ -442,8 +443,9 @@ fn trim_start(line: &[u8]) -> &[u8] {
     &line[i..]
 }
 
-/// A table header line: (array of tables?, key path), or None if it is not a plain one.
-fn header(line: &[u8]) -> Option<(bool, Vec<String>)> {
+/// A table header line: (array of tables?, its first key, the number of keys), or None if it
+/// is not a plain one.
+fn header(line: &[u8]) -> Option<(bool, &str, usize)> {
     let array = line.starts_with(b"[[");
     let mut i = if array { 2 } else { 1 };
     let ws = |i: &mut usize| {
@@ -451,7 +453,7 @@ fn header(line: &[u8]) -> Option<(bool, Vec<String>)> {
             *i += 1;
         }
     };
-    let mut path = Vec::new();
+    let (mut first, mut keys) = ("", 0);
     loop {
         ws(&mut i);
         let key = match *line.get(i)? {
@@ -475,7 +477,11 @@ fn header(line: &[u8]) -> Option<(bool, Vec<String>)> {
                 &line[s..i]
             }
         };
-        path.push(String::from_utf8(key.to_vec()).ok()?);
+        let key = std::str::from_utf8(key).ok()?;
+        if keys == 0 {
+            first = key;
+        }
+        keys += 1;
         ws(&mut i);
         if line.get(i) == Some(&b'.') {
             i += 1;
@@ -490,17 +496,33 @@ fn header(line: &[u8]) -> Option<(bool, Vec<String>)> {
     i += close.len();
     ws(&mut i);
     match line.get(i) {
-        None | Some(b'#') => Some((array, path)),
-        Some(b'\r') if i + 1 == line.len() => Some((array, path)),
+        None | Some(b'#') => Some((array, first, keys)),
+        Some(b'\r') if i + 1 == line.len() => Some((array, first, keys)),
         _ => None,
     }
 }
+
+/// The bytes [`brackets`] looks at: quotes, comments, brackets and braces.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut k = 0;
+    while k < 7 {
+        t[b"\"'#[]{}"[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
 
 /// Bracket depth after `line` (strings and comments skipped), or None if unbalanced or if a
 /// multi-line string starts.
 fn brackets(line: &[u8], mut depth: i32) -> Option<i32> {
     let mut i = 0;
     while i < line.len() {
+        // most bytes are none of those: skip them with one table look-up each
+        if !SPECIAL[line[i] as usize] {
+            i += 1;
+            continue;
+        }
         match line[i] {
             q @ (b'"' | b'\'') if line[i..].starts_with(&[q, q, q]) => return None,
             b'"' => {
@@ -798,10 +820,24 @@ pub(crate) mod fast {
     use toml::Spanned;
 
     struct Cur<'a> {
+        /// The text, and its bytes.
+        t: &'a str,
         b: &'a [u8],
         i: usize,
         end: usize,
     }
+
+    /// Bytes of a bare key.
+    const KEY: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            let b = c as u8;
+            t[c] = b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+            c += 1;
+        }
+        t
+    };
 
     enum Number {
         Int(i64),
@@ -809,6 +845,18 @@ pub(crate) mod fast {
     }
 
     impl<'a> Cur<'a> {
+        fn new(text: &'a str, r: &Range<usize>) -> Cur<'a> {
+            Cur {
+                t: text,
+                b: text.as_bytes(),
+                i: r.start,
+                end: r.end,
+            }
+        }
+        /// The text from byte `s` to here (None where that is not whole characters).
+        fn since(&self, s: usize) -> Option<&'a str> {
+            self.t.get(s..self.i)
+        }
         fn peek(&self) -> Option<u8> {
             (self.i < self.end).then(|| self.b[self.i])
         }
@@ -867,13 +915,13 @@ pub(crate) mod fast {
         }
         fn key(&mut self) -> Option<&'a str> {
             let s = self.i;
-            while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == b'_' || c == b'-') {
+            while self.i < self.end && KEY[self.b[self.i] as usize] {
                 self.i += 1;
             }
             if self.i == s {
                 return None;
             }
-            std::str::from_utf8(&self.b[s..self.i]).ok()
+            self.since(s)
         }
         /// `key = ` (spaces around `=`).
         fn key_eq(&mut self) -> Option<&'a str> {
@@ -895,7 +943,7 @@ pub(crate) mod fast {
                     _ => self.i += 1,
                 }
             }
-            let v = std::str::from_utf8(&self.b[v0..self.i]).ok()?.to_string();
+            let v = self.since(v0)?.to_string();
             self.i += 1;
             Some(Spanned::new(s..self.i, v))
         }
@@ -937,7 +985,7 @@ pub(crate) mod fast {
             if !matches!(self.peek(), None | Some(b' ' | b'\t' | b',' | b'}' | b'\n')) {
                 return None;
             }
-            let lit = std::str::from_utf8(&self.b[s..self.i]).ok()?;
+            let lit = self.since(s)?;
             let v = if float {
                 let f: f64 = lit.parse().ok()?;
                 if f.is_infinite() {
@@ -1020,11 +1068,7 @@ pub(crate) mod fast {
 
     /// The `[goods]` lines `name = { price = ..., endowment = ..., initial_price = ... }`.
     pub(crate) fn goods(text: &str, r: Range<usize>) -> Option<Vec<(String, Spanned<GoodSpec>)>> {
-        let mut c = Cur {
-            b: text.as_bytes(),
-            i: r.start,
-            end: r.end,
-        };
+        let mut c = Cur::new(text, &r);
         let mut out = Vec::new();
         while c.blank_lines()? {
             let name = c.key_eq()?.to_string();
@@ -1106,13 +1150,18 @@ pub(crate) mod fast {
     }
 
     /// Whole `[[firms]]` entries.
+    #[cfg(test)]
     pub(crate) fn firms(text: &str, r: Range<usize>) -> Option<Vec<Spanned<FirmSpec>>> {
-        let mut c = Cur {
-            b: text.as_bytes(),
-            i: r.start,
-            end: r.end,
-        };
         let mut out = Vec::new();
+        each_firm(text, r, |f| out.push(f))?;
+        Some(out)
+    }
+
+    /// Whole `[[firms]]` entries, handed to `each` one by one as they are read (so that each
+    /// is validated and freed before the next is read). None: not the plain subset (some
+    /// entries may have been handed over already).
+    pub(crate) fn each_firm(text: &str, r: Range<usize>, mut each: impl FnMut(Spanned<FirmSpec>)) -> Option<()> {
+        let mut c = Cur::new(text, &r);
         while c.blank_lines()? {
             let h0 = c.i;
             if !c.b[c.i..c.end].starts_with(b"[[firms]]") {
@@ -1170,9 +1219,9 @@ pub(crate) mod fast {
                 noise,
                 activation,
             };
-            out.push(Spanned::new(h0..last, spec));
+            each(Spanned::new(h0..last, spec));
         }
-        Some(out)
+        Some(())
     }
 }
 

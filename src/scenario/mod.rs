@@ -213,26 +213,37 @@ pub fn read_source(path: &std::path::Path) -> Result<Source, InputError> {
     read(path).map(Source::owned)
 }
 
-/// Check that a mapped file is UTF-8, block by block, giving back each block's pages once
-/// checked.
+/// Check that a mapped file is UTF-8, in blocks checked in parallel, giving back each
+/// block's pages once checked. The error is the first invalid byte, as for [`read`].
 #[cfg(unix)]
 fn check_utf8(m: &Mapping, label: &str) -> Result<(), InputError> {
+    use rayon::prelude::*;
     const BLOCK: usize = 8 << 20;
     let bytes = m.bytes();
-    let mut start = 0;
-    while start < bytes.len() {
+    // block boundaries at character starts (a run of continuation bytes is invalid anyway)
+    let mut bounds = vec![0];
+    while let Some(&start) = bounds.last().filter(|&&s| s < bytes.len()) {
         let mut end = (start + BLOCK).min(bytes.len());
-        // end the block at a character boundary (a block of continuation bytes is invalid)
         while end < bytes.len() && end > start + 1 && (bytes[end] & 0xc0) == 0x80 {
             end -= 1;
         }
-        if let Err(e) = std::str::from_utf8(&bytes[start..end]) {
-            return Err(not_utf8(label, bytes, start + e.valid_up_to()));
-        }
-        m.release(start..end);
-        start = end;
+        bounds.push(end);
     }
-    Ok(())
+    let first_error = bounds
+        .par_windows(2)
+        .map(|w| {
+            let checked = std::str::from_utf8(&bytes[w[0]..w[1]]).map_err(|e| w[0] + e.valid_up_to());
+            m.release(w[0]..w[1]);
+            checked.err()
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flatten()
+        .next();
+    match first_error {
+        Some(offset) => Err(not_utf8(label, bytes, offset)),
+        None => Ok(()),
+    }
 }
 
 /// Parse TOML text into the format structures (syntax, types, unknown keys).

@@ -247,7 +247,7 @@ impl Head {
             &file.agents.noise,
             &file.agents.activation,
             None,
-            "agents",
+            ("agents", ""),
         );
         let market = MarketSettings {
             rule: parse_rule(
@@ -640,26 +640,38 @@ pub(crate) struct Dedup<T, K> {
     list: Vec<T>,
     seen: HashMap<K, u32>,
     key: fn(&T) -> K,
+    /// The last key added and its index (runs of firms share settings: no hashing for them).
+    last: Option<(K, u32)>,
 }
 
-impl<T, K: std::hash::Hash + Eq> Dedup<T, K> {
+impl<T, K: std::hash::Hash + Eq + Clone> Dedup<T, K> {
     fn new(key: fn(&T) -> K) -> Self {
         Dedup {
             list: Vec::new(),
             seen: HashMap::new(),
             key,
+            last: None,
         }
     }
 
     /// The index of `t`'s entry (added when new).
     fn add(&mut self, t: T) -> u32 {
         let key = (self.key)(&t);
-        if let Some(&i) = self.seen.get(&key) {
-            return i;
+        if let Some((k, i)) = &self.last {
+            if *k == key {
+                return *i;
+            }
         }
-        let i = self.list.len() as u32;
-        self.list.push(t);
-        self.seen.insert(key, i);
+        let i = match self.seen.get(&key) {
+            Some(&i) => i,
+            None => {
+                let i = self.list.len() as u32;
+                self.list.push(t);
+                self.seen.insert(key.clone(), i);
+                i
+            }
+        };
+        self.last = Some((key, i));
         i
     }
 }
@@ -805,7 +817,7 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
     let source = ctx.source;
     let agent_defaults = ctx.defaults;
     let goods_name = ctx.names;
-    let fname = f.name.get_ref().clone();
+    let fname: &str = f.name.get_ref();
     let name_span = span_of(&f.name);
     if fname.is_empty() || fname.len() > 128 || fname.chars().any(|ch| ch.is_control() || ch == '.' || ch == '#') {
         c.at(name_span.clone(), format!("firm name {fname:?} is not usable"), "use 1 to 128 characters without '.', '#' or control characters (names appear in --set paths like firms.NAME.rate)");
@@ -863,11 +875,11 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
     }
 
     // production
-    let (tech, inputs, params) = match technology(&mut c, &f.production, &fname, source, names, ctx.index) {
+    let (tech, inputs, params) = match technology(&mut c, &f.production, fname, source, names, ctx.index) {
         Some(t) => t,
         None => {
             batch.push_firm(
-                &fname,
+                fname,
                 name_span,
                 (1, 1.0),
                 agent_defaults.clone(),
@@ -984,7 +996,7 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
         &f.noise,
         &f.activation,
         Some(agent_defaults),
-        &format!("firms.{fname}"),
+        ("firms.", fname),
     );
     if agent.rule == agents::Rule::BestResponse && agent.rate > 1.0 {
         let loc = f
@@ -1003,7 +1015,7 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
         c.push(loc, format!("firm '{fname}' has constant returns to scale ({}), so it has no best response", tech.kind()), "with constant returns profit is 0 or unbounded and the best response does not exist; use rule = \"gradient\" or \"optimistic\" for this firm");
     }
     batch.push_firm(
-        &fname,
+        fname,
         name_span,
         (count as u32, productivity),
         agent,
@@ -1558,7 +1570,7 @@ fn agent_settings(
     noise: &Option<Num>,
     activation: &Option<Num>,
     defaults: Option<&AgentSettings>,
-    path: &str,
+    (prefix, name): (&str, &str),
 ) -> AgentSettings {
     let d = defaults.cloned().unwrap_or(AgentSettings {
         rule: agents::Rule::Gradient,
@@ -1571,7 +1583,7 @@ fn agent_settings(
         rule: parse_rule(
             c,
             rule.as_ref(),
-            || format!("{path}.rule"),
+            || format!("{prefix}{name}.rule"),
             agents::Rule::parse,
             &agents::Rule::NAMES,
         )
@@ -1579,7 +1591,7 @@ fn agent_settings(
         rate: rate.as_ref().map_or(d.rate, |n| {
             c.num_with(
                 n,
-                || format!("{path}.rate"),
+                || format!("{prefix}{name}.rate"),
                 0.0,
                 true,
                 1e6,
@@ -1589,7 +1601,7 @@ fn agent_settings(
         form: parse_rule(
             c,
             form.as_ref(),
-            || format!("{path}.form"),
+            || format!("{prefix}{name}.form"),
             agents::Form::parse,
             &agents::Form::NAMES,
         )
@@ -1597,7 +1609,7 @@ fn agent_settings(
         noise: noise.as_ref().map_or(d.noise, |n| {
             c.num_with(
                 n,
-                || format!("{path}.noise"),
+                || format!("{prefix}{name}.noise"),
                 0.0,
                 false,
                 1.0,
@@ -1607,7 +1619,7 @@ fn agent_settings(
         activation: activation.as_ref().map_or(d.activation, |n| {
             c.num_with(
                 n,
-                || format!("{path}.activation"),
+                || format!("{prefix}{name}.activation"),
                 0.0,
                 true,
                 1.0,
