@@ -193,6 +193,7 @@ pub fn load_releasing(
                     }
                 }
                 release(r.clone());
+                out.0.shrink_to_fit();
                 Ok(out)
             })
             .collect()

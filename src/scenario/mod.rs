@@ -305,7 +305,7 @@ fn load_text(
 /// Give the memory that loading freed back to the system. The chunks are parsed and
 /// validated on worker threads, whose allocator arenas otherwise keep the freed pages (about
 /// 70 bytes per edge at a million firms) resident through the whole run.
-fn release_free_memory() {
+pub(crate) fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free pages of the allocator's arenas to the kernel.
     unsafe {

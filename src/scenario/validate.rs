@@ -1029,6 +1029,20 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
 }
 
 impl Batch {
+    /// Give back the spare capacity of the batch's arrays (they grew by doubling; the batches
+    /// of all chunks are held until they are merged).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.groups.shrink_to_fit();
+        self.names.shrink_to_fit();
+        self.name_spans.shrink_to_fit();
+        self.input_start.shrink_to_fit();
+        self.inputs.shrink_to_fit();
+        self.params.shrink_to_fit();
+        self.output_start.shrink_to_fit();
+        self.outputs.shrink_to_fit();
+        self.spread.shrink_to_fit();
+    }
+
     fn note_count(&mut self, n: &Int) {
         if self.largest_count.as_ref().is_none_or(|m| n.value >= m.value) {
             self.largest_count = Some(n.clone());
@@ -1114,7 +1128,12 @@ pub(crate) fn finish(
     let mut used = (!goods.fixed.iter().any(|&f| f) && !goods.is_empty()).then(|| vec![false; goods.len()]);
     // (firm, 0 = before the duplicate check / 1 = duplicate / 2 = after, problem)
     let mut firm_problems: Vec<(usize, u8, Problem)> = Vec::new();
-    for b in batches {
+    for (k, b) in batches.into_iter().enumerate() {
+        // the batches merged so far are freed: give their pages back now and then, so that
+        // the firms are not resident twice (the workers' allocator arenas keep freed pages)
+        if k % TRIM_EVERY == TRIM_EVERY - 1 {
+            super::release_free_memory();
+        }
         let first = groups.len();
         let tech_map: Vec<u32> = b.techs.list.into_iter().map(|t| techs.add(t)).collect();
         let agent_map: Vec<u32> = b.agents.list.into_iter().map(|a| agents.add(a)).collect();
@@ -1394,6 +1413,10 @@ pub(crate) fn finish(
         shocks,
     })
 }
+
+/// Batches merged between two returns of freed memory to the system (about 20 MB of batches
+/// at 128 kB chunks of generated firms).
+const TRIM_EVERY: usize = 128;
 
 /// Append the `group.count` replicas of group `gi` to the firm arrays: its inputs (goods,
 /// parameters) and outputs (goods, weights), and each replica's productivity, the group's
