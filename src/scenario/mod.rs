@@ -85,7 +85,9 @@ fn check_file(path: &std::path::Path, label: &str) -> Result<u64, InputError> {
 /// The text of a scenario file: read into memory, or, for a large file, mapped, so that the
 /// loader can give back the pages it has parsed ([`Source::release`]): the whole text of a
 /// file of a million firms (66 bytes per edge) is then never resident at once. Reading a
-/// page again (for an error message) brings it back from the page cache.
+/// page again (for an error message) brings it back from the page cache. As with any mapped
+/// file, one that another program truncates while it is being loaded ends the process
+/// (SIGBUS); one rewritten meanwhile may load as a mix of both versions.
 pub struct Source(Held);
 
 enum Held {
