@@ -128,9 +128,10 @@ fn backprop_pass(c: &mut Criterion) {
         let engine = Engine::new(economy.clone());
         group.throughput(Throughput::Elements(economy.firms.edges() as u64));
         let mut out = backprop::Adjoints::default();
+        let schedule = backprop::Schedule::new(&economy);
         group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| {
-                backprop::backprop_into(&economy, &economy.goods.price, &engine.x, &mut out);
+                backprop::backprop_into(&economy, &schedule, &economy.goods.price, &engine.x, &mut out);
                 black_box(out.good[0])
             })
         });
