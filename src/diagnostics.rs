@@ -5,7 +5,7 @@
 //! the market is doing exact gradient descent on Phi), and the misallocation spread.
 
 use crate::agents::{self, Scratch};
-use crate::backprop::{self, Adjoints};
+use crate::backprop::{self, Adjoints, Schedule};
 use crate::economy::Economy;
 use crate::engine::{Engine, Step};
 use crate::reference::{self, Equilibrium};
@@ -68,57 +68,84 @@ pub fn price_floor(economy: &Economy) -> f64 {
 pub fn potential(economy: &Economy, prices: &[f64], warm: &mut [f64]) -> Option<Potential> {
     let firms = &economy.firms;
     let goods = &economy.goods;
-    let mut y_star = vec![0.0; firms.len()];
-    let solve = |f: usize, x: &mut [f64], y: &mut f64, scratch: &mut (Scratch, Vec<f64>)| -> Option<f64> {
-        let (scratch, p_in) = scratch;
-        let r = firms.inputs(f);
-        p_in.clear();
-        p_in.extend(firms.input_good[r.clone()].iter().map(|&g| prices[g as usize]));
-        let revenue = economy.revenue(f, prices) * firms.productivity[f];
-        let profit = agents::best_response(economy.technology(f), &firms.input_param[r], revenue, p_in, x, scratch)?;
-        *y = economy.output(f, x);
-        Some(profit)
-    };
-    let mut total = 0.0;
-    if firms.len() < PARALLEL_FIRMS {
-        let mut scratch = (Scratch::default(), Vec::new());
-        for f in 0..firms.len() {
+    let n = firms.len();
+    let mut y_star = vec![0.0; n];
+    let mut profit = vec![0.0; n];
+    // the best responses of firms `first..`, whose input edges are `x`, one firm at a time
+    let solve = |first: usize, x: &mut [f64], y: &mut [f64], profit: &mut [f64]| -> Option<()> {
+        let (mut scratch, mut p_in) = (Scratch::default(), Vec::new());
+        let offset = firms.input_start[first] as usize;
+        for i in 0..y.len() {
+            let f = first + i;
             let r = firms.inputs(f);
-            total += solve(f, &mut warm[r], &mut y_star[f], &mut scratch)?;
+            p_in.clear();
+            p_in.extend(firms.input_good[r.clone()].iter().map(|&g| prices[g as usize]));
+            let revenue = economy.revenue(f, prices) * firms.productivity[f];
+            let x = &mut x[r.start - offset..r.end - offset];
+            profit[i] = agents::best_response(
+                economy.technology(f),
+                &firms.input_param[r],
+                revenue,
+                &p_in,
+                x,
+                &mut scratch,
+            )?;
+            y[i] = economy.output(f, x);
         }
+        Some(())
+    };
+    if n < PARALLEL_FIRMS {
+        solve(0, warm, &mut y_star, &mut profit)?;
     } else {
-        // each firm writes its own slice of `warm`
-        let mut chunks: Vec<(usize, &mut [f64])> = Vec::with_capacity(firms.len());
+        // chunks of firms, each with its own slice of `warm`
+        let mut chunks: Vec<(usize, &mut [f64])> = Vec::with_capacity(n.div_ceil(POTENTIAL_CHUNK));
         let mut rest: &mut [f64] = &mut *warm;
-        for f in 0..firms.len() {
-            let (head, tail) = rest.split_at_mut(firms.inputs(f).len());
-            chunks.push((f, head));
+        for first in (0..n).step_by(POTENTIAL_CHUNK) {
+            let last = (first + POTENTIAL_CHUNK).min(n);
+            let edges = (firms.input_start[last] - firms.input_start[first]) as usize;
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(edges);
+            chunks.push((first, head));
             rest = tail;
         }
-        let profits: Option<Vec<f64>> = chunks
+        chunks
             .into_par_iter()
-            .zip(y_star.par_iter_mut())
-            .map_init(
-                || (Scratch::default(), Vec::new()),
-                |scratch, ((f, x), y)| solve(f, x, y, scratch),
-            )
-            .collect();
-        // summed in firm order, whatever the thread count
-        total = profits?.iter().sum();
+            .zip(y_star.par_chunks_mut(POTENTIAL_CHUNK))
+            .zip(profit.par_chunks_mut(POTENTIAL_CHUNK))
+            .map(|(((first, x), y), profit)| solve(first, x, y, profit))
+            .collect::<Option<()>>()?;
     }
-    let mut value = total;
-    let mut gradient = vec![0.0; goods.len()];
+    // summed in firm order, whatever the thread count
+    let mut value: f64 = profit.iter().sum();
     for g in goods.endogenous() {
         value += goods.endowment[g] * prices[g];
+    }
+    let warm = &*warm;
+    let gradient_of = |g: usize| {
+        if goods.fixed[g] {
+            return 0.0;
+        }
         let mut s = goods.endowment[g];
         for &k in goods.producers(g) {
             s += firms.output_weight[k as usize] * y_star[firms.output_firm[k as usize] as usize];
         }
         let d: f64 = goods.uses(g).iter().map(|&e| warm[e as usize]).sum();
-        gradient[g] = s - d;
+        s - d
+    };
+    let mut gradient = vec![0.0; goods.len()];
+    if n < PARALLEL_FIRMS {
+        gradient.iter_mut().enumerate().for_each(|(g, v)| *v = gradient_of(g));
+    } else {
+        gradient
+            .par_iter_mut()
+            .enumerate()
+            .with_min_len(1024)
+            .for_each(|(g, v)| *v = gradient_of(g));
     }
     value.is_finite().then_some(Potential { value, gradient })
 }
+
+/// Firms per task of `potential`'s best responses.
+const POTENTIAL_CHUNK: usize = 2048;
 
 /// Below this many firms the best responses of `potential` run on one thread.
 const PARALLEL_FIRMS: usize = 4096;
@@ -129,6 +156,8 @@ pub struct Diagnostics {
     /// Why there is no reference (solver error), for the summary.
     pub reference_note: Option<String>,
     pub adjoints: Adjoints,
+    /// The order of backprop over this economy (built once).
+    schedule: Schedule,
     warm: Vec<f64>,
     floor: f64,
     /// Whether to compute Phi (off when some firm has no finite best response).
@@ -141,6 +170,7 @@ impl Diagnostics {
             reference: None,
             reference_note: None,
             adjoints: Adjoints::default(),
+            schedule: Schedule::new(economy),
             warm: vec![1.0; economy.firms.edges()],
             floor: price_floor(economy),
             potential_enabled: true,
@@ -156,6 +186,7 @@ impl Diagnostics {
             reference: None,
             reference_note: Some(why.to_string()),
             adjoints: Adjoints::default(),
+            schedule: Schedule::new(economy),
             warm: vec![1.0; economy.firms.edges()],
             floor: price_floor(economy),
             potential_enabled: true,
@@ -181,7 +212,13 @@ impl Diagnostics {
     /// Measure the tick just run (before its shocks apply). Good rows go to `rows`.
     pub fn measure(&mut self, engine: &Engine, step: &Step, goods: &[usize], rows: &mut Vec<GoodRow>) -> MetricsRow {
         let economy = &engine.economy;
-        backprop::backprop_into(economy, &economy.goods.price, &engine.x, &mut self.adjoints);
+        backprop::backprop_into(
+            economy,
+            &self.schedule,
+            &economy.goods.price,
+            &engine.x,
+            &mut self.adjoints,
+        );
         let p_t = &engine.prev_prices;
         let mut m = MetricsRow {
             tick: step.tick,

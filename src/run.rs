@@ -239,7 +239,15 @@ pub fn execute(
     // edge), and the engine's per-edge state is freed once they are computed: the report of
     // every good is built without them.
     let (reference, reference_note, mut adj) = final_diagnostics(diagnostics);
-    backprop::backprop_into(&engine.economy, &engine.economy.goods.price, &engine.x, &mut adj);
+    let schedule = backprop::Schedule::new(&engine.economy);
+    backprop::backprop_into(
+        &engine.economy,
+        &schedule,
+        &engine.economy.goods.price,
+        &engine.x,
+        &mut adj,
+    );
+    drop(schedule);
     let (mut final_economy, prices, traded, ticks) = final_engine(engine);
     let economy = &final_economy;
     let diverged = matches!(outcome, Outcome::Diverged { .. });

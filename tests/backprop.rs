@@ -212,3 +212,135 @@ production = { leontief = { scale = 2.0, requirements = { a = 1.0, b = 2.0 } } }
     assert_eq!((adj.good[a], adj.good[b]), (0.0, 3.0));
     assert_eq!(adj.nearest(a, 1.5), 0.0);
 }
+
+/// The definition of DESIGN.md section 2 walked one firm at a time in reverse topological
+/// order: the oracle for the level-parallel backprop. Returns per good (adjoint, low, high,
+/// spread), per firm P^_f and per edge u_e.
+#[allow(clippy::type_complexity)]
+fn serial_walk(e: &Economy, x: &[f64]) -> (Vec<[f64; 4]>, Vec<f64>, Vec<[f64; 3]>) {
+    let (goods, firms) = (&e.goods, &e.firms);
+    let mut good: Vec<Option<[f64; 4]>> = (0..goods.len())
+        .map(|g| goods.fixed[g].then_some([goods.price[g], goods.price[g], goods.price[g], 0.0]))
+        .collect();
+    let mut revenue = vec![0.0; firms.len()];
+    let mut per_use = vec![[0.0; 3]; firms.edges()];
+    let settle = |g: usize, per_use: &[[f64; 3]]| -> [f64; 4] {
+        let uses = goods.uses(g);
+        if uses.is_empty() {
+            return [0.0; 4];
+        }
+        let mean = |k: usize| {
+            let den: f64 = uses.iter().map(|&u| x[u as usize]).sum();
+            if den > 0.0 {
+                uses.iter()
+                    .map(|&u| x[u as usize] * per_use[u as usize][k])
+                    .sum::<f64>()
+                    / den
+            } else {
+                uses.iter().map(|&u| per_use[u as usize][k]).sum::<f64>() / uses.len() as f64
+            }
+        };
+        let a = mean(0);
+        let spread = uses
+            .iter()
+            .map(|&u| (per_use[u as usize][0] - a).abs())
+            .fold(0.0, f64::max);
+        [a, mean(1), mean(2), spread]
+    };
+    for &f in firms.topo_order.iter().rev() {
+        let f = f as usize;
+        let mut p = [0.0; 3];
+        for k in firms.outputs(f) {
+            let g = firms.output_good[k] as usize;
+            let v = *good[g].get_or_insert_with(|| settle(g, &per_use));
+            for i in 0..3 {
+                p[i] += firms.output_weight[k] * v[i];
+            }
+        }
+        revenue[f] = p[0];
+        let r = firms.inputs(f);
+        let (t, plan, params) = (e.technology(f), &x[r.clone()], &firms.input_param[r.clone()]);
+        let (mut grad, mut low, mut high) = (vec![0.0; r.len()], vec![0.0; r.len()], vec![0.0; r.len()]);
+        t.gradient(plan, params, &mut grad);
+        if t.is_smooth() {
+            low.clone_from(&grad);
+            high.clone_from(&grad);
+        } else {
+            t.supergradient_range(plan, params, &mut low, &mut high);
+        }
+        let a = firms.productivity[f];
+        for (i, edge) in r.enumerate() {
+            per_use[edge] = [p[0] * a * grad[i], p[1] * a * low[i], p[2] * a * high[i]];
+        }
+    }
+    let good = (0..goods.len())
+        .map(|g| good[g].unwrap_or_else(|| settle(g, &per_use)))
+        .collect();
+    (good, revenue, per_use)
+}
+
+fn generated(family: pricegrad::generate::Family, layers: usize, width: usize) -> Economy {
+    use pricegrad::generate::{self, Spec};
+    let mut spec = Spec::new(layers, width, 3);
+    spec.family = family;
+    let mut text = Vec::new();
+    generate::write(&generate::plan(&spec).unwrap(), &mut text).unwrap();
+    load(&String::from_utf8(text).unwrap())
+}
+
+/// Backprop runs level by level, in parallel within a level: it must give exactly the bits
+/// of the serial walk, for every shipped scenario (splits, copies, joint outputs, Leontief
+/// intervals) and for generated economies big enough to run in parallel, on 1 and 2 threads.
+#[test]
+fn levels_give_the_bits_of_a_serial_walk() {
+    use pricegrad::engine::Engine;
+    use pricegrad::generate::Family;
+    let mut economies: Vec<Economy> = std::fs::read_dir("scenarios")
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            load(&std::fs::read_to_string(path).unwrap())
+        })
+        .collect();
+    assert!(economies.len() >= 10);
+    for family in [Family::CobbDouglas, Family::Ces, Family::Expression] {
+        economies.push(generated(family, 5, 1200)); // 6,000 firms: above the parallel threshold
+    }
+    for e in economies {
+        // an allocation out of equilibrium: a few ticks from the start
+        let mut engine = Engine::new(e.clone());
+        for _ in 0..3 {
+            let s = engine.step();
+            engine.finish_tick(&s);
+        }
+        let x = engine.x.clone();
+        let (good, revenue, per_use) = serial_walk(&e, &x);
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let adj = pool.install(|| backprop(&e, &e.goods.price, &x));
+            for (g, want) in good.iter().enumerate() {
+                let got = [adj.good[g], adj.low[g], adj.high[g], adj.spread[g]];
+                assert_eq!(
+                    got.map(f64::to_bits),
+                    want.map(f64::to_bits),
+                    "{}: good {}",
+                    e.name,
+                    &e.goods.name[g]
+                );
+            }
+            assert_eq!(
+                adj.revenue.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                revenue.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "{}",
+                e.name
+            );
+            let walk: Vec<u64> = per_use.iter().map(|u| u[0].to_bits()).collect();
+            assert_eq!(
+                adj.per_use.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                walk,
+                "{}",
+                e.name
+            );
+        }
+    }
+}

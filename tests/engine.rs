@@ -237,3 +237,71 @@ fn streamed_summary_matches_the_tree_serialization_on_shipped_scenarios() {
         assert_eq!(String::from_utf8(streamed).unwrap(), tree, "{name}");
     }
 }
+
+/// On an economy big enough for the potential's best responses to run in parallel, Phi is
+/// the same to the bit on 1 and 2 threads, it equals sum_f pi*_f + sum_g s_g p_g computed
+/// firm by firm, and its gradient matches central differences of Phi.
+#[test]
+fn the_potential_of_a_large_economy_is_its_best_response_profits() {
+    use pricegrad::agents::{self, Scratch};
+    use pricegrad::diagnostics::potential;
+    use pricegrad::engine::Engine;
+    use pricegrad::generate::{self, Spec};
+    let mut text = Vec::new();
+    generate::write(&generate::plan(&Spec::new(4, 1500, 3)).unwrap(), &mut text).unwrap();
+    let e = scenario::load_str("g.toml", &String::from_utf8(text).unwrap(), &[], None).unwrap();
+    let mut engine = Engine::new(e.clone());
+    for _ in 0..5 {
+        let s = engine.step();
+        engine.finish_tick(&s);
+    }
+    let p = engine.prices.clone();
+    let phi_at = |p: &[f64], threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut warm = vec![1.0; e.firms.edges()];
+        pool.install(|| potential(&e, p, &mut warm))
+            .expect("decreasing returns: Phi is finite")
+    };
+    let (one, two) = (phi_at(&p, 1), phi_at(&p, 2));
+    assert_eq!(one.value.to_bits(), two.value.to_bits());
+    assert_eq!(one.gradient, two.gradient);
+    // firm by firm
+    let mut sum = 0.0;
+    let mut scratch = Scratch::default();
+    for f in 0..e.firms.len() {
+        let r = e.firms.inputs(f);
+        let prices: Vec<f64> = e.firms.input_good[r.clone()].iter().map(|&g| p[g as usize]).collect();
+        let mut x = vec![1.0; r.len()];
+        let revenue = e.revenue(f, &p) * e.firms.productivity[f];
+        sum += agents::best_response(
+            e.technology(f),
+            &e.firms.input_param[r],
+            revenue,
+            &prices,
+            &mut x,
+            &mut scratch,
+        )
+        .unwrap();
+    }
+    sum += e.goods.endogenous().map(|g| e.goods.endowment[g] * p[g]).sum::<f64>();
+    assert!(
+        (one.value - sum).abs() <= 1e-12 * sum.abs(),
+        "Phi {} vs {sum}",
+        one.value
+    );
+    // dPhi/dp_g by central differences, for goods spread over the layers
+    let traded: Vec<usize> = e.goods.endogenous().filter(|&g| !e.goods.uses(g).is_empty()).collect();
+    for &g in traded.iter().step_by(traded.len() / 7) {
+        let h = 1e-6 * p[g];
+        let (mut up, mut down) = (p.clone(), p.clone());
+        up[g] += h;
+        down[g] -= h;
+        let fd = (phi_at(&up, 2).value - phi_at(&down, 2).value) / (2.0 * h);
+        let scale = one.gradient[g].abs().max(1e-3 * e.goods.uses(g).len() as f64);
+        assert!(
+            (fd - one.gradient[g]).abs() <= 1e-4 * scale,
+            "good {g}: dPhi/dp {} vs FD {fd}",
+            one.gradient[g]
+        );
+    }
+}

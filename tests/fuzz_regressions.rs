@@ -82,6 +82,34 @@ fn unknown_name_in_an_escaped_or_multiline_expression_is_pointed_at() {
     }
 }
 
+/// chunked target, first seconds on the merged code: the unknown name is itself written with
+/// an escape (`\u0073q` is `sq`). The error points at the name as written, escape included;
+/// the harness expected the unescaped name or the whole string and was fixed to unescape
+/// what the span shows. Both loaders must point there.
+#[test]
+fn an_unknown_name_written_with_an_escape_is_pointed_at_as_written() {
+    let text = "name = \"t\"\n[goods.a]\nendowment = 1.0\n[goods.b]\nprice = 1.0\n[[firms]]\nname = \"A\"\n\
+                output = \"b\"\nproduction = \"\\u0073q + zz\"\n";
+    for e in [
+        scenario::load_whole(LABEL, text, &[], None).expect_err("invalid"),
+        scenario::chunked::load(LABEL, text, &[], None, 16)
+            .expect("no fallback")
+            .expect_err("invalid"),
+    ] {
+        let rendered = check_error(&e, text);
+        let p = &e.problems[0];
+        assert!(
+            p.message.starts_with("'sq' in the production of firm 'A'"),
+            "{rendered}"
+        );
+        let Location::Span(r) = &p.location else {
+            panic!("{rendered}")
+        };
+        assert_eq!(&text[r.clone()], "\\u0073q", "{rendered}");
+        assert!(rendered.contains("fuzz.toml:9:15"), "{rendered}");
+    }
+}
+
 /// A scenario with `n` endowed goods g0.. and one firm whose production is `production(names)`.
 fn wide(n: usize, production: impl Fn(&[String]) -> String) -> String {
     let names: Vec<String> = (0..n).map(|i| format!("g{i}")).collect();

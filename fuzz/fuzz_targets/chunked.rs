@@ -38,6 +38,9 @@ fuzz_target!(|data: &[u8]| {
     let chunk = 1 + pick as usize;
     if let Some(r) = chunked::load(LABEL, text, &[], None, chunk) {
         let (got, want) = (render(&r), render(&whole));
-        assert!(got == want, "chunk size {chunk}:\n--- chunked:\n{got}\n--- whole:\n{want}");
+        assert!(
+            got == want,
+            "chunk size {chunk}:\n--- chunked:\n{got}\n--- whole:\n{want}"
+        );
     }
 });

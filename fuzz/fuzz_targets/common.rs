@@ -43,8 +43,7 @@ pub fn load(label: &str, text: &str, sets: &[String]) -> Result<Economy, InputEr
     scenario::apply_overrides(&mut file, label, text, sets)?;
     if cap_counts(&mut file) {
         // as scenario::load_whole does
-        let economy =
-            scenario::validate::validate(&file, text, None).map_err(|p| InputError::new(label, text, p))?;
+        let economy = scenario::validate::validate(&file, text, None).map_err(|p| InputError::new(label, text, p))?;
         let problems = scenario::validate::sweep_table(&file);
         if !problems.is_empty() {
             return Err(InputError::new(label, text, problems));
@@ -69,12 +68,25 @@ pub fn check_error(e: &InputError, label: &str, text: &str) {
         assert!(!p.message.trim().is_empty(), "empty message: {p:?}");
         assert!(!p.help.trim().is_empty(), "no fix hint: {p:?}");
         if let Location::Span(r) = &p.location {
-            assert!(r.start <= r.end && r.end <= text.len(), "span {r:?} outside a {}-byte file: {p:?}", text.len());
+            assert!(
+                r.start <= r.end && r.end <= text.len(),
+                "span {r:?} outside a {}-byte file: {p:?}",
+                text.len()
+            );
             // "'v' in the production of firm 'F' is not a good" points at v (or at the string)
-            if let Some(v) = p.message.strip_prefix('\'').and_then(|m| m.split_once("' in the production of firm ")) {
+            if let Some(v) = p
+                .message
+                .strip_prefix('\'')
+                .and_then(|m| m.split_once("' in the production of firm "))
+            {
                 let shown = text.get(r.clone()).unwrap_or("");
                 let whole_string = shown.starts_with(['"', '\'']); // when escapes hide the name
-                assert!(whole_string || shown.contains(v.0), "points at {shown:?}, not at '{}': {p:?}", v.0);
+                let spelt = unescape(shown); // the name written with escapes, e.g. \u0073q for sq
+                assert!(
+                    whole_string || spelt.contains(v.0),
+                    "points at {shown:?}, not at '{}': {p:?}",
+                    v.0
+                );
             }
             if i < SHOWN {
                 let (line, col) = e.line_col(r.start);
@@ -83,6 +95,59 @@ pub fn check_error(e: &InputError, label: &str, text: &str) {
             }
         }
     }
+}
+
+/// `s` with TOML basic-string escapes (`\uXXXX`, `\UXXXXXXXX`, `\n`, ...) replaced by what
+/// they stand for; anything that is not a whole escape is kept as written.
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (len, c) = match after.chars().next() {
+            Some('u') => (
+                5,
+                after
+                    .get(1..5)
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .and_then(char::from_u32),
+            ),
+            Some('U') => (
+                9,
+                after
+                    .get(1..9)
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .and_then(char::from_u32),
+            ),
+            Some(e) => (
+                e.len_utf8(),
+                match e {
+                    'n' => Some('\n'),
+                    't' => Some('\t'),
+                    'r' => Some('\r'),
+                    '"' => Some('"'),
+                    '\\' => Some('\\'),
+                    'b' => Some('\u{8}'),
+                    'f' => Some('\u{c}'),
+                    _ => None,
+                },
+            ),
+            None => (0, None),
+        };
+        match c {
+            Some(c) => {
+                out.push(c);
+                rest = &after[len..];
+            }
+            None => {
+                out.push('\\');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Cheap consistency checks on a validated economy.

@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(e) => e,
         Err(err) => {
             assert!(err.offset <= src.len() && err.offset + err.len <= src.len(), "{err:?}");
-            assert!(src.is_char_boundary(err.offset) && src.is_char_boundary(err.offset + err.len), "{err:?}");
+            assert!(
+                src.is_char_boundary(err.offset) && src.is_char_boundary(err.offset + err.len),
+                "{err:?}"
+            );
             assert!(err.len > 0 || err.offset == src.len(), "{err:?}");
             assert!(!err.message.is_empty() && !err.help.is_empty(), "{err:?}");
             let r = err.render(src);
@@ -41,19 +44,17 @@ fuzz_target!(|data: &[u8]| {
     }
     // the same function with its variables in reverse order
     let rev_order: Vec<String> = vars.iter().rev().cloned().collect();
-    let rev = e.with_variable_order(&rev_order).expect("a permutation of its own variables");
+    let rev = e
+        .with_variable_order(&rev_order)
+        .expect("a permutation of its own variables");
 
     let mut g = vec![0.0; n];
     let mut g2 = vec![0.0; n];
     let mut gr = vec![0.0; n];
     let mut h = vec![0.0; if n <= HESSIAN_MAX_VARS { n * n } else { 0 }];
-    let points: [&dyn Fn(usize) -> f64; 5] = [
-        &|_| 1.0,
-        &|_| 0.5,
-        &|_| 3.0,
-        &|i| 0.25 + i as f64,
-        &|i| 10f64.powi(i as i32 % 5 - 2),
-    ];
+    let points: [&dyn Fn(usize) -> f64; 5] = [&|_| 1.0, &|_| 0.5, &|_| 3.0, &|i| 0.25 + i as f64, &|i| {
+        10f64.powi(i as i32 % 5 - 2)
+    }];
     for p in points {
         let x: Vec<f64> = (0..n).map(p).collect();
         let xr: Vec<f64> = x.iter().rev().copied().collect();
@@ -69,7 +70,10 @@ fuzz_target!(|data: &[u8]| {
             let vh = e.hessian(&x, &mut g2, &mut h);
             assert!(same(v, vh), "eval {v} vs hessian's value {vh}");
             for i in 0..n {
-                assert!(same(g[i], g2[i]), "gradient {g:?} vs hessian's gradient {g2:?} at {x:?}");
+                assert!(
+                    same(g[i], g2[i]),
+                    "gradient {g:?} vs hessian's gradient {g2:?} at {x:?}"
+                );
                 for j in 0..n {
                     assert!(same(h[i * n + j], h[j * n + i]), "hessian not symmetric");
                 }

@@ -11,17 +11,29 @@ mod common;
 
 const SCENARIOS: &[(&str, &str)] = &[
     ("tupperware.toml", include_str!("../../scenarios/tupperware.toml")),
-    ("tupperware_shock.toml", include_str!("../../scenarios/tupperware_shock.toml")),
+    (
+        "tupperware_shock.toml",
+        include_str!("../../scenarios/tupperware_shock.toml"),
+    ),
     ("diamond.toml", include_str!("../../scenarios/diamond.toml")),
     ("two_finals.toml", include_str!("../../scenarios/two_finals.toml")),
-    ("competitive_industry.toml", include_str!("../../scenarios/competitive_industry.toml")),
+    (
+        "competitive_industry.toml",
+        include_str!("../../scenarios/competitive_industry.toml"),
+    ),
     ("copy_fanout.toml", include_str!("../../scenarios/copy_fanout.toml")),
     ("ces_economy.toml", include_str!("../../scenarios/ces_economy.toml")),
     ("labour_wage.toml", include_str!("../../scenarios/labour_wage.toml")),
-    ("constant_returns.toml", include_str!("../../scenarios/constant_returns.toml")),
+    (
+        "constant_returns.toml",
+        include_str!("../../scenarios/constant_returns.toml"),
+    ),
     ("leontief.toml", include_str!("../../scenarios/leontief.toml")),
     ("sweep_noise.toml", include_str!("../../scenarios/sweep_noise.toml")),
-    ("sweep_stability.toml", include_str!("../../scenarios/sweep_stability.toml")),
+    (
+        "sweep_stability.toml",
+        include_str!("../../scenarios/sweep_stability.toml"),
+    ),
 ];
 
 /// `lin:A:B:N` and `log:A:B:N` accept N up to 1,000,000 and take time in proportion (seconds
