@@ -275,6 +275,32 @@ pub fn best_response(
     x: &mut [f64],
     scratch: &mut Scratch,
 ) -> Option<f64> {
+    optimum(tech, params, revenue, prices, x, scratch).map(|(profit, _)| profit)
+}
+
+/// [`best_response`], also returning F at the plan (without productivity): the maximal
+/// profit and F(x*).
+pub fn best_response_and_output(
+    tech: &Technology,
+    params: &[f64],
+    revenue: f64,
+    prices: &[f64],
+    x: &mut [f64],
+    scratch: &mut Scratch,
+) -> Option<(f64, f64)> {
+    let (profit, value) = optimum(tech, params, revenue, prices, x, scratch)?;
+    Some((profit, value.unwrap_or_else(|| tech.value(x, params))))
+}
+
+/// The maximal profit, and F(x*) where it was computed on the way (the closed forms).
+fn optimum(
+    tech: &Technology,
+    params: &[f64],
+    revenue: f64,
+    prices: &[f64],
+    x: &mut [f64],
+    scratch: &mut Scratch,
+) -> Option<(f64, Option<f64>)> {
     let n = x.len();
     if tech.returns(params) == Returns::Constant
         || prices.iter().any(|p| p.is_nan() || *p <= 0.0)
@@ -285,7 +311,10 @@ pub fn best_response(
     }
     let profit = |x: &[f64]| revenue * tech.value(x, params) - prices.iter().zip(x).map(|(p, x)| p * x).sum::<f64>();
     if tech.closed_form_optimum(params, revenue, prices, x) {
-        return Some(profit(x)).filter(|v| v.is_finite());
+        // profit(x), keeping F(x)
+        let value = tech.value(x, params);
+        let profit = revenue * value - prices.iter().zip(&*x).map(|(p, x)| p * x).sum::<f64>();
+        return profit.is_finite().then_some((profit, Some(value)));
     }
     // Damped Newton from the starting guess, staying in the positive orthant.
     if scratch.grad.len() != n {
@@ -309,7 +338,7 @@ pub fn best_response(
             }
         }
         if converged {
-            return Some(current).filter(|v| v.is_finite());
+            return current.is_finite().then_some((current, None));
         }
         // Newton direction: (-R H) d = g
         scratch.slope.copy_from_slice(&scratch.dir);
@@ -342,11 +371,11 @@ pub fn best_response(
             return if x.iter().any(|v| *v > 1e200) {
                 None
             } else {
-                Some(current)
+                Some((current, None))
             };
         }
     }
-    Some(current).filter(|v| v.is_finite())
+    current.is_finite().then_some((current, None))
 }
 
 /// The gradient rule in relative form for a Cobb–Douglas firm, F = scale * prod x_i^a_i,

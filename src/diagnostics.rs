@@ -82,15 +82,10 @@ pub fn potential(economy: &Economy, prices: &[f64], warm: &mut [f64]) -> Option<
             p_in.extend(firms.input_good[r.clone()].iter().map(|&g| prices[g as usize]));
             let revenue = economy.revenue(f, prices) * firms.productivity[f];
             let x = &mut x[r.start - offset..r.end - offset];
-            profit[i] = agents::best_response(
-                economy.technology(f),
-                &firms.input_param[r],
-                revenue,
-                &p_in,
-                x,
-                &mut scratch,
-            )?;
-            y[i] = economy.output(f, x);
+            let (technology, params) = (economy.technology(f), &firms.input_param[r]);
+            let (pi, value) = agents::best_response_and_output(technology, params, revenue, &p_in, x, &mut scratch)?;
+            // productivity * F(x*), as `Economy::output` computes it
+            (profit[i], y[i]) = (pi, firms.productivity[f] * value);
         }
         Some(())
     };
