@@ -2235,10 +2235,11 @@ pub fn render_sweep(data: &SweepData, title: &str, size: ChartSize) -> Result<Ve
     let mut points: Vec<u64> = data.rows.iter().map(|r| r.point).collect();
     points.sort_unstable();
     points.dedup();
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     let subtitle = format!(
-        "{} points, {} runs: {c} converged, {d} diverged, {m} hit max_ticks",
-        points.len(),
-        data.rows.len()
+        "{}, {}: {c} converged, {d} diverged, {m} hit max_ticks",
+        plural(points.len(), "point"),
+        plural(data.rows.len(), "run")
     );
     render_png(size, |root, th| {
         if np == 1 {
