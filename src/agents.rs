@@ -275,7 +275,7 @@ pub fn best_response(
     x: &mut [f64],
     scratch: &mut Scratch,
 ) -> Option<f64> {
-    optimum(tech, params, revenue, prices, x, scratch).map(|(profit, _)| profit)
+    best_response_and_output(tech, params, revenue, prices, x, scratch).map(|(profit, _)| profit)
 }
 
 /// [`best_response`], also returning F at the plan (without productivity): the maximal
@@ -288,19 +288,6 @@ pub fn best_response_and_output(
     x: &mut [f64],
     scratch: &mut Scratch,
 ) -> Option<(f64, f64)> {
-    let (profit, value) = optimum(tech, params, revenue, prices, x, scratch)?;
-    Some((profit, value.unwrap_or_else(|| tech.value(x, params))))
-}
-
-/// The maximal profit, and F(x*) where it was computed on the way (the closed forms).
-fn optimum(
-    tech: &Technology,
-    params: &[f64],
-    revenue: f64,
-    prices: &[f64],
-    x: &mut [f64],
-    scratch: &mut Scratch,
-) -> Option<(f64, Option<f64>)> {
     let n = x.len();
     if tech.returns(params) == Returns::Constant
         || prices.iter().any(|p| p.is_nan() || *p <= 0.0)
@@ -309,12 +296,12 @@ fn optimum(
     {
         return None;
     }
-    let profit = |x: &[f64]| revenue * tech.value(x, params) - prices.iter().zip(x).map(|(p, x)| p * x).sum::<f64>();
+    let cost = |x: &[f64]| prices.iter().zip(x).map(|(p, x)| p * x).sum::<f64>();
+    let profit = |x: &[f64]| revenue * tech.value(x, params) - cost(x);
     if tech.closed_form_optimum(params, revenue, prices, x) {
-        // profit(x), keeping F(x)
         let value = tech.value(x, params);
-        let profit = revenue * value - prices.iter().zip(&*x).map(|(p, x)| p * x).sum::<f64>();
-        return profit.is_finite().then_some((profit, Some(value)));
+        let profit = revenue * value - cost(x);
+        return profit.is_finite().then_some((profit, value));
     }
     // Damped Newton from the starting guess, staying in the positive orthant.
     if scratch.grad.len() != n {
@@ -338,7 +325,7 @@ fn optimum(
             }
         }
         if converged {
-            return current.is_finite().then_some((current, None));
+            return current.is_finite().then_some((current, tech.value(x, params)));
         }
         // Newton direction: (-R H) d = g
         scratch.slope.copy_from_slice(&scratch.dir);
@@ -371,11 +358,11 @@ fn optimum(
             return if x.iter().any(|v| *v > 1e200) {
                 None
             } else {
-                Some((current, None))
+                Some((current, tech.value(x, params)))
             };
         }
     }
-    current.is_finite().then_some((current, None))
+    current.is_finite().then_some((current, tech.value(x, params)))
 }
 
 /// The gradient rule in relative form for a Cobb–Douglas firm, F = scale * prod x_i^a_i,

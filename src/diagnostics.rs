@@ -204,6 +204,21 @@ impl Diagnostics {
         self.potential_enabled = true;
     }
 
+    /// What the final checks of a run need, the rest freed: backprop at the final plans `x`
+    /// (in the buffers and along the schedule of the logged ticks), the reference equilibrium
+    /// and the note on it.
+    pub fn finish(self, economy: &Economy, x: &[f64]) -> (Option<Equilibrium>, Option<String>, Adjoints) {
+        let Diagnostics {
+            reference,
+            reference_note,
+            mut adjoints,
+            schedule,
+            ..
+        } = self;
+        backprop::backprop_into(economy, &schedule, &economy.goods.price, x, &mut adjoints);
+        (reference, reference_note, adjoints)
+    }
+
     /// Measure the tick just run (before its shocks apply). Good rows go to `rows`.
     pub fn measure(&mut self, engine: &Engine, step: &Step, goods: &[usize], rows: &mut Vec<GoodRow>) -> MetricsRow {
         let economy = &engine.economy;

@@ -4,7 +4,6 @@
 //! 2. the independent reference equilibrium, and
 //! 3. central finite differences of the reference value V with respect to each supply.
 
-use crate::backprop;
 use crate::diagnostics::{price_floor, rel_error, Diagnostics, GoodRow, MetricsRow};
 use crate::economy::{Economy, Names};
 use crate::engine::{Engine, Outcome};
@@ -238,16 +237,7 @@ pub fn execute(
     // The final adjoints reuse the diagnostics' buffers (a second set took about 40 bytes per
     // edge), and the engine's per-edge state is freed once they are computed: the report of
     // every good is built without them.
-    let (reference, reference_note, mut adj) = final_diagnostics(diagnostics);
-    let schedule = backprop::Schedule::new(&engine.economy);
-    backprop::backprop_into(
-        &engine.economy,
-        &schedule,
-        &engine.economy.goods.price,
-        &engine.x,
-        &mut adj,
-    );
-    drop(schedule);
+    let (reference, reference_note, adj) = diagnostics.finish(&engine.economy, &engine.x);
     let (mut final_economy, prices, traded, ticks) = final_engine(engine);
     let economy = &final_economy;
     let diverged = matches!(outcome, Outcome::Diverged { .. });
@@ -390,18 +380,6 @@ pub fn execute(
         }),
         outcome_kind: Some(outcome),
     })
-}
-
-/// What the final checks keep of the diagnostics: the reference equilibrium, the note on
-/// it, the adjoint buffers (the rest is freed).
-fn final_diagnostics(d: Diagnostics) -> (Option<reference::Equilibrium>, Option<String>, backprop::Adjoints) {
-    let Diagnostics {
-        reference,
-        reference_note,
-        adjoints,
-        ..
-    } = d;
-    (reference, reference_note, adjoints)
 }
 
 /// What the final checks keep of the engine: the economy, the prices, which goods are

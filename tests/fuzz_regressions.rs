@@ -35,6 +35,17 @@ fn load_err(text: &str) -> (InputError, String) {
     (e, rendered)
 }
 
+/// The text the first problem of `e` points at, after checking that its message starts with
+/// `message` (an unknown name in a production expression).
+fn first_unknown_name<'a>(e: &InputError, text: &'a str, message: &str, rendered: &str) -> &'a str {
+    let p = &e.problems[0];
+    assert!(p.message.starts_with(message), "{rendered}");
+    let Location::Span(r) = &p.location else {
+        panic!("{rendered}")
+    };
+    &text[r.clone()]
+}
+
 /// A small valid scenario whose production is `production` (inputs a and b, output y).
 fn with_production(production: &str) -> String {
     format!(
@@ -70,15 +81,8 @@ fn unknown_name_in_an_escaped_or_multiline_expression_is_pointed_at() {
     ] {
         let text = with_production(production);
         let (e, rendered) = load_err(&text);
-        let p = &e.problems[0];
-        assert!(
-            p.message.starts_with("'zz' in the production of firm 'F'"),
-            "{rendered}"
-        );
-        let Location::Span(r) = &p.location else {
-            panic!("{rendered}")
-        };
-        assert_eq!(&text[r.clone()], "zz", "{production}: {rendered}");
+        let shown = first_unknown_name(&e, &text, "'zz' in the production of firm 'F'", &rendered);
+        assert_eq!(shown, "zz", "{production}: {rendered}");
     }
 }
 
@@ -97,15 +101,8 @@ fn an_unknown_name_written_with_an_escape_is_pointed_at_as_written() {
             .expect_err("invalid"),
     ] {
         let rendered = check_error(&e, text);
-        let p = &e.problems[0];
-        assert!(
-            p.message.starts_with("'sq' in the production of firm 'A'"),
-            "{rendered}"
-        );
-        let Location::Span(r) = &p.location else {
-            panic!("{rendered}")
-        };
-        assert_eq!(&text[r.clone()], "\\u0073q", "{rendered}");
+        let shown = first_unknown_name(&e, text, "'sq' in the production of firm 'A'", &rendered);
+        assert_eq!(shown, "\\u0073q", "{rendered}");
         assert!(rendered.contains("fuzz.toml:9:15"), "{rendered}");
     }
 }
