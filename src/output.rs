@@ -562,6 +562,16 @@ mod tests {
         };
         let mut report = Report {
             check_tolerance: 1e-6,
+            checks: vec![crate::run::CheckRun {
+                check: "reference",
+                goods: 0,
+                max_error: None,
+                of: 3,
+                pass: false,
+                ran: false,
+                reason: Some("a \"reason\"".into()),
+                worst_good: None,
+            }],
             converged_at: Some(224),
             envelope_goods_checkable: 3,
             envelope_goods_checked: 2,
@@ -578,6 +588,7 @@ mod tests {
             outcome_detail: "converged at tick 224".into(),
             pass: true,
             reference_note: Some("a note".into()),
+            require: crate::run::Require::Adjoint,
             scenario: "every_field".into(),
             seed: u64::MAX,
             ticks: 225,

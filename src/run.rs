@@ -138,12 +138,70 @@ pub struct Timings {
     pub total_seconds: f64,
 }
 
+/// Which checks a run must have run to pass (`--require`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Require {
+    /// All three checks must run (dV/ds may run on a sample of the goods); a skipped check
+    /// fails the run. The default of `run`, `check` and `sweep`.
+    #[default]
+    All,
+    /// The adjoint check (price = backprop derivative) must run; the reference and dV/ds
+    /// checks count where they ran and are reported as skipped where they did not.
+    Adjoint,
+}
+
+impl std::str::FromStr for Require {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Require, String> {
+        match s {
+            "all" => Ok(Require::All),
+            "adjoint" => Ok(Require::Adjoint),
+            _ => Err(format!("'{s}' is not a requirement: use 'all' or 'adjoint'")),
+        }
+    }
+}
+
+/// One of the three final checks (DESIGN.md section 5): whether it ran, on how many goods,
+/// its largest error and where, and why it did not run (or ran on a sample). Fields in
+/// alphabetical order, as in `summary.json`'s `checks`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckRun {
+    /// `adjoint`, `reference` or `envelope` (dV/ds by finite differences).
+    pub check: &'static str,
+    /// Goods compared.
+    pub goods: usize,
+    /// Largest relative error over the goods compared (None when it did not run).
+    pub max_error: Option<f64>,
+    /// Goods the check applies to: the endogenous goods with a market.
+    pub of: usize,
+    /// Every good compared is within the check tolerance (false when it did not run).
+    pub pass: bool,
+    pub ran: bool,
+    /// Why the check did not run, or how its sample was chosen.
+    pub reason: Option<String>,
+    /// The good with the largest error.
+    pub worst_good: Option<String>,
+}
+
+impl CheckRun {
+    /// The check's name for people.
+    pub fn label(&self) -> &'static str {
+        match self.check {
+            "envelope" => "dV/ds",
+            other => other,
+        }
+    }
+}
+
 /// The result of a run: `summary.json` is its serialization (by [`crate::output::RunWriter`],
 /// streamed to the file). The fields are in alphabetical order, the order of the keys in
 /// `summary.json` (which has always listed them sorted).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub check_tolerance: f64,
+    /// The three checks: adjoint, reference, envelope (in that order).
+    pub checks: Vec<CheckRun>,
     pub converged_at: Option<u64>,
     /// Goods whose dV/ds was computed by finite differences (check 3), out of the goods with
     /// a market (endogenous, with users), and how they were chosen ([`fd_sample`]). The
@@ -162,6 +220,8 @@ pub struct Report {
     pub pass: bool,
     /// Why the reference checks are missing, if they are.
     pub reference_note: Option<String>,
+    /// The checks that must have run for the run to pass.
+    pub require: Require,
     pub scenario: String,
     pub seed: u64,
     pub ticks: u64,
@@ -336,6 +396,52 @@ pub fn execute(
             pass,
         });
     }
+    let checks = {
+        let name = |g: u32| economy.goods.name[g as usize].to_string();
+        let diverged_reason = "the run diverged: there is no final allocation to compare".to_string();
+        let reference_reason = reference_note
+            .clone()
+            .unwrap_or_else(|| "the reference equilibrium is missing".to_string());
+        let adjoint_reason = (diverged).then(|| diverged_reason.clone());
+        let ref_reason = if diverged {
+            Some(diverged_reason.clone())
+        } else if reference.is_none() {
+            Some(reference_reason.clone())
+        } else {
+            None
+        };
+        let env_reason = if diverged {
+            Some(diverged_reason)
+        } else if reference.is_none() {
+            Some(NEEDS_REFERENCE.to_string())
+        } else if envelope.is_none() {
+            Some(reference_note.clone().unwrap_or_else(|| "no good to check".to_string()))
+        } else {
+            (envelope_selection != "all").then(|| envelope_selection.clone())
+        };
+        let market = checkable.len();
+        vec![
+            summarise_check(
+                "adjoint",
+                &goods,
+                |c| c.error_adjoint,
+                market,
+                tol,
+                adjoint_reason,
+                name,
+            ),
+            summarise_check(
+                "reference",
+                &goods,
+                |c| c.error_reference,
+                market,
+                tol,
+                ref_reason,
+                name,
+            ),
+            summarise_check("envelope", &goods, |c| c.error_envelope, market, tol, env_reason, name),
+        ]
+    };
     // the report takes over the goods' names
     let scenario = economy.name.clone();
     let names = std::mem::take(&mut final_economy.goods.name);
@@ -343,7 +449,8 @@ pub fn execute(
         Outcome::Converged { tick } => Some(tick),
         _ => None,
     };
-    let pass = converged_at.is_some() && goods.iter().all(|g| g.pass);
+    let require = Require::default();
+    let pass = verdict_pass(converged_at.is_some(), &checks, require);
     let outcome_detail = match &outcome {
         Outcome::Converged { tick } => format!("converged at tick {tick}"),
         Outcome::Diverged { tick, what } => format!("diverged at tick {tick}: {what}"),
@@ -362,6 +469,8 @@ pub fn execute(
         ticks,
         converged_at,
         check_tolerance: tol,
+        checks,
+        require,
         pass,
         max_error_adjoint: max_adj,
         max_error_reference: max_ref,
@@ -380,6 +489,75 @@ pub fn execute(
         }),
         outcome_kind: Some(outcome),
     })
+}
+
+/// One check over the goods: it ran unless `reason_not_run` says why not (a reason given for
+/// a check that ran, e.g. how a sample was chosen, is kept as its `reason`).
+fn summarise_check(
+    check: &'static str,
+    goods: &[GoodCheck],
+    error: impl Fn(&GoodCheck) -> Option<f64>,
+    of: usize,
+    tol: f64,
+    reason: Option<String>,
+    name: impl Fn(u32) -> String,
+) -> CheckRun {
+    let mut compared = 0;
+    let mut worst: Option<(f64, u32)> = None;
+    for c in goods {
+        if let Some(e) = error(c) {
+            compared += 1;
+            // NaN (no comparison possible) counts as the worst
+            let e = if e.is_nan() { f64::INFINITY } else { e };
+            if worst.is_none_or(|(w, _)| e > w) {
+                worst = Some((e, c.good));
+            }
+        }
+    }
+    // A check ran when it compared a good, or when there was none to compare and nothing
+    // stopped it.
+    let ran = compared > 0 || (reason.is_none() && of == 0);
+    let reason = match reason {
+        None if !ran => Some("no good could be compared".to_string()),
+        r => r,
+    };
+    CheckRun {
+        check,
+        goods: compared,
+        max_error: if ran { Some(worst.map_or(0.0, |(e, _)| e)) } else { None },
+        of,
+        pass: ran && worst.is_none_or(|(e, _)| e <= tol),
+        ran,
+        reason,
+        worst_good: worst.map(|(_, g)| name(g)),
+    }
+}
+
+/// Why dV/ds did not run when the reference equilibrium is missing (the reference check
+/// gives the reason it is).
+pub const NEEDS_REFERENCE: &str = "finite differences of V need the reference equilibrium, which is missing";
+
+/// Whether a run passes: it converged, every check that ran passed, and the checks that
+/// `require` names ran.
+pub fn verdict_pass(converged: bool, checks: &[CheckRun], require: Require) -> bool {
+    let required = |c: &CheckRun| match require {
+        Require::All => true,
+        Require::Adjoint => c.check == "adjoint",
+    };
+    converged && checks.iter().all(|c| if c.ran { c.pass } else { !required(c) })
+}
+
+impl Report {
+    /// Judge the run again under `require` (the report is made under [`Require::All`]).
+    pub fn set_require(&mut self, require: Require) {
+        self.require = require;
+        self.pass = verdict_pass(self.converged_at.is_some(), &self.checks, require);
+    }
+
+    /// The check named `check` (`adjoint`, `reference`, `envelope`).
+    pub fn check(&self, check: &str) -> Option<&CheckRun> {
+        self.checks.iter().find(|c| c.check == check)
+    }
 }
 
 /// What the final checks keep of the engine: the economy, the prices, which goods are

@@ -26,10 +26,13 @@ struct Budget {
     memory: u64,
 }
 
-/// Every bad file: under 1 s and 200 MB.
+/// Every bad file: under 1 s of CPU and 200 MB. The time budget is a guard against slow
+/// paths (a quadratic scan, a retry loop), not a benchmark: it counts CPU time, which a busy
+/// machine inflates far less than wall time, and allows 5 s of wall time for the waiting a
+/// shared machine adds (the speed itself is measured in `benches/load.rs`).
 const BUDGET: Budget = Budget {
-    wall: Some(Duration::from_secs(1)),
-    cpu: None,
+    wall: Some(Duration::from_secs(5)),
+    cpu: Some(Duration::from_secs(1)),
     memory: 200_000_000,
 };
 

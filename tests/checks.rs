@@ -1,6 +1,7 @@
 //! The final checks at scale: finite differences of V accurate on generated economies with
 //! split goods, the deterministic sample of goods they cover in big economies, `run`'s short
-//! stdout for big economies, and `gradient` on economies that are not trees.
+//! stdout for big economies, `gradient` on economies that are not trees, and verdicts that
+//! name the checks they ran (a skipped check is never silent).
 
 use assert_cmd::Command;
 use pricegrad::economy::Economy;
@@ -170,7 +171,13 @@ fn run_prints_a_short_summary_of_a_big_economy_ending_with_the_verdict() {
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines.len() <= 30, "{} lines:\n{stdout}", lines.len());
-    assert!(lines.last().unwrap().starts_with("PASS:"), "{stdout}");
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .starts_with("PASS (adjoint, reference, dV/ds on 40 of 120 goods): "),
+        "{stdout}"
+    );
     for want in [
         "120 market goods; the 15 with the largest errors",
         "summary.json",
@@ -198,7 +205,14 @@ fn run_prints_a_short_summary_of_a_big_economy_ending_with_the_verdict() {
         assert!(stdout.lines().any(|l| l.starts_with(good)), "{good}:\n{stdout}");
     }
     assert!(stdout.contains("over 3 goods"), "{stdout}");
-    assert!(stdout.lines().last().unwrap().starts_with("PASS:"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("PASS (adjoint, reference, dV/ds): "),
+        "{stdout}"
+    );
 }
 
 fn gradient_json(file: &std::path::Path) -> serde_json::Value {
@@ -280,4 +294,136 @@ fn gradient_works_on_economies_that_are_not_trees() {
             r.goods[g].price
         );
     }
+}
+
+/// The essay's chain with firm C's production wrapped in a `min` that never binds: the
+/// market converges as on the plain chain, but the reference solver does not take `min`
+/// (not smooth), so the reference and dV/ds checks cannot run.
+const CHAIN_WITH_MIN: &str = r#"
+name = "chain_min"
+[goods.natgas]
+endowment = 4.0
+[goods.ethylene]
+[goods.polyethylene]
+[goods.tupperware]
+price = 1.0
+[[firms]]
+name = "A"
+output = "ethylene"
+production = "sqrt(natgas)"
+[[firms]]
+name = "B"
+output = "polyethylene"
+production = "1 - 1/(ethylene + 1)"
+[[firms]]
+name = "C"
+output = "tupperware"
+production = "min(ln(polyethylene), 100)"
+"#;
+
+/// A skipped check fails the run under the default `--require all`, with its reason on the
+/// verdict line; `--require adjoint` passes it and still says what was skipped and why.
+/// summary.json lists the three checks with `ran`, `goods`, `max_error`, `reason`.
+#[test]
+fn a_skipped_check_is_named_in_the_verdict_and_fails_unless_only_the_adjoint_is_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("chain_min.toml");
+    fs::write(&file, CHAIN_WITH_MIN).unwrap();
+
+    let out = pricegrad().arg("check").arg(&file).assert().code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains(": FAIL (adjoint only; --require all needs every check"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("reference and dV/ds skipped: "), "{stdout}");
+    assert!(
+        stdout.contains("min"),
+        "the reason names what the solver cannot take:\n{stdout}"
+    );
+
+    let out = pricegrad()
+        .arg("check")
+        .arg(&file)
+        .args(["--require", "adjoint"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains(": PASS (adjoint only; reference and dV/ds skipped: "),
+        "{stdout}"
+    );
+
+    let dest = dir.path().join("out");
+    pricegrad()
+        .arg("run")
+        .arg(&file)
+        .args(["--quiet", "--require", "adjoint", "--out"])
+        .arg(&dest)
+        .assert()
+        .success();
+    let summary: serde_json::Value = serde_json::from_slice(&fs::read(dest.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["require"], "adjoint");
+    assert_eq!(summary["pass"], true);
+    let checks = summary["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks.iter().map(|c| c["check"].as_str().unwrap()).collect();
+    assert_eq!(names, ["adjoint", "reference", "envelope"]);
+    assert_eq!(checks[0]["ran"], true);
+    assert_eq!(checks[0]["goods"], 3);
+    assert!(checks[0]["max_error"].as_f64().unwrap() < 1e-6);
+    for c in &checks[1..] {
+        assert_eq!(c["ran"], false, "{c}");
+        assert_eq!(c["goods"], 0, "{c}");
+        assert!(c["max_error"].is_null(), "{c}");
+        assert!(!c["reason"].as_str().unwrap().is_empty(), "{c}");
+    }
+}
+
+/// A run stopped early by a loose tolerance fails its checks, and the verdict says which
+/// check, at which good, by how much, against which tolerance.
+#[test]
+fn a_failed_check_is_explained_in_one_line() {
+    let out = pricegrad()
+        .args(["check", "scenarios/tupperware.toml", "--set", "run.tolerance=1e-3"])
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let line = stdout.trim();
+    assert!(line.contains(": FAIL: adjoint check: the price of "), "{line}");
+    assert!(line.contains("differs from its backprop adjoint"), "{line}");
+    assert!(line.contains("(check_tolerance 1e-6)"), "{line}");
+    let good = ["natgas", "ethylene", "polyethylene"]
+        .into_iter()
+        .find(|g| line.contains(&format!("the price of {g},")));
+    assert!(good.is_some(), "names a good: {line}");
+
+    // every check ran and all three are reported in summary.json's terms: the verdict of a
+    // passing run names them
+    let out = pricegrad()
+        .args(["check", "scenarios/tupperware.toml"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(stdout.contains(": PASS (adjoint, reference, dV/ds): "), "{stdout}");
+}
+
+/// `gradient` shows what the planner's firms use of a fixed-price input: on labour_wage the
+/// farm hires labour at the wage, and V is the value of output less the wage bill.
+#[test]
+fn gradient_shows_the_planners_use_of_fixed_price_inputs() {
+    let v = gradient_json(std::path::Path::new("scenarios/labour_wage.toml"));
+    let goods = v["goods"].as_array().unwrap();
+    let good = |n: &str| goods.iter().find(|g| g["good"] == n).unwrap().clone();
+    let labour = good("labour");
+    let meal = good("meal");
+    let used = labour["used"].as_f64().unwrap();
+    assert!(used > 0.1, "labour used {used}");
+    let wage = labour["adjoint"].as_f64().unwrap();
+    let value = v["value"].as_f64().unwrap();
+    let made = meal["supplied"].as_f64().unwrap() * meal["adjoint"].as_f64().unwrap();
+    assert!(
+        rel(value, made - wage * used) < 1e-9,
+        "V {value} vs {made} - {wage} * {used}"
+    );
 }

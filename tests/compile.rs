@@ -3,7 +3,7 @@
 
 use assert_cmd::Command;
 use pricegrad::compile::{compile, Compiled, Options};
-use pricegrad::run::{self, Report};
+use pricegrad::run::{self, Report, Require};
 use pricegrad::scenario;
 use std::sync::atomic::AtomicBool;
 
@@ -28,8 +28,20 @@ fn simulate(c: &Compiled) -> Report {
 /// the derivative computed by hand.
 #[track_caller]
 fn check_gradient(expr: &str, at: &[(&str, f64)], by_hand: &[(&str, f64)]) -> (Compiled, Report) {
+    check_gradient_requiring(expr, at, by_hand, Require::All)
+}
+
+/// As [`check_gradient`], judging the run's own checks under `require`.
+#[track_caller]
+fn check_gradient_requiring(
+    expr: &str,
+    at: &[(&str, f64)],
+    by_hand: &[(&str, f64)],
+    require: Require,
+) -> (Compiled, Report) {
     let c = compiled(expr, at);
-    let report = simulate(&c);
+    let mut report = simulate(&c);
+    report.set_require(require);
     assert!(
         report.converged_at.is_some(),
         "{expr}: the market did not converge: {}\n{}",
@@ -131,11 +143,24 @@ fn logs_and_a_geometric_mean() {
 fn min_away_from_its_kink() {
     // f = min(2 sqrt(x), 5) + ln(1 + y) at (1, 3): the min is 2 sqrt(x), so df/dx = 1/sqrt(x)
     // = 1, df/dy = 1/(1 + y) = 1/4
-    check_gradient(
+    // The reference solver takes no min/max (not smooth): the run passes on the adjoint check
+    // alone, and says so, and fails when every check is required.
+    let (_, report) = check_gradient_requiring(
         "min(2*sqrt(x), 5) + ln(1 + y)",
         &[("x", 1.0), ("y", 3.0)],
         &[("x", 1.0), ("y", 0.25)],
+        Require::Adjoint,
     );
+    let reference = report.check("reference").unwrap();
+    assert!(!reference.ran);
+    assert!(
+        reference.reason.as_deref().unwrap().contains("min or max"),
+        "{reference:?}"
+    );
+    assert!(report.check("adjoint").unwrap().ran);
+    let mut strict = report.clone();
+    strict.set_require(Require::All);
+    assert!(!strict.pass);
 }
 
 #[test]

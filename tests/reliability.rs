@@ -632,7 +632,10 @@ fn divergence_and_a_stalled_run_exit_1_with_a_message_and_finite_files() {
     // check: the same verdicts, nothing written
     let (code, stdout, _) = run(&["check", "--set", "run.max_ticks=30"], Some(root.path()));
     assert_eq!(code, 1);
-    assert!(stdout.contains("FAIL (did not converge"), "{stdout}");
+    assert!(
+        stdout.contains(": FAIL: did not converge within max_ticks = 30"),
+        "{stdout}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

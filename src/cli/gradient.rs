@@ -68,6 +68,11 @@ pub fn run(args: &GradientArgs) -> u8 {
     };
     let adj = backprop::backprop(&economy, &prices, &plan.x);
     let goods = &economy.goods;
+    // what the planner's firms use of each good (a fixed-price input is bought at its price)
+    let mut used = vec![0.0; goods.len()];
+    for (e, &g) in economy.firms.input_good.iter().enumerate() {
+        used[g as usize] += plan.x[e];
+    }
     if args.json {
         let rows: Vec<serde_json::Value> = (0..goods.len())
             .map(|g| {
@@ -75,6 +80,8 @@ pub fn run(args: &GradientArgs) -> u8 {
                     "good": goods.name[g],
                     "fixed_price": goods.fixed[g],
                     "quantity": plan.supply[g],
+                    "supplied": plan.supply[g],
+                    "used": used[g],
                     "adjoint": adj.good[g],
                 })
             })
@@ -93,18 +100,23 @@ pub fn run(args: &GradientArgs) -> u8 {
         println!("{}: the gradient of final value", economy.name);
         println!("method: {}", plan.how);
         println!(
-            "{:<16} {:>10} {:>18} {:>18}",
-            "good", "kind", "quantity", "adjoint (price)"
+            "{:<16} {:>10} {:>18} {:>18} {:>18}",
+            "good", "kind", "supplied", "used", "adjoint (price)"
         );
         for g in 0..goods.len() {
             println!(
-                "{:<16} {:>10} {:>18.10} {:>18.10}",
+                "{:<16} {:>10} {:>18.10} {:>18.10} {:>18.10}",
                 &goods.name[g],
                 if goods.fixed[g] { "fixed" } else { "market" },
                 plan.supply[g],
+                used[g],
                 adj.good[g]
             );
         }
+        println!(
+            "supplied = endowment + output; used = bought by firms (a fixed-price good is bought from \
+             or sold to the outside at its price)"
+        );
         println!("value V = {:.10}", plan.value);
     }
     EXIT_PASS

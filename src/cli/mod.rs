@@ -142,6 +142,12 @@ pub struct RunArgs {
     /// Size of convergence.png in pixels.
     #[arg(long, value_name = "WxH", default_value = "1600x1200", value_parser = plot::parse_size)]
     pub chart_size: crate::plot::ChartSize,
+    /// Checks that must run for a PASS: 'all' (adjoint, reference and dV/ds; a check that
+    /// could not run fails the run, with its reason) or 'adjoint' (price = backprop
+    /// derivative; the other two count where they ran and are reported as skipped where
+    /// they did not).
+    #[arg(long, value_name = "all|adjoint", default_value = "all")]
+    pub require: crate::run::Require,
 }
 
 impl RunArgs {
@@ -157,6 +163,7 @@ impl RunArgs {
             quiet: false,
             no_timing: false,
             chart_size: crate::plot::ChartSize::default(),
+            require: crate::run::Require::All,
         }
     }
 }

@@ -4,7 +4,7 @@
 use super::{report_input_error, RunArgs, EXIT_BAD_INPUT, EXIT_FAIL, EXIT_PASS};
 use crate::output::{self, RunWriter};
 use crate::plot;
-use crate::run::{self, Discard, GoodCheck, Report};
+use crate::run::{self, CheckRun, Discard, GoodCheck, Report};
 use crate::scenario;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
@@ -89,6 +89,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
             return not_written(&e);
         }
     };
+    report.set_require(args.require);
     let mut chart_error = None;
     // a run that diverged in its first tick logged nothing: there is no chart to draw
     let nothing_to_draw = report.outcome == "diverged" && report.ticks <= 1;
@@ -124,12 +125,11 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         );
         print_table(&report, &label, Some((&dir, &files)));
     } else {
-        println!(
-            "{}: {} ({})",
-            label,
-            if report.pass { "PASS" } else { "FAIL" },
-            report.outcome_detail
-        );
+        if report.converged_at.is_some() {
+            println!("{label}: {} ({})", verdict(&report), report.outcome_detail);
+        } else {
+            println!("{label}: {}", verdict(&report));
+        }
     }
     if nothing_to_draw {
         chart_error = None;
@@ -260,57 +260,151 @@ pub fn print_table(r: &Report, label: &str, written: Option<(&std::path::Path, &
             }
         );
     }
-    let over = |errors: Vec<Option<f64>>| -> Option<(f64, usize)> {
-        let present: Vec<f64> = errors.into_iter().flatten().collect();
-        (!present.is_empty()).then(|| (present.iter().copied().fold(0.0, f64::max), present.len()))
-    };
-    let line = |name: &str, stat: Option<(f64, usize)>, of: String| match stat {
-        Some((e, n)) => println!("{name}: largest relative error {e:.1e} over {n}{of} goods"),
-        None => println!("{name}: not checked"),
-    };
-    line(
-        "adjoint (backprop at the final allocation)",
-        over(market.iter().map(|g| g.error_adjoint).collect()),
-        String::new(),
-    );
-    line(
-        "reference (independent equilibrium solver)",
-        over(market.iter().map(|g| g.error_reference).collect()),
-        String::new(),
-    );
-    let fd = over(market.iter().map(|g| g.error_envelope).collect());
-    let of = if r.envelope_selection == "all" {
-        String::new()
-    } else {
-        format!(" of {}", r.envelope_goods_checkable)
-    };
-    line("dV/ds (finite differences of V)", fd, of);
-    if fd.is_some() && r.envelope_selection != "all" {
-        println!("  finite differences sampled: {}", r.envelope_selection);
-    }
-    if let Some(note) = &r.reference_note {
-        println!("note: no reference check: {note}");
+    for c in &r.checks {
+        let name = match c.check {
+            "adjoint" => "adjoint (backprop at the final allocation)",
+            "reference" => "reference (independent equilibrium solver)",
+            _ => "dV/ds (finite differences of V)",
+        };
+        match (c.ran, c.max_error) {
+            (true, Some(e)) => {
+                let of = if c.goods < c.of {
+                    format!(" of {}", thousands(c.of))
+                } else {
+                    String::new()
+                };
+                println!(
+                    "{name}: largest relative error {e:.1e} over {}{of} goods",
+                    thousands(c.goods)
+                );
+                if let Some(how) = &c.reason {
+                    println!("  sampled: {how}");
+                }
+            }
+            _ => println!(
+                "{name}: not run: {}",
+                c.reason.as_deref().unwrap_or("no reason recorded")
+            ),
+        }
     }
     if let Some((d, files)) = written {
         println!("wrote {}/ ({files})", d.display());
     }
-    let worst = [Some(r.max_error_adjoint), r.max_error_reference, r.max_error_envelope]
-        .into_iter()
-        .flatten()
-        .fold(0.0, f64::max);
+    println!("{}", verdict(r));
+}
+
+/// The verdict in one line: PASS or FAIL, the checks that ran (and on how many goods where
+/// that is a sample) and, for a FAIL, its cause: the run did not converge, a check that had
+/// to run did not (and why), or which check failed at which good by how much.
+pub fn verdict(r: &Report) -> String {
+    let ran: Vec<&CheckRun> = r.checks.iter().filter(|c| c.ran).collect();
+    let skipped: Vec<&CheckRun> = r.checks.iter().filter(|c| !c.ran).collect();
+    let names = ran
+        .iter()
+        .map(|c| {
+            if c.goods < c.of {
+                format!("{} on {} of {} goods", c.label(), thousands(c.goods), thousands(c.of))
+            } else {
+                c.label().to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let reason = |c: &CheckRun| c.reason.clone().unwrap_or_else(|| "no reason recorded".to_string());
+    // dV/ds skipped for want of the reference is said once, with the reference's reason
+    let skipped_text = match skipped.as_slice() {
+        [a, b] if a.check == "reference" && b.reason.as_deref() == Some(run::NEEDS_REFERENCE) => {
+            format!("reference and dV/ds skipped: {}", reason(a))
+        }
+        _ => skipped
+            .iter()
+            .map(|c| format!("{} skipped: {}", c.label(), reason(c)))
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
     if r.pass {
-        println!(
-            "PASS: every market price equals its derivative within {:e} (largest relative error {worst:.1e})",
+        let worst = ran.iter().filter_map(|c| c.max_error).fold(0.0, f64::max);
+        let which = if skipped.is_empty() {
+            names
+        } else {
+            format!("{names} only; {skipped_text}")
+        };
+        return format!(
+            "PASS ({which}): every market price equals its derivative within {:e} (largest relative error {worst:.1e})",
             r.check_tolerance
         );
-    } else if r.converged_at.is_some() {
-        println!(
-            "FAIL: a price differs from its derivative by more than {:e} (largest relative error {worst:.1e})",
-            r.check_tolerance
-        );
-    } else {
-        println!("FAIL: {}", r.outcome_detail);
     }
+    if r.converged_at.is_none() {
+        return format!("FAIL: {}", r.outcome_detail);
+    }
+    if let Some(c) = ran.iter().find(|c| !c.pass) {
+        let also: Vec<&str> = ran
+            .iter()
+            .filter(|o| !o.pass && o.check != c.check)
+            .map(|o| o.label())
+            .collect();
+        let also = if also.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; the {} check{} failed too",
+                also.join(" and "),
+                if also.len() > 1 { "s" } else { "" }
+            )
+        };
+        return format!("FAIL: {}{also}", mismatch(r, c));
+    }
+    format!("FAIL ({names} only; --require all needs every check, --require adjoint accepts the adjoint check alone): {skipped_text}")
+}
+
+/// A failed check's worst good: its price, the value it was compared with, and the error.
+fn mismatch(r: &Report, c: &CheckRun) -> String {
+    let good = c.worst_good.as_deref().unwrap_or("?");
+    let g = r.goods.get(good);
+    let (what, value) = match (c.check, g) {
+        ("adjoint", Some(g)) => ("its backprop adjoint", Some(g.adjoint)),
+        ("reference", Some(g)) => ("the reference price", g.reference),
+        (_, Some(g)) => ("dV/ds", g.envelope),
+        _ => ("its derivative", None),
+    };
+    format!(
+        "{} check: the price of {good}, {}, differs from {what}, {}, by {} relative (check_tolerance {:e}){}",
+        c.label(),
+        fmt(g.map(|g| g.price)),
+        fmt(value),
+        fmt_err(c.max_error),
+        r.check_tolerance,
+        if c.goods > 1 {
+            let bad = r
+                .goods
+                .iter()
+                .filter(|g| {
+                    let e = match c.check {
+                        "adjoint" => g.error_adjoint,
+                        "reference" => g.error_reference,
+                        _ => g.error_envelope,
+                    };
+                    e.is_some_and(|e| e.is_nan() || e > r.check_tolerance)
+                })
+                .count();
+            format!("; {} of {} goods are off", thousands(bad), thousands(c.goods))
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// 5000 as "5,000".
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 /// The largest of a good's relative errors (for ranking).
