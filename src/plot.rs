@@ -3462,7 +3462,9 @@ mod tests {
     use std::fmt::Write as _;
 
     const TRAJ_HEADER: &str = "tick,good,price,supply,demand,excess,adjoint,reference";
-    const MET_HEADER: &str = "tick,max_rel_excess,max_rel_price_change,max_rel_adjoint_error,max_rel_reference_error,phi,phi_gap,cosine,spread,shock";
+    /// The header as written now (the tests' CSV text uses it; TRAJ_HEADER is the header of
+    /// earlier versions, which the reader still takes).
+    const MET_HEADER: &str = "tick,max_rel_excess,max_rel_price_change,max_rel_adjoint_error,max_rel_reference_error,phi,phi_gap,cosine,cosine_mirror,lyapunov,mispricing,firm_lag,spread,shock";
 
     /// A small run description from which CSV text is generated.
     struct Synth {
@@ -3570,9 +3572,19 @@ mod tests {
                     .map(|s| s.1)
                     .collect::<Vec<_>>()
                     .join(";");
+                let lyapunov = if self.refs {
+                    format!("{}", 2.0 * 0.9f64.powf(tf))
+                } else {
+                    String::new()
+                };
+                let (mis, lag) = if self.phi {
+                    (format!("{}", 0.6 * max_ex), format!("{}", 0.4 * max_ex))
+                } else {
+                    (String::new(), String::new())
+                };
                 writeln!(
                     met,
-                    "{t},{max_ex},{},{},{max_ex},{phi},{gap},{cos},0.01,{shock}",
+                    "{t},{max_ex},{},{},{max_ex},{phi},{gap},{cos},{cos},{lyapunov},{mis},{lag},0.01,{shock}",
                     max_ex * 0.5,
                     1e-9
                 )
@@ -3701,27 +3713,161 @@ mod tests {
         check_run(&data, ChartSize::default());
     }
 
-    /// Without a reference Φ* (large economies) the panel shows Φ minus its smallest logged
-    /// value instead of saying that there is no Φ.
+    /// Without a reference Φ* (large economies) the panel draws Φ itself and says that Φ* is
+    /// unknown: it does not invent a minimum (Φ minus its smallest logged value drew a dip that
+    /// was not there). With a reference, Φ − Φ* as logged.
     #[test]
-    fn phi_without_reference_is_drawn_from_its_minimum() {
+    fn phi_without_reference_is_drawn_itself() {
         let (_d, mut data) = Synth::converged().data();
         for m in &mut data.metrics {
             m.phi_gap = None;
+            m.lyapunov = None;
             m.phi = Some(10.0 + 2.0 * 0.9f64.powf(m.tick as f64));
         }
         let prep = ConvPrep::new(&data).unwrap();
-        assert!(prep.phi_from_min);
-        let min = data.metrics.iter().filter_map(|m| m.phi).fold(f64::INFINITY, f64::min);
-        for (q, m) in prep.phi_gap.iter().zip(&data.metrics) {
-            assert_eq!(q.1, m.phi.unwrap() - min);
+        assert_eq!(prep.distance, DistanceView::Phi);
+        for (q, m) in prep.phi.iter().zip(&data.metrics) {
+            assert_eq!(q.1, m.phi.unwrap());
         }
         check_run(&data, SMALL);
         // with the reference, the gap as logged
         let (_d, data) = Synth::converged().data();
         let prep = ConvPrep::new(&data).unwrap();
-        assert!(!prep.phi_from_min);
+        assert_eq!(prep.distance, DistanceView::Gap);
         assert_eq!(prep.phi_gap[0].1, data.metrics[0].phi_gap.unwrap());
+        // neither: an empty panel that says why
+        let (_d, mut data) = Synth {
+            phi: false,
+            refs: false,
+            ..Synth::converged()
+        }
+        .data();
+        for m in &mut data.metrics {
+            m.lyapunov = None;
+        }
+        assert_eq!(ConvPrep::new(&data).unwrap().distance, DistanceView::Empty);
+        check_run(&data, SMALL);
+    }
+
+    /// The dashed p* line is the reference price only: where a row has none (the reference
+    /// solver did not take the economy), nothing is drawn, not the moving adjoint.
+    #[test]
+    fn pstar_is_drawn_only_where_there_is_a_reference() {
+        let (_d, mut data) = Synth::converged().data();
+        for r in data.trajectory.iter_mut().filter(|r| r.tick >= 200) {
+            r.reference = None;
+        }
+        let prep = ConvPrep::new(&data).unwrap();
+        for g in &prep.goods {
+            for (q, r) in g.pstar.iter().zip(data.trajectory.iter().filter(|r| r.good == g.name)) {
+                assert_eq!(q.1.is_nan(), r.reference.is_none(), "{} at {}", g.name, r.tick);
+            }
+        }
+        check_run(&data, SMALL);
+    }
+
+    /// Every series stays inside its data area: prices at 0 on a log axis, values far out
+    /// of range, NaN, and zigzags whose wide-line corners used to reach across the panel
+    /// above.
+    #[test]
+    fn series_are_clipped_to_their_data_area() {
+        ensure_font().unwrap();
+        let (w, h) = (400u32, 300u32);
+        let mut buf = vec![255u8; (w * h * 3) as usize];
+        let rect;
+        {
+            let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+            let mut chart = ChartBuilder::on(&root)
+                .margin(60)
+                .build_cartesian_2d(Axis::linear(0.0, 100.0), Axis::log(1e-3, 10.0))
+                .unwrap();
+            // zigzag between 0 (far below on a log axis) and 1e6 (far above), and NaN
+            let zig: Vec<(f64, f64)> = (0..=100)
+                .map(|i| {
+                    let y = match i % 5 {
+                        0 => 0.0,
+                        1 => 1e6,
+                        2 => 0.5,
+                        3 => f64::NAN,
+                        _ => 1e-30,
+                    };
+                    (i as f64, y)
+                })
+                .collect();
+            let th = Theme { s: 1.0 };
+            for width in [1, 2, 3, 6] {
+                draw_path(&mut chart, &zig, C_BLUE.stroke_width(width), false, 1000, th).unwrap();
+                draw_path(&mut chart, &zig, C_ORANGE.stroke_width(width), true, 1000, th).unwrap();
+            }
+            // a sharp U-turn at the bottom edge (one positive price between zeros)
+            let spike = [(10.0, 0.0), (11.0, 5.0), (12.0, 0.0)];
+            draw_path(&mut chart, &spike, C_VERMILLION.stroke_width(3), false, 1000, th).unwrap();
+            let band: Vec<(f64, f64, f64)> = (0..=100).map(|i| (i as f64, 1e-9, 1e9)).collect();
+            draw_band(&mut chart, &band, BAND, 1000).unwrap();
+            rect = data_rect(&chart);
+            root.present().unwrap();
+        }
+        // half the widest line beyond the edge at most
+        let margin = 4;
+        let mut outside = 0;
+        for y in 0..h as i32 {
+            for x in 0..w as i32 {
+                let i = ((y as u32 * w + x as u32) * 3) as usize;
+                let white = buf[i] == 255 && buf[i + 1] == 255 && buf[i + 2] == 255;
+                let near = x >= rect.0 - margin && x < rect.2 + margin && y >= rect.1 - margin && y < rect.3 + margin;
+                if !white && !near {
+                    outside += 1;
+                }
+            }
+        }
+        assert_eq!(outside, 0, "pixels drawn outside the data area {rect:?}");
+    }
+
+    /// The shock wave panel: one point per good that arrived, at its depth, from
+    /// `propagation.csv` with one shock (no shock_tick column) or several.
+    #[test]
+    fn shock_wave_is_read_and_drawn() {
+        let (d, _) = Synth {
+            goods: 3,
+            ticks: 300,
+            shocks: vec![(100, "tupperware.price=2")],
+            ..Synth::converged()
+        }
+        .data();
+        std::fs::write(
+            d.path().join("propagation.csv"),
+            "good,depth,arrival_tick,final_change\nsteel,1,102,1.5\ngrain,2,104,0.2\ntupperware,3,,0\n",
+        )
+        .unwrap();
+        let data = read_run(d.path()).unwrap();
+        assert_eq!(data.propagation.len(), 3);
+        let prep = ConvPrep::new(&data).unwrap();
+        assert_eq!(prep.wave.len(), 2);
+        assert_eq!(prep.wave_missing, 1);
+        assert_eq!((prep.wave[0].depth, prep.wave[0].after), (1.0, 2.0));
+        assert_eq!(prep.wave_shocks, vec![(100, "tupperware.price=2".to_string())]);
+        check_run(&data, SMALL);
+        check_run(&data, ChartSize::default());
+        std::fs::write(
+            d.path().join("propagation.csv"),
+            "shock_tick,good,depth,arrival_tick,final_change\n100,steel,1,102,1.5\n200,steel,1,210,-1\n",
+        )
+        .unwrap();
+        let data = read_run(d.path()).unwrap();
+        let prep = ConvPrep::new(&data).unwrap();
+        assert_eq!(prep.wave_shocks.len(), 2);
+        assert_eq!(prep.wave[1].after, 10.0);
+        check_run(&data, SMALL);
+    }
+
+    #[test]
+    fn moving_average_skips_gaps() {
+        let pts = [(0.0, 1.0), (1.0, f64::NAN), (2.0, 3.0), (3.0, 5.0)];
+        let m = moving_average(&pts, 1);
+        assert_eq!(m[0].1, 1.0);
+        assert!(m[1].1.is_nan());
+        assert_eq!(m[2].1, 4.0);
+        assert_eq!(m[3].1, 4.0);
     }
 
     #[test]
