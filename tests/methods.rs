@@ -281,8 +281,18 @@ enum FirmRule {
     BestResponse,
 }
 
+/// The relative gradient g / p of the relative rules, clipped to [-1, 1] (a free input, p = 0:
+/// the limit +1).
+fn relative(g: f64, p: f64) -> f64 {
+    if p > 0.0 {
+        (g / p).clamp(-1.0, 1.0)
+    } else {
+        1.0
+    }
+}
+
 fn close(a: f64, b: f64, rel: f64) -> bool {
-    (a - b).abs() <= rel * a.abs().max(b.abs()) + 1e-300
+    a.is_finite() && b.is_finite() && (a - b).abs() <= rel * a.abs().max(b.abs()) + 1e-300
 }
 
 /// Run `ticks` ticks of `hand` under the rules and compare every firm step and price step
@@ -339,18 +349,20 @@ fn check_steps(
                 let (x0, gi, pi) = (x_prev[f][i], g[f][i], p[inputs[i]]);
                 let want = match firm {
                     FirmRule::GradientAdditive => (x0 + rate * gi).max(x0 * 1e-3),
-                    FirmRule::GradientRelative => x0 * (rate * (gi / pi).clamp(-1.0, 1.0)).exp(),
+                    FirmRule::GradientRelative => x0 * (rate * relative(gi, pi)).exp(),
                     FirmRule::OptimisticAdditive => {
                         let v = (x0 + rate * (2.0 * gi - memory[f][i])).max(x0 * 1e-3);
                         memory[f][i] = gi;
                         v
                     }
                     FirmRule::OptimisticRelative => {
-                        let r = (gi / pi).clamp(-1.0, 1.0);
+                        let r = relative(gi, pi);
                         let v = x0 * (rate * (2.0 * r - memory[f][i]).clamp(-1.0, 1.0)).exp();
                         memory[f][i] = r;
                         v
                     }
+                    // no finite best response where an input is free (price 0): the plan stays
+                    FirmRule::BestResponse if !br[f].iter().all(|b| b.is_finite()) => x0,
                     FirmRule::BestResponse => (x0 + rate * (br[f][i] - x0)).max(x0 * 1e-3),
                 };
                 prop_assert!(
@@ -382,8 +394,14 @@ fn check_steps(
                 hand.names[i]
             );
         }
-        // with firms at their best responses, the price step is (mirror) gradient descent on Phi
-        if firm == FirmRule::BestResponse && rate == 1.0 {
+        // with firms at their best responses, the price step is (mirror) gradient descent on
+        // Phi; not where a best response is at a corner (0), as a plan shrinks by at most a
+        // factor 1000 per tick
+        let interior = br
+            .iter()
+            .zip(&x_prev)
+            .all(|(b, x)| b.iter().zip(x).all(|(b, x)| b.is_finite() && *b > 1e-3 * x));
+        if firm == FirmRule::BestResponse && rate == 1.0 && interior {
             let (s_star, d_star) = hand.supply_demand(&br);
             for (i, &g) in layout.good.iter().enumerate() {
                 if hand.fixed[i].is_some() {
@@ -397,7 +415,9 @@ fn check_steps(
                 };
                 prop_assert!(
                     close(engine.prices[g], want, tol.max(1e-9)),
-                    "descent on Phi: {} vs {want}",
+                    "tick {}: descent on Phi, {}: {} vs {want} (p {p:?}, br {br:?}, x {x:?}, S* {s_star:?}, D* {d_star:?})",
+                    s.tick,
+                    hand.names[i],
                     engine.prices[g]
                 );
             }
@@ -430,11 +450,13 @@ fn pair(
     step: f64,
     price: f64,
     ticks: u64,
-) -> Result<(), TestCaseError> {
+) -> Result<u64, TestCaseError> {
     let hand = if economy == 0 { chain() } else { splits() };
-    // the Newton solve of a best response without closed form stops at a relative gradient of 1e-13
+    // a best response without a closed form is the engine's Newton solve, whose line search
+    // compares profits and stops where they are flat to rounding: plans to about the square
+    // root of rounding (1e-8 to 1e-6 relative where the profit is a small difference)
     let tol = if firm == FirmRule::BestResponse && economy == 0 {
-        1e-9
+        1e-6
     } else {
         1e-12
     };
@@ -445,8 +467,7 @@ fn pair(
         _ => rate,
     };
     let step = if multiplicative { step } else { step * 0.1 };
-    check_steps(&hand, firm, multiplicative, rate, step, price, ticks, tol)?;
-    Ok(())
+    check_steps(&hand, firm, multiplicative, rate, step, price, ticks, tol)
 }
 
 proptest! {
@@ -477,7 +498,7 @@ proptest! {
         price in 0.2f64..3.0, ticks in 1u64..30,
     ) {
         let hand = if economy == 0 { chain() } else { splits() };
-        let tol = if economy == 0 { 1e-9 } else { 1e-12 };
+        let tol = if economy == 0 { 1e-6 } else { 1e-12 };
         let step = if multiplicative { step } else { step * 0.1 };
         check_steps(&hand, FirmRule::BestResponse, multiplicative, 1.0, step, price, ticks, tol)?;
     }
@@ -496,8 +517,12 @@ fn every_rule_pair_takes_the_methods_steps() {
     ] {
         for multiplicative in [false, true] {
             for economy in 0..2 {
-                pair(firm, multiplicative, economy, 0.3, 0.4, 0.8, 25)
+                let checked = pair(firm, multiplicative, economy, 0.3, 0.4, 0.8, 25)
                     .unwrap_or_else(|e| panic!("{firm:?}, multiplicative {multiplicative}, economy {economy}: {e}"));
+                assert_eq!(
+                    checked, 25,
+                    "{firm:?}, multiplicative {multiplicative}, economy {economy}"
+                );
             }
         }
     }
