@@ -182,6 +182,37 @@ impl Lyapunov {
     }
 }
 
+/// W below this share of its largest value (since the start or the last shock) is at the
+/// level of rounding and of the reference equilibrium's own error (distances of 1e-10
+/// relative, where runs stop): its ups and downs there are noise.
+pub const NOISE: f64 = 1e-20;
+
+/// How often W rose: over consecutive logged values (W, whether a shock applied at the end of
+/// that tick), the steps in which W rose, out of the steps with W above the noise floor at
+/// their start. A step from a shock's tick is not counted (the equilibrium W measures from
+/// moves), and the floor starts again there.
+pub fn rises(series: impl IntoIterator<Item = (Option<f64>, bool)>) -> (usize, usize) {
+    let (mut up, mut steps) = (0, 0);
+    let mut largest = 0.0f64;
+    let mut last: Option<(f64, bool)> = None;
+    for (w, shock) in series {
+        if let (Some((a, a_shock)), Some(b)) = (last, w) {
+            if !a_shock && a > NOISE * largest {
+                steps += 1;
+                up += (b > a) as usize;
+            }
+        }
+        if last.is_some_and(|l| l.1) {
+            largest = 0.0;
+        }
+        if let Some(w) = w {
+            largest = largest.max(w);
+        }
+        last = w.map(|w| (w, shock));
+    }
+    (up, steps)
+}
+
 fn divergence(d: Divergence, star: f64, v: f64) -> f64 {
     match d {
         Divergence::Squared => 0.5 * (v - star) * (v - star),
@@ -192,6 +223,17 @@ fn divergence(d: Divergence, star: f64, v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rises_skip_noise_and_shocks() {
+        let w = |v: &[(f64, bool)]| rises(v.iter().map(|&(w, s)| (Some(w), s)));
+        assert_eq!(w(&[(4.0, false), (2.0, false), (3.0, false), (1.0, false)]), (1, 3));
+        // noise at the floor does not count
+        assert_eq!(w(&[(4.0, false), (1e-25, false), (2e-25, false)]), (0, 1));
+        // nor the step from a shock's tick; the floor starts again after it
+        assert_eq!(w(&[(4.0, false), (1e-25, true), (1e-3, false), (2e-3, false)]), (1, 2));
+        assert_eq!(rises([(None, false), (Some(1.0), false)]), (0, 0));
+    }
 
     #[test]
     fn kl_is_accurate_near_the_diagonal_and_continuous_at_the_switch() {

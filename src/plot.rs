@@ -2004,17 +2004,9 @@ impl ConvPrep {
         } else {
             DistanceView::Empty
         };
-        // rises of W between consecutive logged ticks (not across a shock, which moves the
-        // equilibrium W measures from)
-        let mut lyapunov_rises = (0usize, 0usize);
-        for w in metrics.windows(2) {
-            if let (Some(a), Some(b)) = (w[0].lyapunov, w[1].lyapunov) {
-                if w[0].shock.is_none() {
-                    lyapunov_rises.1 += 1;
-                    lyapunov_rises.0 += (b > a) as usize;
-                }
-            }
-        }
+        // rises of W between consecutive logged ticks above rounding (not across a shock, which
+        // moves the equilibrium W measures from)
+        let lyapunov_rises = crate::lyapunov::rises(metrics.iter().map(|m| (m.lyapunov, m.shock.is_some())));
         let mispricing = series(&|m| m.mispricing);
         let firm_lag = series(&|m| m.firm_lag);
         let cosine_mirror = metrics.iter().any(|m| m.cosine_mirror.is_some());
@@ -2558,7 +2550,7 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
                     e.push(entry(Swatch::Note, "(Bregman, the rules' geometry)"));
                     let (up, of) = p.lyapunov_rises;
                     if of > 0 {
-                        e.push(entry(Swatch::Note, format!("W rose in {up} of {of} logged steps")));
+                        e.push(entry(Swatch::Note, format!("W rose in {up} of {of} steps")));
                     }
                 } else {
                     e.push(entry(Swatch::Note, "W: no reference equilibrium"));
