@@ -120,7 +120,8 @@ impl Sink for Lyapunov {
     }
 }
 
-/// One run: outcome, ticks, (rises, steps), W last / W first.
+/// One run: outcome (`converged`, or `wrong` when it stopped but failed the checks,
+/// `max_ticks`, `diverged`), ticks, (rises, steps), W last / W first.
 fn run(label: &str, text: &str, sets: &[String]) -> Result<(String, u64, (usize, usize), f64), String> {
     let mut sets = sets.to_vec();
     sets.push("log.every=1".to_string());
@@ -137,7 +138,12 @@ fn run(label: &str, text: &str, sets: &[String]) -> Result<(String, u64, (usize,
         (Some(a), Some(b)) if *a > 0.0 => b / a,
         _ => f64::NAN,
     };
-    Ok((report.outcome.to_string(), report.ticks, rises, ratio))
+    let outcome = if report.outcome == "converged" && !report.pass {
+        "wrong".to_string()
+    } else {
+        report.outcome.to_string()
+    };
+    Ok((outcome, report.ticks, rises, ratio))
 }
 
 fn share((up, of): (usize, usize)) -> String {
@@ -203,6 +209,7 @@ fn main() {
                     let mark = match outcome.as_str() {
                         "converged" => String::new(),
                         "max_ticks" => " (not converged)".to_string(),
+                        "wrong" => " (stopped, checks failed)".to_string(),
                         o => format!(" ({o})"),
                     };
                     let _ = write!(md, " {}{mark} |", share(rises));
@@ -252,6 +259,7 @@ fn main() {
                     let mark = match outcome.as_str() {
                         "converged" => String::new(),
                         "max_ticks" => "*".to_string(),
+                        "wrong" => "‡".to_string(),
                         _ => "†".to_string(),
                     };
                     let _ = write!(md, " {}{mark} |", share(rises));
@@ -266,5 +274,5 @@ fn main() {
     }
     std::fs::write(out.join("rules_steps.csv"), &csv).expect("write rules_steps.csv");
     println!("{md}");
-    println!("* did not converge within max_ticks; † diverged");
+    println!("* did not converge within max_ticks; † diverged; ‡ stopped but failed the checks (not at the equilibrium)");
 }
