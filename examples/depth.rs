@@ -1,12 +1,13 @@
 //! Depth against breadth: do deep supply chains adjust worse than broad ones?
 //!
-//! cargo run --release --example depth -- [--firms 1024] [--inputs 2] [--seeds 3] [--out docs]
+//! cargo run --release --example depth -- [--firms 1024] [--inputs 2] [--seeds 3] [--factor 2] [--out docs]
 //!
 //! For a fixed number of firms N, generated layered economies (`pricegrad generate`, Cobb-Douglas,
 //! default settings) from 2 to 64 layers, width N / layers. Each runs from the default start until
 //! it converges (`run.tolerance`, `run.patience`): the ticks to converge. Then every final good's
-//! price doubles (a shock at the tick after convergence; all equilibrium prices double, quantities
-//! stay), and the run continues until it converges again. The shock is followed good by good from
+//! price is multiplied by `--factor` (default 2: a shock at the tick after convergence; every
+//! equilibrium price is multiplied by it, quantities stay), and the run continues until it
+//! converges again. The shock is followed good by good from
 //! the engine's prices every tick (`pricegrad::propagation`, with the reference equilibrium after
 //! the shock): the tick at which each price has moved by 10% of its change, against its depth (the
 //! number of firms between it and the final goods). Reported per economy: ticks to converge, ticks
@@ -32,6 +33,8 @@ struct Args {
     firms: usize,
     inputs: usize,
     seeds: u64,
+    /// The final prices are multiplied by this.
+    factor: f64,
     out: PathBuf,
 }
 
@@ -40,6 +43,7 @@ fn args() -> Args {
         firms: 1024,
         inputs: 2,
         seeds: 3,
+        factor: 2.0,
         out: PathBuf::from("docs"),
     };
     let mut it = std::env::args().skip(1);
@@ -49,8 +53,9 @@ fn args() -> Args {
             "--firms" => a.firms = v.parse().expect("--firms N"),
             "--inputs" => a.inputs = v.parse().expect("--inputs K"),
             "--seeds" => a.seeds = v.parse().expect("--seeds K"),
+            "--factor" => a.factor = v.parse().expect("--factor F"),
             "--out" => a.out = PathBuf::from(v),
-            _ => panic!("unknown option {k} (use --firms, --inputs, --seeds, --out)"),
+            _ => panic!("unknown option {k} (use --firms, --inputs, --seeds, --factor, --out)"),
         }
     }
     a
@@ -104,7 +109,7 @@ fn converge(engine: &mut Engine, max: u64, mut each: impl FnMut(&Engine, u64)) -
     None
 }
 
-fn measure(layers: usize, width: usize, inputs: usize, seed: u64) -> Row {
+fn measure(layers: usize, width: usize, inputs: usize, seed: u64, factor: f64) -> Row {
     let t0 = Instant::now();
     let mut spec = Spec::new(layers, width, inputs);
     spec.seed = seed;
@@ -115,7 +120,7 @@ fn measure(layers: usize, width: usize, inputs: usize, seed: u64) -> Row {
     let economy: Economy = scenario::load_str("depth.toml", &text, &[], None).expect("a valid economy");
     let mut engine = Engine::new(economy);
     let converged = converge(&mut engine, 200_000, |_, _| {}).expect("converges");
-    // every final good's price doubles at the end of the next tick
+    // every final good's price is multiplied by `factor` at the end of the next tick
     let tick = engine.tick;
     let economy = &engine.economy;
     let finals: Vec<usize> = (0..economy.goods.len()).filter(|&g| economy.goods.fixed[g]).collect();
@@ -125,9 +130,9 @@ fn measure(layers: usize, width: usize, inputs: usize, seed: u64) -> Row {
             tick,
             kind: ShockKind::Price {
                 good: g,
-                price: 2.0 * economy.goods.price[g],
+                price: factor * economy.goods.price[g],
             },
-            label: format!("{}.price=x2", &economy.goods.name[g]),
+            label: format!("{}.price=x{factor}", &economy.goods.name[g]),
         })
         .collect();
     engine.economy.shocks = shocks;
@@ -176,7 +181,7 @@ fn main() {
     for &layers in &LAYERS {
         let width = a.firms / layers;
         for seed in 1..=a.seeds {
-            let r = measure(layers, width, a.inputs, seed);
+            let r = measure(layers, width, a.inputs, seed, a.factor);
             eprintln!(
                 "{layers:>2} layers x {width:>4}, seed {seed}: converged at {:>5}, again after {:>5}, raw goods reached after {} (median) / {} (slowest) ticks  [{:.1} s]",
                 r.converge, r.reconverge, r.raw_median, r.raw_max, r.seconds
@@ -185,16 +190,17 @@ fn main() {
         }
     }
     let mut csv = String::from(
-        "layers,width,inputs,seed,ticks_to_converge,ticks_to_reconverge_after_shock,raw_arrival_median,raw_arrival_max,arrival_median_by_depth\n",
+        "layers,width,inputs,factor,seed,ticks_to_converge,ticks_to_reconverge_after_shock,raw_arrival_median,raw_arrival_max,arrival_median_by_depth\n",
     );
     for r in &rows {
         let by: Vec<String> = r.by_depth.iter().map(|v| format!("{v}")).collect();
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{}",
             r.layers,
             r.width,
             a.inputs,
+            a.factor,
             r.seed,
             r.converge,
             r.reconverge,
@@ -218,8 +224,8 @@ fn chart(rows: &[Row], a: &Args) -> Vec<u8> {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).unwrap();
         let title = format!(
-            "Depth against breadth: {} firms as 2 to 64 layers ({} inputs per firm, {} seeds each)",
-            a.firms, a.inputs, a.seeds
+            "Depth against breadth: {} firms as 2 to 64 layers ({} inputs per firm, {} seeds each; final prices x{} at the shock)",
+            a.firms, a.inputs, a.seeds, a.factor
         );
         root.draw(&Text::new(title, (30, 18), ("sans-serif", 30).into_font()))
             .unwrap();
