@@ -2551,6 +2551,7 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
                     let (up, of) = p.lyapunov_rises;
                     if of > 0 {
                         e.push(entry(Swatch::Note, format!("W rose in {up} of {of} steps")));
+                        e.push(entry(Swatch::Note, "(steps with W above rounding)"));
                     }
                 } else {
                     e.push(entry(Swatch::Note, "W: no reference equilibrium"));
@@ -2621,7 +2622,7 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             .right_y_label_area_size(cols.right)
             .build_cartesian_2d(p.x.clone(), y.clone())?;
         let mut chart = chart.set_secondary_coord(p.x.clone(), cos_axis.clone());
-        let y_desc = "relative to volume";
+        let y_desc = "÷ volume";
         draw_mesh(
             &mut chart,
             &p.x,
@@ -2699,10 +2700,7 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
                 format!("bold: {}-point mean; faint: raw", 2 * p.cosine_window + 1),
             ));
             if p.cosine_dropped > 0 {
-                e.push(entry(
-                    Swatch::Note,
-                    format!("not drawn where steps < {} (rounding)", fmt_num(COSINE_NOISE)),
-                ));
+                e.push(entry(Swatch::Note, format!("gaps: steps < {} (rounding)", fmt_num(COSINE_NOISE))));
             }
         }
         draw_legend(
@@ -2730,7 +2728,7 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             .x_label_area_size(xl_big)
             .y_label_area_size(cols.y_label)
             .build_cartesian_2d(x.clone(), y.clone())?;
-        let y_desc = "ticks after shock";
+        let y_desc = "ticks";
         draw_mesh(
             &mut chart,
             &x,
@@ -2771,7 +2769,7 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
         let r = data_rect(&chart);
         put_caption(
             root,
-            "Shock wave: ticks until each good's price moved 10% of its final change, against its depth",
+            "Shock wave: ticks after the shock until each good's price moved 10% of its final change, against its depth",
             r,
             y0 + caption_h / 2 + th.px(4.0),
             caption_w,
