@@ -358,6 +358,8 @@ fn chart(rows: &[Row], a: &Args) -> Vec<u8> {
         let mut enc = png::Encoder::new(&mut out, w, h);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
+        enc.set_compression(png::Compression::Best);
+        enc.set_filter(png::FilterType::Sub);
         let mut wr = enc.write_header().unwrap();
         wr.write_image_data(&buf).unwrap();
     }

@@ -274,5 +274,7 @@ fn main() {
     }
     std::fs::write(out.join("rules_steps.csv"), &csv).expect("write rules_steps.csv");
     println!("{md}");
-    println!("* did not converge within max_ticks; † diverged; ‡ stopped but failed the checks (not at the equilibrium)");
+    println!(
+        "* did not converge within max_ticks; † diverged; ‡ stopped but failed the checks (not at the equilibrium)"
+    );
 }

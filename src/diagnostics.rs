@@ -294,8 +294,8 @@ impl Diagnostics {
         }
         let mut best: Option<Potential> = None;
         if self.potential_enabled {
-            match potential(economy, p_t, &mut self.warm) {
-                Some(phi) => {
+            if let Some(phi) = potential(economy, p_t, &mut self.warm) {
+                {
                     m.phi = Some(phi.value);
                     m.phi_gap = self.reference.as_ref().map(|r| phi.value - r.value);
                     let multiplicative = economy.market.rule == crate::market::Rule::Multiplicative;
@@ -347,7 +347,6 @@ impl Diagnostics {
                     }
                     best = Some(phi);
                 }
-                None => {}
             }
         }
         for &g in goods {

@@ -1481,7 +1481,7 @@ impl<'b> Canvas<'b> {
                 }
             }
         }
-        (t0 <= t1).then(|| ((a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)))
+        (t0 <= t1).then_some(((a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)))
     }
 
     /// A line through the points (split where a value is not finite, decimated to `buckets`
@@ -2700,7 +2700,10 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
                 format!("bold: {}-point mean; faint: raw", 2 * p.cosine_window + 1),
             ));
             if p.cosine_dropped > 0 {
-                e.push(entry(Swatch::Note, format!("gaps: steps < {} (rounding)", fmt_num(COSINE_NOISE))));
+                e.push(entry(
+                    Swatch::Note,
+                    format!("gaps: steps < {} (rounding)", fmt_num(COSINE_NOISE)),
+                ));
             }
         }
         draw_legend(
