@@ -295,58 +295,56 @@ impl Diagnostics {
         let mut best: Option<Potential> = None;
         if self.potential_enabled {
             if let Some(phi) = potential(economy, p_t, &mut self.warm) {
-                {
-                    m.phi = Some(phi.value);
-                    m.phi_gap = self.reference.as_ref().map(|r| phi.value - r.value);
-                    let multiplicative = economy.market.rule == crate::market::Rule::Multiplicative;
-                    // Over the traded goods: the cosine between the price step and -grad Phi;
-                    // over those that are not free (excess supply at a price that is 0 to
-                    // working precision), the same in the rule's own geometry and the split of
-                    // the excess demand z = z* + (z - z*), z* = D*(p_t) - S*(p_t) = -grad Phi.
-                    let (mut dot, mut n1, mut n2) = (0.0, 0.0, 0.0);
-                    let (mut mdot, mut m1, mut m2) = (0.0, 0.0, 0.0);
-                    let (mut mis, mut lag, mut vol) = (0.0, 0.0, 0.0);
-                    for g in economy.goods.endogenous().filter(|&g| engine.traded[g]) {
-                        let (s, d) = (engine.supply[g], engine.demand[g]);
-                        let dp = engine.prices[g] - p_t[g];
-                        let down = -phi.gradient[g];
-                        dot += dp * down;
-                        n1 += dp * dp;
-                        n2 += down * down;
-                        if d <= s && p_t[g] <= self.floor {
-                            continue;
-                        }
-                        let scale = s.max(d);
-                        let (step, dir) = if multiplicative {
-                            let step = if engine.prices[g] > 0.0 && p_t[g] > 0.0 {
-                                (engine.prices[g] / p_t[g]).ln()
-                            } else {
-                                0.0
-                            };
-                            (step, if scale > 0.0 { down / scale } else { 0.0 })
+                m.phi = Some(phi.value);
+                m.phi_gap = self.reference.as_ref().map(|r| phi.value - r.value);
+                let multiplicative = economy.market.rule == crate::market::Rule::Multiplicative;
+                // Over the traded goods: the cosine between the price step and -grad Phi;
+                // over those that are not free (excess supply at a price that is 0 to
+                // working precision), the same in the rule's own geometry and the split of
+                // the excess demand z = z* + (z - z*), z* = D*(p_t) - S*(p_t) = -grad Phi.
+                let (mut dot, mut n1, mut n2) = (0.0, 0.0, 0.0);
+                let (mut mdot, mut m1, mut m2) = (0.0, 0.0, 0.0);
+                let (mut mis, mut lag, mut vol) = (0.0, 0.0, 0.0);
+                for g in economy.goods.endogenous().filter(|&g| engine.traded[g]) {
+                    let (s, d) = (engine.supply[g], engine.demand[g]);
+                    let dp = engine.prices[g] - p_t[g];
+                    let down = -phi.gradient[g];
+                    dot += dp * down;
+                    n1 += dp * dp;
+                    n2 += down * down;
+                    if d <= s && p_t[g] <= self.floor {
+                        continue;
+                    }
+                    let scale = s.max(d);
+                    let (step, dir) = if multiplicative {
+                        let step = if engine.prices[g] > 0.0 && p_t[g] > 0.0 {
+                            (engine.prices[g] / p_t[g]).ln()
                         } else {
-                            (dp, down)
+                            0.0
                         };
-                        mdot += step * dir;
-                        m1 += step * step;
-                        m2 += dir * dir;
-                        mis += down * down;
-                        let rest = (d - s) - down;
-                        lag += rest * rest;
-                        vol += scale * scale;
-                    }
-                    if n1 > 0.0 && n2 > 0.0 {
-                        m.cosine = Some((dot / (n1.sqrt() * n2.sqrt())).clamp(-1.0, 1.0));
-                    }
-                    if m1 > 0.0 && m2 > 0.0 {
-                        m.cosine_mirror = Some((mdot / (m1.sqrt() * m2.sqrt())).clamp(-1.0, 1.0));
-                    }
-                    if vol > 0.0 {
-                        m.mispricing = Some((mis / vol).sqrt());
-                        m.firm_lag = Some((lag / vol).sqrt());
-                    }
-                    best = Some(phi);
+                        (step, if scale > 0.0 { down / scale } else { 0.0 })
+                    } else {
+                        (dp, down)
+                    };
+                    mdot += step * dir;
+                    m1 += step * step;
+                    m2 += dir * dir;
+                    mis += down * down;
+                    let rest = (d - s) - down;
+                    lag += rest * rest;
+                    vol += scale * scale;
                 }
+                if n1 > 0.0 && n2 > 0.0 {
+                    m.cosine = Some((dot / (n1.sqrt() * n2.sqrt())).clamp(-1.0, 1.0));
+                }
+                if m1 > 0.0 && m2 > 0.0 {
+                    m.cosine_mirror = Some((mdot / (m1.sqrt() * m2.sqrt())).clamp(-1.0, 1.0));
+                }
+                if vol > 0.0 {
+                    m.mispricing = Some((mis / vol).sqrt());
+                    m.firm_lag = Some((lag / vol).sqrt());
+                }
+                best = Some(phi);
             }
         }
         for &g in goods {
