@@ -182,31 +182,31 @@ impl Lyapunov {
     }
 }
 
-/// W below this share of its largest value (since the start or the last shock) is at the
-/// level of rounding and of the reference equilibrium's own error (distances of 1e-10
+/// W below this share of its first value (at the start, or right after the last shock) is at
+/// the level of rounding and of the reference equilibrium's own error (distances of 1e-10
 /// relative, where runs stop): its ups and downs there are noise.
 pub const NOISE: f64 = 1e-20;
 
 /// How often W rose: over consecutive logged values (W, whether a shock applied at the end of
 /// that tick), the steps in which W rose, out of the steps with W above the noise floor at
 /// their start. A step from a shock's tick is not counted (the equilibrium W measures from
-/// moves), and the floor starts again there.
+/// moves), and the floor is set again from the first value after it.
 pub fn rises(series: impl IntoIterator<Item = (Option<f64>, bool)>) -> (usize, usize) {
     let (mut up, mut steps) = (0, 0);
-    let mut largest = 0.0f64;
+    let mut first: Option<f64> = None;
     let mut last: Option<(f64, bool)> = None;
     for (w, shock) in series {
+        if last.is_some_and(|l| l.1) {
+            first = None;
+        }
         if let (Some((a, a_shock)), Some(b)) = (last, w) {
-            if !a_shock && a > NOISE * largest {
+            if !a_shock && a > NOISE * first.unwrap_or(a) {
                 steps += 1;
                 up += (b > a) as usize;
             }
         }
-        if last.is_some_and(|l| l.1) {
-            largest = 0.0;
-        }
-        if let Some(w) = w {
-            largest = largest.max(w);
+        if first.is_none() {
+            first = w;
         }
         last = w.map(|w| (w, shock));
     }
@@ -232,6 +232,8 @@ mod tests {
         assert_eq!(w(&[(4.0, false), (1e-25, false), (2e-25, false)]), (0, 1));
         // nor the step from a shock's tick; the floor starts again after it
         assert_eq!(w(&[(4.0, false), (1e-25, true), (1e-3, false), (2e-3, false)]), (1, 2));
+        // a run that grows: every step counts, however far W has been
+        assert_eq!(w(&[(1.0, false), (1e200, false), (2.0, false), (3.0, false)]), (2, 3));
         assert_eq!(rises([(None, false), (Some(1.0), false)]), (0, 0));
     }
 
