@@ -574,6 +574,7 @@ mod tests {
             "summary.json",
             "trajectory.csv",
             "metrics.csv",
+            "propagation.csv",
             "convergence.png",
             "sweep.csv",
             "sweep.png",
