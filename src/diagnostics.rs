@@ -8,6 +8,7 @@ use crate::agents::{self, Scratch};
 use crate::backprop::{self, Adjoints, Schedule};
 use crate::economy::Economy;
 use crate::engine::{Engine, Step};
+use crate::lyapunov::Lyapunov;
 use crate::reference::{self, Equilibrium};
 use rayon::prelude::*;
 
@@ -22,6 +23,13 @@ pub struct GoodRow {
     pub excess: f64,
     pub adjoint: f64,
     pub reference: Option<f64>,
+    /// The part of the excess demand due to the prices, relative to the traded volume:
+    /// (D*(p_t) - S*(p_t)) / max(S, D), with D* and S* the best responses to p_t (so the
+    /// numerator is -dPhi/dp_g). None where Phi is not finite.
+    pub mispricing: Option<f64>,
+    /// The rest, due to plans that lag their best responses: (z - z*) / max(S, D), so that
+    /// `mispricing + firm_lag = excess / max(S, D)`.
+    pub firm_lag: Option<f64>,
 }
 
 /// One row of `metrics.csv`.
@@ -35,6 +43,19 @@ pub struct MetricsRow {
     pub phi: Option<f64>,
     pub phi_gap: Option<f64>,
     pub cosine: Option<f64>,
+    /// The cosine in the market rule's own geometry: for multiplicative markets between the
+    /// log-price step ln(p_{t+1} / p_t) and -grad Phi scaled per good as the rule scales it,
+    /// (D* - S*) / max(S, D); for additive markets the same as `cosine`.
+    pub cosine_mirror: Option<f64>,
+    /// The distance of (x_t, p_t) from the reference equilibrium in the rules' own geometry
+    /// ([`crate::lyapunov`]); None without a reference equilibrium.
+    pub lyapunov: Option<f64>,
+    /// || D*(p_t) - S*(p_t) || / || max(S, D) || over traded goods (Euclidean norms): the
+    /// excess demand the prices cause (-grad Phi), relative to the traded volume.
+    pub mispricing: Option<f64>,
+    /// || z - z* || / || max(S, D) ||: the excess demand due to plans lagging their best
+    /// responses.
+    pub firm_lag: Option<f64>,
     pub spread: f64,
     pub shock: String,
 }
@@ -139,6 +160,17 @@ pub fn potential(economy: &Economy, prices: &[f64], warm: &mut [f64]) -> Option<
     value.is_finite().then_some(Potential { value, gradient })
 }
 
+/// Whether every firm can have a finite best response (no firm has constant returns), so that
+/// Phi can be finite.
+pub fn has_best_responses(economy: &Economy) -> bool {
+    economy.groups.iter().enumerate().all(|(i, g)| {
+        g.count == 0 || {
+            let r = economy.firms.inputs(g.first as usize);
+            economy.group_technology(i).returns(&economy.firms.input_param[r]) != crate::production::Returns::Constant
+        }
+    })
+}
+
 /// Firms per task of `potential`'s best responses.
 const POTENTIAL_CHUNK: usize = 2048;
 
@@ -155,7 +187,11 @@ pub struct Diagnostics {
     schedule: Schedule,
     warm: Vec<f64>,
     floor: f64,
-    /// Whether to compute Phi (off when some firm has no finite best response).
+    /// The Lyapunov weights at the reference equilibrium (None without one).
+    lyapunov: Option<Lyapunov>,
+    /// Whether to compute Phi: off when some firm can have no finite best response at any
+    /// prices (constant returns). Where Phi is not finite at some prices only (a price at 0),
+    /// that tick's columns are empty.
     potential_enabled: bool,
 }
 
@@ -168,7 +204,8 @@ impl Diagnostics {
             schedule: Schedule::new(economy),
             warm: vec![1.0; economy.firms.edges()],
             floor: price_floor(economy),
-            potential_enabled: true,
+            lyapunov: None,
+            potential_enabled: has_best_responses(economy),
         };
         d.solve_reference(economy);
         d
@@ -184,7 +221,8 @@ impl Diagnostics {
             schedule: Schedule::new(economy),
             warm: vec![1.0; economy.firms.edges()],
             floor: price_floor(economy),
-            potential_enabled: true,
+            lyapunov: None,
+            potential_enabled: has_best_responses(economy),
         }
     }
 
@@ -193,15 +231,16 @@ impl Diagnostics {
         match reference::solve(economy) {
             Ok(eq) => {
                 self.warm.copy_from_slice(&eq.x);
+                self.lyapunov = Some(Lyapunov::new(economy, &eq));
                 self.reference = Some(eq);
                 self.reference_note = None;
             }
             Err(e) => {
                 self.reference = None;
+                self.lyapunov = None;
                 self.reference_note = Some(e.to_string());
             }
         }
-        self.potential_enabled = true;
     }
 
     /// What the final checks of a run need, the rest freed: backprop at the final plans `x`
@@ -250,37 +289,82 @@ impl Diagnostics {
         if self.reference.is_some() {
             m.max_rel_reference_error = Some(ref_err);
         }
+        if let (Some(r), Some(l)) = (&self.reference, &self.lyapunov) {
+            m.lyapunov = Some(l.value(economy, r, &engine.x, p_t)).filter(|w| w.is_finite());
+        }
+        let mut best: Option<Potential> = None;
         if self.potential_enabled {
-            match potential(economy, p_t, &mut self.warm) {
-                Some(phi) => {
-                    m.phi = Some(phi.value);
-                    m.phi_gap = self.reference.as_ref().map(|r| phi.value - r.value);
-                    // cosine between the price step and -grad Phi over the traded goods
-                    let (mut dot, mut n1, mut n2) = (0.0, 0.0, 0.0);
-                    for g in economy.goods.endogenous().filter(|&g| engine.traded[g]) {
-                        let dp = engine.prices[g] - p_t[g];
-                        let down = -phi.gradient[g];
-                        dot += dp * down;
-                        n1 += dp * dp;
-                        n2 += down * down;
+            if let Some(phi) = potential(economy, p_t, &mut self.warm) {
+                m.phi = Some(phi.value);
+                m.phi_gap = self.reference.as_ref().map(|r| phi.value - r.value);
+                let multiplicative = economy.market.rule == crate::market::Rule::Multiplicative;
+                // Over the traded goods: the cosine between the price step and -grad Phi;
+                // over those that are not free (excess supply at a price that is 0 to
+                // working precision), the same in the rule's own geometry and the split of
+                // the excess demand z = z* + (z - z*), z* = D*(p_t) - S*(p_t) = -grad Phi.
+                let (mut dot, mut n1, mut n2) = (0.0, 0.0, 0.0);
+                let (mut mdot, mut m1, mut m2) = (0.0, 0.0, 0.0);
+                let (mut mis, mut lag, mut vol) = (0.0, 0.0, 0.0);
+                for g in economy.goods.endogenous().filter(|&g| engine.traded[g]) {
+                    let (s, d) = (engine.supply[g], engine.demand[g]);
+                    let dp = engine.prices[g] - p_t[g];
+                    let down = -phi.gradient[g];
+                    dot += dp * down;
+                    n1 += dp * dp;
+                    n2 += down * down;
+                    if d <= s && p_t[g] <= self.floor {
+                        continue;
                     }
-                    if n1 > 0.0 && n2 > 0.0 {
-                        m.cosine = Some((dot / (n1.sqrt() * n2.sqrt())).clamp(-1.0, 1.0));
-                    }
+                    let scale = s.max(d);
+                    let (step, dir) = if multiplicative {
+                        let step = if engine.prices[g] > 0.0 && p_t[g] > 0.0 {
+                            (engine.prices[g] / p_t[g]).ln()
+                        } else {
+                            0.0
+                        };
+                        (step, if scale > 0.0 { down / scale } else { 0.0 })
+                    } else {
+                        (dp, down)
+                    };
+                    mdot += step * dir;
+                    m1 += step * step;
+                    m2 += dir * dir;
+                    mis += down * down;
+                    let rest = (d - s) - down;
+                    lag += rest * rest;
+                    vol += scale * scale;
                 }
-                None => self.potential_enabled = false,
+                if n1 > 0.0 && n2 > 0.0 {
+                    m.cosine = Some((dot / (n1.sqrt() * n2.sqrt())).clamp(-1.0, 1.0));
+                }
+                if m1 > 0.0 && m2 > 0.0 {
+                    m.cosine_mirror = Some((mdot / (m1.sqrt() * m2.sqrt())).clamp(-1.0, 1.0));
+                }
+                if vol > 0.0 {
+                    m.mispricing = Some((mis / vol).sqrt());
+                    m.firm_lag = Some((lag / vol).sqrt());
+                }
+                best = Some(phi);
             }
         }
         for &g in goods {
+            let (s, d) = (engine.supply[g], engine.demand[g]);
+            let scale = s.max(d);
+            let split = best.as_ref().filter(|_| scale > 0.0).map(|phi| {
+                let down = -phi.gradient[g];
+                (down / scale, ((d - s) - down) / scale)
+            });
             rows.push(GoodRow {
                 tick: step.tick,
                 good: g,
                 price: p_t[g],
-                supply: engine.supply[g],
-                demand: engine.demand[g],
-                excess: engine.demand[g] - engine.supply[g],
+                supply: s,
+                demand: d,
+                excess: d - s,
                 adjoint: self.adjoints.good[g],
                 reference: self.reference.as_ref().map(|r| r.prices[g]),
+                mispricing: split.map(|v| v.0),
+                firm_lag: split.map(|v| v.1),
             });
         }
         m

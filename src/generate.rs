@@ -492,22 +492,8 @@ pub fn write(plan: &Plan, out: &mut dyn Write) -> io::Result<u64> {
             out.write_all(line.as_bytes())?;
         }
     }
-    // --- settings ----------------------------------------------------------------------------
-    writeln!(out)?;
-    let endogenous = layers * w;
-    if endogenous > 64 {
-        let step = layers.div_ceil(10).max(1);
-        let mut sample: Vec<String> = (0..layers).step_by(step).map(|l| format!("\"g{l}_0\"")).collect();
-        if (layers - 1) % step != 0 {
-            sample.push(format!("\"g{}_0\"", layers - 1));
-        }
-        writeln!(
-            out,
-            "# {endogenous} market-priced goods: log the first good of some layers, not all of them"
-        )?;
-        writeln!(out, "[log]")?;
-        writeln!(out, "goods = [{}]", sample.join(", "))?;
-    }
+    // no [log] table: the defaults (every good up to 1,000, spread evenly beyond; every tick up
+    // to 10,000 edges, else every 100th) suit every size
     out.flush()?;
     Ok(out.bytes)
 }

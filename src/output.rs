@@ -15,6 +15,7 @@
 
 use crate::diagnostics::{GoodRow, MetricsRow};
 use crate::economy::Economy;
+use crate::propagation::PropagationRow;
 use crate::run::{Report, Sink};
 use std::fmt;
 use std::fs::{self, File};
@@ -22,12 +23,23 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Header of `trajectory.csv`.
-pub const TRAJECTORY_HEADER: &str = "tick,good,price,supply,demand,excess,adjoint,reference";
+pub const TRAJECTORY_HEADER: &str = "tick,good,price,supply,demand,excess,adjoint,reference,mispricing,firm_lag";
 /// Header of `metrics.csv`.
-pub const METRICS_HEADER: &str = "tick,max_rel_excess,max_rel_price_change,max_rel_adjoint_error,max_rel_reference_error,phi,phi_gap,cosine,spread,shock";
+pub const METRICS_HEADER: &str = "tick,max_rel_excess,max_rel_price_change,max_rel_adjoint_error,max_rel_reference_error,phi,phi_gap,cosine,cosine_mirror,lyapunov,mispricing,firm_lag,spread,shock";
 
-/// The files of a run directory, in the order they are renamed into place.
-pub const RUN_FILES: [&str; 4] = ["trajectory.csv", "metrics.csv", "convergence.png", "summary.json"];
+/// Header of `propagation.csv` for a run with one shock tick; with several, `shock_tick,`
+/// comes first.
+pub const PROPAGATION_HEADER: &str = "good,depth,arrival_tick,final_change";
+
+/// The files of a run directory, in the order they are renamed into place
+/// (`propagation.csv` only for runs with a shock).
+pub const RUN_FILES: [&str; 5] = [
+    "trajectory.csv",
+    "metrics.csv",
+    "propagation.csv",
+    "convergence.png",
+    "summary.json",
+];
 
 /// The marker file in every output directory pricegrad creates (or was allowed to write into).
 pub const MARKER: &str = ".pricegrad";
@@ -383,6 +395,8 @@ pub struct RunWriter {
     dir: PathBuf,
     trajectory: Option<TempCsv>,
     metrics: Option<TempCsv>,
+    /// Written when the run had a shock.
+    propagation: Option<TempCsv>,
 }
 
 impl RunWriter {
@@ -392,6 +406,7 @@ impl RunWriter {
             dir: dir.to_path_buf(),
             trajectory: None,
             metrics: None,
+            propagation: None,
         };
         // on an error, the writer's drop removes what was created
         w.trajectory = Some(TempCsv::create(dir.join("trajectory.csv"), TRAJECTORY_HEADER)?);
@@ -401,16 +416,18 @@ impl RunWriter {
 
     /// Complete the run's files: sync the CSV files, write `summary.json` (the report as it
     /// is: without the wall-clock times when `report.timings` is `None`) and
-    /// `convergence.png` (drawn by `chart` from the trajectory and metrics files), then rename
-    /// all of them into place. When a write fails nothing is renamed: the directory keeps the
-    /// previous results, and no temporary file is left.
+    /// `convergence.png` (drawn by `chart` from the trajectory and metrics files, and the
+    /// propagation file of a run with a shock), then rename all of them into place. When a
+    /// write fails nothing is renamed: the directory keeps the previous results, and no
+    /// temporary file is left. A `propagation.csv` of an earlier run is removed when this run
+    /// had no shock.
     ///
     /// Returns the chart's error, if it could not be drawn (the other files are written, and
     /// a `convergence.png` of an earlier run is removed).
     pub fn finish(
         mut self,
         report: &Report,
-        chart: impl FnOnce(&Path, &Path) -> Result<Vec<u8>, String>,
+        chart: impl FnOnce(&Path, &Path, Option<&Path>) -> Result<Vec<u8>, String>,
     ) -> io::Result<Option<String>> {
         let mut stage = Staged::default();
         let (trajectory, metrics) = match (self.trajectory.take(), self.metrics.take()) {
@@ -420,8 +437,13 @@ impl RunWriter {
         let paths = (trajectory.tmp.clone(), metrics.tmp.clone());
         trajectory.close_into(&mut stage)?;
         metrics.close_into(&mut stage)?;
+        let propagation = self.propagation.take();
+        let wave = propagation.as_ref().map(|p| p.tmp.clone());
+        if let Some(p) = propagation {
+            p.close_into(&mut stage)?;
+        }
         let png = self.dir.join("convergence.png");
-        let chart_error = match chart(&paths.0, &paths.1) {
+        let chart_error = match chart(&paths.0, &paths.1, wave.as_deref()) {
             Ok(bytes) => {
                 stage.write(&png, &bytes).map_err(|e| io_context("write", &png, e))?;
                 None
@@ -439,6 +461,10 @@ impl RunWriter {
             // not the chart of these results
             let _ = fs::remove_file(&png);
         }
+        if wave.is_none() {
+            // an earlier, shocked run's
+            let _ = fs::remove_file(self.dir.join("propagation.csv"));
+        }
         Ok(chart_error)
     }
 }
@@ -454,7 +480,10 @@ pub fn write_summary(out: &mut impl Write, report: &Report) -> io::Result<()> {
 impl Drop for RunWriter {
     fn drop(&mut self) {
         // An unfinished writer (error, panic) removes its temporary files.
-        for t in [self.trajectory.take(), self.metrics.take()].into_iter().flatten() {
+        for t in [self.trajectory.take(), self.metrics.take(), self.propagation.take()]
+            .into_iter()
+            .flatten()
+        {
             drop(t.out);
             let _ = fs::remove_file(&t.tmp);
         }
@@ -467,7 +496,7 @@ impl Sink for RunWriter {
             for r in goods {
                 writeln!(
                     t.out,
-                    "{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{},{}",
                     r.tick,
                     &economy.goods.name[r.good],
                     num(r.price),
@@ -475,7 +504,9 @@ impl Sink for RunWriter {
                     num(r.demand),
                     num(r.excess),
                     num(r.adjoint),
-                    opt(r.reference)
+                    opt(r.reference),
+                    opt(r.mispricing),
+                    opt(r.firm_lag)
                 )
                 .map_err(|e| io_context("write", &t.dest, e))?;
             }
@@ -483,7 +514,7 @@ impl Sink for RunWriter {
         if let Some(t) = self.metrics.as_mut() {
             writeln!(
                 t.out,
-                "{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 m.tick,
                 num(m.max_rel_excess),
                 num(m.max_rel_price_change),
@@ -492,11 +523,43 @@ impl Sink for RunWriter {
                 opt(m.phi),
                 opt(m.phi_gap),
                 opt(m.cosine),
+                opt(m.cosine_mirror),
+                opt(m.lyapunov),
+                opt(m.mispricing),
+                opt(m.firm_lag),
                 num(m.spread),
                 m.shock
             )
             .map_err(|e| io_context("write", &t.dest, e))?;
         }
+        Ok(())
+    }
+
+    fn propagation(&mut self, economy: &Economy, rows: &[PropagationRow]) -> io::Result<()> {
+        let several = rows.windows(2).any(|w| w[0].shock_tick != w[1].shock_tick);
+        let header = if several {
+            format!("shock_tick,{PROPAGATION_HEADER}")
+        } else {
+            PROPAGATION_HEADER.to_string()
+        };
+        let mut t = TempCsv::create(self.dir.join("propagation.csv"), &header)?;
+        for r in rows {
+            let arrival = r.arrival_tick.map_or(String::new(), |t| t.to_string());
+            let good = &economy.goods.name[r.good as usize];
+            let line = if several {
+                writeln!(
+                    t.out,
+                    "{},{good},{},{arrival},{}",
+                    r.shock_tick,
+                    r.depth,
+                    num(r.final_change)
+                )
+            } else {
+                writeln!(t.out, "{good},{},{arrival},{}", r.depth, num(r.final_change))
+            };
+            line.map_err(|e| t.context(e))?;
+        }
+        self.propagation = Some(t);
         Ok(())
     }
 }
@@ -511,6 +574,7 @@ mod tests {
             "summary.json",
             "trajectory.csv",
             "metrics.csv",
+            "propagation.csv",
             "convergence.png",
             "sweep.csv",
             "sweep.png",

@@ -139,6 +139,10 @@ pub struct TrajectoryRow {
     pub excess: f64,
     pub adjoint: f64,
     pub reference: Option<f64>,
+    /// (D* - S*) / max(S, D) at the tick's prices (absent in files of earlier versions).
+    pub mispricing: Option<f64>,
+    /// (z - z*) / max(S, D) (absent in files of earlier versions).
+    pub firm_lag: Option<f64>,
 }
 
 /// One row of `metrics.csv`.
@@ -152,8 +156,24 @@ pub struct MetricsRow {
     pub phi: Option<f64>,
     pub phi_gap: Option<f64>,
     pub cosine: Option<f64>,
+    /// The columns below are absent in files of earlier versions (read as None).
+    pub cosine_mirror: Option<f64>,
+    pub lyapunov: Option<f64>,
+    pub mispricing: Option<f64>,
+    pub firm_lag: Option<f64>,
     pub spread: f64,
     pub shock: Option<String>,
+}
+
+/// One row of `propagation.csv`: when a shock reached a good.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PropagationRow {
+    /// Present when the run had shocks at several ticks.
+    pub shock_tick: Option<u64>,
+    pub good: String,
+    pub depth: u64,
+    pub arrival_tick: Option<u64>,
+    pub final_change: f64,
 }
 
 /// The logged output of one run.
@@ -163,6 +183,8 @@ pub struct RunData {
     pub title: String,
     pub trajectory: Vec<TrajectoryRow>,
     pub metrics: Vec<MetricsRow>,
+    /// `propagation.csv`, for a run with a shock (empty otherwise).
+    pub propagation: Vec<PropagationRow>,
 }
 
 /// How a sweep replicate ended.
@@ -226,6 +248,10 @@ const METRICS_COLUMNS: [&str; 10] = [
     "spread",
     "shock",
 ];
+/// Columns of the files above that files of earlier versions do not have.
+const TRAJECTORY_OPTIONAL: [&str; 2] = ["mispricing", "firm_lag"];
+const METRICS_OPTIONAL: [&str; 4] = ["cosine_mirror", "lyapunov", "mispricing", "firm_lag"];
+const PROPAGATION_COLUMNS: [&str; 4] = ["good", "depth", "arrival_tick", "final_change"];
 const RERUN: &str = "re-run the scenario to rewrite it";
 
 struct CsvFile {
@@ -282,6 +308,11 @@ impl CsvFile {
                     self.header.join(",")
                 ),
             })
+    }
+
+    /// Index of a column that files of earlier versions lack.
+    fn optional(&self, name: &str) -> Option<usize> {
+        self.header.iter().position(|h| h == name)
     }
 
     /// Reads the next record; `Ok(None)` at the end of the file. Checks the column count.
@@ -368,6 +399,11 @@ impl Fields<'_> {
         })
     }
 
+    /// A number in an optional column (None when the file has no such column).
+    fn maybe_f64(&self, i: Option<usize>) -> Result<Option<f64>, PlotError> {
+        i.map_or(Ok(None), |i| self.opt_f64(i))
+    }
+
     fn f64(&self, i: usize) -> Result<f64, PlotError> {
         self.opt_f64(i)?.ok_or_else(|| {
             self.err(format!(
@@ -400,6 +436,7 @@ fn read_trajectory(path: &Path) -> Result<Vec<TrajectoryRow>, PlotError> {
         .iter()
         .map(|c| f.column(c, &expected))
         .collect::<Result<_, _>>()?;
+    let extra: Vec<Option<usize>> = TRAJECTORY_OPTIONAL.iter().map(|c| f.optional(c)).collect();
     let mut rows = Vec::new();
     let mut rec = csv::StringRecord::new();
     while let Some(line) = f.next(&mut rec)? {
@@ -422,6 +459,8 @@ fn read_trajectory(path: &Path) -> Result<Vec<TrajectoryRow>, PlotError> {
             excess: x.f64(idx[5])?,
             adjoint: x.f64(idx[6])?,
             reference: x.opt_f64(idx[7])?,
+            mispricing: x.maybe_f64(extra[0])?,
+            firm_lag: x.maybe_f64(extra[1])?,
         });
     }
     if rows.is_empty() {
@@ -440,6 +479,7 @@ fn read_metrics(path: &Path) -> Result<Vec<MetricsRow>, PlotError> {
         .iter()
         .map(|c| f.column(c, &expected))
         .collect::<Result<_, _>>()?;
+    let extra: Vec<Option<usize>> = METRICS_OPTIONAL.iter().map(|c| f.optional(c)).collect();
     let mut rows = Vec::new();
     let mut rec = csv::StringRecord::new();
     while let Some(line) = f.next(&mut rec)? {
@@ -458,6 +498,10 @@ fn read_metrics(path: &Path) -> Result<Vec<MetricsRow>, PlotError> {
             phi: x.opt_f64(idx[5])?,
             phi_gap: x.opt_f64(idx[6])?,
             cosine: x.opt_f64(idx[7])?,
+            cosine_mirror: x.maybe_f64(extra[0])?,
+            lyapunov: x.maybe_f64(extra[1])?,
+            mispricing: x.maybe_f64(extra[2])?,
+            firm_lag: x.maybe_f64(extra[3])?,
             spread: x.f64(idx[8])?,
             shock: x.opt_text(idx[9]),
         });
@@ -474,7 +518,42 @@ pub fn read_run(dir: &Path) -> Result<RunData, PlotError> {
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    read_run_files(&dir.join("trajectory.csv"), &dir.join("metrics.csv"), title)
+    let mut data = read_run_files(&dir.join("trajectory.csv"), &dir.join("metrics.csv"), title)?;
+    let wave = dir.join("propagation.csv");
+    if wave.exists() {
+        data.propagation = read_propagation(&wave)?;
+    }
+    Ok(data)
+}
+
+/// Reads `propagation.csv` (`[shock_tick,]good,depth,arrival_tick,final_change`).
+pub fn read_propagation(path: &Path) -> Result<Vec<PropagationRow>, PlotError> {
+    let expected = PROPAGATION_COLUMNS.join(",");
+    let mut f = CsvFile::open(path, &expected)?;
+    let idx: Vec<usize> = PROPAGATION_COLUMNS
+        .iter()
+        .map(|c| f.column(c, &expected))
+        .collect::<Result<_, _>>()?;
+    let shock = f.optional("shock_tick");
+    let mut rows = Vec::new();
+    let mut rec = csv::StringRecord::new();
+    while let Some(line) = f.next(&mut rec)? {
+        let x = Fields {
+            path: &f.path,
+            line,
+            header: &f.header,
+            rec: &rec,
+        };
+        let arrival = x.text(idx[2]);
+        rows.push(PropagationRow {
+            shock_tick: shock.map(|i| x.u64(i)).transpose()?,
+            good: x.text(idx[0]).to_string(),
+            depth: x.u64(idx[1])?,
+            arrival_tick: if arrival.is_empty() { None } else { Some(x.u64(idx[2])?) },
+            final_change: x.f64(idx[3])?,
+        });
+    }
+    Ok(rows)
 }
 
 /// Read a run's trajectory and metrics from the given files (e.g. the temporary files of a
@@ -484,6 +563,7 @@ pub fn read_run_files(trajectory: &Path, metrics: &Path, title: String) -> Resul
         title,
         trajectory: read_trajectory(trajectory)?,
         metrics: read_metrics(metrics)?,
+        propagation: Vec::new(),
     })
 }
 
@@ -1330,6 +1410,269 @@ fn decimate(pts: &[(f64, f64)], buckets: usize) -> Vec<(f64, f64)> {
     out
 }
 
+/// The data area of a chart in its own pixel coordinates, for drawing that never leaves it:
+/// every line, band and marker is clipped to the area here (plotters does not clip, and its
+/// wide lines grow spikes at sharp turns, which reached across the panel above).
+struct Canvas<'b> {
+    area: Area<'b>,
+    x: Axis,
+    y: Axis,
+    /// Largest pixel coordinates inside the area.
+    w: f64,
+    h: f64,
+}
+
+/// How far outside the area a point may be mapped (further is pulled in to this distance,
+/// along the same direction from the area, before clipping).
+const OUTSIDE: f64 = 1e5;
+
+impl<'b> Canvas<'b> {
+    /// The chart's data area with its axes.
+    fn of(chart: &Chart<'_, 'b>) -> Canvas<'b> {
+        let spec = chart.as_coord_spec();
+        Canvas::with_y(chart, spec.y_spec().clone())
+    }
+
+    /// The chart's data area with another vertical axis (a secondary axis).
+    fn with_y(chart: &Chart<'_, 'b>, y: Axis) -> Canvas<'b> {
+        let area = chart.plotting_area().strip_coord_spec();
+        let (w, h) = area.dim_in_pixel();
+        Canvas {
+            area,
+            x: chart.as_coord_spec().x_spec().clone(),
+            y,
+            w: (w.max(1) - 1) as f64,
+            h: (h.max(1) - 1) as f64,
+        }
+    }
+
+    /// Pixel position of a data point (not clamped); None where it has none (NaN). On a log
+    /// axis, values <= 0 lie far below the area (a line down to 0 leaves at the bottom).
+    fn px(&self, (xv, yv): (f64, f64)) -> Option<(f64, f64)> {
+        let fx = self.x.frac(xv);
+        let fy = self.y.frac(yv);
+        if fx.is_nan() || fy.is_nan() || !xv.is_finite() || yv.is_nan() || (yv.is_infinite() && !self.y.log) {
+            return None;
+        }
+        let limit = OUTSIDE / self.w.max(self.h).max(1.0);
+        let (fx, fy) = (fx.clamp(-limit, 1.0 + limit), fy.clamp(-limit, 1.0 + limit));
+        Some((fx * self.w, (1.0 - fy) * self.h))
+    }
+
+    fn inside(&self, p: (f64, f64)) -> bool {
+        p.0 >= -0.5 && p.0 <= self.w + 0.5 && p.1 >= -0.5 && p.1 <= self.h + 0.5
+    }
+
+    /// The part of segment a-b inside the area (Liang-Barsky), or None.
+    fn clip(&self, a: (f64, f64), b: (f64, f64)) -> Option<((f64, f64), (f64, f64))> {
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let (mut t0, mut t1) = (0.0f64, 1.0f64);
+        for (p, q) in [(-dx, a.0), (dx, self.w - a.0), (-dy, a.1), (dy, self.h - a.1)] {
+            if p == 0.0 {
+                if q < 0.0 {
+                    return None;
+                }
+            } else {
+                let r = q / p;
+                if p < 0.0 {
+                    t0 = t0.max(r);
+                } else {
+                    t1 = t1.min(r);
+                }
+            }
+        }
+        (t0 <= t1).then_some(((a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)))
+    }
+
+    /// A line through the points (split where a value is not finite, decimated to `buckets`
+    /// per piece), clipped to the area; dashed with (dash, gap) pixels if asked. A piece of
+    /// one point is a dot (a ring when dashed).
+    fn line(
+        &self,
+        pts: &[(f64, f64)],
+        st: ShapeStyle,
+        dash: Option<(i32, i32)>,
+        buckets: usize,
+        th: Theme,
+    ) -> Result<(), PlotError> {
+        for seg in segments(pts) {
+            let seg = decimate(seg, buckets);
+            let px: Vec<Option<(f64, f64)>> = seg.iter().map(|&p| self.px(p)).collect();
+            if seg.len() == 1 {
+                if let Some(c) = px[0].filter(|&c| self.inside(c)) {
+                    let c = (c.0.round() as i32, c.1.round() as i32);
+                    if dash.is_some() {
+                        self.area.draw(&Circle::new(c, th.px(7.0), st.color.stroke_width(2)))?;
+                    } else {
+                        self.area.draw(&Circle::new(c, th.px(4.0), st.color.filled()))?;
+                    }
+                }
+                continue;
+            }
+            // runs of clipped pixel points, broken where the line leaves the area
+            let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+            let mut run: Vec<(f64, f64)> = Vec::new();
+            for w in px.windows(2) {
+                let (Some(a), Some(b)) = (w[0], w[1]) else {
+                    if run.len() > 1 {
+                        runs.push(std::mem::take(&mut run));
+                    }
+                    run.clear();
+                    continue;
+                };
+                match self.clip(a, b) {
+                    Some((ca, cb)) => {
+                        let joined = run
+                            .last()
+                            .is_some_and(|l| (l.0 - ca.0).abs() < 1e-9 && (l.1 - ca.1).abs() < 1e-9);
+                        if !joined {
+                            if run.len() > 1 {
+                                runs.push(std::mem::take(&mut run));
+                            }
+                            run.clear();
+                            run.push(ca);
+                        }
+                        run.push(cb);
+                    }
+                    None => {
+                        if run.len() > 1 {
+                            runs.push(std::mem::take(&mut run));
+                        }
+                        run.clear();
+                    }
+                }
+            }
+            if run.len() > 1 {
+                runs.push(run);
+            }
+            for run in runs {
+                match dash {
+                    Some((on, off)) => self.dashes(&run, st, on as f64, off as f64)?,
+                    None => self.polyline(&run, st)?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A polyline of pixel points inside the area, drawn in pieces that never turn sharply (a
+    /// wide line is a polygon, and its corners at sharp turns reach far out).
+    fn polyline(&self, run: &[(f64, f64)], st: ShapeStyle) -> Result<(), PlotError> {
+        let mut pts: Vec<(i32, i32)> = Vec::with_capacity(run.len());
+        for p in run {
+            let q = (p.0.round() as i32, p.1.round() as i32);
+            if pts.last() != Some(&q) {
+                pts.push(q);
+            }
+        }
+        if pts.len() == 1 {
+            pts.push(pts[0]);
+        }
+        let mut piece: Vec<(i32, i32)> = vec![pts[0]];
+        for i in 1..pts.len() {
+            if piece.len() >= 2 {
+                let a = piece[piece.len() - 2];
+                let b = piece[piece.len() - 1];
+                let u = ((b.0 - a.0) as f64, (b.1 - a.1) as f64);
+                let v = ((pts[i].0 - b.0) as f64, (pts[i].1 - b.1) as f64);
+                let dot = u.0 * v.0 + u.1 * v.1;
+                let norms = ((u.0 * u.0 + u.1 * u.1) * (v.0 * v.0 + v.1 * v.1)).sqrt();
+                // turning by more than 60 degrees: start a new piece at b
+                if st.stroke_width > 1 && dot < 0.5 * norms {
+                    self.area.draw(&PathElement::new(std::mem::take(&mut piece), st))?;
+                    piece = vec![b];
+                }
+            }
+            piece.push(pts[i]);
+        }
+        self.area.draw(&PathElement::new(piece, st))?;
+        Ok(())
+    }
+
+    /// Dashes along a polyline of pixel points.
+    fn dashes(&self, run: &[(f64, f64)], st: ShapeStyle, on: f64, off: f64) -> Result<(), PlotError> {
+        let period = (on + off).max(1.0);
+        let mut phase = 0.0f64; // position within the period at the start of the segment
+        for w in run.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let len = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
+            let mut s = 0.0;
+            while s < len {
+                let pos = (phase + s) % period;
+                let (visible, left) = if pos < on {
+                    (true, on - pos)
+                } else {
+                    (false, period - pos)
+                };
+                let e = (s + left).min(len);
+                if visible && e > s {
+                    let p = |t: f64| {
+                        (
+                            (a.0 + (b.0 - a.0) * t / len).round() as i32,
+                            (a.1 + (b.1 - a.1) * t / len).round() as i32,
+                        )
+                    };
+                    self.area.draw(&PathElement::new(vec![p(s), p(e)], st))?;
+                }
+                s = e.max(s + 1e-9);
+            }
+            phase = (phase + len) % period;
+        }
+        Ok(())
+    }
+
+    /// A filled polygon of data points, clipped to the area (Sutherland-Hodgman).
+    fn polygon(&self, poly: &[(f64, f64)], style: ShapeStyle) -> Result<(), PlotError> {
+        let mut pts: Vec<(f64, f64)> = Vec::with_capacity(poly.len());
+        for &p in poly {
+            match self.px(p) {
+                Some(q) => pts.push(q),
+                None => return Ok(()),
+            }
+        }
+        let (w, h) = (self.w, self.h);
+        type Edge = (fn((f64, f64), f64) -> f64, f64);
+        // inside when f(p, bound) >= 0
+        let edges: [Edge; 4] = [
+            (|p, _| p.0, 0.0),
+            (|p, b| b - p.0, w),
+            (|p, _| p.1, 0.0),
+            (|p, b| b - p.1, h),
+        ];
+        for (f, bound) in edges {
+            if pts.is_empty() {
+                return Ok(());
+            }
+            let mut out = Vec::with_capacity(pts.len() + 4);
+            for i in 0..pts.len() {
+                let (a, b) = (pts[i], pts[(i + 1) % pts.len()]);
+                let (fa, fb) = (f(a, bound), f(b, bound));
+                if fa >= 0.0 {
+                    out.push(a);
+                }
+                if (fa >= 0.0) != (fb >= 0.0) {
+                    let t = fa / (fa - fb);
+                    out.push((a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1)));
+                }
+            }
+            pts = out;
+        }
+        if pts.len() >= 3 {
+            let pts: Vec<(i32, i32)> = pts.iter().map(|p| (p.0.round() as i32, p.1.round() as i32)).collect();
+            self.area.draw(&Polygon::new(pts, style))?;
+        }
+        Ok(())
+    }
+
+    /// A marker drawn by `draw` at a data point, if the point is inside the area.
+    fn at(&self, p: (f64, f64)) -> Option<(i32, i32)> {
+        self.px(p)
+            .filter(|&c| self.inside(c))
+            .map(|c| (c.0.round() as i32, c.1.round() as i32))
+    }
+}
+
+/// A line through `pts` on the chart, clipped to its data area (dashed if asked).
 fn draw_path(
     chart: &mut Chart,
     pts: &[(f64, f64)],
@@ -1338,26 +1681,10 @@ fn draw_path(
     buckets: usize,
     th: Theme,
 ) -> Result<(), PlotError> {
-    for seg in segments(pts) {
-        let seg = decimate(seg, buckets);
-        if seg.len() == 1 && dashed {
-            chart.draw_series(std::iter::once(Circle::new(
-                seg[0],
-                th.px(7.0),
-                st.color.stroke_width(2),
-            )))?;
-        } else if seg.len() == 1 {
-            chart.draw_series(std::iter::once(Circle::new(seg[0], th.px(4.0), st.color.filled())))?;
-        } else if dashed {
-            chart.draw_series(DashedLineSeries::new(seg, th.px(9.0), th.px(6.0), st))?;
-        } else {
-            chart.draw_series(LineSeries::new(seg, st))?;
-        }
-    }
-    Ok(())
+    let dash = dashed.then(|| (th.px(9.0), th.px(6.0)));
+    Canvas::of(chart).line(pts, st, dash, buckets, th)
 }
 
-/// Shaded band between `lo` and `hi` (points share x), split at non-finite values.
 /// A quantile band (x, q10, median, q90): the shaded 10-90% band and the median line.
 fn draw_quantiles(
     chart: &mut Chart,
@@ -1372,7 +1699,10 @@ fn draw_quantiles(
     draw_path(chart, &median, MUTED.stroke_width(lw), false, buckets, th)
 }
 
+/// Shaded band between `lo` and `hi` (points share x), split at non-finite values, clipped to
+/// the chart's data area.
 fn draw_band(chart: &mut Chart, band: &[(f64, f64, f64)], color: RGBColor, buckets: usize) -> Result<(), PlotError> {
+    let canvas = Canvas::of(chart);
     let mut start = 0;
     while start < band.len() {
         while start < band.len() && !(band[start].1.is_finite() && band[start].2.is_finite()) {
@@ -1389,7 +1719,7 @@ fn draw_band(chart: &mut Chart, band: &[(f64, f64, f64)], color: RGBColor, bucke
             let mut poly = hi;
             poly.extend(lo.into_iter().rev());
             if poly.len() >= 3 {
-                chart.draw_series(std::iter::once(Polygon::new(poly, color.mix(0.28).filled())))?;
+                canvas.polygon(&poly, color.mix(0.28).filled())?;
             }
         }
         start = end.max(start + 1);
@@ -1465,11 +1795,36 @@ struct GoodSeries {
     name: String,
     /// (tick, price)
     price: Vec<(f64, f64)>,
-    /// (tick, p*) with p* = reference, else adjoint
+    /// (tick, p*) with p* the reference price; NaN where the row has none (no dashed line
+    /// is drawn there: the adjoint is not a reference)
     pstar: Vec<(f64, f64)>,
-    /// (tick, |p - p*| / |p*|), NaN where undefined
+    /// (tick, |p - q| / |q|), q the reference price, else the adjoint; NaN where undefined
     rel: Vec<(f64, f64)>,
 }
+
+/// One good of `propagation.csv` that the shock reached: when, against its depth.
+struct WavePoint {
+    /// Index into [`ConvPrep::wave_shocks`].
+    shock: usize,
+    depth: f64,
+    /// Ticks from the shock to the arrival.
+    after: f64,
+    good: String,
+}
+
+/// What the distance panel shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum DistanceView {
+    /// W and/or Φ − Φ* on a log axis.
+    Gap,
+    /// Φ itself on a linear axis: no reference, so Φ* is unknown.
+    Phi,
+    /// Nothing to draw.
+    Empty,
+}
+
+/// Price steps smaller than this (relative) are rounding: the cosine is not drawn there.
+const COSINE_NOISE: f64 = 1e-12;
 
 struct ConvPrep {
     goods: Vec<GoodSeries>,
@@ -1481,14 +1836,32 @@ struct ConvPrep {
     /// Same for relative error (floored).
     rel_band: Vec<(f64, f64, f64, f64)>,
     excess: Vec<(f64, f64)>,
-    /// Φ − Φ* per logged tick; without a reference solution Φ minus the smallest logged Φ
-    /// (`phi_from_min`), which shows the descent just as well.
+    /// The Lyapunov function W and Φ − Φ* per logged tick (NaN where not logged).
+    lyapunov: Vec<(f64, f64)>,
     phi_gap: Vec<(f64, f64)>,
-    phi_from_min: bool,
+    /// Φ itself (drawn when there is no reference: Φ* unknown).
+    phi: Vec<(f64, f64)>,
+    distance: DistanceView,
+    /// Logged steps in which W rose, and steps with W on both ends.
+    lyapunov_rises: (usize, usize),
+    mispricing: Vec<(f64, f64)>,
+    firm_lag: Vec<(f64, f64)>,
+    /// The cosine (in the rules' geometry where logged, else Euclidean), NaN where the price
+    /// step is rounding; its moving average; whether it is the mirror cosine.
     cosine: Vec<(f64, f64)>,
+    cosine_smooth: Vec<(f64, f64)>,
+    cosine_mirror: bool,
+    cosine_dropped: usize,
+    cosine_window: usize,
     shocks: Vec<(f64, String)>,
+    /// The shock wave: points, the shocks (tick, label), and goods that did not arrive.
+    wave: Vec<WavePoint>,
+    wave_shocks: Vec<(u64, String)>,
+    wave_missing: usize,
     x: Axis,
+    /// Rows without (with) a reference price.
     refs_missing: usize,
+    refs_present: usize,
     first_tick: u64,
     last_tick: u64,
     logged: usize,
@@ -1506,6 +1879,32 @@ fn quantile_band(samples: &BTreeMap<u64, Vec<f64>>) -> Vec<(f64, f64, f64, f64)>
         .collect()
 }
 
+/// Centred moving average over `2 k + 1` points, of the finite values in each window (NaN
+/// where the window has none or the point itself is NaN).
+fn moving_average(pts: &[(f64, f64)], k: usize) -> Vec<(f64, f64)> {
+    let n = pts.len();
+    // prefix sums of the finite values and of their count
+    let mut sum = vec![0.0; n + 1];
+    let mut count = vec![0usize; n + 1];
+    for (i, p) in pts.iter().enumerate() {
+        let ok = p.1.is_finite();
+        sum[i + 1] = sum[i] + if ok { p.1 } else { 0.0 };
+        count[i + 1] = count[i] + ok as usize;
+    }
+    (0..n)
+        .map(|i| {
+            let (a, b) = (i.saturating_sub(k), (i + k + 1).min(n));
+            let c = count[b] - count[a];
+            let v = if c > 0 && pts[i].1.is_finite() {
+                (sum[b] - sum[a]) / c as f64
+            } else {
+                f64::NAN
+            };
+            (pts[i].0, v)
+        })
+        .collect()
+}
+
 impl ConvPrep {
     fn new(data: &RunData) -> Result<ConvPrep, PlotError> {
         if data.trajectory.is_empty() {
@@ -1517,7 +1916,7 @@ impl ConvPrep {
         let mut goods: Vec<GoodSeries> = Vec::new();
         let mut rows: Vec<&TrajectoryRow> = data.trajectory.iter().collect();
         rows.sort_by_key(|r| r.tick); // stable: keeps file order within a tick
-        let mut refs_missing = 0usize;
+        let (mut refs_missing, mut refs_present) = (0usize, 0usize);
         let mut diverged = false;
         for r in &rows {
             let gi = *index.entry(r.good.as_str()).or_insert_with(|| {
@@ -1530,15 +1929,18 @@ impl ConvPrep {
                 goods.len() - 1
             });
             let t = r.tick as f64;
-            let ps = match r.reference {
-                Some(v) => v,
+            let (pstar, q) = match r.reference {
+                Some(v) => {
+                    refs_present += 1;
+                    (v, v)
+                }
                 None => {
                     refs_missing += 1;
-                    r.adjoint
+                    (f64::NAN, r.adjoint)
                 }
             };
-            let rel = if ps.is_finite() && ps != 0.0 && r.price.is_finite() {
-                (r.price - ps).abs() / ps.abs()
+            let rel = if q.is_finite() && q != 0.0 && r.price.is_finite() {
+                (r.price - q).abs() / q.abs()
             } else {
                 f64::NAN
             };
@@ -1547,7 +1949,7 @@ impl ConvPrep {
             }
             let g = &mut goods[gi];
             g.price.push((t, r.price));
-            g.pstar.push((t, ps));
+            g.pstar.push((t, pstar));
             g.rel.push((t, rel));
         }
         let many = goods.len() > MANY_GOODS;
@@ -1584,32 +1986,83 @@ impl ConvPrep {
         }
         let mut metrics: Vec<&MetricsRow> = data.metrics.iter().collect();
         metrics.sort_by_key(|m| m.tick);
-        let excess = metrics.iter().map(|m| (m.tick as f64, m.max_rel_excess)).collect();
-        let mut phi_gap: Vec<(f64, f64)> = metrics
-            .iter()
-            .map(|m| (m.tick as f64, m.phi_gap.unwrap_or(f64::NAN)))
-            .collect();
-        // no reference solution (a large economy) but Φ itself logged: Φ − its smallest value
-        let phi_min = metrics
-            .iter()
-            .filter_map(|m| m.phi)
-            .filter(|v| v.is_finite())
-            .fold(f64::INFINITY, f64::min);
-        let phi_from_min = !phi_gap.iter().any(|q| q.1.is_finite()) && phi_min.is_finite();
-        if phi_from_min {
-            phi_gap = metrics
+        let series = |f: &dyn Fn(&MetricsRow) -> Option<f64>| -> Vec<(f64, f64)> {
+            metrics
                 .iter()
-                .map(|m| (m.tick as f64, m.phi.map_or(f64::NAN, |v| v - phi_min)))
-                .collect();
-        }
-        let cosine = metrics
+                .map(|m| (m.tick as f64, f(m).unwrap_or(f64::NAN)))
+                .collect()
+        };
+        let excess = series(&|m| Some(m.max_rel_excess));
+        let lyapunov = series(&|m| m.lyapunov);
+        let phi_gap = series(&|m| m.phi_gap);
+        let phi = series(&|m| m.phi);
+        let finite = |v: &[(f64, f64)]| v.iter().any(|q| q.1.is_finite());
+        let distance = if finite(&lyapunov) || finite(&phi_gap) {
+            DistanceView::Gap
+        } else if finite(&phi) {
+            DistanceView::Phi
+        } else {
+            DistanceView::Empty
+        };
+        // rises of W between consecutive logged ticks above rounding (not across a shock, which
+        // moves the equilibrium W measures from)
+        let lyapunov_rises = crate::lyapunov::rises(metrics.iter().map(|m| (m.lyapunov, m.shock.is_some())));
+        let mispricing = series(&|m| m.mispricing);
+        let firm_lag = series(&|m| m.firm_lag);
+        let cosine_mirror = metrics.iter().any(|m| m.cosine_mirror.is_some());
+        let mut cosine_dropped = 0;
+        let cosine: Vec<(f64, f64)> = metrics
             .iter()
-            .map(|m| (m.tick as f64, m.cosine.unwrap_or(f64::NAN)))
+            .map(|m| {
+                let c = if cosine_mirror { m.cosine_mirror } else { m.cosine };
+                let c = c.unwrap_or(f64::NAN);
+                if c.is_finite() && m.max_rel_price_change < COSINE_NOISE {
+                    cosine_dropped += 1;
+                    (m.tick as f64, f64::NAN)
+                } else {
+                    (m.tick as f64, c)
+                }
+            })
             .collect();
-        let shocks = metrics
+        let cosine_window = (cosine.len() / 80).clamp(2, 50);
+        let cosine_smooth = moving_average(&cosine, cosine_window);
+        let shocks: Vec<(f64, String)> = metrics
             .iter()
             .filter_map(|m| m.shock.as_ref().map(|s| (m.tick as f64, s.clone())))
             .collect();
+        // the shock wave: with one shock tick, propagation.csv has no shock_tick column
+        let mut wave_shocks: Vec<(u64, String)> = Vec::new();
+        let (mut wave, mut wave_missing) = (Vec::new(), 0usize);
+        for r in &data.propagation {
+            let tick = match r.shock_tick {
+                Some(t) => t,
+                None => match metrics.iter().find(|m| m.shock.is_some()) {
+                    Some(m) => m.tick,
+                    None => continue,
+                },
+            };
+            let shock = match wave_shocks.iter().position(|s| s.0 == tick) {
+                Some(i) => i,
+                None => {
+                    let label = metrics
+                        .iter()
+                        .find(|m| m.tick == tick)
+                        .and_then(|m| m.shock.clone())
+                        .unwrap_or_default();
+                    wave_shocks.push((tick, label));
+                    wave_shocks.len() - 1
+                }
+            };
+            match r.arrival_tick {
+                Some(a) => wave.push(WavePoint {
+                    shock,
+                    depth: r.depth as f64,
+                    after: a.saturating_sub(tick) as f64,
+                    good: r.good.clone(),
+                }),
+                None => wave_missing += 1,
+            }
+        }
         let first = rows[0].tick.min(metrics.first().map_or(u64::MAX, |m| m.tick));
         let last = rows[rows.len() - 1].tick.max(metrics.last().map_or(0, |m| m.tick));
         let mut x = if last > first {
@@ -1632,12 +2085,25 @@ impl ConvPrep {
             price_band,
             rel_band,
             excess,
+            lyapunov,
             phi_gap,
-            phi_from_min,
+            phi,
+            distance,
+            lyapunov_rises,
+            mispricing,
+            firm_lag,
             cosine,
+            cosine_smooth,
+            cosine_mirror,
+            cosine_dropped,
+            cosine_window,
             shocks,
+            wave,
+            wave_shocks,
+            wave_missing,
             x,
             refs_missing,
+            refs_present,
             first_tick: first,
             last_tick: last,
             logged,
@@ -1650,7 +2116,9 @@ impl ConvPrep {
     }
 }
 
-/// Renders the three-panel convergence chart of a run as PNG bytes.
+/// Renders the convergence chart of a run as PNG bytes: prices, relative errors, the
+/// distance to equilibrium, the split of excess demand with the cosine, and for a run with a
+/// shock (and its `propagation.csv`) the shock wave.
 ///
 /// `title` is drawn at the top; when empty, `data.title` is used.
 pub fn render_convergence(data: &RunData, title: &str, size: ChartSize) -> Result<Vec<u8>, PlotError> {
@@ -1700,6 +2168,67 @@ fn draw_title(root: &Area, title: &str, subtitle: &str, th: Theme) -> Result<i32
     Ok(th.px(84.0))
 }
 
+/// A panel's caption, left-aligned over its data area, shrunk to fit the panel's width.
+fn put_caption(
+    root: &Area,
+    text: &str,
+    r: (i32, i32, i32, i32),
+    cy: i32,
+    max_w: i32,
+    th: Theme,
+) -> Result<(), PlotError> {
+    let size = fit_font(root, text, th.caption(), max_w);
+    put_text(root, text, (r.0, cy), size, INK, HPos::Left)
+}
+
+/// A message in the middle of an empty panel's data area (wrapped onto two lines if long).
+fn put_panel_note(root: &Area, r: (i32, i32, i32, i32), lines: &[&str], th: Theme) -> Result<(), PlotError> {
+    let size = th.font(20.0);
+    let row = (size * 1.5) as i32;
+    let cx = (r.0 + r.2) / 2;
+    let top = (r.1 + r.3) / 2 - row * (lines.len() as i32 - 1) / 2;
+    for (i, line) in lines.iter().enumerate() {
+        let size = fit_font(root, line, size, r.2 - r.0 - th.px(20.0));
+        let color = if i == 0 { INK } else { MUTED };
+        put_text(root, line, (cx, top + i as i32 * row), size, color, HPos::Center)?;
+    }
+    Ok(())
+}
+
+/// The positive values (others NaN, not drawn on a log axis), and whether any was not.
+fn positive_only(pts: &[(f64, f64)]) -> (Vec<(f64, f64)>, bool) {
+    let mut any = false;
+    let v = pts
+        .iter()
+        .map(|q| {
+            if q.1.is_finite() && q.1 <= 0.0 {
+                any = true;
+                (q.0, f64::NAN)
+            } else {
+                *q
+            }
+        })
+        .collect();
+    (v, any)
+}
+
+/// Values floored at [`LOG_FLOOR`] for a log axis (NaN stays NaN), and whether any was.
+fn floored(pts: &[(f64, f64)]) -> (Vec<(f64, f64)>, bool) {
+    let mut any = false;
+    let v = pts
+        .iter()
+        .map(|q| {
+            if q.1.is_finite() && q.1 < LOG_FLOOR {
+                any = true;
+                (q.0, LOG_FLOOR)
+            } else {
+                *q
+            }
+        })
+        .collect();
+    (v, any)
+}
+
 fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result<(), PlotError> {
     let (w, h) = root.dim_in_pixel();
     let (w, h) = (w as i32, h as i32);
@@ -1711,8 +2240,10 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
         p.last_tick,
         p.logged
     );
-    if p.refs_missing > 0 {
-        subtitle.push_str("; p* = reference price, or the adjoint where no reference is known");
+    if p.refs_present == 0 {
+        subtitle.push_str("; no reference equilibrium (errors against the backprop adjoint)");
+    } else if p.refs_missing > 0 {
+        subtitle.push_str("; p* = reference price where known (errors against the adjoint elsewhere)");
     } else {
         subtitle.push_str("; p* = reference price");
     }
@@ -1724,7 +2255,9 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
     let buckets = (cols.data_w().max(100) as usize) * 2;
     let avail = h - top - th.px(6.0);
     let caption_h = th.caption_h();
+    let caption_w = cols.chart_w - cols.y_label;
     let lw = th.line();
+    let has_wave = !p.wave_shocks.is_empty();
 
     // Shock label rows (assigned left to right, up to 3 rows).
     let label_size = th.font(16.0);
@@ -1761,16 +2294,23 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
         rows_end.len() as i32 * row_h + th.px(6.0)
     };
 
-    let heights = [
-        ((avail as f64) * 0.36) as i32 + strip_h / 2,
-        ((avail as f64) * 0.30) as i32 - strip_h / 4,
-    ];
-    let heights = [heights[0], heights[1], avail - heights[0] - heights[1]];
+    let fractions: &[f64] = if has_wave {
+        &[0.27, 0.175, 0.175, 0.19, 0.19]
+    } else {
+        &[0.31, 0.22, 0.22, 0.25]
+    };
+    let mut heights: Vec<i32> = fractions.iter().map(|f| (avail as f64 * f) as i32).collect();
+    heights[0] += strip_h / 2;
+    heights[1] -= strip_h / 2;
+    let used: i32 = heights[..heights.len() - 1].iter().sum();
+    *heights.last_mut().expect("panels") = avail - used;
     let xl_small = th.x_labels_h();
     let xl_big = th.x_labels_desc_h();
     let mut y0 = top;
     let mut rects = Vec::new();
     let desc = th.desc();
+    let x_labels = (cols.data_w() / th.px(130.0)).clamp(2, 12) as usize;
+    let y_labels = |data_h: i32| (data_h / th.px(42.0)).clamp(2, 10) as usize;
 
     // ---------------- Panel 1: prices ----------------
     {
@@ -1798,8 +2338,8 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             &Mesh {
                 x_desc: None,
                 y_desc,
-                x_labels: (cols.data_w() / th.px(130.0)).clamp(2, 12) as usize,
-                y_labels: (data_h / th.px(42.0)).clamp(2, 10) as usize,
+                x_labels,
+                y_labels: y_labels(data_h),
                 desc_size: fit_font(root, y_desc, desc, data_h),
             },
             th,
@@ -1812,16 +2352,14 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             draw_path(&mut chart, &p.goods[gi].pstar, c.stroke_width(lw), true, buckets, th)?;
             draw_path(&mut chart, &p.goods[gi].price, c.stroke_width(lw), false, buckets, th)?;
         }
-        rects.push(data_rect(&chart));
-        let r = rects[0];
-        put_text(
-            root,
-            "Market price (solid) and reference p* (dashed) per good",
-            (r.0, y0 + caption_h / 2),
-            th.caption(),
-            INK,
-            HPos::Left,
-        )?;
+        let r = data_rect(&chart);
+        rects.push(r);
+        let caption = if p.refs_present > 0 {
+            "Market price (solid) and reference p* (dashed) per good"
+        } else {
+            "Market price per good (no reference equilibrium: no p* to draw)"
+        };
+        put_caption(root, caption, r, y0 + caption_h / 2, caption_w, th)?;
         // Legend
         let mut e = Vec::new();
         if p.many {
@@ -1840,7 +2378,9 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             e.push(entry(Swatch::Band(BAND), format!("10–90% of all {n_goods}")));
             e.push(entry(Swatch::Line(MUTED), format!("median of all {n_goods}")));
         }
-        e.push(entry(Swatch::Dashed(MUTED), "p* (same colour)"));
+        if p.refs_present > 0 {
+            e.push(entry(Swatch::Dashed(MUTED), "p* (same colour)"));
+        }
         if !p.shocks.is_empty() {
             let s = if omitted > 0 {
                 format!("shock ({omitted} labels not shown)")
@@ -1871,28 +2411,12 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
     }
 
     // ---------------- Panel 2: relative error ----------------
-    let mut floored = false;
     {
         let panel = root.clone().shrink((cols.chart_x, y0), (cols.chart_w, heights[1]));
-        let floor = |v: f64| {
-            if v.is_finite() {
-                v.max(LOG_FLOOR)
-            } else {
-                v
-            }
-        };
-        let rel: Vec<Vec<(f64, f64)>> = p
-            .shown
-            .iter()
-            .map(|&gi| p.goods[gi].rel.iter().map(|q| (q.0, floor(q.1))).collect())
-            .collect();
-        let excess: Vec<(f64, f64)> = p.excess.iter().map(|q| (q.0, floor(q.1))).collect();
-        floored |= p
-            .shown
-            .iter()
-            .any(|&gi| p.goods[gi].rel.iter().any(|q| q.1 < LOG_FLOOR))
-            || p.excess.iter().any(|q| q.1 < LOG_FLOOR);
-        let mut vals: Vec<f64> = rel.iter().flatten().map(|q| q.1).collect();
+        let rel: Vec<(Vec<(f64, f64)>, bool)> = p.shown.iter().map(|&gi| floored(&p.goods[gi].rel)).collect();
+        let (excess, ex_floored) = floored(&p.excess);
+        let floored_any = ex_floored || rel.iter().any(|r| r.1);
+        let mut vals: Vec<f64> = rel.iter().flat_map(|r| r.0.iter().map(|q| q.1)).collect();
         vals.extend(excess.iter().map(|q| q.1));
         vals.extend(p.rel_band.iter().flat_map(|b| [b.1, b.3]));
         let (lo, hi) = positive_extent(vals).unwrap_or((1e-6, 1.0));
@@ -1904,7 +2428,7 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             .x_label_area_size(xl_small)
             .y_label_area_size(cols.y_label)
             .build_cartesian_2d(p.x.clone(), y.clone())?;
-        let y_desc = "relative error (dimensionless)";
+        let y_desc = "relative error";
         draw_mesh(
             &mut chart,
             &p.x,
@@ -1912,8 +2436,8 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             &Mesh {
                 x_desc: None,
                 y_desc,
-                x_labels: (cols.data_w() / th.px(130.0)).clamp(2, 12) as usize,
-                y_labels: (data_h / th.px(42.0)).clamp(2, 10) as usize,
+                x_labels,
+                y_labels: y_labels(data_h),
                 desc_size: fit_font(root, y_desc, desc, data_h),
             },
             th,
@@ -1922,19 +2446,24 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             draw_quantiles(&mut chart, &p.rel_band, lw, buckets, th)?;
         }
         for (rank, series) in rel.iter().enumerate() {
-            draw_path(&mut chart, series, p.color(rank).stroke_width(lw), false, buckets, th)?;
+            draw_path(
+                &mut chart,
+                &series.0,
+                p.color(rank).stroke_width(lw),
+                false,
+                buckets,
+                th,
+            )?;
         }
         draw_path(&mut chart, &excess, BLACK.stroke_width(lw + 1), false, buckets, th)?;
         let r = data_rect(&chart);
         rects.push(r);
-        put_text(
-            root,
-            "Relative price error |p − p*| / p* and max relative excess demand",
-            (r.0, y0 + caption_h / 2),
-            th.caption(),
-            INK,
-            HPos::Left,
-        )?;
+        let caption = if p.refs_present == 0 {
+            "Relative price error |p − a| / a against the backprop adjoint a, and max relative excess demand"
+        } else {
+            "Relative price error |p − p*| / p* and max relative excess demand"
+        };
+        put_caption(root, caption, r, y0 + caption_h / 2, caption_w, th)?;
         let mut e = vec![entry(Swatch::Line(BLACK), "max relative excess demand")];
         if p.many {
             e.push(entry(
@@ -1943,10 +2472,12 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             ));
             e.push(entry(Swatch::Band(BAND), format!("10–90% of all {n_goods}")));
             e.push(entry(Swatch::Line(MUTED), format!("median of all {n_goods}")));
+        } else if p.refs_present == 0 {
+            e.push(entry(Swatch::Note, "|p − a|/a: colours as above"));
         } else {
             e.push(entry(Swatch::Note, "|p − p*|/p*: colours as above"));
         }
-        if floored {
+        if floored_any {
             e.push(entry(Swatch::Note, format!("zeros drawn at {}", fmt_num(LOG_FLOOR))));
         }
         draw_legend(
@@ -1958,137 +2489,108 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
         y0 += heights[1];
     }
 
-    // ---------------- Panel 3: phi gap and cosine ----------------
+    // ---------------- Panel 3: distance to equilibrium ----------------
     {
         let panel = root.clone().shrink((cols.chart_x, y0), (cols.chart_w, heights[2]));
-        let has_phi = p.phi_gap.iter().any(|q| q.1.is_finite());
-        let has_cos = p.cosine.iter().any(|q| q.1.is_finite());
-        let gap_floored = p.phi_gap.iter().any(|q| q.1.is_finite() && q.1 < LOG_FLOOR);
-        let gap: Vec<(f64, f64)> = p
-            .phi_gap
-            .iter()
-            .map(|q| (q.0, if q.1.is_finite() { q.1.max(LOG_FLOOR) } else { f64::NAN }))
-            .collect();
-        let (lo, hi) = positive_extent(gap.iter().map(|q| q.1)).unwrap_or((1e-6, 1.0));
-        let mut y = Axis::log_padded(lo, hi, 0.05, 0.05);
-        y.hidden = !has_phi;
-        let mut cos_axis = Axis::linear(-1.08, 1.08);
-        cos_axis.fixed = vec![-1.0, -0.5, 0.0, 0.5, 1.0];
-        let data_h = heights[2] - caption_h - xl_big;
-        let chart = ChartBuilder::on(&panel)
+        let data_h = heights[2] - caption_h - xl_small;
+        // W and the gap fall to rounding (the gap can then be <= 0): such values are not drawn
+        let (lyap, lyap_cut) = positive_only(&p.lyapunov);
+        let (gap, gap_cut) = positive_only(&p.phi_gap);
+        let y = match p.distance {
+            DistanceView::Gap => {
+                let vals = lyap.iter().chain(&gap).map(|q| q.1);
+                let (lo, hi) = positive_extent(vals).unwrap_or((1e-6, 1.0));
+                Axis::log_padded(lo, hi, 0.05, 0.05)
+            }
+            DistanceView::Phi => {
+                let vals: Vec<f64> = p.phi.iter().map(|q| q.1).filter(|v| v.is_finite()).collect();
+                let (lo, hi) = vals
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+                let pad = ((hi - lo) * 0.05).max(1e-12 * hi.abs().max(1e-300));
+                Axis::linear(lo - pad, hi + pad)
+            }
+            DistanceView::Empty => {
+                let mut a = Axis::log(1e-6, 1.0);
+                a.hidden = true;
+                a
+            }
+        };
+        let mut chart = ChartBuilder::on(&panel)
             .margin_top(caption_h)
-            .x_label_area_size(xl_big)
+            .margin_right(cols.right)
+            .x_label_area_size(xl_small)
             .y_label_area_size(cols.y_label)
-            .right_y_label_area_size(cols.right)
             .build_cartesian_2d(p.x.clone(), y.clone())?;
-        let mut chart = chart.set_secondary_coord(p.x.clone(), cos_axis.clone());
-        let y_desc = if p.phi_from_min {
-            "Φ − min Φ (units of the numeraire)"
+        let y_desc = if p.distance == DistanceView::Phi {
+            "Φ (numeraire)"
         } else {
-            "Φ gap (units of the numeraire)"
+            "numeraire units"
         };
         draw_mesh(
             &mut chart,
             &p.x,
             &y,
             &Mesh {
-                x_desc: Some("tick"),
+                x_desc: None,
                 y_desc,
-                x_labels: (cols.data_w() / th.px(130.0)).clamp(2, 12) as usize,
-                y_labels: (data_h / th.px(42.0)).clamp(2, 10) as usize,
+                x_labels,
+                y_labels: y_labels(data_h),
                 desc_size: fit_font(root, y_desc, desc, data_h),
             },
             th,
         )?;
-        let cos_desc = "cosine (dimensionless)";
-        let cf = |v: &f64| fmt_num(*v);
-        chart
-            .configure_secondary_axes()
-            .y_labels(5)
-            .y_label_formatter(&cf)
-            .label_style((FONT, th.tick()).into_font().color(&INK))
-            .axis_desc_style((FONT, fit_font(root, cos_desc, desc, data_h)).into_font().color(&INK))
-            .axis_style(MUTED.stroke_width(1))
-            .y_desc(cos_desc)
-            .draw()?;
-        {
-            let primary: &mut Chart = &mut chart;
-            draw_path(primary, &gap, C_INDIGO.stroke_width(lw + 1), false, buckets, th)?;
-        }
-        for seg in segments(&p.cosine) {
-            let seg = decimate(seg, buckets);
-            if seg.len() == 1 {
-                chart.draw_secondary_series(std::iter::once(Circle::new(seg[0], th.px(4.0), C_VERMILLION.filled())))?;
-            } else {
-                chart.draw_secondary_series(LineSeries::new(seg, C_VERMILLION.stroke_width(lw)))?;
-            }
-        }
-        let r = {
-            let primary: &Chart = &chart;
-            data_rect(primary)
-        };
-        rects.push(r);
-        put_text(
-            root,
-            if p.phi_from_min {
-                "Dual potential Φ above its smallest logged value (left, log; no reference Φ*) and gradient-alignment cosine (right)"
-            } else {
-                "Dual potential gap Φ (left, log) and gradient-alignment cosine (right)"
-            },
-            (r.0, y0 + caption_h / 2),
-            th.caption(),
-            INK,
-            HPos::Left,
-        )?;
-        if !has_phi {
-            let msg = "Φ not finite for this economy";
-            let size = th.font(22.0);
-            let tw = text_width(root, msg, size);
-            // Put the note where the cosine curve is not (top, bottom or middle band).
-            let cx = (r.0 + r.2) / 2;
-            let half_w = tw / 2 + th.px(12.0);
-            let half_h = (size * 0.9) as i32;
-            let cos_px: Vec<(i32, i32)> = p
-                .cosine
-                .iter()
-                .filter(|q| q.1.is_finite())
-                .map(|q| (p.x.map(&q.0, (r.0, r.2)), cos_axis.map(&q.1, (r.3, r.1))))
-                .collect();
-            let cy = [0.78, 0.22, 0.5]
-                .iter()
-                .map(|f| r.1 + ((r.3 - r.1) as f64 * f) as i32)
-                .min_by_key(|&cy| {
-                    cos_px
-                        .iter()
-                        .filter(|q| (q.0 - cx).abs() <= half_w && (q.1 - cy).abs() <= half_h)
-                        .count()
-                })
-                .unwrap_or((r.1 + r.3) / 2);
-            put_text(root, msg, (cx, cy), size, INK, HPos::Center)?;
-        }
-        let mut e = vec![
-            entry(
-                Swatch::Line(C_INDIGO),
-                if p.phi_from_min {
-                    "Φ − min Φ (left axis)"
+        let mut e = Vec::new();
+        match p.distance {
+            DistanceView::Gap => {
+                draw_path(&mut chart, &gap, C_ORANGE.stroke_width(lw), false, buckets, th)?;
+                draw_path(&mut chart, &lyap, C_INDIGO.stroke_width(lw + 1), false, buckets, th)?;
+                if lyap.iter().any(|q| q.1.is_finite()) {
+                    e.push(entry(Swatch::Line(C_INDIGO), "W: distance to (x*, p*)"));
+                    e.push(entry(Swatch::Note, "(Bregman, the rules' geometry)"));
+                    let (up, of) = p.lyapunov_rises;
+                    if of > 0 {
+                        e.push(entry(Swatch::Note, format!("W rose in {up} of {of} steps")));
+                        e.push(entry(Swatch::Note, "(steps with W above rounding)"));
+                    }
                 } else {
-                    "Φ gap (left axis)"
-                },
-            ),
-            entry(Swatch::Line(C_VERMILLION), "cosine (right axis)"),
-        ];
-        if !has_phi {
-            e.push(entry(Swatch::Note, "Φ gap: no finite value"));
-        } else if gap_floored {
-            let what = if p.phi_from_min {
-                "Φ − min Φ ≤ 0"
-            } else {
-                "gaps ≤ 0"
-            };
-            e.push(entry(Swatch::Note, format!("{what} drawn at {}", fmt_num(LOG_FLOOR))));
+                    e.push(entry(Swatch::Note, "W: no reference equilibrium"));
+                }
+                if gap.iter().any(|q| q.1.is_finite()) {
+                    e.push(entry(Swatch::Line(C_ORANGE), "Φ − Φ* (dual gap)"));
+                } else {
+                    e.push(entry(Swatch::Note, "Φ not finite: no Φ − Φ*"));
+                }
+                if lyap_cut || gap_cut {
+                    e.push(entry(Swatch::Note, "values ≤ 0 (rounding): not drawn"));
+                }
+            }
+            DistanceView::Phi => {
+                draw_path(&mut chart, &p.phi, C_ORANGE.stroke_width(lw + 1), false, buckets, th)?;
+                e.push(entry(Swatch::Line(C_ORANGE), "Φ(p_t), dual potential"));
+                e.push(entry(Swatch::Note, "Φ* = min Φ = V unknown"));
+                e.push(entry(Swatch::Note, "(no reference equilibrium)"));
+            }
+            DistanceView::Empty => {}
         }
-        if !has_cos {
-            e.push(entry(Swatch::Note, "cosine: no value logged"));
+        let r = data_rect(&chart);
+        rects.push(r);
+        let caption = match p.distance {
+            DistanceView::Gap => "Distance to equilibrium: Lyapunov function W and dual potential gap Φ − Φ* (log)",
+            DistanceView::Phi => "Dual potential Φ itself: Φ* is unknown without a reference equilibrium (linear)",
+            DistanceView::Empty => "Distance to equilibrium",
+        };
+        put_caption(root, caption, r, y0 + caption_h / 2, caption_w, th)?;
+        if p.distance == DistanceView::Empty {
+            put_panel_note(
+                root,
+                r,
+                &[
+                    "Nothing to measure the distance with:",
+                    "no reference equilibrium (so no W) and Φ not finite (a firm without a finite best response)",
+                ],
+                th,
+            )?;
         }
         draw_legend(
             root,
@@ -2096,9 +2598,213 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
             &e,
             th,
         )?;
+        y0 += heights[2];
     }
 
-    // Shock lines across every panel.
+    // ---------------- Panel 4: excess demand split and cosine ----------------
+    {
+        let panel = root.clone().shrink((cols.chart_x, y0), (cols.chart_w, heights[3]));
+        let (mis, mis_floored) = floored(&p.mispricing);
+        let (lag, lag_floored) = floored(&p.firm_lag);
+        let has_split = mis.iter().chain(&lag).any(|q| q.1.is_finite());
+        let has_cos = p.cosine.iter().any(|q| q.1.is_finite());
+        let (lo, hi) = positive_extent(mis.iter().chain(&lag).map(|q| q.1)).unwrap_or((1e-6, 1.0));
+        let mut y = Axis::log_padded(lo, hi, 0.05, 0.05);
+        y.hidden = !has_split;
+        let mut cos_axis = Axis::linear(-1.08, 1.08);
+        cos_axis.fixed = vec![-1.0, -0.5, 0.0, 0.5, 1.0];
+        cos_axis.hidden = !has_cos;
+        let data_h = heights[3] - caption_h - xl_big;
+        let chart = ChartBuilder::on(&panel)
+            .margin_top(caption_h)
+            .x_label_area_size(xl_big)
+            .y_label_area_size(cols.y_label)
+            .right_y_label_area_size(cols.right)
+            .build_cartesian_2d(p.x.clone(), y.clone())?;
+        let mut chart = chart.set_secondary_coord(p.x.clone(), cos_axis.clone());
+        let y_desc = "÷ volume";
+        draw_mesh(
+            &mut chart,
+            &p.x,
+            &y,
+            &Mesh {
+                x_desc: Some("tick"),
+                y_desc,
+                x_labels,
+                y_labels: y_labels(data_h),
+                desc_size: fit_font(root, y_desc, desc, data_h),
+            },
+            th,
+        )?;
+        if has_cos {
+            let cos_desc = "cosine";
+            let cf = |v: &f64| fmt_num(*v);
+            chart
+                .configure_secondary_axes()
+                .y_labels(5)
+                .y_label_formatter(&cf)
+                .label_style((FONT, th.tick()).into_font().color(&INK))
+                .axis_desc_style((FONT, fit_font(root, cos_desc, desc, data_h)).into_font().color(&INK))
+                .axis_style(MUTED.stroke_width(1))
+                .y_desc(cos_desc)
+                .draw()?;
+        }
+        let primary: &mut Chart = &mut chart;
+        let cos_canvas = Canvas::with_y(primary, cos_axis.clone());
+        if has_cos {
+            // the raw values faint, their moving average bold
+            cos_canvas.line(&p.cosine, C_VERMILLION.mix(0.3).stroke_width(1), None, buckets, th)?;
+            cos_canvas.line(&p.cosine_smooth, C_VERMILLION.stroke_width(lw), None, buckets, th)?;
+        }
+        draw_path(primary, &lag, C_BLUE.stroke_width(lw), false, buckets, th)?;
+        draw_path(primary, &mis, BLACK.stroke_width(lw + 1), false, buckets, th)?;
+        let r = data_rect(primary);
+        rects.push(r);
+        put_caption(
+            root,
+            "Excess demand split: mispricing −∇Φ(p) and firm lag z − z* (log, relative to volume); step cosine (right)",
+            r,
+            y0 + caption_h / 2,
+            caption_w,
+            th,
+        )?;
+        if !has_split && !has_cos {
+            put_panel_note(
+                root,
+                r,
+                &[
+                    "Φ is not finite for this economy: no split and no cosine",
+                    "(a firm without a finite best response, e.g. constant returns, has no D*(p) or S*(p))",
+                ],
+                th,
+            )?;
+        }
+        let mut e = Vec::new();
+        if has_split {
+            e.push(entry(Swatch::Line(BLACK), "mispricing ‖D* − S*‖"));
+            e.push(entry(Swatch::Line(C_BLUE), "firm lag ‖z − z*‖"));
+            e.push(entry(Swatch::Note, "(both ÷ ‖max(S, D)‖)"));
+            if mis_floored || lag_floored {
+                e.push(entry(Swatch::Note, format!("zeros drawn at {}", fmt_num(LOG_FLOOR))));
+            }
+        }
+        if has_cos {
+            let which = if p.cosine_mirror {
+                "cosine (rule's geometry)"
+            } else {
+                "cosine of step and −∇Φ"
+            };
+            e.push(entry(Swatch::Line(C_VERMILLION), which));
+            e.push(entry(
+                Swatch::Note,
+                format!("bold: {}-point mean; faint: raw", 2 * p.cosine_window + 1),
+            ));
+            if p.cosine_dropped > 0 {
+                e.push(entry(
+                    Swatch::Note,
+                    format!("gaps: steps < {} (rounding)", fmt_num(COSINE_NOISE)),
+                ));
+            }
+        }
+        draw_legend(
+            root,
+            (cols.legend_x, y0 + caption_h, cols.legend_w, heights[3] - caption_h),
+            &e,
+            th,
+        )?;
+        y0 += heights[3];
+    }
+
+    // ---------------- Panel 5: the shock wave ----------------
+    if has_wave {
+        let panel = root.clone().shrink((cols.chart_x, y0), (cols.chart_w, heights[4]));
+        let max_depth = p.wave.iter().map(|q| q.depth).fold(0.0, f64::max);
+        let max_after = p.wave.iter().map(|q| q.after).fold(0.0, f64::max);
+        let mut x = Axis::linear(-0.5, max_depth + 0.5);
+        x.integer = true;
+        let mut y = Axis::linear(0.0, (max_after * 1.12).max(1.0));
+        y.integer = true;
+        let data_h = heights[4] - th.px(8.0) - caption_h - xl_big;
+        let mut chart = ChartBuilder::on(&panel)
+            .margin_top(caption_h + th.px(8.0))
+            .margin_right(cols.right)
+            .x_label_area_size(xl_big)
+            .y_label_area_size(cols.y_label)
+            .build_cartesian_2d(x.clone(), y.clone())?;
+        let y_desc = "ticks";
+        draw_mesh(
+            &mut chart,
+            &x,
+            &y,
+            &Mesh {
+                x_desc: Some("depth: firms between the good and the shock"),
+                y_desc,
+                x_labels: ((max_depth as usize) + 1).clamp(2, 16),
+                y_labels: y_labels(data_h),
+                desc_size: fit_font(root, y_desc, desc, data_h),
+            },
+            th,
+        )?;
+        let canvas = Canvas::of(&chart);
+        let label_names = p.wave.len() <= 12;
+        let size = th.font(15.0);
+        for q in &p.wave {
+            // several shocks: each a little to the side of its depth
+            let k = p.wave_shocks.len() as f64;
+            let dx = if k > 1.0 {
+                (q.shock as f64 - (k - 1.0) / 2.0) * 0.25 / k
+            } else {
+                0.0
+            };
+            if let Some(c) = canvas.at((q.depth + dx, q.after)) {
+                let color = p.color(q.shock);
+                canvas.area.draw(&Circle::new(c, th.px(6.0), color.filled()))?;
+                if label_names {
+                    let text = fit_text(root, &q.good, size, cols.data_w() / 4);
+                    canvas.area.draw(&Text::new(
+                        text,
+                        (c.0 + th.px(10.0), c.1),
+                        style(size, INK, HPos::Left, VPos::Center),
+                    ))?;
+                }
+            }
+        }
+        let r = data_rect(&chart);
+        put_caption(
+            root,
+            "Shock wave: ticks after the shock until each good's price moved 10% of its final change, against its depth",
+            r,
+            y0 + caption_h / 2 + th.px(4.0),
+            caption_w,
+            th,
+        )?;
+        if p.wave.is_empty() {
+            put_panel_note(root, r, &["No good's price moved after the shock"], th)?;
+        }
+        let mut e = vec![entry(Swatch::Heading, "shocks (propagation.csv)")];
+        for (i, (tick, label)) in p.wave_shocks.iter().enumerate() {
+            let text = if label.is_empty() {
+                format!("tick {tick}")
+            } else {
+                format!("tick {tick}: {label}")
+            };
+            e.push(entry(Swatch::Dot(p.color(i)), text));
+        }
+        if p.wave_missing > 0 {
+            e.push(entry(
+                Swatch::Note,
+                format!("{} goods did not move 10%", p.wave_missing),
+            ));
+        }
+        draw_legend(
+            root,
+            (cols.legend_x, y0 + caption_h, cols.legend_w, heights[4] - caption_h),
+            &e,
+            th,
+        )?;
+    }
+
+    // Shock lines across every panel with a tick axis.
     for &x in &shock_px {
         for r in &rects {
             put_dashed_vline(root, x, r.1, r.3, SHOCK.stroke_width(1), th)?;
@@ -2749,7 +3455,9 @@ mod tests {
     use std::fmt::Write as _;
 
     const TRAJ_HEADER: &str = "tick,good,price,supply,demand,excess,adjoint,reference";
-    const MET_HEADER: &str = "tick,max_rel_excess,max_rel_price_change,max_rel_adjoint_error,max_rel_reference_error,phi,phi_gap,cosine,spread,shock";
+    /// The header as written now (the tests' CSV text uses it; TRAJ_HEADER is the header of
+    /// earlier versions, which the reader still takes).
+    const MET_HEADER: &str = "tick,max_rel_excess,max_rel_price_change,max_rel_adjoint_error,max_rel_reference_error,phi,phi_gap,cosine,cosine_mirror,lyapunov,mispricing,firm_lag,spread,shock";
 
     /// A small run description from which CSV text is generated.
     struct Synth {
@@ -2857,9 +3565,19 @@ mod tests {
                     .map(|s| s.1)
                     .collect::<Vec<_>>()
                     .join(";");
+                let lyapunov = if self.refs {
+                    format!("{}", 2.0 * 0.9f64.powf(tf))
+                } else {
+                    String::new()
+                };
+                let (mis, lag) = if self.phi {
+                    (format!("{}", 0.6 * max_ex), format!("{}", 0.4 * max_ex))
+                } else {
+                    (String::new(), String::new())
+                };
                 writeln!(
                     met,
-                    "{t},{max_ex},{},{},{max_ex},{phi},{gap},{cos},0.01,{shock}",
+                    "{t},{max_ex},{},{},{max_ex},{phi},{gap},{cos},{cos},{lyapunov},{mis},{lag},0.01,{shock}",
                     max_ex * 0.5,
                     1e-9
                 )
@@ -2988,27 +3706,161 @@ mod tests {
         check_run(&data, ChartSize::default());
     }
 
-    /// Without a reference Φ* (large economies) the panel shows Φ minus its smallest logged
-    /// value instead of saying that there is no Φ.
+    /// Without a reference Φ* (large economies) the panel draws Φ itself and says that Φ* is
+    /// unknown: it does not invent a minimum (Φ minus its smallest logged value drew a dip that
+    /// was not there). With a reference, Φ − Φ* as logged.
     #[test]
-    fn phi_without_reference_is_drawn_from_its_minimum() {
+    fn phi_without_reference_is_drawn_itself() {
         let (_d, mut data) = Synth::converged().data();
         for m in &mut data.metrics {
             m.phi_gap = None;
+            m.lyapunov = None;
             m.phi = Some(10.0 + 2.0 * 0.9f64.powf(m.tick as f64));
         }
         let prep = ConvPrep::new(&data).unwrap();
-        assert!(prep.phi_from_min);
-        let min = data.metrics.iter().filter_map(|m| m.phi).fold(f64::INFINITY, f64::min);
-        for (q, m) in prep.phi_gap.iter().zip(&data.metrics) {
-            assert_eq!(q.1, m.phi.unwrap() - min);
+        assert_eq!(prep.distance, DistanceView::Phi);
+        for (q, m) in prep.phi.iter().zip(&data.metrics) {
+            assert_eq!(q.1, m.phi.unwrap());
         }
         check_run(&data, SMALL);
         // with the reference, the gap as logged
         let (_d, data) = Synth::converged().data();
         let prep = ConvPrep::new(&data).unwrap();
-        assert!(!prep.phi_from_min);
+        assert_eq!(prep.distance, DistanceView::Gap);
         assert_eq!(prep.phi_gap[0].1, data.metrics[0].phi_gap.unwrap());
+        // neither: an empty panel that says why
+        let (_d, mut data) = Synth {
+            phi: false,
+            refs: false,
+            ..Synth::converged()
+        }
+        .data();
+        for m in &mut data.metrics {
+            m.lyapunov = None;
+        }
+        assert_eq!(ConvPrep::new(&data).unwrap().distance, DistanceView::Empty);
+        check_run(&data, SMALL);
+    }
+
+    /// The dashed p* line is the reference price only: where a row has none (the reference
+    /// solver did not take the economy), nothing is drawn, not the moving adjoint.
+    #[test]
+    fn pstar_is_drawn_only_where_there_is_a_reference() {
+        let (_d, mut data) = Synth::converged().data();
+        for r in data.trajectory.iter_mut().filter(|r| r.tick >= 200) {
+            r.reference = None;
+        }
+        let prep = ConvPrep::new(&data).unwrap();
+        for g in &prep.goods {
+            for (q, r) in g.pstar.iter().zip(data.trajectory.iter().filter(|r| r.good == g.name)) {
+                assert_eq!(q.1.is_nan(), r.reference.is_none(), "{} at {}", g.name, r.tick);
+            }
+        }
+        check_run(&data, SMALL);
+    }
+
+    /// Every series stays inside its data area: prices at 0 on a log axis, values far out
+    /// of range, NaN, and zigzags whose wide-line corners used to reach across the panel
+    /// above.
+    #[test]
+    fn series_are_clipped_to_their_data_area() {
+        ensure_font().unwrap();
+        let (w, h) = (400u32, 300u32);
+        let mut buf = vec![255u8; (w * h * 3) as usize];
+        let rect;
+        {
+            let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+            let mut chart = ChartBuilder::on(&root)
+                .margin(60)
+                .build_cartesian_2d(Axis::linear(0.0, 100.0), Axis::log(1e-3, 10.0))
+                .unwrap();
+            // zigzag between 0 (far below on a log axis) and 1e6 (far above), and NaN
+            let zig: Vec<(f64, f64)> = (0..=100)
+                .map(|i| {
+                    let y = match i % 5 {
+                        0 => 0.0,
+                        1 => 1e6,
+                        2 => 0.5,
+                        3 => f64::NAN,
+                        _ => 1e-30,
+                    };
+                    (i as f64, y)
+                })
+                .collect();
+            let th = Theme { s: 1.0 };
+            for width in [1, 2, 3, 6] {
+                draw_path(&mut chart, &zig, C_BLUE.stroke_width(width), false, 1000, th).unwrap();
+                draw_path(&mut chart, &zig, C_ORANGE.stroke_width(width), true, 1000, th).unwrap();
+            }
+            // a sharp U-turn at the bottom edge (one positive price between zeros)
+            let spike = [(10.0, 0.0), (11.0, 5.0), (12.0, 0.0)];
+            draw_path(&mut chart, &spike, C_VERMILLION.stroke_width(3), false, 1000, th).unwrap();
+            let band: Vec<(f64, f64, f64)> = (0..=100).map(|i| (i as f64, 1e-9, 1e9)).collect();
+            draw_band(&mut chart, &band, BAND, 1000).unwrap();
+            rect = data_rect(&chart);
+            root.present().unwrap();
+        }
+        // half the widest line beyond the edge at most
+        let margin = 4;
+        let mut outside = 0;
+        for y in 0..h as i32 {
+            for x in 0..w as i32 {
+                let i = ((y as u32 * w + x as u32) * 3) as usize;
+                let white = buf[i] == 255 && buf[i + 1] == 255 && buf[i + 2] == 255;
+                let near = x >= rect.0 - margin && x < rect.2 + margin && y >= rect.1 - margin && y < rect.3 + margin;
+                if !white && !near {
+                    outside += 1;
+                }
+            }
+        }
+        assert_eq!(outside, 0, "pixels drawn outside the data area {rect:?}");
+    }
+
+    /// The shock wave panel: one point per good that arrived, at its depth, from
+    /// `propagation.csv` with one shock (no shock_tick column) or several.
+    #[test]
+    fn shock_wave_is_read_and_drawn() {
+        let (d, _) = Synth {
+            goods: 3,
+            ticks: 300,
+            shocks: vec![(100, "tupperware.price=2")],
+            ..Synth::converged()
+        }
+        .data();
+        std::fs::write(
+            d.path().join("propagation.csv"),
+            "good,depth,arrival_tick,final_change\nsteel,1,102,1.5\ngrain,2,104,0.2\ntupperware,3,,0\n",
+        )
+        .unwrap();
+        let data = read_run(d.path()).unwrap();
+        assert_eq!(data.propagation.len(), 3);
+        let prep = ConvPrep::new(&data).unwrap();
+        assert_eq!(prep.wave.len(), 2);
+        assert_eq!(prep.wave_missing, 1);
+        assert_eq!((prep.wave[0].depth, prep.wave[0].after), (1.0, 2.0));
+        assert_eq!(prep.wave_shocks, vec![(100, "tupperware.price=2".to_string())]);
+        check_run(&data, SMALL);
+        check_run(&data, ChartSize::default());
+        std::fs::write(
+            d.path().join("propagation.csv"),
+            "shock_tick,good,depth,arrival_tick,final_change\n100,steel,1,102,1.5\n200,steel,1,210,-1\n",
+        )
+        .unwrap();
+        let data = read_run(d.path()).unwrap();
+        let prep = ConvPrep::new(&data).unwrap();
+        assert_eq!(prep.wave_shocks.len(), 2);
+        assert_eq!(prep.wave[1].after, 10.0);
+        check_run(&data, SMALL);
+    }
+
+    #[test]
+    fn moving_average_skips_gaps() {
+        let pts = [(0.0, 1.0), (1.0, f64::NAN), (2.0, 3.0), (3.0, 5.0)];
+        let m = moving_average(&pts, 1);
+        assert_eq!(m[0].1, 1.0);
+        assert!(m[1].1.is_nan());
+        assert_eq!(m[2].1, 4.0);
+        assert_eq!(m[3].1, 4.0);
     }
 
     #[test]

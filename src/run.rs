@@ -7,6 +7,7 @@
 use crate::diagnostics::{price_floor, rel_error, Diagnostics, GoodRow, MetricsRow};
 use crate::economy::{Economy, Names};
 use crate::engine::{Engine, Outcome};
+use crate::propagation::{PropagationRow, Tracker};
 use crate::reference;
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +17,11 @@ use std::time::Instant;
 /// economy being run (for the names of the goods the rows refer to by index).
 pub trait Sink {
     fn record(&mut self, economy: &Economy, metrics: &MetricsRow, goods: &[GoodRow]) -> std::io::Result<()>;
+    /// How the run's shocks travelled ([`crate::propagation`]); called once, after the last
+    /// tick, and only for runs in which a shock applied.
+    fn propagation(&mut self, _economy: &Economy, _rows: &[PropagationRow]) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A sink that keeps nothing (for sweeps and benchmarks).
@@ -31,11 +37,16 @@ impl Sink for Discard {
 pub struct Memory {
     pub metrics: Vec<MetricsRow>,
     pub goods: Vec<GoodRow>,
+    pub propagation: Vec<PropagationRow>,
 }
 impl Sink for Memory {
     fn record(&mut self, _: &Economy, metrics: &MetricsRow, goods: &[GoodRow]) -> std::io::Result<()> {
         self.metrics.push(metrics.clone());
         self.goods.extend_from_slice(goods);
+        Ok(())
+    }
+    fn propagation(&mut self, _: &Economy, rows: &[PropagationRow]) -> std::io::Result<()> {
+        self.propagation = rows.to_vec();
         Ok(())
     }
 }
@@ -253,9 +264,12 @@ pub fn execute(
     let mut rows: Vec<GoodRow> = Vec::with_capacity(log_goods.len());
     let mut calm = 0u64;
     let mut outcome = Outcome::MaxTicks;
+    // how shocks travel up the chain, from every tick's prices
+    let mut wave = Tracker::default();
     while engine.tick < run.max_ticks {
         let step = engine.step();
         let tick = step.tick;
+        wave.observe(tick, &engine.prices);
         let within = step.max_rel_excess <= run.tolerance && step.max_rel_change <= run.tolerance;
         calm = if within { calm + 1 } else { 0 };
         let diverged = step.diverged.clone();
@@ -273,6 +287,8 @@ pub fn execute(
             let t = Instant::now();
             diagnostics.solve_reference(&engine.economy);
             reference_seconds += t.elapsed().as_secs_f64();
+            let reference = diagnostics.reference.as_ref();
+            wave.shock(&engine.economy, tick, &engine.prices, &engine.traded, reference);
         }
         if let Some(what) = diverged {
             outcome = Outcome::Diverged { tick, what };
@@ -289,6 +305,9 @@ pub fn execute(
             outcome = Outcome::Interrupted { tick };
             break;
         }
+    }
+    if wave.any() {
+        sink.propagation(&engine.economy, &wave.finish(&engine.prices))?;
     }
     let simulate_seconds = start.elapsed().as_secs_f64() - reference_seconds;
 

@@ -94,11 +94,15 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
     // a run that diverged in its first tick logged nothing: there is no chart to draw
     let nothing_to_draw = report.outcome == "diverged" && report.ticks <= 1;
     if let Some(w) = writer {
-        let chart = |trajectory: &std::path::Path, metrics: &std::path::Path| {
+        let chart = |trajectory: &std::path::Path, metrics: &std::path::Path, wave: Option<&std::path::Path>| {
             if nothing_to_draw {
                 return Err(String::new());
             }
-            let data = plot::read_run_files(trajectory, metrics, report.scenario.clone()).map_err(|e| e.to_string())?;
+            let mut data =
+                plot::read_run_files(trajectory, metrics, report.scenario.clone()).map_err(|e| e.to_string())?;
+            if let Some(wave) = wave {
+                data.propagation = plot::read_propagation(wave).map_err(|e| e.to_string())?;
+            }
             plot::render_convergence(&data, &report.scenario, args.chart_size).map_err(|e| e.to_string())
         };
         // --no-timing: summary.json without the wall-clock times (bit-identical across runs);
@@ -116,7 +120,12 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
     }
     if write {
         let files = format!(
-            "summary.json, trajectory.csv, metrics.csv{}",
+            "summary.json, trajectory.csv, metrics.csv{}{}",
+            if dir.join("propagation.csv").exists() {
+                ", propagation.csv"
+            } else {
+                ""
+            },
             if chart_error.is_none() && !nothing_to_draw {
                 ", convergence.png"
             } else {
