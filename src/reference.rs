@@ -955,8 +955,28 @@ impl<'a> Problem<'a> {
         }
     }
 
-    /// Strictly feasible starting point.
+    /// Strictly feasible starting point: the forward pass of [`Problem::start_keeping`] keeping
+    /// half of each good's supply back, then (for production functions that are negative or
+    /// undefined near 0, such as `ln(x)` or `1 - 1/x`, whose producers need more than a small
+    /// share to make a positive amount) keeping back less and less, down to 1e-6 of it. The
+    /// programme has no interior point only if even that leaves a used good without supply.
     fn start(&self) -> Result<Vec<f64>, ReferenceError> {
+        let mut last = None;
+        for keep in [0.5, 0.1, 1e-2, 1e-3, 1e-4, 1e-6] {
+            match self.start_keeping(keep) {
+                Ok(x) => return Ok(x),
+                Err(e @ ReferenceError::Infeasible(_)) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.expect("at least one attempt"))
+    }
+
+    /// The forward pass from the endowments: firms in topological order, each use of an
+    /// endogenous good gets an equal share of the fraction `1 - keep` of its available supply
+    /// (endowment plus what its producers make at this point), so that every market keeps a
+    /// slack of `keep` of its supply.
+    fn start_keeping(&self, keep: f64) -> Result<Vec<f64>, ReferenceError> {
         let goods = &self.eco.goods;
         let firms = &self.eco.firms;
         let n = self.n();
@@ -995,7 +1015,7 @@ impl<'a> Problem<'a> {
                             return Err(self.no_supply(h, produced[h]));
                         }
                     }
-                    share = share.min(avail[h] / (2.0 * n_uses[h] as f64 * a));
+                    share = share.min(avail[h] * (1.0 - keep) / (n_uses[h] as f64 * a));
                 }
                 x[v] = if any_endog { share } else { 1.0 };
             }
@@ -1045,7 +1065,7 @@ impl<'a> Problem<'a> {
         };
         ReferenceError::Infeasible(format!(
             "good '{}' is used by firms but has no positive supply to share (endowment {s}, production {produced} \
-             at the solver's starting point, where every input gets a positive amount): the programme has no \
+             when every use gets an equal share of all but 1e-6 of the supply of its good): the programme has no \
              interior point, the users of '{}' cannot operate and its price is not determined; give it a \
              positive endowment or a producer with positive output",
             self.good_name(g),

@@ -89,6 +89,62 @@ fn tupperware_chain_prices_are_the_essays_derivatives() {
     check_envelope(&e, &eq);
 }
 
+/// The essay's chain with stages that are negative or undefined near 0 (issue 14: the
+/// solver's starting point used to give B too little ethylene for a positive output and
+/// called the programme infeasible). `stage_b` makes polyethylene from ethylene.
+fn chain_with(stage_b: &str) -> Economy {
+    let text = scenario::TUPPERWARE.replace("\"1 - 1/(ethylene + 1)\"", &format!("\"{stage_b}\""));
+    assert!(text.contains(stage_b), "the essay chain has B's production to replace");
+    load(&text)
+}
+
+/// natgas 4 -> A: sqrt -> B: ln -> C: ln -> tupperware (price 1). Forward: ethylene 2,
+/// polyethylene ln 2, V = ln(ln 2). Prices = derivatives: polyethylene 1/ln 2, ethylene
+/// (1/ln 2) * (1/2), natgas (1/(2 ln 2)) / (2 sqrt 4) = 1/(8 ln 2).
+#[test]
+fn chain_with_a_log_stage_is_solved() {
+    let e = chain_with("ln(ethylene)");
+    let eq = solve(&e);
+    let l2 = 2.0f64.ln();
+    close("polyethylene", eq.prices[good(&e, "polyethylene")], 1.0 / l2, 1e-9);
+    close("ethylene", eq.prices[good(&e, "ethylene")], 1.0 / (2.0 * l2), 1e-9);
+    close("natgas", eq.prices[good(&e, "natgas")], 1.0 / (8.0 * l2), 1e-9);
+    close("V", eq.value, l2.ln(), 1e-9);
+    close("polyethylene made", eq.y[firm(&e, "B")], l2, 1e-9);
+    check_envelope(&e, &eq);
+}
+
+/// B: polyethylene = 1 - 1/ethylene (negative below 1). Forward: ethylene 2, polyethylene
+/// 1/2, V = ln(1/2). Prices: polyethylene 1/(1/2) = 2, ethylene 2 / 2^2 = 1/2, natgas
+/// (1/2) / (2 sqrt 4) = 1/8.
+#[test]
+fn chain_with_a_stage_negative_near_zero_is_solved() {
+    let e = chain_with("1 - 1/ethylene");
+    let eq = solve(&e);
+    close("polyethylene", eq.prices[good(&e, "polyethylene")], 2.0, 1e-9);
+    close("ethylene", eq.prices[good(&e, "ethylene")], 0.5, 1e-9);
+    close("natgas", eq.prices[good(&e, "natgas")], 0.125, 1e-9);
+    close("V", eq.value, 0.5f64.ln(), 1e-9);
+    check_envelope(&e, &eq);
+}
+
+/// `pricegrad compile "sqrt(x) + ln(x)" --at x=4`: x 4 is copied into x_1 and x_2 (one unit
+/// of each per unit of x), v1 = sqrt(x_1), v2 = ln(x_2), f = v1 + v2 (price 1). At x = 4:
+/// v1 and v2 are worth 1 each (f is linear in them), x_1 is worth d sqrt(x)/dx = 1/(2 sqrt 4)
+/// = 1/4, x_2 d ln(x)/dx = 1/4, and x (the copier's input) their sum 1/2; V = 2 + ln 4.
+#[test]
+fn compiled_sqrt_plus_ln_is_solved() {
+    let c = pricegrad::compile::compile("sqrt(x) + ln(x)", &[("x".to_string(), 4.0)], &Default::default())
+        .unwrap_or_else(|e| panic!("compile: {e}"));
+    let e = load(&c.toml);
+    let eq = solve(&e);
+    for (name, want) in [("x", 0.5), ("v1", 1.0), ("v2", 1.0), ("x_1", 0.25), ("x_2", 0.25)] {
+        close(name, eq.prices[good(&e, name)], want, 1e-9);
+    }
+    close("V", eq.value, 2.0 + 4.0f64.ln(), 1e-9);
+    check_envelope(&e, &eq);
+}
+
 // ------------------------------------------------------------------------------------------
 // 2. A split
 // ------------------------------------------------------------------------------------------
