@@ -52,8 +52,10 @@ const MAX_NEWTON: usize = 200;
 const MAX_CG: usize = 5000;
 /// Largest change of a log price in one Newton step.
 const CAP: f64 = 1.0;
+/// Relative excess supply above which the Newton systems are solved loosely.
+const FAR: f64 = 1e-2;
 /// Relative excess supply at which the answer is accepted.
-const TOL: f64 = 1e-14;
+pub(super) const TOL: f64 = 1e-14;
 
 /// The dual programme laid out for the solver.
 pub(super) struct Dual<'a> {
@@ -69,6 +71,8 @@ pub(super) struct Dual<'a> {
     chunks: Vec<std::ops::Range<usize>>,
     /// Start of each firm's M^-1 block (k^2 entries).
     mat_start: Vec<usize>,
+    /// The constraint of each input edge's good (NONE for fixed-price goods).
+    edge_con: Vec<u32>,
 }
 
 /// Best responses at a price vector, and what follows from them.
@@ -87,7 +91,7 @@ pub(super) struct State {
     minv: Vec<f64>,
     /// Per constraint: dPhi/dp (excess supply) and gross flow.
     pub grad: Vec<f64>,
-    flow: Vec<f64>,
+    pub flow: Vec<f64>,
     pub phi: f64,
 }
 
@@ -197,7 +201,9 @@ impl<'a> Dual<'a> {
         let chunks = (0..nf.div_ceil(CHUNK))
             .map(|c| c * CHUNK..((c + 1) * CHUNK).min(nf))
             .collect();
+        let edge_con = firms.input_good.iter().map(|&g| con_of[g as usize]).collect();
         Ok(Dual {
+            edge_con,
             eco,
             kinds,
             con_of,
@@ -398,6 +404,19 @@ impl<'a> Dual<'a> {
         }
     }
 
+    /// Phi(b) - Phi(a), summed firm by firm and good by good (each term carries only its
+    /// own rounding).
+    pub(super) fn phi_change(&self, a: &State, b: &State) -> f64 {
+        let firms: Vec<f64> = a
+            .profit
+            .par_chunks(4096)
+            .zip(b.profit.par_chunks(4096))
+            .map(|(a, b)| a.iter().zip(b).map(|(x, y)| y - x).sum::<f64>())
+            .collect();
+        let goods: f64 = (0..self.m()).map(|k| (b.p[k] - a.p[k]) * self.supply[k]).sum();
+        firms.iter().sum::<f64>() + goods
+    }
+
     /// The relative excess supply: max over goods of |grad| / flow.
     fn rel_grad(&self, st: &State) -> f64 {
         st.grad
@@ -426,20 +445,22 @@ impl<'a> Dual<'a> {
                         dr += firms.output_weight[k] * d[ck as usize];
                     }
                 }
-                let ins = firms.inputs(f);
-                let n = ins.len();
+                let (a, b) = (firms.input_start[f] as usize, firms.input_start[f + 1] as usize);
+                let n = b - a;
+                let g = &st.g[a..b];
                 v.clear();
-                for e in ins.clone() {
-                    let ck = self.con_of[firms.input_good[e] as usize];
+                for (&ck, &gi) in self.edge_con[a..b].iter().zip(g) {
                     let dq = if ck != NONE { d[ck as usize] } else { 0.0 };
-                    v.push(dq - st.g[e] * dr);
+                    v.push(dq - gi * dr);
                 }
                 let m = &st.minv[self.mat_start[f]..self.mat_start[f + 1]];
+                let uf = &mut u[a - e0..b - e0];
                 let mut gu = 0.0;
                 for i in 0..n {
-                    let s: f64 = (0..n).map(|j| m[i * n + j] * v[j]).sum();
-                    u[ins.start - e0 + i] = s;
-                    gu += st.g[ins.start + i] * s;
+                    let row = &m[i * n..(i + 1) * n];
+                    let s: f64 = row.iter().zip(v.iter()).map(|(x, y)| x * y).sum();
+                    uf[i] = s;
+                    gu += g[i] * s;
                 }
                 yv[f - c.start] = -gu;
             }
@@ -511,10 +532,21 @@ impl<'a> Dual<'a> {
         });
     }
 
-    /// Solve `A d = b` by Jacobi-preconditioned conjugate gradients to relative residual `eta`,
-    /// where A is the Hessian H of Phi at `st`, or with `log = Some((p, shift))` the matrix
-    /// `P H P + diag(shift)` of the step in log prices (P = diag(p)). Returns the steps taken.
-    pub(super) fn cg(&self, st: &State, b: &[f64], eta: f64, log: Option<(&[f64], &[f64])>, d: &mut [f64]) -> usize {
+    /// Solve `A d = b` by Jacobi-preconditioned conjugate gradients until every residual is
+    /// within `target` times its weight (`max_k |r_k| / w_k <= target`, the measure the
+    /// Newton iteration stops on), where A is the Hessian H of Phi at `st`, or with
+    /// `log = Some((p, shift))` the matrix `P H P + diag(shift)` of the step in log prices
+    /// (P = diag(p)). Returns the steps taken.
+    pub(super) fn cg(
+        &self,
+        st: &State,
+        b: &[f64],
+        target: f64,
+        w: &[f64],
+        loose: Option<f64>,
+        log: Option<(&[f64], &[f64])>,
+        d: &mut [f64],
+    ) -> usize {
         let m = self.m();
         let firms = &self.eco.firms;
         let mut diag = vec![0.0; m];
@@ -532,10 +564,18 @@ impl<'a> Dual<'a> {
         let mut z: Vec<f64> = r.iter().zip(&diag).map(|(r, d)| r / d).collect();
         let mut s = z.clone();
         let mut hs = vec![0.0; m];
-        let bnorm = dot(b, b).sqrt();
-        if bnorm == 0.0 {
+        let reached = |r: &[f64]| {
+            let parts: Vec<f64> = r
+                .par_chunks(4096)
+                .zip(w.par_chunks(4096))
+                .map(|(r, w)| r.iter().zip(w).fold(0.0f64, |m, (r, w)| m.max(r.abs() / w)))
+                .collect();
+            parts.iter().fold(0.0f64, |a, b| a.max(*b)) <= target
+        };
+        if reached(b) {
             return 0;
         }
+        let bnorm = dot(b, b).sqrt();
         let mut rz = dot(&r, &z);
         for it in 0..MAX_CG {
             match log {
@@ -557,7 +597,7 @@ impl<'a> Dual<'a> {
             let alpha = rz / shs;
             d.par_iter_mut().zip(&s).for_each(|(d, s)| *d += alpha * s);
             r.par_iter_mut().zip(&hs).for_each(|(r, h)| *r -= alpha * h);
-            if dot(&r, &r).sqrt() <= eta * bnorm {
+            if reached(&r) || loose.is_some_and(|eta| dot(&r, &r).sqrt() <= eta * bnorm) {
                 return it + 1;
             }
             z.par_iter_mut().zip(&r).zip(&diag).for_each(|((z, r), d)| *z = r / d);
@@ -671,7 +711,17 @@ impl<'a> Dual<'a> {
 
     /// Minimise Phi from `st` (its prices and warm starts set), by damped Newton.
     /// Returns the Newton steps taken.
-    pub(super) fn newton(&self, st: &mut State, trial: &mut State) -> Result<usize, ReferenceError> {
+    ///
+    /// Stops when the relative excess supply is at most `tol`, or (`vtol > 0`) when Phi is
+    /// surely within `vtol` of its minimum: when 100 times the Jacobi estimate of the Newton
+    /// decrement, `sum_g grad_g^2 / H_gg` (about twice Phi - min Phi), is at most `vtol`.
+    pub(super) fn newton(
+        &self,
+        st: &mut State,
+        trial: &mut State,
+        tol: f64,
+        vtol: f64,
+    ) -> Result<usize, ReferenceError> {
         let m = self.m();
         let trace = super::tracing();
         self.evaluate(st)?;
@@ -679,17 +729,37 @@ impl<'a> Dual<'a> {
         let mut last_step = f64::INFINITY;
         for it in 0..MAX_NEWTON {
             let rg = self.rel_grad(st);
-            if rg <= TOL || (rg <= 1e-11 && last_step <= 1e-13) {
+            if rg <= tol || (rg <= 1e-11 && last_step <= 1e-13) {
                 return Ok(it);
             }
-            let eta = rg.clamp(1e-12, 0.1);
+            if vtol > 0.0 {
+                let mut diag = vec![0.0; m];
+                self.hess_diag(st, &mut diag);
+                let est: f64 = st.grad.iter().zip(&diag).map(|(g, d)| g * g / d).sum();
+                if 100.0 * est <= vtol {
+                    return Ok(it);
+                }
+            }
+            // inexact Newton: the linear model's residual (relative to each good's flow) is
+            // what the step leaves, plus O(rg^2): ask for 0.1 rg far away, 0.01 rg^2 near the
+            // answer (quadratic convergence), never below a tenth of tol
+            let target = (0.1 * rg).min(0.01 * rg * rg).max(0.1 * tol);
             // Newton's step in log prices: the gradient there is p grad, the Hessian
             // P H P + diag(p grad), whose diagonal term is kept where it is positive (goods in
             // excess supply) and dropped where not (so the matrix stays positive definite);
             // near the answer grad -> 0 and this is Newton's method
             let b: Vec<f64> = st.grad.iter().zip(&st.p).map(|(g, p)| -g * p).collect();
             let shift: Vec<f64> = b.iter().map(|v| (-v).max(0.0)).collect();
-            let cg = self.cg(st, &b, eta, Some((&st.p, &shift)), &mut d);
+            let w: Vec<f64> = st
+                .flow
+                .iter()
+                .zip(&st.p)
+                .map(|(f, p)| f.max(f64::MIN_POSITIVE) * p)
+                .collect();
+            // far from the answer, a truncated solve (residual 0.1 of the gradient's) gives
+            // better steps than an accurate one, whose long steps the line search cuts to 1e-3
+            let loose = (rg > FAR).then_some(0.1);
+            let cg = self.cg(st, &b, target, &w, loose, Some((&st.p, &shift)), &mut d);
             let slope = -dot(&b, &d);
             if trace {
                 eprintln!(
@@ -706,6 +776,9 @@ impl<'a> Dual<'a> {
                      supply {rg:.2e} after {it} Newton steps)"
                 )));
             }
+            // the rounding of a change of Phi summed firm by firm: a decrease predicted below
+            // it cannot be checked
+            let noise = 1e-15 * self.gross_norm(st);
             // no log price moves by more than CAP in one step
             let rel = d.iter().fold(0.0f64, |a, d| a.max(d.abs()));
             let mut alpha = (CAP / rel).min(1.0);
@@ -715,8 +788,10 @@ impl<'a> Dual<'a> {
                     trial.p[k] = st.p[k] * (alpha * d[k]).exp();
                 }
                 trial.x.copy_from_slice(&st.x);
-                let ok = self.evaluate(trial).is_ok();
-                if ok && trial.phi.is_finite() && trial.phi <= st.phi + 1e-4 * alpha * slope + 1e-15 * st.phi.abs() {
+                let ok = self.evaluate(trial).is_ok() && trial.phi.is_finite();
+                // the change of Phi summed firm by firm (near the answer it is far below the
+                // rounding of Phi itself)
+                if ok && self.phi_change(st, trial) <= 1e-4 * alpha * slope + noise {
                     accepted = true;
                     break;
                 }
@@ -750,7 +825,7 @@ impl<'a> Dual<'a> {
         st.p = self.start();
         let p0 = st.p.clone();
         let mut trial = self.new_state();
-        let it = self.newton(&mut st, &mut trial)?;
+        let it = self.newton(&mut st, &mut trial, TOL, 0.0)?;
         if super::tracing() {
             let mut r: Vec<f64> = p0.iter().zip(&st.p).map(|(a, b)| (a / b).ln()).collect();
             r.sort_by(|a, b| a.total_cmp(b));

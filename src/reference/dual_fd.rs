@@ -50,7 +50,7 @@ pub(super) fn envelope_for(
     base.x.copy_from_slice(&eq.x);
     let mut work = dual.new_state();
     let mut trial = dual.new_state();
-    dual.newton(&mut base, &mut trial)?;
+    dual.newton(&mut base, &mut trial, super::dual::TOL, 0.0)?;
     // rounding of a firm-by-firm value difference
     let noise = 1e-15 * dual.gross_norm(&base);
     for k in ks {
@@ -59,6 +59,11 @@ pub(super) fn envelope_for(
     }
     Ok(out)
 }
+
+/// Relative excess supply of the perturbed solves: Phi there is then within about
+/// 1e-16 per good of V (second order), below the rounding of the differences; the solves
+/// stop earlier when the Newton decrement shows V close enough (see [`derivative`]).
+const FD_TOL: f64 = 1e-9;
 
 fn derivative(
     dual: &mut Dual,
@@ -71,11 +76,13 @@ fn derivative(
     let m = dual.m();
     let price = base.p[k];
     let s = dual.supply[k];
-    // tangent dp/ds_k: H t = -e_k
+    // tangent dp/ds_k: H t = -e_k (to 1e-4: it sets the step's scale and the warm starts,
+    // whose error the Newton steps remove)
     let mut b = vec![0.0; m];
     b[k] = -1.0;
     let mut t = vec![0.0; m];
-    dual.cg(base, &b, 1e-10, None, &mut t);
+    let w: Vec<f64> = base.flow.iter().map(|f| f.max(f64::MIN_POSITIVE)).collect();
+    dual.cg(base, &b, 1e-4 / w[k], &w, None, None, &mut t);
     let mut scale = dual.gross_supply(base, k);
     if !(scale > 0.0 && scale.is_finite()) {
         scale = 1.0;
@@ -92,20 +99,36 @@ fn derivative(
     };
     let h = step * scale;
     let mut v = [0.0; 4];
+    // solved prices at +h and -h, for the warm starts of the later solves
+    let mut ph = vec![0.0; m];
+    let mut pmh = vec![0.0; m];
     for (i, delta) in [h, -h, 0.5 * h, -0.5 * h].into_iter().enumerate() {
         work.copy_from(base);
         for j in 0..m {
-            let dp = delta * t[j];
-            work.p[j] = if dp >= 0.0 {
-                base.p[j] + dp
-            } else {
-                base.p[j] * (dp / base.p[j]).exp()
+            let p0 = base.p[j];
+            // p(delta) to first order from the tangent, then (once p(h) and p(-h) are known)
+            // to second order: the parabola through p(-h), p*, p(h)
+            let guess = match i {
+                0 => p0 + delta * t[j],
+                1 => ph[j] - 2.0 * h * t[j],
+                _ => {
+                    let slope = (ph[j] - pmh[j]) / (2.0 * h);
+                    let curve = (ph[j] + pmh[j] - 2.0 * p0) / (2.0 * h * h);
+                    p0 + delta * slope + delta * delta * curve
+                }
             };
+            work.p[j] = if guess > 0.5 * p0 { guess } else { 0.5 * p0 };
         }
         dual.supply[k] = s + delta;
-        let r = dual.newton(work, trial);
+        // V to 1e-10 of h p: far below what the differences need
+        let r = dual.newton(work, trial, FD_TOL, 1e-10 * h * price);
         dual.supply[k] = s;
         r?;
+        match i {
+            0 => ph.copy_from_slice(&work.p),
+            1 => pmh.copy_from_slice(&work.p),
+            _ => {}
+        }
         // Phi(p'; s + delta) - Phi(p*; s), firm by firm
         let firms = diff_sum(&work.profit, &base.profit);
         let prices: f64 = (0..m).map(|j| (work.p[j] - base.p[j]) * dual.supply[j]).sum::<f64>();
