@@ -651,6 +651,7 @@ impl<'a> Dual<'a> {
             }
         };
         let mut grad = Vec::new();
+        let mut shares = Vec::new();
         for &f in firms.topo_order.iter().rev() {
             let f = f as usize;
             let mut value = 0.0;
@@ -677,21 +678,42 @@ impl<'a> Dual<'a> {
                 .filter(|&(_, e)| !goods.fixed[firms.input_good[e] as usize])
                 .map(|(i, e)| (x[e] * grad[i]).max(0.0))
                 .sum();
-            for (i, e) in ins.enumerate() {
+            // output elasticities x dF/dx / F (normalised to sum 1 when F <= 0 or not
+            // finite), each at least a tenth of their mean: with complements (CES rho < 0) an
+            // unbalanced forward allocation gives the abundant inputs almost no share, and
+            // their prices (and everything upstream) would start orders of magnitude too low
+            shares.clear();
+            for (i, e) in ins.clone().enumerate() {
                 let h = firms.input_good[e] as usize;
-                if goods.fixed[h] {
-                    continue;
-                }
-                // output elasticity x dF/dx / F, normalised when F <= 0 or not finite
-                let share = if fv > 0.0 && fv.is_finite() {
+                let share = if goods.fixed[h] {
+                    0.0
+                } else if fv > 0.0 && fv.is_finite() {
                     (x[e] * grad[i] / fv).max(0.0)
                 } else if total > 0.0 {
                     (x[e] * grad[i]).max(0.0) / total
                 } else {
                     0.0
                 };
-                if share.is_finite() {
-                    paid[h] += share * value;
+                shares.push(if share.is_finite() { share } else { 0.0 });
+            }
+            let endog = ins
+                .clone()
+                .filter(|&e| !goods.fixed[firms.input_good[e] as usize])
+                .count();
+            let sum: f64 = shares.iter().sum();
+            if endog > 0 && sum > 0.0 {
+                let floor = 0.1 * sum / endog as f64;
+                let floored: f64 = ins
+                    .clone()
+                    .zip(&shares)
+                    .filter(|(e, _)| !goods.fixed[firms.input_good[*e] as usize])
+                    .map(|(_, s)| s.max(floor))
+                    .sum();
+                for (e, s) in ins.zip(&shares) {
+                    let h = firms.input_good[e] as usize;
+                    if !goods.fixed[h] {
+                        paid[h] += s.max(floor) * sum / floored * value;
+                    }
                 }
             }
         }
@@ -779,9 +801,21 @@ impl<'a> Dual<'a> {
             // the rounding of a change of Phi summed firm by firm: a decrease predicted below
             // it cannot be checked
             let noise = 1e-15 * self.gross_norm(st);
-            // no log price moves by more than CAP in one step
+            // no log price moves by more than CAP in one step: each component is clipped
+            // (so that one good's long step does not hold back the others) when that keeps a
+            // descent direction, else the whole step is scaled
             let rel = d.iter().fold(0.0f64, |a, d| a.max(d.abs()));
-            let mut alpha = (CAP / rel).min(1.0);
+            let mut alpha = 1.0;
+            let mut slope = slope;
+            if rel > CAP {
+                let clipped: f64 = b.iter().zip(&d).map(|(b, d)| -b * d.clamp(-CAP, CAP)).sum();
+                if clipped < 0.0 {
+                    d.iter_mut().for_each(|v| *v = v.clamp(-CAP, CAP));
+                    slope = clipped;
+                } else {
+                    alpha = CAP / rel;
+                }
+            }
             let mut accepted = false;
             for _ in 0..60 {
                 for k in 0..m {

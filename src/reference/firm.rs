@@ -166,8 +166,38 @@ pub(super) fn respond(
     for i in 0..n {
         g[i] = prod * sc.grad[i];
     }
-    for (m, h) in sc.m.iter_mut().zip(&sc.hess) {
-        *m = -rp * h;
+    let y = prod * f;
+    let cost: f64 = x.iter().zip(q).map(|(a, b)| a * b).sum();
+    let resp = Response {
+        y,
+        profit: r * y - cost,
+    };
+    if sc.hess.iter().any(|h| !h.is_finite()) {
+        // a plan so far out (inputs of 1e-80, say, at prices far from the answer) that the
+        // curvature overflows: the firm's sensitivity is taken as diagonal, which only
+        // shapes the Newton direction, not Phi or its gradient
+        minv.fill(0.0);
+        for i in 0..n {
+            let d = -rp * sc.hess[i * n + i];
+            if d > 0.0 && d.is_finite() {
+                minv[i * n + i] = 1.0 / d;
+            }
+        }
+        return Ok(resp);
+    }
+    // M^-1 = D (D M D)^-1 D with D = diag(M)^-1/2: the scaling keeps the factorisation
+    // accurate when the inputs differ by many orders of magnitude
+    for i in 0..n {
+        let d = -rp * sc.hess[i * n + i];
+        if !(d > 0.0 && d.is_finite()) {
+            return Err(Fail::NotConcave);
+        }
+        sc.d[i] = 1.0 / d.sqrt();
+    }
+    for i in 0..n {
+        for j in 0..n {
+            sc.m[i * n + j] = -rp * sc.hess[i * n + j] * sc.d[i] * sc.d[j];
+        }
     }
     if !linalg::cholesky(&mut sc.m, n) {
         return Err(Fail::NotConcave);
@@ -177,18 +207,13 @@ pub(super) fn respond(
         sc.col[j] = 1.0;
         linalg::cholesky_substitute(&sc.m, n, &mut sc.col);
         for i in 0..n {
-            minv[i * n + j] = sc.col[i];
+            minv[i * n + j] = sc.col[i] * sc.d[i] * sc.d[j];
         }
     }
     if minv.iter().any(|v| !v.is_finite()) {
         return Err(Fail::NotConcave);
     }
-    let y = prod * f;
-    let cost: f64 = x.iter().zip(q).map(|(a, b)| a * b).sum();
-    Ok(Response {
-        y,
-        profit: r * y - cost,
-    })
+    Ok(resp)
 }
 
 /// Newton's method on the profit `rp F(x) - q.x` from the plan in `x` (or 1 per input if that
