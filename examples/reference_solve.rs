@@ -1,11 +1,12 @@
 //! Time the reference equilibrium solver (and its finite-difference check) on a scenario
 //! file, for docs/PERFORMANCE.md; measure peak memory with `/usr/bin/time -v`.
 //!
-//! cargo run --release --example reference_solve -- FILE [--method auto|dense|dual] [--fd N] [--threads N]
+//! cargo run --release --example reference_solve -- FILE [--method auto|dense|dual] [--fd N] [--good NAME]... [--threads N]
 //!
 //! Prints one line each for the load, the solve (Newton steps, KKT residual) and, with
 //! `--fd N`, `envelope_for` on N goods spread evenly over the constrained goods, with the
-//! largest relative difference between dV/ds and the price.
+//! largest relative difference between dV/ds and the price (`--good NAME`: those goods, with
+//! `--fd 1`).
 
 use pricegrad::reference::{self, Method};
 use pricegrad::scenario;
@@ -17,6 +18,7 @@ fn main() {
     let mut method = Method::Auto;
     let mut fd = 0usize;
     let mut threads = 0usize;
+    let mut only: Vec<String> = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--method" => {
@@ -28,6 +30,7 @@ fn main() {
             }
             "--fd" => fd = args.next().and_then(|v| v.parse().ok()).unwrap_or(40),
             "--threads" => threads = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
+            "--good" => only.extend(args.next()),
             f => file = Some(std::path::PathBuf::from(f)),
         }
     }
@@ -72,7 +75,11 @@ fn main() {
             .filter(|&g| !eco.goods.uses(g).is_empty())
             .collect();
         let n = fd.min(cons.len());
-        let goods: Vec<usize> = (0..n).map(|i| cons[i * (cons.len() - 1) / (n - 1).max(1)]).collect();
+        let goods: Vec<usize> = if only.is_empty() {
+            (0..n).map(|i| cons[i * (cons.len() - 1) / (n - 1).max(1)]).collect()
+        } else {
+            only.iter().filter_map(|g| eco.goods.index(g)).collect()
+        };
         let t = Instant::now();
         match reference::envelope_for_by(&eco, &eq, &goods, method) {
             Ok(d) => {
@@ -81,8 +88,9 @@ fn main() {
                     .map(|&g| (d[g].unwrap_or(f64::NAN) - eq.prices[g]).abs() / eq.prices[g])
                     .fold(0.0f64, f64::max);
                 println!(
-                    "envelope: {:.3} s for {n} goods, largest relative |dV/ds - p| {worst:.2e}",
-                    t.elapsed().as_secs_f64()
+                    "envelope: {:.3} s for {} goods, largest relative |dV/ds - p| {worst:.2e}",
+                    t.elapsed().as_secs_f64(),
+                    goods.len()
                 );
             }
             Err(e) => println!("envelope: failed after {:.3} s: {e}", t.elapsed().as_secs_f64()),

@@ -417,6 +417,43 @@ impl<'a> Dual<'a> {
         firms.iter().sum::<f64>() + goods
     }
 
+    /// Phi(b) - Phi(a) summed firm by firm, each closed-form firm's change computed from
+    /// its price changes ([`firm::profit_change`]), the others' as differences of profits.
+    pub(super) fn phi_change_accurate(&self, a: &State, b: &State) -> f64 {
+        let eco = self.eco;
+        let firms = &eco.firms;
+        let (pa, pb) = (self.prices(&a.p), self.prices(&b.p));
+        let parts: Vec<f64> = self
+            .chunks
+            .par_iter()
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(qa, qb), c| {
+                    let mut sum = 0.0;
+                    for f in c.clone() {
+                        let ins = firms.inputs(f);
+                        let kind = self.kinds[eco.groups[firms.group[f] as usize].technology as usize];
+                        qa.clear();
+                        qb.clear();
+                        qa.extend(ins.clone().map(|e| pa[firms.input_good[e] as usize]));
+                        qb.extend(ins.clone().map(|e| pb[firms.input_good[e] as usize]));
+                        let (ra, rb) = (eco.revenue(f, &pa), eco.revenue(f, &pb));
+                        let exact = ra == rb && qa == qb;
+                        sum += if exact {
+                            0.0
+                        } else {
+                            firm::profit_change(kind, &firms.input_param[ins], a.profit[f], ra, qa, rb, qb)
+                                .unwrap_or(b.profit[f] - a.profit[f])
+                        };
+                    }
+                    sum
+                },
+            )
+            .collect();
+        let goods: f64 = (0..self.m()).map(|k| (b.p[k] - a.p[k]) * self.supply[k]).sum();
+        parts.iter().sum::<f64>() + goods
+    }
+
     /// The relative excess supply: max over goods of |grad| / flow.
     fn rel_grad(&self, st: &State) -> f64 {
         st.grad

@@ -19,8 +19,6 @@
 //! Goods are done one after another, each perturbed solve in parallel over firms and goods,
 //! so the result is bit-identical for any number of threads.
 
-use rayon::prelude::*;
-
 use super::dual::{Dual, State};
 use super::{Equilibrium, ReferenceError, FD_STEP, FD_STEP_MAX};
 use crate::economy::Economy;
@@ -52,7 +50,7 @@ pub(super) fn envelope_for(
     let mut trial = dual.new_state();
     dual.newton(&mut base, &mut trial, super::dual::TOL, 0.0)?;
     // rounding of a firm-by-firm value difference
-    let noise = 1e-15 * dual.gross_norm(&base);
+    let noise = 1e-17 * dual.gross_norm(&base);
     for k in ks {
         let d = derivative(&mut dual, k, &base, &mut work, &mut trial, noise)?;
         out[dual.good_of(k)] = Some(d);
@@ -60,10 +58,12 @@ pub(super) fn envelope_for(
     Ok(out)
 }
 
-/// Relative excess supply of the perturbed solves: Phi there is then within about
-/// 1e-16 per good of V (second order), below the rounding of the differences; the solves
-/// stop earlier when the Newton decrement shows V close enough (see [`derivative`]).
-const FD_TOL: f64 = 1e-9;
+/// Relative excess supply at which a perturbed solve stops in any case. It usually stops
+/// earlier, when the Newton decrement shows Phi within 1e-10 h p of V (see [`derivative`]):
+/// a fixed excess supply is not enough, since the error of Phi, about
+/// sum_g grad_g (H^-1 grad)_g, grows with the number of goods (1e-9 per good left 5e-14 in V
+/// at 1e5 firms, 2e-6 of the derivative of a good priced 1e-6).
+const FD_TOL: f64 = 1e-13;
 
 fn derivative(
     dual: &mut Dual,
@@ -130,9 +130,7 @@ fn derivative(
             _ => {}
         }
         // Phi(p'; s + delta) - Phi(p*; s), firm by firm
-        let firms = diff_sum(&work.profit, &base.profit);
-        let prices: f64 = (0..m).map(|j| (work.p[j] - base.p[j]) * dual.supply[j]).sum::<f64>();
-        v[i] = firms + prices + work.p[k] * delta;
+        v[i] = dual.phi_change_accurate(base, work) + work.p[k] * delta;
     }
     let d1 = (v[0] - v[1]) / (2.0 * h);
     let d2 = (v[2] - v[3]) / h;
@@ -144,14 +142,4 @@ fn derivative(
         );
     }
     Ok(d)
-}
-
-/// sum_i (a_i - b_i) in a fixed order.
-fn diff_sum(a: &[f64], b: &[f64]) -> f64 {
-    let parts: Vec<f64> = a
-        .par_chunks(4096)
-        .zip(b.par_chunks(4096))
-        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x - y).sum::<f64>())
-        .collect();
-    parts.iter().sum()
 }

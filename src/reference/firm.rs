@@ -167,11 +167,8 @@ pub(super) fn respond(
         g[i] = prod * sc.grad[i];
     }
     let y = prod * f;
-    let cost: f64 = x.iter().zip(q).map(|(a, b)| a * b).sum();
-    let resp = Response {
-        y,
-        profit: r * y - cost,
-    };
+    let profit = r * y - x.iter().zip(q).map(|(a, b)| a * b).sum::<f64>();
+    let resp = Response { y, profit };
     if sc.hess.iter().any(|h| !h.is_finite()) {
         // a plan so far out (inputs of 1e-80, say, at prices far from the answer) that the
         // curvature overflows: the firm's sensitivity is taken as diagonal, which only
@@ -214,6 +211,57 @@ pub(super) fn respond(
         return Err(Fail::NotConcave);
     }
     Ok(resp)
+}
+
+/// `pi*(r1, q1) - pi*(r0, q0)` for the closed forms, accurate relative to the change itself
+/// (None for the others). There `pi* = (1 - returns) r G*` and `ln(r G*)` is an explicit
+/// function of `ln r` and `ln q`: Cobb-Douglas `(ln r - sum a_i ln q_i) / (1 - s) + const`,
+/// power `(ln r - e ln q) / (1 - e) + const`, CES `(ln r - nu ln c(q)) / (1 - nu) + const`
+/// with the unit cost `c`. So the change is `pi0 expm1(d)` with `d` the change of that
+/// exponent, computed from the price changes by `ln_1p`/`exp_m1`: no difference of two
+/// separately rounded profits, whose rounding (1e-16 of every firm's value flow, summed over
+/// 1e5 firms) would swamp the finite differences of V for goods of little value.
+pub(super) fn profit_change(
+    kind: Kind,
+    params: &[f64],
+    pi0: f64,
+    r0: f64,
+    q0: &[f64],
+    r1: f64,
+    q1: &[f64],
+) -> Option<f64> {
+    if !(r0 > 0.0 && r1 > 0.0) {
+        return None;
+    }
+    let dln = |a: f64, b: f64| ((b - a) / a).ln_1p();
+    let dr = dln(r0, r1);
+    let d = match kind {
+        Kind::CobbDouglas { .. } => {
+            let s: f64 = params.iter().sum();
+            let dq: f64 = params
+                .iter()
+                .zip(q0.iter().zip(q1))
+                .map(|(a, (x, y))| a * dln(*x, *y))
+                .sum();
+            (dr - dq) / (1.0 - s)
+        }
+        Kind::Power { e, .. } => (dr - e * dln(q0[0], q1[0])) / (1.0 - e),
+        Kind::Ces { rho, nu, .. } => {
+            let sig = 1.0 / (1.0 - rho);
+            let mut base = 0.0;
+            let mut change = 0.0;
+            for (w, (x, y)) in params.iter().zip(q0.iter().zip(q1)) {
+                let t = w.powf(sig) * x.powf(1.0 - sig);
+                base += t;
+                change += t * ((1.0 - sig) * dln(*x, *y)).exp_m1();
+            }
+            let dc = (change / base).ln_1p() / (1.0 - sig);
+            (dr - nu * dc) / (1.0 - nu)
+        }
+        Kind::Newton => return None,
+    };
+    let v = pi0 * d.exp_m1();
+    v.is_finite().then_some(v)
 }
 
 /// Newton's method on the profit `rp F(x) - q.x` from the plan in `x` (or 1 per input if that

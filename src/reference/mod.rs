@@ -180,6 +180,11 @@ pub fn solve_by(economy: &Economy, method: Method) -> Result<Equilibrium, Refere
         }
         match Problem::new(economy).and_then(|prob| prob.solve_cold()) {
             Err(e @ ReferenceError::TooLarge { .. }) => return solve_dual(economy, e),
+            // a nearly degenerate economy the interior point gives up on: the dual path
+            // answers when it applies (else the interior point's reason stands)
+            Err(e @ ReferenceError::NoConvergence(_)) if dual::unsuitable(economy).is_none() => {
+                return solve_dual(economy, e.clone()).map_err(|_| e)
+            }
             other => return other,
         }
     }
