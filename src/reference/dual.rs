@@ -218,6 +218,12 @@ impl<'a> Dual<'a> {
         self.con_good.len()
     }
 
+    /// Whether every firm's plan is a closed form (so [`Dual::phi_change_accurate`] has no
+    /// difference of separately rounded profits).
+    pub(super) fn closed_forms(&self) -> bool {
+        !self.kinds.iter().any(|k| matches!(k, Kind::Newton))
+    }
+
     /// The constraint of good g (None for fixed-price and free goods).
     pub(super) fn constraint(&self, g: usize) -> Option<usize> {
         (self.con_of[g] != NONE).then_some(self.con_of[g] as usize)
