@@ -1,11 +1,33 @@
 //! The independent reference equilibrium: the planner's programme (DESIGN.md section 1)
-//! solved by a primal-dual interior-point method, then polished by Newton's method on the
-//! KKT equations of the identified active set. This is deliberately a different algorithm
-//! from the simulated market dynamics (tatonnement is a first-order gradient method on the
-//! dual; this is a second-order method on the primal-dual system), so agreement between the
-//! two is evidence, not an echo.
+//! solved by a second-order method, deliberately different from the simulated market
+//! dynamics (tatonnement is a first-order gradient method on the dual), so agreement between
+//! the two is evidence, not an echo. Nothing here shares code with the engine, the agents,
+//! the markets, backprop or the diagnostics: only the economy and `src/production/`.
 //!
-//! # The programme
+//! # Two algorithms, and which one runs ([`solve`], [`Method`])
+//!
+//! - *Dense interior point* (this file): a primal-dual interior-point method on the
+//!   planner's programme, then Newton's method on the KKT equations of the identified active
+//!   set. It handles every firm the scenario format has (constant returns, Leontief, firms
+//!   that shut down, free goods), but factorises a dense system of one row per constrained
+//!   good (plus the inputs of constant-returns firms): it runs while that system has at most
+//!   [`MAX_DENSE`] rows, which covers every shipped scenario.
+//! - *Damped Newton on the dual potential* ([`dual`], [`firm`], [`dual_fd`]): minimises
+//!   `Phi(p) = sum_f pi*_f(p) + sum_g p_g s_g` over the prices, each Newton system solved by
+//!   conjugate gradients with Hessian-vector products computed firm by firm, so it scales
+//!   with the number of edges (1e6 firms in minutes). It needs unique, smooth best
+//!   responses: every firm smooth and strictly concave (decreasing returns), every price
+//!   positive at the answer. It runs for larger economies, and where the interior point
+//!   gives up on a nearly degenerate small one. Why not a sparse direct factorisation: see
+//!   [`dual`] (the fill-in figure).
+//!
+//! Larger economies that the dual cannot take (a constant-returns or Leontief firm among
+//! more than [`MAX_DENSE`] constrained goods) get [`ReferenceError::TooLarge`] with both
+//! reasons. [`envelope_for`] dispatches the same way.
+//!
+//! # The dense interior point
+//!
+//! ## The programme
 //!
 //! Variables: one quantity `x_v >= 0` per input edge; a Leontief firm (not smooth) is
 //! re-parameterised by its activity level `u_f >= 0` with inputs `x_fi = r_i u_f` and
@@ -19,13 +41,15 @@
 //! endogenous good is the KKT multiplier of `c_g`; fixed-price goods keep their prices;
 //! endogenous goods that no firm uses are not constrained (free disposal) and cost 0.
 //!
-//! # The algorithm
+//! ## The algorithm
 //!
 //! 1. *Strictly feasible start.* Firms are walked in topological order; each use of an
 //!    endogenous good gets an equal share of half its available supply (endowment plus what
 //!    its producers make at the start), each fixed-price input one unit (more if the firm
-//!    would make nothing). A used good with no positive supply leaves the programme without
-//!    an interior (and its price undetermined): [`ReferenceError::Infeasible`].
+//!    would make nothing). Where a producer then makes nothing (`ln(x)`, `1 - 1/x`: negative
+//!    near 0), the walk is repeated keeping back less of each supply (1/10 down to 1e-6).
+//!    A used good with no positive supply even so leaves the programme without an interior
+//!    (and its price undetermined): [`ReferenceError::Infeasible`].
 //! 2. *Primal-dual interior point* with slacks: unknowns `x > 0`, bound multipliers `z > 0`,
 //!    slacks `t > 0` of the market constraints and prices `p > 0`; Newton steps on the
 //!    perturbed KKT system `grad V + A p + z = 0, c(x) = t, x z = mu, p t = mu`, with exact
