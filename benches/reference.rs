@@ -69,7 +69,13 @@ fn solve(c: &mut Criterion) {
     // criterion's ten samples of four of them (a tenth of the 40-good check)
     let four: Vec<usize> = goods.iter().copied().step_by(10).collect();
     group.bench_function("envelope-4-goods-1e5-firms", |b| {
-        b.iter(|| black_box(reference::envelope_for(&e5, &eq, &four).expect("finite differences").len()))
+        b.iter(|| {
+            black_box(
+                reference::envelope_for(&e5, &eq, &four)
+                    .expect("finite differences")
+                    .len(),
+            )
+        })
     });
     group.finish();
 }

@@ -182,7 +182,7 @@ impl<'a> Dual<'a> {
                 con_of[g] = con_good.len() as u32;
                 con_good.push(g as u32);
                 supply.push(goods.endowment[g]);
-                if !(goods.endowment[g] > 0.0) && goods.producers(g).is_empty() {
+                if (goods.endowment[g].is_nan() || goods.endowment[g] <= 0.0) && goods.producers(g).is_empty() {
                     return Err(ReferenceError::Infeasible(format!(
                         "good '{}' is used by firms but has no positive endowment and no producer: its users cannot \
                          operate and its price is not determined",
@@ -580,6 +580,7 @@ impl<'a> Dual<'a> {
     /// Newton iteration stops on), where A is the Hessian H of Phi at `st`, or with
     /// `log = Some((p, shift))` the matrix `P H P + diag(shift)` of the step in log prices
     /// (P = diag(p)). Returns the steps taken.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn cg(
         &self,
         st: &State,
@@ -634,7 +635,7 @@ impl<'a> Dual<'a> {
                 }
             }
             let shs = dot(&s, &hs);
-            if !(shs > 0.0) {
+            if shs.is_nan() || shs <= 0.0 {
                 return it;
             }
             let alpha = rz / shs;
@@ -832,7 +833,7 @@ impl<'a> Dual<'a> {
                     st.phi
                 );
             }
-            if !(slope < 0.0) {
+            if slope.is_nan() || slope >= 0.0 {
                 if rg <= 1e-11 {
                     return Ok(it);
                 }

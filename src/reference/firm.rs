@@ -113,14 +113,14 @@ pub(super) fn respond(
 ) -> Result<Response, Fail> {
     let n = x.len();
     sc.size(n);
-    if !(r > 0.0) || prod <= 0.0 {
+    if r.is_nan() || r <= 0.0 || prod <= 0.0 {
         // the output is worth nothing: no inputs, no sensitivity
         x.fill(0.0);
         g.fill(0.0);
         minv.fill(0.0);
         return Ok(Response { y: 0.0, profit: 0.0 });
     }
-    if let Some(i) = (0..n).find(|&i| !(q[i] > 0.0)) {
+    if let Some(i) = (0..n).find(|&i| q[i].is_nan() || q[i] <= 0.0) {
         return Err(Fail::FreeInput(i));
     }
     let rp = r * prod; // value per unit of F
