@@ -1,11 +1,33 @@
 //! The independent reference equilibrium: the planner's programme (DESIGN.md section 1)
-//! solved by a primal-dual interior-point method, then polished by Newton's method on the
-//! KKT equations of the identified active set. This is deliberately a different algorithm
-//! from the simulated market dynamics (tatonnement is a first-order gradient method on the
-//! dual; this is a second-order method on the primal-dual system), so agreement between the
-//! two is evidence, not an echo.
+//! solved by a second-order method, deliberately different from the simulated market
+//! dynamics (tatonnement is a first-order gradient method on the dual), so agreement between
+//! the two is evidence, not an echo. Nothing here shares code with the engine, the agents,
+//! the markets, backprop or the diagnostics: only the economy and `src/production/`.
 //!
-//! # The programme
+//! # Two algorithms, and which one runs ([`solve`], [`Method`])
+//!
+//! - *Dense interior point* (this file): a primal-dual interior-point method on the
+//!   planner's programme, then Newton's method on the KKT equations of the identified active
+//!   set. It handles every firm the scenario format has (constant returns, Leontief, firms
+//!   that shut down, free goods), but factorises a dense system of one row per constrained
+//!   good (plus the inputs of constant-returns firms): it runs while that system has at most
+//!   [`MAX_DENSE`] rows, which covers every shipped scenario.
+//! - *Damped Newton on the dual potential* ([`dual`], [`firm`], [`dual_fd`]): minimises
+//!   `Phi(p) = sum_f pi*_f(p) + sum_g p_g s_g` over the prices, each Newton system solved by
+//!   conjugate gradients with Hessian-vector products computed firm by firm, so it scales
+//!   with the number of edges (1e6 firms in minutes). It needs unique, smooth best
+//!   responses: every firm smooth and strictly concave (decreasing returns), every price
+//!   positive at the answer. It runs for larger economies, and where the interior point
+//!   gives up on a nearly degenerate small one. Why not a sparse direct factorisation: see
+//!   [`dual`] (the fill-in figure).
+//!
+//! Larger economies that the dual cannot take (a constant-returns or Leontief firm among
+//! more than [`MAX_DENSE`] constrained goods) get [`ReferenceError::TooLarge`] with both
+//! reasons. [`envelope_for`] dispatches the same way.
+//!
+//! # The dense interior point
+//!
+//! ## The programme
 //!
 //! Variables: one quantity `x_v >= 0` per input edge; a Leontief firm (not smooth) is
 //! re-parameterised by its activity level `u_f >= 0` with inputs `x_fi = r_i u_f` and
@@ -19,13 +41,15 @@
 //! endogenous good is the KKT multiplier of `c_g`; fixed-price goods keep their prices;
 //! endogenous goods that no firm uses are not constrained (free disposal) and cost 0.
 //!
-//! # The algorithm
+//! ## The algorithm
 //!
 //! 1. *Strictly feasible start.* Firms are walked in topological order; each use of an
 //!    endogenous good gets an equal share of half its available supply (endowment plus what
 //!    its producers make at the start), each fixed-price input one unit (more if the firm
-//!    would make nothing). A used good with no positive supply leaves the programme without
-//!    an interior (and its price undetermined): [`ReferenceError::Infeasible`].
+//!    would make nothing). Where a producer then makes nothing (`ln(x)`, `1 - 1/x`: negative
+//!    near 0), the walk is repeated keeping back less of each supply (1/10 down to 1e-6).
+//!    A used good with no positive supply even so leaves the programme without an interior
+//!    (and its price undetermined): [`ReferenceError::Infeasible`].
 //! 2. *Primal-dual interior point* with slacks: unknowns `x > 0`, bound multipliers `z > 0`,
 //!    slacks `t > 0` of the market constraints and prices `p > 0`; Newton steps on the
 //!    perturbed KKT system `grad V + A p + z = 0, c(x) = t, x z = mu, p t = mu`, with exact
@@ -79,6 +103,10 @@
 use crate::economy::Economy;
 use crate::linalg;
 use crate::production::Technology;
+
+mod dual;
+mod dual_fd;
+mod firm;
 
 /// Largest dense system (constrained goods + variables of constant-returns firms).
 pub const MAX_DENSE: usize = 1500;
@@ -145,8 +173,115 @@ pub enum ReferenceError {
 /// Solve the planner's programme for the economy's current fixed prices, endowments and
 /// productivities.
 pub fn solve(economy: &Economy) -> Result<Equilibrium, ReferenceError> {
-    let prob = Problem::new(economy)?;
-    prob.solve_cold()
+    solve_by(economy, Method::Auto)
+}
+
+/// The reference solver's algorithms (module docs): [`solve`] and [`envelope_for`] use
+/// `Auto`; the others are for tests and benchmarks that compare the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Dense interior point while the dense system has at most [`MAX_DENSE`] rows, else
+    /// damped Newton on the dual potential.
+    Auto,
+    /// The dense interior point (TooLarge above [`MAX_DENSE`] rows).
+    Dense,
+    /// Damped Newton on the dual potential (Unsupported unless every firm is smooth and
+    /// strictly concave).
+    Dual,
+}
+
+/// [`solve`] with a chosen algorithm.
+pub fn solve_by(economy: &Economy, method: Method) -> Result<Equilibrium, ReferenceError> {
+    if method == Method::Dual {
+        if let Some(why) = dual::unsuitable(economy) {
+            return Err(ReferenceError::Unsupported(why));
+        }
+        return solve_dual(economy, dense_too_large(economy));
+    }
+    if method == Method::Dense || dense_rows(economy) <= MAX_DENSE {
+        if method == Method::Dense {
+            return Problem::new(economy)?.solve_cold();
+        }
+        match Problem::new(economy).and_then(|prob| prob.solve_cold()) {
+            Err(e @ ReferenceError::TooLarge { .. }) => return solve_dual(economy, e),
+            // a nearly degenerate economy the interior point gives up on: the dual path
+            // answers when it applies (else the interior point's reason stands)
+            Err(e @ ReferenceError::NoConvergence(_)) if dual::unsuitable(economy).is_none() => {
+                return solve_dual(economy, e.clone()).map_err(|_| e)
+            }
+            other => return other,
+        }
+    }
+    solve_dual(economy, dense_too_large(economy))
+}
+
+/// The large-economy path ([`dual`]), or `dense_error` with the reason it does not apply.
+fn solve_dual(economy: &Economy, dense_error: ReferenceError) -> Result<Equilibrium, ReferenceError> {
+    if let Some(why) = dual::unsuitable(economy) {
+        return Err(with_reason(dense_error, &why));
+    }
+    let d = dual::Dual::new(economy)?;
+    let (st, iterations) = d.solve()?;
+    let eq = d.equilibrium(&st, iterations);
+    if eq.kkt_residual > ACCEPT_RESIDUAL {
+        return Err(ReferenceError::NoConvergence(format!(
+            "Newton's method on the dual potential ended with a KKT residual of {:.2e}",
+            eq.kkt_residual
+        )));
+    }
+    Ok(eq)
+}
+
+/// Rows of the dense system: constrained goods plus the inputs of constant-returns and
+/// Leontief firms (an O(edges) count made before anything is allocated).
+fn dense_rows(eco: &Economy) -> usize {
+    let goods = &eco.goods;
+    let firms = &eco.firms;
+    let mut rows = goods.endogenous().filter(|&g| !goods.uses(g).is_empty()).count();
+    if rows > MAX_DENSE {
+        return rows;
+    }
+    for f in 0..firms.len() {
+        let params = &firms.input_param[firms.inputs(f)];
+        let tech = eco.technology(f);
+        if matches!(tech, Technology::Leontief { .. }) {
+            rows += 1;
+        } else if tech.returns(params) == crate::production::Returns::Constant {
+            rows += params.len();
+        }
+        if rows > MAX_DENSE {
+            break;
+        }
+    }
+    rows
+}
+
+fn dense_too_large(eco: &Economy) -> ReferenceError {
+    let goods = &eco.goods;
+    ReferenceError::TooLarge {
+        endogenous_goods: goods.endogenous().filter(|&g| !goods.uses(g).is_empty()).count(),
+        variables: eco.firms.edges(),
+        reason: format!(
+            "the dense system would have more than {MAX_DENSE} rows (one per constrained good plus one per input of \
+             each constant-returns firm)"
+        ),
+    }
+}
+
+/// A TooLarge error with why the large-economy path does not apply either.
+fn with_reason(e: ReferenceError, why: &str) -> ReferenceError {
+    match e {
+        ReferenceError::TooLarge {
+            endogenous_goods,
+            variables,
+            reason,
+        } => ReferenceError::TooLarge {
+            endogenous_goods,
+            variables,
+            reason: format!("{reason}; and the large-economy solver does not apply: {why}"),
+        },
+        other => other,
+    }
 }
 
 /// dV/ds_g for every endogenous good with users, by finite differences of the optimal
@@ -199,7 +334,31 @@ pub const FD_STEP_MAX: f64 = 5e-2;
 /// Goods are independent and computed in parallel (rayon); the answer does not depend on
 /// the number of threads.
 pub fn envelope_for(economy: &Economy, eq: &Equilibrium, goods: &[usize]) -> Result<Vec<Option<f64>>, ReferenceError> {
+    envelope_for_by(economy, eq, goods, Method::Auto)
+}
+
+/// [`envelope_for`] with a chosen algorithm.
+pub fn envelope_for_by(
+    economy: &Economy,
+    eq: &Equilibrium,
+    goods: &[usize],
+    method: Method,
+) -> Result<Vec<Option<f64>>, ReferenceError> {
     use rayon::prelude::*;
+    let sizes_differ = eq.prices.len() != economy.goods.len()
+        || eq.x.len() != economy.firms.edges()
+        || eq.y.len() != economy.firms.len();
+    let dual = match method {
+        Method::Auto => dense_rows(economy) > MAX_DENSE,
+        Method::Dense => false,
+        Method::Dual => true,
+    };
+    if dual && !sizes_differ {
+        if let Some(why) = dual::unsuitable(economy) {
+            return Err(with_reason(dense_too_large(economy), &why));
+        }
+        return dual_fd::envelope_for(economy, eq, goods);
+    }
     let prob = Problem::new(economy)?;
     let ng = economy.goods.len();
     if eq.prices.len() != ng || eq.x.len() != economy.firms.edges() || eq.y.len() != economy.firms.len() {
