@@ -344,7 +344,6 @@ pub fn envelope_for_by(
     goods: &[usize],
     method: Method,
 ) -> Result<Vec<Option<f64>>, ReferenceError> {
-    use rayon::prelude::*;
     let sizes_differ = eq.prices.len() != economy.goods.len()
         || eq.x.len() != economy.firms.edges()
         || eq.y.len() != economy.firms.len();
@@ -359,6 +358,23 @@ pub fn envelope_for_by(
         }
         return dual_fd::envelope_for(economy, eq, goods);
     }
+    let dense = envelope_dense(economy, eq, goods);
+    match dense {
+        // where the interior point gave up on the economy (so that `eq` came from the dual
+        // path), its finite differences may too: the dual path's answer when it applies
+        Err(ReferenceError::NoConvergence(_)) if method == Method::Auto && !sizes_differ => {
+            match dual::unsuitable(economy) {
+                None => dual_fd::envelope_for(economy, eq, goods).or(dense),
+                Some(_) => dense,
+            }
+        }
+        other => other,
+    }
+}
+
+/// [`envelope_for`] by the dense path.
+fn envelope_dense(economy: &Economy, eq: &Equilibrium, goods: &[usize]) -> Result<Vec<Option<f64>>, ReferenceError> {
+    use rayon::prelude::*;
     let prob = Problem::new(economy)?;
     let ng = economy.goods.len();
     if eq.prices.len() != ng || eq.x.len() != economy.firms.edges() || eq.y.len() != economy.firms.len() {
