@@ -20,16 +20,27 @@
 //!
 //! # The iteration
 //!
-//! 1. *Start*: the forward pass (each good's supply split equally between its users), then
-//!    the backward pass of marginal values, each good priced at the quantity-weighted mean of
-//!    its users' marginal values (as backprop would, computed here independently).
-//! 2. *Newton step*: best responses at p (closed forms or per-firm Newton, in parallel over
-//!    firms), the gradient per good (in parallel over goods, each summed in the economy's
-//!    order), then `H d = -grad` by conjugate gradients to a relative residual of
-//!    `min(0.1, max(1e-12, |grad|))` (inexact Newton: quadratic at the end).
-//! 3. *Line search*: along `p_g + a d_g` where `d_g >= 0` and `p_g exp(a d_g / p_g)` where
-//!    `d_g < 0` (same tangent, never crosses 0), halving `a` until Armijo's condition holds
-//!    on Phi.
+//! 1. *Start*: the forward pass (each good's supply split equally between its users) gives
+//!    every good a supply and every firm an output; then, users before producers, each
+//!    firm's output value is paid out to its inputs in proportion to their output
+//!    elasticities (floored at a tenth of their mean), and a good is priced at what is paid
+//!    for it over its supply (exact cost shares for Cobb-Douglas; a rough guess for
+//!    complements, which the damped phase then repairs).
+//! 2. *Newton step in log prices*: best responses at p (closed forms or per-firm Newton, in
+//!    parallel over firms), the gradient per good (in parallel over goods, each summed in the
+//!    economy's order); then `(P H P + diag(max(p grad, 0))) dlog p = -p grad` by Jacobi-
+//!    preconditioned conjugate gradients. The diagonal term (kept where positive so the
+//!    matrix stays positive definite) is the exact second derivative of Phi in log prices for
+//!    goods in excess supply, where Newton in p would overshoot below 0; near the answer
+//!    grad -> 0 and this is Newton's method. Far from the answer (relative excess above
+//!    1e-2) the solve is truncated at a residual of 0.1 of the right-hand side (its steps
+//!    are better than an exact solve's, which the line search cut to 1e-3); near it the
+//!    solve runs until each good's linearised excess supply is within
+//!    `max(0.1 tol, min(0.1 rg, 0.01 rg^2))` of its flow (quadratic convergence).
+//! 3. *Line search*: each log price moves by at most 1 (components clipped when that keeps
+//!    a descent direction, else the whole step scaled), then halving until Armijo's
+//!    condition holds on the change of Phi summed firm by firm (whose rounding is far
+//!    below Phi's own near the answer), with the rounding of that sum as slack.
 //! 4. *Stop* when every good's excess supply is below 1e-14 of its gross flow (or below
 //!    1e-11 when a full Newton step no longer moves any price by more than 1e-13).
 //!

@@ -12,14 +12,14 @@
 //!   that shut down, free goods), but factorises a dense system of one row per constrained
 //!   good (plus the inputs of constant-returns firms): it runs while that system has at most
 //!   [`MAX_DENSE`] rows, which covers every shipped scenario.
-//! - *Damped Newton on the dual potential* ([`dual`], [`firm`], [`dual_fd`]): minimises
+//! - *Damped Newton on the dual potential* (`dual.rs`, `firm.rs`, `dual_fd.rs`): minimises
 //!   `Phi(p) = sum_f pi*_f(p) + sum_g p_g s_g` over the prices, each Newton system solved by
 //!   conjugate gradients with Hessian-vector products computed firm by firm, so it scales
 //!   with the number of edges (1e6 firms in minutes). It needs unique, smooth best
 //!   responses: every firm smooth and strictly concave (decreasing returns), every price
 //!   positive at the answer. It runs for larger economies, and where the interior point
 //!   gives up on a nearly degenerate small one. Why not a sparse direct factorisation: see
-//!   [`dual`] (the fill-in figure).
+//!   `dual.rs` (the fill-in figure).
 //!
 //! Larger economies that the dual cannot take (a constant-returns or Leontief firm among
 //! more than [`MAX_DENSE`] constrained goods) get [`ReferenceError::TooLarge`] with both
