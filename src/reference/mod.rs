@@ -106,6 +106,7 @@ use crate::production::Technology;
 
 mod dual;
 mod dual_fd;
+mod dual_start;
 mod firm;
 
 /// Largest dense system (constrained goods + variables of constant-returns firms).
