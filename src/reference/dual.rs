@@ -20,16 +20,27 @@
 //!
 //! # The iteration
 //!
-//! 1. *Start*: the forward pass (each good's supply split equally between its users), then
-//!    the backward pass of marginal values, each good priced at the quantity-weighted mean of
-//!    its users' marginal values (as backprop would, computed here independently).
-//! 2. *Newton step*: best responses at p (closed forms or per-firm Newton, in parallel over
-//!    firms), the gradient per good (in parallel over goods, each summed in the economy's
-//!    order), then `H d = -grad` by conjugate gradients to a relative residual of
-//!    `min(0.1, max(1e-12, |grad|))` (inexact Newton: quadratic at the end).
-//! 3. *Line search*: along `p_g + a d_g` where `d_g >= 0` and `p_g exp(a d_g / p_g)` where
-//!    `d_g < 0` (same tangent, never crosses 0), halving `a` until Armijo's condition holds
-//!    on Phi.
+//! 1. *Start*: the forward pass (each good's supply split equally between its users) gives
+//!    every good a supply and every firm an output; then, users before producers, each
+//!    firm's output value is paid out to its inputs in proportion to their output
+//!    elasticities (floored at a tenth of their mean), and a good is priced at what is paid
+//!    for it over its supply (exact cost shares for Cobb-Douglas; a rough guess for
+//!    complements, which the damped phase then repairs).
+//! 2. *Newton step in log prices*: best responses at p (closed forms or per-firm Newton, in
+//!    parallel over firms), the gradient per good (in parallel over goods, each summed in the
+//!    economy's order); then `(P H P + diag(max(p grad, 0))) dlog p = -p grad` by Jacobi-
+//!    preconditioned conjugate gradients. The diagonal term (kept where positive so the
+//!    matrix stays positive definite) is the exact second derivative of Phi in log prices for
+//!    goods in excess supply, where Newton in p would overshoot below 0; near the answer
+//!    grad -> 0 and this is Newton's method. Far from the answer (relative excess above
+//!    1e-2) the solve is truncated at a residual of 0.1 of the right-hand side (its steps
+//!    are better than an exact solve's, which the line search cut to 1e-3); near it the
+//!    solve runs until each good's linearised excess supply is within
+//!    `max(0.1 tol, min(0.1 rg, 0.01 rg^2))` of its flow (quadratic convergence).
+//! 3. *Line search*: each log price moves by at most 1 (components clipped when that keeps
+//!    a descent direction, else the whole step scaled), then halving until Armijo's
+//!    condition holds on the change of Phi summed firm by firm (whose rounding is far
+//!    below Phi's own near the answer), with the rounding of that sum as slack.
 //! 4. *Stop* when every good's excess supply is below 1e-14 of its gross flow (or below
 //!    1e-11 when a full Newton step no longer moves any price by more than 1e-13).
 //!
@@ -653,128 +664,6 @@ impl<'a> Dual<'a> {
         MAX_CG
     }
 
-    /// The starting prices: the forward pass (each good's supply split equally between its
-    /// users) gives every good a supply S_g and every firm its output; then, users before
-    /// producers, the value of a firm's output is paid out to its inputs in proportion to
-    /// their output elasticities `x_i dF/dx_i / F` (exactly the equilibrium's cost shares for
-    /// Cobb-Douglas, and a good approximation otherwise), and a good is priced at the value
-    /// paid for it over its supply. (Its users' marginal values at the forward allocation
-    /// are a much worse guess: an equal split leaves firms with unbalanced inputs.)
-    fn start(&self) -> Vec<f64> {
-        let eco = self.eco;
-        let goods = &eco.goods;
-        let firms = &eco.firms;
-        let mut avail: Vec<f64> = goods.endowment.clone();
-        let mut x = vec![0.0; firms.edges()];
-        let mut y = vec![0.0; firms.len()];
-        for &f in &firms.topo_order {
-            let f = f as usize;
-            for e in firms.inputs(f) {
-                let h = firms.input_good[e] as usize;
-                x[e] = if goods.fixed[h] {
-                    1.0
-                } else {
-                    (avail[h] / goods.uses(h).len() as f64).max(1e-300)
-                };
-            }
-            // (a good's supply is complete when its first user runs: producers come first)
-            y[f] = eco.output(f, &x[firms.inputs(f)]);
-            for k in firms.outputs(f) {
-                let g = firms.output_good[k] as usize;
-                avail[g] += firms.output_weight[k] * y[f].max(0.0);
-            }
-        }
-        let mut price: Vec<f64> = (0..goods.len())
-            .map(|g| if goods.fixed[g] { goods.price[g] } else { f64::NAN })
-            .collect();
-        let mut paid = vec![0.0; goods.len()];
-        let set = |price: &mut Vec<f64>, paid: &[f64], g: usize| {
-            if price[g].is_nan() {
-                let p = paid[g] / avail[g];
-                price[g] = if p > 0.0 && p.is_finite() { p } else { 0.0 };
-            }
-        };
-        let mut grad = Vec::new();
-        let mut shares = Vec::new();
-        for &f in firms.topo_order.iter().rev() {
-            let f = f as usize;
-            let mut value = 0.0;
-            for k in firms.outputs(f) {
-                let g = firms.output_good[k] as usize;
-                set(&mut price, &paid, g);
-                value += firms.output_weight[k] * price[g] * y[f];
-            }
-            let ins = firms.inputs(f);
-            grad.clear();
-            grad.resize(ins.len(), 0.0);
-            let fv = eco
-                .technology(f)
-                .gradient(&x[ins.clone()], &firms.input_param[ins.clone()], &mut grad);
-            let fixed_cost: f64 = ins
-                .clone()
-                .filter(|&e| goods.fixed[firms.input_good[e] as usize])
-                .map(|e| x[e] * goods.price[firms.input_good[e] as usize])
-                .sum();
-            let value = (value - fixed_cost).max(0.0);
-            let total: f64 = ins
-                .clone()
-                .enumerate()
-                .filter(|&(_, e)| !goods.fixed[firms.input_good[e] as usize])
-                .map(|(i, e)| (x[e] * grad[i]).max(0.0))
-                .sum();
-            // output elasticities x dF/dx / F (normalised to sum 1 when F <= 0 or not
-            // finite), each at least a tenth of their mean: with complements (CES rho < 0) an
-            // unbalanced forward allocation gives the abundant inputs almost no share, and
-            // their prices (and everything upstream) would start orders of magnitude too low
-            shares.clear();
-            for (i, e) in ins.clone().enumerate() {
-                let h = firms.input_good[e] as usize;
-                let share = if goods.fixed[h] {
-                    0.0
-                } else if fv > 0.0 && fv.is_finite() {
-                    (x[e] * grad[i] / fv).max(0.0)
-                } else if total > 0.0 {
-                    (x[e] * grad[i]).max(0.0) / total
-                } else {
-                    0.0
-                };
-                shares.push(if share.is_finite() { share } else { 0.0 });
-            }
-            let endog = ins
-                .clone()
-                .filter(|&e| !goods.fixed[firms.input_good[e] as usize])
-                .count();
-            let sum: f64 = shares.iter().sum();
-            if endog > 0 && sum > 0.0 {
-                let floor = 0.1 * sum / endog as f64;
-                let floored: f64 = ins
-                    .clone()
-                    .zip(&shares)
-                    .filter(|(e, _)| !goods.fixed[firms.input_good[*e] as usize])
-                    .map(|(_, s)| s.max(floor))
-                    .sum();
-                for (e, s) in ins.zip(&shares) {
-                    let h = firms.input_good[e] as usize;
-                    if !goods.fixed[h] {
-                        paid[h] += s.max(floor) * sum / floored * value;
-                    }
-                }
-            }
-        }
-        self.con_good
-            .iter()
-            .map(|&g| {
-                let g = g as usize;
-                set(&mut price, &paid, g);
-                if price[g] > 0.0 && price[g].is_finite() {
-                    price[g]
-                } else {
-                    1.0
-                }
-            })
-            .collect()
-    }
-
     /// Minimise Phi from `st` (its prices and warm starts set), by damped Newton.
     /// Returns the Newton steps taken.
     ///
@@ -900,7 +789,7 @@ impl<'a> Dual<'a> {
     /// Solve from the start.
     pub(super) fn solve(&self) -> Result<(State, usize), ReferenceError> {
         let mut st = self.new_state();
-        st.p = self.start();
+        st.p = super::dual_start::start_prices(self.eco, &self.con_good);
         let p0 = st.p.clone();
         let mut trial = self.new_state();
         let it = self.newton(&mut st, &mut trial, TOL, 0.0)?;

@@ -12,14 +12,14 @@
 //!   that shut down, free goods), but factorises a dense system of one row per constrained
 //!   good (plus the inputs of constant-returns firms): it runs while that system has at most
 //!   [`MAX_DENSE`] rows, which covers every shipped scenario.
-//! - *Damped Newton on the dual potential* ([`dual`], [`firm`], [`dual_fd`]): minimises
+//! - *Damped Newton on the dual potential* (`dual.rs`, `firm.rs`, `dual_fd.rs`): minimises
 //!   `Phi(p) = sum_f pi*_f(p) + sum_g p_g s_g` over the prices, each Newton system solved by
 //!   conjugate gradients with Hessian-vector products computed firm by firm, so it scales
 //!   with the number of edges (1e6 firms in minutes). It needs unique, smooth best
 //!   responses: every firm smooth and strictly concave (decreasing returns), every price
 //!   positive at the answer. It runs for larger economies, and where the interior point
 //!   gives up on a nearly degenerate small one. Why not a sparse direct factorisation: see
-//!   [`dual`] (the fill-in figure).
+//!   `dual.rs` (the fill-in figure).
 //!
 //! Larger economies that the dual cannot take (a constant-returns or Leontief firm among
 //! more than [`MAX_DENSE`] constrained goods) get [`ReferenceError::TooLarge`] with both
@@ -106,6 +106,7 @@ use crate::production::Technology;
 
 mod dual;
 mod dual_fd;
+mod dual_start;
 mod firm;
 
 /// Largest dense system (constrained goods + variables of constant-returns firms).
@@ -344,7 +345,6 @@ pub fn envelope_for_by(
     goods: &[usize],
     method: Method,
 ) -> Result<Vec<Option<f64>>, ReferenceError> {
-    use rayon::prelude::*;
     let sizes_differ = eq.prices.len() != economy.goods.len()
         || eq.x.len() != economy.firms.edges()
         || eq.y.len() != economy.firms.len();
@@ -359,6 +359,23 @@ pub fn envelope_for_by(
         }
         return dual_fd::envelope_for(economy, eq, goods);
     }
+    let dense = envelope_dense(economy, eq, goods);
+    match dense {
+        // where the interior point gave up on the economy (so that `eq` came from the dual
+        // path), its finite differences may too: the dual path's answer when it applies
+        Err(ReferenceError::NoConvergence(_)) if method == Method::Auto && !sizes_differ => {
+            match dual::unsuitable(economy) {
+                None => dual_fd::envelope_for(economy, eq, goods).or(dense),
+                Some(_) => dense,
+            }
+        }
+        other => other,
+    }
+}
+
+/// [`envelope_for`] by the dense path.
+fn envelope_dense(economy: &Economy, eq: &Equilibrium, goods: &[usize]) -> Result<Vec<Option<f64>>, ReferenceError> {
+    use rayon::prelude::*;
     let prob = Problem::new(economy)?;
     let ng = economy.goods.len();
     if eq.prices.len() != ng || eq.x.len() != economy.firms.edges() || eq.y.len() != economy.firms.len() {
