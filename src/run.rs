@@ -154,7 +154,8 @@ pub struct Timings {
 #[serde(rename_all = "lowercase")]
 pub enum Require {
     /// All three checks must run (dV/ds may run on a sample of the goods); a skipped check
-    /// fails the run. The default of `run`, `check` and `sweep`.
+    /// fails the run. The default of `run` and `check` (a sweep's rows record each run's
+    /// outcome and largest error, not a verdict).
     #[default]
     All,
     /// The adjoint check (price = backprop derivative) must run; the reference and dV/ds
