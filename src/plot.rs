@@ -1781,6 +1781,55 @@ fn draw_mesh(chart: &mut Chart, x: &Axis, y: &Axis, m: &Mesh, th: Theme) -> Resu
     Ok(())
 }
 
+/// The layout shared by the convergence chart's panels over ticks.
+struct TickPanels {
+    /// Widths of the value-axis label area and of the margin right of the data area.
+    y_label: i32,
+    right: i32,
+    /// Height of the tick labels under a panel (no axis title).
+    x_area: i32,
+    x_labels: usize,
+    desc: f64,
+}
+
+impl TickPanels {
+    /// A panel over ticks (`x`) with value axis `y`: the chart on `panel` below `top` pixels
+    /// of caption, its grid and labels drawn, the value axis titled `y_desc` (sized to fit
+    /// `data_h`, the height of the data area).
+    #[allow(clippy::too_many_arguments)]
+    fn chart<'a, 'b>(
+        &self,
+        panel: &'a Area<'b>,
+        root: &Area,
+        (x, y): (&Axis, &Axis),
+        top: i32,
+        data_h: i32,
+        y_desc: &str,
+        th: Theme,
+    ) -> Result<Chart<'a, 'b>, PlotError> {
+        let mut chart = ChartBuilder::on(panel)
+            .margin_top(top)
+            .margin_right(self.right)
+            .x_label_area_size(self.x_area)
+            .y_label_area_size(self.y_label)
+            .build_cartesian_2d(x.clone(), y.clone())?;
+        draw_mesh(
+            &mut chart,
+            x,
+            y,
+            &Mesh {
+                x_desc: None,
+                y_desc,
+                x_labels: self.x_labels,
+                y_labels: (data_h / th.px(42.0)).clamp(2, 10) as usize,
+                desc_size: fit_font(root, y_desc, self.desc, data_h),
+            },
+            th,
+        )?;
+        Ok(chart)
+    }
+}
+
 /// Pixel rectangle (x0, y0, x1, y1) of a chart's data area.
 fn data_rect(chart: &Chart) -> (i32, i32, i32, i32) {
     let (xr, yr) = chart.plotting_area().get_pixel_range();
@@ -2311,6 +2360,13 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
     let desc = th.desc();
     let x_labels = (cols.data_w() / th.px(130.0)).clamp(2, 12) as usize;
     let y_labels = |data_h: i32| (data_h / th.px(42.0)).clamp(2, 10) as usize;
+    let tick_panels = TickPanels {
+        y_label: cols.y_label,
+        right: cols.right,
+        x_area: xl_small,
+        x_labels,
+        desc,
+    };
 
     // ---------------- Panel 1: prices ----------------
     {
@@ -2324,26 +2380,8 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
         let (lo, hi) = positive_extent(vals).unwrap_or((0.1, 10.0));
         let y = Axis::log_padded(lo, hi, 0.05, 0.05);
         let data_h = heights[0] - caption_h - strip_h - xl_small;
-        let mut chart = ChartBuilder::on(&panel)
-            .margin_top(caption_h + strip_h)
-            .margin_right(cols.right)
-            .x_label_area_size(xl_small)
-            .y_label_area_size(cols.y_label)
-            .build_cartesian_2d(p.x.clone(), y.clone())?;
         let y_desc = "price (units of the numeraire)";
-        draw_mesh(
-            &mut chart,
-            &p.x,
-            &y,
-            &Mesh {
-                x_desc: None,
-                y_desc,
-                x_labels,
-                y_labels: y_labels(data_h),
-                desc_size: fit_font(root, y_desc, desc, data_h),
-            },
-            th,
-        )?;
+        let mut chart = tick_panels.chart(&panel, root, (&p.x, &y), caption_h + strip_h, data_h, y_desc, th)?;
         if p.many {
             draw_quantiles(&mut chart, &p.price_band, lw, buckets, th)?;
         }
@@ -2422,26 +2460,8 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
         let (lo, hi) = positive_extent(vals).unwrap_or((1e-6, 1.0));
         let y = Axis::log_padded(lo, hi, 0.05, 0.05);
         let data_h = heights[1] - caption_h - xl_small;
-        let mut chart = ChartBuilder::on(&panel)
-            .margin_top(caption_h)
-            .margin_right(cols.right)
-            .x_label_area_size(xl_small)
-            .y_label_area_size(cols.y_label)
-            .build_cartesian_2d(p.x.clone(), y.clone())?;
         let y_desc = "relative error";
-        draw_mesh(
-            &mut chart,
-            &p.x,
-            &y,
-            &Mesh {
-                x_desc: None,
-                y_desc,
-                x_labels,
-                y_labels: y_labels(data_h),
-                desc_size: fit_font(root, y_desc, desc, data_h),
-            },
-            th,
-        )?;
+        let mut chart = tick_panels.chart(&panel, root, (&p.x, &y), caption_h, data_h, y_desc, th)?;
         if p.many {
             draw_quantiles(&mut chart, &p.rel_band, lw, buckets, th)?;
         }
@@ -2516,30 +2536,12 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
                 a
             }
         };
-        let mut chart = ChartBuilder::on(&panel)
-            .margin_top(caption_h)
-            .margin_right(cols.right)
-            .x_label_area_size(xl_small)
-            .y_label_area_size(cols.y_label)
-            .build_cartesian_2d(p.x.clone(), y.clone())?;
         let y_desc = if p.distance == DistanceView::Phi {
             "Φ (numeraire)"
         } else {
             "numeraire units"
         };
-        draw_mesh(
-            &mut chart,
-            &p.x,
-            &y,
-            &Mesh {
-                x_desc: None,
-                y_desc,
-                x_labels,
-                y_labels: y_labels(data_h),
-                desc_size: fit_font(root, y_desc, desc, data_h),
-            },
-            th,
-        )?;
+        let mut chart = tick_panels.chart(&panel, root, (&p.x, &y), caption_h, data_h, y_desc, th)?;
         let mut e = Vec::new();
         match p.distance {
             DistanceView::Gap => {
