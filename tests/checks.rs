@@ -299,27 +299,12 @@ fn gradient_works_on_economies_that_are_not_trees() {
 /// The essay's chain with firm C's production wrapped in a `min` that never binds: the
 /// market converges as on the plain chain, but the reference solver does not take `min`
 /// (not smooth), so the reference and dV/ds checks cannot run.
-const CHAIN_WITH_MIN: &str = r#"
-name = "chain_min"
-[goods.natgas]
-endowment = 4.0
-[goods.ethylene]
-[goods.polyethylene]
-[goods.tupperware]
-price = 1.0
-[[firms]]
-name = "A"
-output = "ethylene"
-production = "sqrt(natgas)"
-[[firms]]
-name = "B"
-output = "polyethylene"
-production = "1 - 1/(ethylene + 1)"
-[[firms]]
-name = "C"
-output = "tupperware"
-production = "min(ln(polyethylene), 100)"
-"#;
+fn chain_with_min() -> String {
+    let text = include_str!("../scenarios/tupperware.toml");
+    let (from, to) = ("\"ln(polyethylene)\"", "\"min(ln(polyethylene), 100)\"");
+    assert_eq!(text.matches(from).count(), 1, "firm C's production in tupperware.toml");
+    text.replace(from, to)
+}
 
 /// A skipped check fails the run under the default `--require all`, with its reason on the
 /// verdict line; `--require adjoint` passes it and still says what was skipped and why.
@@ -328,7 +313,7 @@ production = "min(ln(polyethylene), 100)"
 fn a_skipped_check_is_named_in_the_verdict_and_fails_unless_only_the_adjoint_is_required() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("chain_min.toml");
-    fs::write(&file, CHAIN_WITH_MIN).unwrap();
+    fs::write(&file, chain_with_min()).unwrap();
 
     let out = pricegrad().arg("check").arg(&file).assert().code(1);
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
