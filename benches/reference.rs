@@ -8,9 +8,9 @@
 //! cargo bench --bench reference
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use pricegrad::check::reference;
 use pricegrad::economy::Economy;
 use pricegrad::generate::{self, Family, Spec};
-use pricegrad::reference;
 use pricegrad::scenario;
 use std::time::Instant;
 

@@ -14,13 +14,13 @@
 //! PRICEGRAD_BENCH_MAX_FIRMS=100000 cargo bench --bench tick   # skip the 1e6-firm economy
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
-use pricegrad::backprop;
-use pricegrad::diagnostics::{Diagnostics, GoodRow};
+use pricegrad::check::backprop;
+use pricegrad::check::diagnostics::{Diagnostics, GoodRow};
 use pricegrad::economy::Economy;
-use pricegrad::engine::Engine;
 use pricegrad::generate::{self, Spec};
 use pricegrad::run::{self, Discard};
 use pricegrad::scenario;
+use pricegrad::sim::engine::Engine;
 use std::sync::atomic::AtomicBool;
 
 /// A generated layered Cobb-Douglas economy with `firms` firms (10 layers, 3 inputs each).

@@ -8,7 +8,7 @@
 //! price is multiplied by `--factor` (default 2: a shock at the tick after convergence; every
 //! equilibrium price is multiplied by it, quantities stay), and the run continues until it
 //! converges again. The shock is followed good by good from
-//! the engine's prices every tick (`pricegrad::propagation`, with the reference equilibrium after
+//! the engine's prices every tick (`pricegrad::check::propagation`, with the reference equilibrium after
 //! the shock): the tick at which each price has moved by 10% of its change, against its depth (the
 //! number of firms between it and the final goods). Reported per economy: ticks to converge, ticks
 //! to converge again after the shock, and the ticks until the shock reached the raw goods (layer 0:
@@ -18,11 +18,12 @@
 
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
+use pricegrad::check::propagation::{PropagationRow, Tracker};
+use pricegrad::check::reference;
 use pricegrad::economy::{Economy, Shock, ShockKind};
-use pricegrad::engine::Engine;
 use pricegrad::generate::{self, Spec};
-use pricegrad::propagation::{PropagationRow, Tracker};
-use pricegrad::{reference, scenario};
+use pricegrad::scenario;
+use pricegrad::sim::engine::Engine;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;

@@ -8,7 +8,7 @@
 //! largest relative difference between dV/ds and the price (`--good NAME`: those goods, with
 //! `--fd 1`).
 
-use pricegrad::reference::{self, Method};
+use pricegrad::check::reference::{self, Method};
 use pricegrad::scenario;
 use std::time::Instant;
 

@@ -12,9 +12,9 @@
 //!
 //! Writes OUT/rules.csv (part 1) and OUT/rules_steps.csv (part 2), and prints both as Markdown.
 
-use pricegrad::diagnostics::{GoodRow, MetricsRow};
+use pricegrad::check::diagnostics::{GoodRow, MetricsRow};
+use pricegrad::check::lyapunov;
 use pricegrad::economy::Economy;
-use pricegrad::lyapunov;
 use pricegrad::run::{self, Sink};
 use pricegrad::scenario;
 use std::fmt::Write as _;

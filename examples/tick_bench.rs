@@ -15,10 +15,10 @@
 //! demand, plans (per input edge, in file order) and outputs as JSON; serde_json writes
 //! every f64 with round-trip precision.
 
-use pricegrad::diagnostics::{Diagnostics, GoodRow};
+use pricegrad::check::diagnostics::{Diagnostics, GoodRow};
 use pricegrad::economy::Economy;
-use pricegrad::engine::Engine;
 use pricegrad::scenario;
+use pricegrad::sim::engine::Engine;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;

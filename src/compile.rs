@@ -605,7 +605,7 @@ fn negative_semidefinite(h: &[f64], n: usize) -> bool {
     for i in 0..n {
         a[i * n + i] += 1e-9;
     }
-    crate::linalg::cholesky(&mut a, n)
+    crate::numeric::linalg::cholesky(&mut a, n)
 }
 
 /// Unique good names: the inputs' own names first, then `base`, `base_2`, ... as needed.
@@ -626,7 +626,7 @@ impl Names {
 
 /// Compile `src` at the point `at` (one value per input of the expression) into a scenario.
 pub fn compile(src: &str, at: &[(String, f64)], options: &Options) -> Result<Compiled, CompileError> {
-    if !scenario::validate::valid_scenario_name(&options.name) {
+    if !scenario::valid_scenario_name(&options.name) {
         return Err(fail(
             format!("scenario name {:?} cannot name an output folder", options.name),
             "use 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-', e.g. --name my_gradient",

@@ -26,7 +26,7 @@ use rand_chacha::ChaCha8Rng;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 
-use crate::random::{self, Purpose};
+use crate::numeric::random::{self, Purpose};
 
 /// Largest number of firms `generate` writes (about 4 GB of text; the scenario reader stops at 4 GiB).
 pub const MAX_FIRMS: u64 = 20_000_000;
@@ -183,7 +183,7 @@ pub fn plan(spec: &Spec) -> Result<Plan, GenerateError> {
             "e.g. --returns 0.9",
         ));
     }
-    if !crate::scenario::validate::valid_scenario_name(&spec.name) {
+    if !crate::scenario::valid_scenario_name(&spec.name) {
         return Err(bad(
             format!("scenario name {:?} cannot name an output folder", spec.name),
             "use 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-', e.g. --name layered",

@@ -8,24 +8,28 @@
 // Numeric kernels index several parallel arrays at once; index loops read best there.
 #![allow(clippy::needless_range_loop)]
 
-pub mod agents;
-pub mod backprop;
-pub mod cli;
-pub mod compile;
-pub mod diagnostics;
+// Layers, low to high: numeric, production and economy (the model); scenario (files into an
+// economy); sim (the market dynamics); check (comparison with theory); run (a simulation and
+// its checks); output and plot (files); generate, compile and sweep (producers and drivers);
+// cli (the command line). Nothing imports a module above its own layer.
+pub mod numeric;
+
 pub mod economy;
-pub mod engine;
-pub mod fastmath;
-pub mod generate;
-pub mod linalg;
-pub mod lyapunov;
-pub mod market;
+pub mod production;
+
+pub mod scenario;
+
+pub mod sim;
+
+pub mod check;
+
+pub mod run;
+
 pub mod output;
 pub mod plot;
-pub mod production;
-pub mod propagation;
-pub mod random;
-pub mod reference;
-pub mod run;
-pub mod scenario;
+
+pub mod compile;
+pub mod generate;
 pub mod sweep;
+
+pub mod cli;

@@ -9,6 +9,7 @@
 //! binary (no system fonts, no C libraries) and a fixed PNG encoder setup, so
 //! the same input always gives the same PNG bytes.
 
+use crate::output::files;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::ops::Range;
@@ -518,8 +519,8 @@ pub fn read_run(dir: &Path) -> Result<RunData, PlotError> {
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut data = read_run_files(&dir.join("trajectory.csv"), &dir.join("metrics.csv"), title)?;
-    let wave = dir.join("propagation.csv");
+    let mut data = read_run_files(&dir.join(files::TRAJECTORY), &dir.join(files::METRICS), title)?;
+    let wave = dir.join(files::PROPAGATION);
     if wave.exists() {
         data.propagation = read_propagation(&wave)?;
     }
@@ -2055,7 +2056,7 @@ impl ConvPrep {
         };
         // rises of W between consecutive logged ticks above rounding (not across a shock, which
         // moves the equilibrium W measures from)
-        let lyapunov_rises = crate::lyapunov::rises(metrics.iter().map(|m| (m.lyapunov, m.shock.is_some())));
+        let lyapunov_rises = crate::check::lyapunov::rises(metrics.iter().map(|m| (m.lyapunov, m.shock.is_some())));
         let mispricing = series(&|m| m.mispricing);
         let firm_lag = series(&|m| m.firm_lag);
         let cosine_mirror = metrics.iter().any(|m| m.cosine_mirror.is_some());

@@ -1,14 +1,14 @@
 //! A complete run: tick the engine until it converges, diverges or runs out of ticks, log
-//! the trajectory, and check the final prices (DESIGN.md section 5) against
+//! the trajectory, and check the final prices (docs/MODEL.md, "Checks") against
 //! 1. the backprop adjoints at the final allocation (price = derivative),
 //! 2. the independent reference equilibrium, and
 //! 3. central finite differences of the reference value V with respect to each supply.
 
-use crate::diagnostics::{price_floor, rel_error, Diagnostics, GoodRow, MetricsRow};
+use crate::check::diagnostics::{price_floor, rel_error, Diagnostics, GoodRow, MetricsRow};
+use crate::check::propagation::{PropagationRow, Tracker};
+use crate::check::reference;
 use crate::economy::{Economy, Names};
-use crate::engine::{Engine, Outcome};
-use crate::propagation::{PropagationRow, Tracker};
-use crate::reference;
+use crate::sim::engine::{Engine, Outcome};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -17,7 +17,7 @@ use std::time::Instant;
 /// economy being run (for the names of the goods the rows refer to by index).
 pub trait Sink {
     fn record(&mut self, economy: &Economy, metrics: &MetricsRow, goods: &[GoodRow]) -> std::io::Result<()>;
-    /// How the run's shocks travelled ([`crate::propagation`]); called once, after the last
+    /// How the run's shocks travelled ([`crate::check::propagation`]); called once, after the last
     /// tick, and only for runs in which a shock applied.
     fn propagation(&mut self, _economy: &Economy, _rows: &[PropagationRow]) -> std::io::Result<()> {
         Ok(())
@@ -174,7 +174,7 @@ impl std::str::FromStr for Require {
     }
 }
 
-/// One of the three final checks (DESIGN.md section 5): whether it ran, on how many goods,
+/// One of the three final checks (docs/MODEL.md, "Checks"): whether it ran, on how many goods,
 /// its largest error and where, and why it did not run (or ran on a sample). Fields in
 /// alphabetical order, as in `summary.json`'s `checks`.
 #[derive(Debug, Clone, Serialize)]
@@ -206,7 +206,7 @@ impl CheckRun {
     }
 }
 
-/// The result of a run: `summary.json` is its serialization (by [`crate::output::RunWriter`],
+/// The result of a run: `summary.json` is its serialization (by [`crate::output::run_writer::RunWriter`],
 /// streamed to the file). The fields are in alphabetical order, the order of the keys in
 /// `summary.json` (which has always listed them sorted).
 #[derive(Debug, Clone, Serialize)]

@@ -1,7 +1,7 @@
 //! Backprop over supply chains against numbers worked out by hand, and against finite
 //! differences of the forward pass.
 
-use pricegrad::backprop::{backprop, forward};
+use pricegrad::check::backprop::{backprop, forward};
 use pricegrad::economy::Economy;
 use pricegrad::scenario;
 use proptest::prelude::*;
@@ -293,8 +293,8 @@ fn generated(family: pricegrad::generate::Family, layers: usize, width: usize) -
 /// intervals) and for generated economies big enough to run in parallel, on 1 and 2 threads.
 #[test]
 fn levels_give_the_bits_of_a_serial_walk() {
-    use pricegrad::engine::Engine;
     use pricegrad::generate::Family;
+    use pricegrad::sim::engine::Engine;
     let mut economies: Vec<Economy> = std::fs::read_dir("scenarios")
         .unwrap()
         .map(|entry| {

@@ -4,9 +4,9 @@
 //! name the checks they ran (a skipped check is never silent).
 
 use assert_cmd::Command;
+use pricegrad::check::reference;
 use pricegrad::economy::Economy;
 use pricegrad::generate::{self, Family, Spec};
-use pricegrad::reference;
 use pricegrad::run::{self, FD_ALL_UP_TO, FD_WORST};
 use pricegrad::scenario;
 use std::fs;

@@ -2,9 +2,9 @@
 //! hand (natgas 1/24, ethylene 1/6, polyethylene 3/2), for every rule combination with its
 //! documented stable settings, after shocks, and bit-identically for any thread count.
 
-use pricegrad::engine::Outcome;
 use pricegrad::run::{self, Memory, Report};
 use pricegrad::scenario;
+use pricegrad::sim::engine::Outcome;
 use std::sync::atomic::AtomicBool;
 
 /// Derivatives of f(x) = ln(1 - 1/(sqrt(x) + 1)) along the chain at x = 4, by hand:
@@ -231,7 +231,7 @@ fn streamed_summary_matches_the_tree_serialization_on_shipped_scenarios() {
             run::execute(economy, &mut run::Discard, &mut |_| {}, &AtomicBool::new(false)).expect("in-memory run");
         report.timings = None;
         let mut streamed = Vec::new();
-        pricegrad::output::write_summary(&mut streamed, &report).unwrap();
+        pricegrad::output::run_writer::write_summary(&mut streamed, &report).unwrap();
         let mut tree = serde_json::to_string_pretty(&serde_json::to_value(&report).unwrap()).unwrap();
         tree.push('\n');
         assert_eq!(String::from_utf8(streamed).unwrap(), tree, "{name}");
@@ -243,10 +243,10 @@ fn streamed_summary_matches_the_tree_serialization_on_shipped_scenarios() {
 /// firm by firm, and its gradient matches central differences of Phi.
 #[test]
 fn the_potential_of_a_large_economy_is_its_best_response_profits() {
-    use pricegrad::agents::{self, Scratch};
-    use pricegrad::diagnostics::potential;
-    use pricegrad::engine::Engine;
+    use pricegrad::check::diagnostics::potential;
     use pricegrad::generate::{self, Spec};
+    use pricegrad::sim::agents::{self, Scratch};
+    use pricegrad::sim::engine::Engine;
     let mut text = Vec::new();
     generate::write(&generate::plan(&Spec::new(4, 1500, 3)).unwrap(), &mut text).unwrap();
     let e = scenario::load_str("g.toml", &String::from_utf8(text).unwrap(), &[], None).unwrap();

@@ -25,8 +25,8 @@
 //! against finite differences of Phi.
 
 use pricegrad::economy::Economy;
-use pricegrad::engine::Engine;
 use pricegrad::scenario;
+use pricegrad::sim::engine::Engine;
 use proptest::prelude::*;
 
 /// A production function with its derivative and profit-maximising plan written out by hand.

@@ -3,7 +3,7 @@
 //! lag, and a shock travels back up the chain one market at a time, with arrival ticks that do
 //! not depend on how often the run logs.
 
-use pricegrad::lyapunov;
+use pricegrad::check::lyapunov;
 use pricegrad::run::{self, Memory};
 use pricegrad::scenario;
 use std::process::Command;
@@ -114,7 +114,7 @@ fn best_responses_have_no_firm_lag() {
 fn the_shock_travels_back_up_the_chain() {
     let every = run_scenario("scenarios/tupperware_shock.toml", &[]);
     let rows = &every.propagation;
-    let get = |rows: &[pricegrad::propagation::PropagationRow], name: &str| {
+    let get = |rows: &[pricegrad::check::propagation::PropagationRow], name: &str| {
         let economy = scenario::load_str(
             "s.toml",
             &std::fs::read_to_string("scenarios/tupperware_shock.toml").unwrap(),
@@ -192,8 +192,8 @@ fn several_shocks_and_no_reference() {
 
     // no reference: the tracker keeps each good's record moves and reads the arrival at the end
     let economy = scenario::load_str("tupperware_shock.toml", &text, &[], None).unwrap();
-    let mut tracker = pricegrad::propagation::Tracker::default();
-    let mut engine = pricegrad::engine::Engine::new(economy);
+    let mut tracker = pricegrad::check::propagation::Tracker::default();
+    let mut engine = pricegrad::sim::engine::Engine::new(economy);
     for _ in 0..1500 {
         let step = engine.step();
         tracker.observe(step.tick, &engine.prices);

@@ -7,9 +7,9 @@
 //! Needs python3 (3.11+, for tomllib) with numpy. Without them the test prints a notice and
 //! passes, except when the environment variable CI is set: then it fails.
 
-use pricegrad::engine::Engine;
 use pricegrad::generate::{self, Family, Spec};
 use pricegrad::scenario;
+use pricegrad::sim::engine::Engine;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

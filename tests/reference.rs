@@ -3,8 +3,8 @@
 //! p_g = dV/ds_g, and a 300-firm economy checked against the families' closed-form
 //! profit-maximising plans.
 
+use pricegrad::check::reference::{self, Equilibrium, ReferenceError};
 use pricegrad::economy::Economy;
-use pricegrad::reference::{self, Equilibrium, ReferenceError};
 use pricegrad::scenario;
 
 fn load(toml: &str) -> Economy {

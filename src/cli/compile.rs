@@ -78,11 +78,11 @@ pub fn run(args: &CompileArgs) -> u8 {
             EXIT_PASS
         }
         Some(path) => {
-            if let Err(e) = crate::output::write_atomic(path, compiled.toml.as_bytes()) {
+            if let Err(e) = crate::output::atomic::write_atomic(path, compiled.toml.as_bytes()) {
                 eprintln!("error: cannot write {}: {e}", path.display());
                 eprintln!(
                     "  = help: {} (nothing was written; an existing file is unchanged)",
-                    crate::output::io_help(&e).replace("--out DIR", "--out FILE")
+                    crate::output::atomic::io_help(&e).replace("--out DIR", "--out FILE")
                 );
                 return EXIT_FAIL;
             }

@@ -129,7 +129,7 @@ pub fn run(args: &GenerateArgs) -> u8 {
                 eprintln!("error: cannot write {}: {e}", path.display());
                 eprintln!(
                     "  = help: {} (nothing was written; an existing file is unchanged)",
-                    crate::output::io_help(&e).replace("--out DIR", "--out FILE")
+                    crate::output::atomic::io_help(&e).replace("--out DIR", "--out FILE")
                 );
                 EXIT_FAIL
             }
@@ -139,9 +139,9 @@ pub fn run(args: &GenerateArgs) -> u8 {
 
 /// Stream the scenario into a temporary file beside `path`, then rename it into place.
 fn write_file(path: &Path, plan: &generate::Plan) -> io::Result<u64> {
-    let tmp = crate::output::temp_name(path);
+    let tmp = crate::output::atomic::temp_name(path);
     let result = (|| {
-        let mut out = BufWriter::with_capacity(1 << 20, crate::output::create_temp(&tmp)?);
+        let mut out = BufWriter::with_capacity(1 << 20, crate::output::atomic::create_temp(&tmp)?);
         let bytes = generate::write(plan, &mut out)?;
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;

@@ -7,9 +7,9 @@
 //! then runs at that allocation. The output says which method was used.
 
 use super::{load, GradientArgs, EXIT_FAIL, EXIT_PASS};
-use crate::backprop;
+use crate::check::backprop;
+use crate::check::reference;
 use crate::economy::Economy;
-use crate::reference;
 
 /// The planner's allocation and how it was found.
 struct Plan {

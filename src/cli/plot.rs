@@ -1,7 +1,8 @@
 //! `pricegrad plot DIR`: re-draw the charts of an earlier run from its CSV files.
 
 use super::{PlotArgs, EXIT_BAD_INPUT, EXIT_PASS};
-use crate::output::write_atomic;
+use crate::output::atomic::write_atomic;
+use crate::output::files;
 use crate::plot::{self, ChartSize};
 use std::path::Path;
 
@@ -28,8 +29,8 @@ pub fn parse_size(s: &str) -> Result<ChartSize, String> {
 pub fn render_run(dir: &Path, title: &str, size: ChartSize) -> Result<(), String> {
     let data = plot::read_run(dir).map_err(|e| e.to_string())?;
     let png = plot::render_convergence(&data, title, size).map_err(|e| e.to_string())?;
-    write_atomic(&dir.join("convergence.png"), &png)
-        .map_err(|e| format!("{}: {e}", dir.join("convergence.png").display()))
+    write_atomic(&dir.join(files::CONVERGENCE_PNG), &png)
+        .map_err(|e| format!("{}: {e}", dir.join(files::CONVERGENCE_PNG).display()))
 }
 
 /// `pricegrad plot DIR`.
@@ -42,7 +43,7 @@ pub fn run(args: &PlotArgs) -> u8 {
     }
     // The title a run used: the scenario name in its summary.
     let title = args.title.clone().unwrap_or_else(|| {
-        ["summary.json", "sweep.json"]
+        [files::SUMMARY, files::SWEEP_MANIFEST]
             .iter()
             .filter_map(|f| std::fs::read(dir.join(f)).ok())
             .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
@@ -50,15 +51,16 @@ pub fn run(args: &PlotArgs) -> u8 {
             .unwrap_or_default()
     });
     // A sweep directory has sweep.csv instead of a trajectory.
-    if !dir.join("trajectory.csv").exists() && dir.join("sweep.csv").exists() {
+    if !dir.join(files::TRAJECTORY).exists() && dir.join(files::SWEEP_CSV).exists() {
         let png =
-            plot::read_sweep(&dir.join("sweep.csv")).and_then(|d| plot::render_sweep(&d, &title, args.chart_size));
+            plot::read_sweep(&dir.join(files::SWEEP_CSV)).and_then(|d| plot::render_sweep(&d, &title, args.chart_size));
         let written = png.map_err(|e| e.to_string()).and_then(|png| {
-            write_atomic(&dir.join("sweep.png"), &png).map_err(|e| format!("{}: {e}", dir.join("sweep.png").display()))
+            write_atomic(&dir.join(files::SWEEP_PNG), &png)
+                .map_err(|e| format!("{}: {e}", dir.join(files::SWEEP_PNG).display()))
         });
         return match written {
             Ok(()) => {
-                println!("wrote {}", dir.join("sweep.png").display());
+                println!("wrote {}", dir.join(files::SWEEP_PNG).display());
                 EXIT_PASS
             }
             Err(e) => {
@@ -70,7 +72,7 @@ pub fn run(args: &PlotArgs) -> u8 {
     }
     match render_run(dir, &title, args.chart_size) {
         Ok(()) => {
-            println!("wrote {}", dir.join("convergence.png").display());
+            println!("wrote {}", dir.join(files::CONVERGENCE_PNG).display());
             EXIT_PASS
         }
         Err(e) => {

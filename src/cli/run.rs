@@ -2,7 +2,8 @@
 //! (for `run`) write the results.
 
 use super::{report_input_error, RunArgs, EXIT_BAD_INPUT, EXIT_FAIL, EXIT_PASS};
-use crate::output::{self, RunWriter};
+use crate::output::run_writer::RunWriter;
+use crate::output::{atomic, directory};
 use crate::plot;
 use crate::run::{self, CheckRun, Discard, GoodCheck, Report};
 use crate::scenario;
@@ -55,7 +56,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
     // the output directory is made ready (created, checked, marked) before anything runs
     let mut writer = None;
     if write {
-        if let Err(e) = output::prepare_dir(&dir, args.force, "run") {
+        if let Err(e) = directory::prepare_dir(&dir, args.force, "run") {
             eprint!("{e}");
             return EXIT_BAD_INPUT;
         }
@@ -63,7 +64,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
             Ok(w) => writer = Some(w),
             Err(e) => {
                 eprintln!("error: {e}");
-                eprintln!("  = help: {}", output::io_help(&e));
+                eprintln!("  = help: {}", atomic::io_help(&e));
                 return EXIT_BAD_INPUT;
             }
         }
@@ -75,7 +76,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
     bar.finish_and_clear();
     let not_written = |e: &std::io::Error| {
         eprintln!("error: {e}");
-        eprintln!("  = help: {}", output::io_help(e));
+        eprintln!("  = help: {}", atomic::io_help(e));
         eprintln!(
             "  = note: no result of this run was written: {} keeps its earlier files, if any, and no temporary file",
             dir.display()
@@ -167,7 +168,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
 /// What to try after a run that diverged or ran out of ticks (on standard error).
 fn outcome_help(r: &Report) {
     let help = match r.outcome {
-        "diverged" if r.outcome_detail.contains(crate::engine::DOMAIN_FAULT) => {
+        "diverged" if r.outcome_detail.contains(crate::sim::engine::DOMAIN_FAULT) => {
             "write the production function to be finite for every input > 0 (e.g. ln(1 + x) instead of ln(x - 1)); \
              the plans firms choose are not limited to the values the scenario starts from"
         }

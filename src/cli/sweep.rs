@@ -289,7 +289,7 @@ pub fn run(args: &SweepArgs) -> u8 {
             "interrupted: {} of {} runs are done and kept in {}; continue with the same command and --resume",
             s.resumed + s.ran,
             s.total,
-            s.dir.join(sweep::JOURNAL_NAME).display()
+            s.dir.join(crate::output::files::SWEEP_JOURNAL).display()
         );
         return super::run::EXIT_INTERRUPTED;
     }

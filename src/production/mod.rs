@@ -280,7 +280,7 @@ fn below_tolerance(h: &[f64], n: usize, tol: f64) -> bool {
     for i in 0..n {
         a[i * n + i] += tol;
     }
-    crate::linalg::cholesky(&mut a, n)
+    crate::numeric::linalg::cholesky(&mut a, n)
 }
 
 /// The largest eigenvalue of a symmetric matrix (upper bound by Gershgorin would be too

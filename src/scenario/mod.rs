@@ -6,10 +6,12 @@ pub mod chunked;
 pub mod error;
 pub mod format;
 pub mod overrides;
+pub mod sweep_spec;
 pub mod validate;
 
 pub use error::{InputError, Location, Problem};
-pub use format::ScenarioFile;
+pub use format::{Origin, ScenarioFile};
+pub use validate::{valid_scenario_name, validate};
 
 use crate::economy::Economy;
 

@@ -3,11 +3,11 @@
 
 use super::error::{did_you_mean, Location, Problem, MAX_SHOWN};
 use super::format::*;
-use crate::agents::{self, AgentSettings};
+use crate::economy::agent_settings::{self, AgentSettings};
+use crate::economy::market_settings::{self, MarketSettings};
 use crate::economy::*;
-use crate::market::{self, MarketSettings};
+use crate::numeric::random;
 use crate::production::{check_shape, Expr, Returns, ShapeProblem, Technology};
-use crate::random;
 use std::collections::HashMap;
 use std::ops::Range;
 use toml::Spanned;
@@ -254,10 +254,10 @@ impl Head {
                 &mut c,
                 file.market.rule.as_ref(),
                 || "market.rule".to_string(),
-                market::Rule::parse,
-                &market::Rule::NAMES,
+                market_settings::Rule::parse,
+                &market_settings::Rule::NAMES,
             )
-            .unwrap_or(market::Rule::Multiplicative),
+            .unwrap_or(market_settings::Rule::Multiplicative),
             step: file.market.step.as_ref().map_or(0.5, |n| {
                 c.num(
                     n,
@@ -998,7 +998,7 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
         Some(agent_defaults),
         ("firms.", fname),
     );
-    if agent.rule == agents::Rule::BestResponse && agent.rate > 1.0 {
+    if agent.rule == agent_settings::Rule::BestResponse && agent.rate > 1.0 {
         let loc = f
             .rate
             .as_ref()
@@ -1006,7 +1006,7 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
             .map_or(Location::File, |n| (&n.origin).into());
         c.push(loc, format!("firm '{fname}' uses best_response with rate {} > 1", agent.rate), "for best_response, rate is the fraction of the way to the best plan moved each tick (beta), in (0, 1], e.g. rate = 0.5");
     }
-    if agent.rule == agents::Rule::BestResponse && tech.returns(&params) == Returns::Constant {
+    if agent.rule == agent_settings::Rule::BestResponse && tech.returns(&params) == Returns::Constant {
         let loc = f
             .rule
             .as_ref()
@@ -1596,9 +1596,9 @@ fn agent_settings(
     (prefix, name): (&str, &str),
 ) -> AgentSettings {
     let d = defaults.cloned().unwrap_or(AgentSettings {
-        rule: agents::Rule::Gradient,
+        rule: agent_settings::Rule::Gradient,
         rate: 0.5,
-        form: agents::Form::Relative,
+        form: agent_settings::Form::Relative,
         noise: 0.0,
         activation: 1.0,
     });
@@ -1607,8 +1607,8 @@ fn agent_settings(
             c,
             rule.as_ref(),
             || format!("{prefix}{name}.rule"),
-            agents::Rule::parse,
-            &agents::Rule::NAMES,
+            agent_settings::Rule::parse,
+            &agent_settings::Rule::NAMES,
         )
         .unwrap_or(d.rule),
         rate: rate.as_ref().map_or(d.rate, |n| {
@@ -1625,8 +1625,8 @@ fn agent_settings(
             c,
             form.as_ref(),
             || format!("{prefix}{name}.form"),
-            agents::Form::parse,
-            &agents::Form::NAMES,
+            agent_settings::Form::parse,
+            &agent_settings::Form::NAMES,
         )
         .unwrap_or(d.form),
         noise: noise.as_ref().map_or(d.noise, |n| {
@@ -1896,7 +1896,7 @@ pub fn sweep_table(file: &ScenarioFile) -> Vec<Problem> {
                 "[sweep] params maps --set paths (`pricegrad run --help` lists them) to a list \"0.1,0.2,0.5\", \"lin:A:B:N\" or \"log:A:B:N\", e.g. params = { \"market.step\" = \"log:0.05:2:8\" }",
             )
         };
-        match crate::sweep::parse_spec(spec.get_ref()) {
+        match super::sweep_spec::parse_spec(spec.get_ref()) {
             Err(m) => problems.push(fail(m)),
             Ok(values) => {
                 let set = format!("{path}={}", values.first().map_or("", String::as_str));

@@ -1,15 +1,15 @@
-//! Diagnostics of the out-of-equilibrium trajectory (DESIGN.md section 4): per logged tick
+//! Diagnostics of the out-of-equilibrium trajectory (docs/MODEL.md, "Diagnostics"): per logged tick
 //! and good, price, supply, demand, excess, the backprop adjoint at the current allocation and
 //! the reference price; per logged tick, the worst relative errors, the dual potential
 //! Phi(p_t), its gap to min Phi, the cosine between the actual price step and -grad Phi (1 =
 //! the market is doing exact gradient descent on Phi), and the misallocation spread.
 
-use crate::agents::{self, Scratch};
-use crate::backprop::{self, Adjoints, Schedule};
+use crate::check::backprop::{self, Adjoints, Schedule};
+use crate::check::lyapunov::Lyapunov;
+use crate::check::reference::{self, Equilibrium};
 use crate::economy::Economy;
-use crate::engine::{Engine, Step};
-use crate::lyapunov::Lyapunov;
-use crate::reference::{self, Equilibrium};
+use crate::sim::agents::{self, Scratch};
+use crate::sim::engine::{Engine, Step};
 use rayon::prelude::*;
 
 /// One row of `trajectory.csv`.
@@ -48,7 +48,7 @@ pub struct MetricsRow {
     /// (D* - S*) / max(S, D); for additive markets the same as `cosine`.
     pub cosine_mirror: Option<f64>,
     /// The distance of (x_t, p_t) from the reference equilibrium in the rules' own geometry
-    /// ([`crate::lyapunov`]); None without a reference equilibrium.
+    /// ([`crate::check::lyapunov`]); None without a reference equilibrium.
     pub lyapunov: Option<f64>,
     /// || D*(p_t) - S*(p_t) || / || max(S, D) || over traded goods (Euclidean norms): the
     /// excess demand the prices cause (-grad Phi), relative to the traded volume.
@@ -297,7 +297,7 @@ impl Diagnostics {
             if let Some(phi) = potential(economy, p_t, &mut self.warm) {
                 m.phi = Some(phi.value);
                 m.phi_gap = self.reference.as_ref().map(|r| phi.value - r.value);
-                let multiplicative = economy.market.rule == crate::market::Rule::Multiplicative;
+                let multiplicative = economy.market.rule == crate::economy::market_settings::Rule::Multiplicative;
                 // Over the traded goods: the cosine between the price step and -grad Phi;
                 // over those that are not free (excess supply at a price that is 0 to
                 // working precision), the same in the rule's own geometry and the split of

@@ -3,9 +3,12 @@
 //! in compressed sparse rows (CSR), and a goods-major index of buyers and sellers so that
 //! market sums need no locks.
 
-use crate::agents::AgentSettings;
-use crate::market::MarketSettings;
+pub mod agent_settings;
+pub mod market_settings;
+
 use crate::production::Technology;
+use agent_settings::AgentSettings;
+use market_settings::MarketSettings;
 
 /// A list of names in one arena: name i is `text[end[i - 1]..end[i]]`. One allocation for
 /// all of them instead of one `String` (24 bytes and a heap block of 32 or more) per name:

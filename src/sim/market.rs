@@ -1,38 +1,7 @@
 //! Markets: one per endogenous good. Each tick a market sees only its own supply and
 //! demand and moves its price against the excess demand (tatonnement).
 
-/// How a market moves its price.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    /// p <- max(0, p + step * z)
-    Additive,
-    /// p <- p * exp(step * z / max(S, D)): scale-free, a mirror-descent step.
-    Multiplicative,
-}
-
-impl Rule {
-    pub const NAMES: [&'static str; 2] = ["additive", "multiplicative"];
-    pub fn parse(s: &str) -> Option<Rule> {
-        match s {
-            "additive" => Some(Rule::Additive),
-            "multiplicative" => Some(Rule::Multiplicative),
-            _ => None,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Rule::Additive => "additive",
-            Rule::Multiplicative => "multiplicative",
-        }
-    }
-}
-
-/// `[market]` settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MarketSettings {
-    pub rule: Rule,
-    pub step: f64,
-}
+use crate::economy::market_settings::Rule;
 
 /// The next price of one market, given its supply and demand this tick.
 #[inline]
@@ -43,7 +12,7 @@ pub fn next_price(rule: Rule, step: f64, price: f64, supply: f64, demand: f64) -
         Rule::Multiplicative => {
             let scale = supply.max(demand);
             if scale > 0.0 {
-                price * crate::fastmath::exp(step * z / scale)
+                price * crate::numeric::fastmath::exp(step * z / scale)
             } else {
                 price
             }
@@ -120,8 +89,8 @@ fn next_prices_loop(
                 let scale = s.max(d);
                 // exp(0) = 1 exactly: a market with nothing traded keeps its price
                 let arg = if scale > 0.0 { step * (d - s) / scale } else { 0.0 };
-                slow |= arg.is_nan() | (arg.abs() >= crate::fastmath::FAST_RANGE);
-                let moved = p * crate::fastmath::exp_core(arg);
+                slow |= arg.is_nan() | (arg.abs() >= crate::numeric::fastmath::FAST_RANGE);
+                let moved = p * crate::numeric::fastmath::exp_core(arg);
                 if moved < PRICE_FLOOR && d <= s {
                     PRICE_FLOOR
                 } else {

@@ -1,5 +1,5 @@
 //! The reference equilibrium of large economies: damped Newton on the dual potential
-//! `Phi(p) = sum_f pi*_f(p) + sum_g p_g s_g` (DESIGN.md section 3) over the prices of the
+//! `Phi(p) = sum_f pi*_f(p) + sum_g p_g s_g` (docs/MODEL.md, "The reference equilibrium") over the prices of the
 //! constrained goods, with the Newton systems solved by preconditioned conjugate gradients
 //! that only ever multiply by the Hessian, firm by firm.
 //!

@@ -1,4 +1,4 @@
-//! The independent reference equilibrium: the planner's programme (DESIGN.md section 1)
+//! The independent reference equilibrium: the planner's programme (docs/MODEL.md, "The reference equilibrium")
 //! solved by a second-order method, deliberately different from the simulated market
 //! dynamics (tatonnement is a first-order gradient method on the dual), so agreement between
 //! the two is evidence, not an echo. Nothing here shares code with the engine, the agents,
@@ -101,7 +101,7 @@
 //! Set `PRICEGRAD_REFERENCE_TRACE=1` to follow the solver's progress on stderr.
 
 use crate::economy::Economy;
-use crate::linalg;
+use crate::numeric::linalg;
 use crate::production::Technology;
 
 mod dual;

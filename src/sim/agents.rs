@@ -1,76 +1,9 @@
 //! Firm agents. Each tick a firm sees only its revenue per unit of output P_f (from its
 //! output prices) and the prices of its own inputs, and moves its input plan (its bids).
 
-/// How a firm updates its input plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    /// A step along the firm's own profit gradient g = P dF/dx - p.
-    Gradient,
-    /// x <- x + rate (x* - x), x* the profit-maximising plan at current prices.
-    BestResponse,
-    /// Gradient with extrapolation: uses 2 g_t - g_{t-1}.
-    Optimistic,
-}
-
-impl Rule {
-    pub const NAMES: [&'static str; 3] = ["gradient", "best_response", "optimistic"];
-    pub fn parse(s: &str) -> Option<Rule> {
-        match s {
-            "gradient" => Some(Rule::Gradient),
-            "best_response" => Some(Rule::BestResponse),
-            "optimistic" => Some(Rule::Optimistic),
-            _ => None,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Rule::Gradient => "gradient",
-            Rule::BestResponse => "best_response",
-            Rule::Optimistic => "optimistic",
-        }
-    }
-}
-
-/// The form of a gradient step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Form {
-    /// x <- x * exp(rate * clip(g / p, -1, 1)): scale-free (the default).
-    Relative,
-    /// x <- max(x + rate * g, tiny).
-    Additive,
-}
-
-impl Form {
-    pub const NAMES: [&'static str; 2] = ["relative", "additive"];
-    pub fn parse(s: &str) -> Option<Form> {
-        match s {
-            "relative" => Some(Form::Relative),
-            "additive" => Some(Form::Additive),
-            _ => None,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Form::Relative => "relative",
-            Form::Additive => "additive",
-        }
-    }
-}
-
-/// `[agents]` settings, possibly overridden per `[[firms]]` entry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AgentSettings {
-    pub rule: Rule,
-    pub rate: f64,
-    pub form: Form,
-    /// Relative observation noise on prices (standard deviation of a lognormal factor).
-    pub noise: f64,
-    /// Probability that the firm updates in a given tick.
-    pub activation: f64,
-}
-
-use crate::fastmath;
-use crate::linalg;
+use crate::economy::agent_settings::{AgentSettings, Form, Rule};
+use crate::numeric::fastmath;
+use crate::numeric::linalg;
 use crate::production::{Returns, Technology};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -132,9 +65,9 @@ pub fn observe(view: &FirmView, rng: Option<&mut ChaCha8Rng>, observed_prices: &
     };
     let active = s.activation >= 1.0 || rng.gen::<f64>() < s.activation;
     if s.noise > 0.0 {
-        revenue *= (s.noise * crate::random::normal(rng)).exp();
+        revenue *= (s.noise * crate::numeric::random::normal(rng)).exp();
         for p in observed_prices.iter_mut() {
-            *p *= (s.noise * crate::random::normal(rng)).exp();
+            *p *= (s.noise * crate::numeric::random::normal(rng)).exp();
         }
     }
     (revenue, active)

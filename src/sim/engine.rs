@@ -1,18 +1,19 @@
 //! The tick loop. Each tick, synchronously (everyone reads tick t, writes t+1):
 //!
 //! 1. **firm phase** (parallel over firms): each firm sees its revenue per unit of output and
-//!    its input prices, and moves its input plan (its bids) by its rule ([`crate::agents`]);
+//!    its input prices, and moves its input plan (its bids) by its rule ([`crate::sim::agents`]);
 //! 2. **market phase** (parallel over endogenous goods): each market sums its supply and
-//!    demand in a fixed order and moves its price ([`crate::market`]);
+//!    demand in a fixed order and moves its price ([`crate::sim::market`]);
 //! 3. **shocks** scheduled for this tick apply.
 //!
 //! Random draws come from per-firm streams positioned at the tick, and every sum runs in a
 //! fixed order, so results are bit-identical for any number of threads.
 
-use crate::agents::{self, FirmView, Scratch};
+use crate::economy::{agent_settings, market_settings};
 use crate::economy::{Economy, ShockKind};
-use crate::market;
-use crate::random;
+use crate::numeric::random;
+use crate::sim::agents::{self, FirmView, Scratch};
+use crate::sim::market;
 use rayon::prelude::*;
 
 /// Prices outside this range count as divergence.
@@ -127,8 +128,8 @@ impl Kernel {
         };
         match *technology {
             crate::production::Technology::CobbDouglas { scale }
-                if s.rule == agents::Rule::Gradient
-                    && s.form == agents::Form::Relative
+                if s.rule == agent_settings::Rule::Gradient
+                    && s.form == agent_settings::Form::Relative
                     && s.noise == 0.0
                     && s.activation >= 1.0
                     && !constant_returns =>
@@ -269,8 +270,8 @@ impl Engine {
             .any(|g| economy.agents[g.agent as usize].noise > 0.0 || economy.agents[g.agent as usize].activation < 1.0);
         // the gradient memory: for optimistic firms and for stabilised constant-returns firms
         let optimistic = economy.groups.iter().enumerate().any(|(i, g)| {
-            economy.agents[g.agent as usize].rule == agents::Rule::Optimistic
-                || (economy.agents[g.agent as usize].rule == agents::Rule::Gradient
+            economy.agents[g.agent as usize].rule == agent_settings::Rule::Optimistic
+                || (economy.agents[g.agent as usize].rule == agent_settings::Rule::Gradient
                     && matches!(Kernel::of(&economy, i), Kernel::General { constant_returns: true }))
         });
         let kernels: Vec<Kernel> = (0..economy.groups.len()).map(|g| Kernel::of(&economy, g)).collect();
@@ -437,7 +438,7 @@ impl Engine {
                 market_demand(economy, x, goods.clone(), ds);
                 let (last, traded) = (&prev[goods.clone()], &traded[goods.clone()]);
                 market::next_prices(rule, step_size, traded, last, ss, ds, ps);
-                let multiplicative = rule == market::Rule::Multiplicative;
+                let multiplicative = rule == market_settings::Rule::Multiplicative;
                 TickStats::of_markets(goods.start, traded, last, ps, ss, ds, free_price, multiplicative)
             })
             .reduce(TickStats::default, TickStats::merge);
@@ -799,7 +800,7 @@ unsafe fn cobb_douglas_run(
 
 /// The per-firm loops of [`cobb_douglas_run`] for firms that all have `K` inputs.
 mod fixed_inputs {
-    use crate::agents;
+    use crate::sim::agents;
 
     /// `ar[e] = a[e] * rf[i]` and `rate_e[e] = rate[i]` for the K edges e of each firm i.
     pub fn per_edge<const K: usize>(a: &[f64], rf: &[f64], rate: &[f64], ar: &mut [f64], rate_e: &mut [f64]) {

@@ -19,10 +19,10 @@
 //! mirror gradient descent-ascent on the planner's Lagrangian in a fixed metric, and
 //! dW/dt <= L(x, p*) - L(x*, p) <= 0. W is in units of the numeraire.
 
-use crate::agents::{Form, Rule};
+use crate::check::reference::Equilibrium;
+use crate::economy::agent_settings::{Form, Rule};
+use crate::economy::market_settings;
 use crate::economy::Economy;
-use crate::market;
-use crate::reference::Equilibrium;
 
 /// How the distance of one coordinate is measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -118,8 +118,8 @@ impl Lyapunov {
         }
         let eta = economy.market.step.max(1e-300);
         let (good_divergence, mut list) = match economy.market.rule {
-            market::Rule::Additive => (Divergence::Squared, Vec::new()),
-            market::Rule::Multiplicative => (Divergence::Entropic, Vec::new()),
+            market_settings::Rule::Additive => (Divergence::Squared, Vec::new()),
+            market_settings::Rule::Multiplicative => (Divergence::Entropic, Vec::new()),
         };
         for g in goods.endogenous() {
             if goods.uses(g).is_empty() {

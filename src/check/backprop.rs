@@ -1,4 +1,4 @@
-//! Reverse-mode differentiation over the supply chain ("backprop", DESIGN.md section 2).
+//! Reverse-mode differentiation over the supply chain ("backprop"; docs/MODEL.md, "Backprop").
 //!
 //! Given an allocation (every firm's input plan), the adjoint of a good is the marginal
 //! value of one more unit of it, in units of the fixed prices:

@@ -11,8 +11,8 @@
 //! far grew by [`RECORD_STEP`] or more, and the arrival is read from these records once the final
 //! change is known: exact unless the 10% level lies within 0.1% above a recorded move.
 
+use crate::check::reference::Equilibrium;
 use crate::economy::{Economy, ShockKind};
-use crate::reference::Equilibrium;
 
 /// The share of the final change a price must have moved by to have "arrived".
 pub const ARRIVAL_SHARE: f64 = 0.1;

@@ -13,7 +13,7 @@
 //! below for the families with decreasing returns (Cobb-Douglas, CES, power), and Newton's
 //! method on the firm's profit for everything else (expressions).
 
-use crate::linalg;
+use crate::numeric::linalg;
 use crate::production::{Returns, Technology};
 
 /// How a technology's plan is found.

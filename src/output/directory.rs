@@ -1,0 +1,220 @@
+//! Output directories: which ones pricegrad may write into ([`prepare_dir`]) and the marker
+//! it leaves in them.
+
+use super::atomic::{create_temp, io_help, is_temp_name, temp_name, write_atomic};
+use super::files::{MARKER, RUN_FILES, SWEEP_FILES};
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Why an output directory cannot be used. Nothing was written when this is returned.
+#[derive(Debug)]
+pub enum DirError {
+    /// The path exists and is a file.
+    NotADirectory(PathBuf),
+    /// An existing, non-empty directory without the marker, holding files that are not
+    /// pricegrad's (some of their names).
+    Foreign {
+        dir: PathBuf,
+        names: Vec<String>,
+        more: usize,
+    },
+    /// Creating, listing or writing into the directory failed.
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        error: io::Error,
+    },
+}
+
+impl fmt::Display for DirError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DirError::NotADirectory(p) => write!(
+                f,
+                "error: the output path {} is a file, not a directory\n  = help: give a directory with --out DIR \
+                 (pricegrad creates it if it does not exist)\n",
+                p.display()
+            ),
+            DirError::Foreign { dir, names, more } => write!(
+                f,
+                "error: refusing to write into {}: it exists, is not empty and was not made by pricegrad (no {MARKER} \
+                 file; it holds {}{})\n  = help: choose another --out DIR, or pass --force to write into it anyway \
+                 (pricegrad then replaces only its own file names, such as summary.json; nothing else is touched)\n",
+                dir.display(),
+                names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", "),
+                if *more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ),
+            DirError::Io { what, path, error } => write!(
+                f,
+                "error: cannot {what} {}: {error}\n  = help: {}\n",
+                path.display(),
+                io_help(error)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DirError {}
+
+/// Whether `name` in an output directory is pricegrad's own: a file of a run or a sweep, a
+/// temporary file, the marker, or a shard directory `shard-K-of-N`.
+pub fn is_own_name(name: &str, is_dir: bool) -> bool {
+    if is_dir {
+        let Some(rest) = name.strip_prefix("shard-") else {
+            return false;
+        };
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        return rest.split_once("-of-").is_some_and(|(k, n)| digits(k) && digits(n));
+    }
+    name == MARKER || is_temp_name(name) || RUN_FILES.contains(&name) || SWEEP_FILES.contains(&name)
+}
+
+/// Make `dir` ready for `pricegrad COMMAND`'s output, or say why it cannot be used:
+/// - missing: created (with its parents), and the marker written;
+/// - an existing directory with the marker: checked to be writable;
+/// - empty, or holding only pricegrad's own names (an output directory of an earlier version,
+///   which wrote no marker): the marker is written;
+/// - holding anything else: refused, unless `force` (then the marker is written; no file is
+///   removed).
+///
+/// The first write into the directory happens here, so an unwritable directory is reported
+/// before any work starts.
+pub fn prepare_dir(dir: &Path, force: bool, command: &str) -> Result<(), DirError> {
+    let io = |what: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |error: io::Error| DirError::Io { what, path, error }
+    };
+    match fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(DirError::NotADirectory(dir.to_path_buf())),
+        Ok(_) => {
+            if dir.join(MARKER).exists() {
+                // writable? (a probe under a temporary name, removed at once)
+                let probe = temp_name(&dir.join(MARKER));
+                let written = create_temp(&probe).map(drop);
+                let _ = fs::remove_file(&probe);
+                return written.map_err(io("write into the output directory", dir));
+            }
+            let mut foreign = Vec::new();
+            for entry in fs::read_dir(dir).map_err(io("list the output directory", dir))? {
+                let entry = entry.map_err(io("list the output directory", dir))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+                if !is_own_name(&name, is_dir) {
+                    foreign.push(name);
+                }
+            }
+            if !foreign.is_empty() && !force {
+                foreign.sort();
+                let more = foreign.len().saturating_sub(3);
+                foreign.truncate(3);
+                return Err(DirError::Foreign {
+                    dir: dir.to_path_buf(),
+                    names: foreign,
+                    more,
+                });
+            }
+            write_marker(dir, command)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).map_err(io("create the output directory", dir))?;
+            write_marker(dir, command)
+        }
+        Err(e) => Err(io("use the output directory", dir)(e)),
+    }
+}
+
+/// Write the marker into `dir` (atomically).
+fn write_marker(dir: &Path, command: &str) -> Result<(), DirError> {
+    let text = format!(
+        "pricegrad {} (`pricegrad {command}`) writes its output into this directory.\n\
+         pricegrad writes into an existing directory only when it holds this file, is empty, or holds nothing but\n\
+         pricegrad's own files; otherwise it asks for --force. Removing this file is harmless.\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let path = dir.join(MARKER);
+    write_atomic(&path, text.as_bytes()).map_err(|error| DirError::Io {
+        what: "write into the output directory",
+        path: dir.to_path_buf(),
+        error,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_names() {
+        for n in [
+            "summary.json",
+            "trajectory.csv",
+            "metrics.csv",
+            "propagation.csv",
+            "convergence.png",
+            "sweep.csv",
+            "sweep.png",
+            "sweep.json",
+            "sweep-journal.csv",
+            ".pricegrad",
+            ".trajectory.csv.tmp",
+            ".summary.json.123.tmp",
+        ] {
+            assert!(is_own_name(n, false), "{n}");
+        }
+        assert!(is_own_name("shard-2-of-4", true));
+        for n in ["notes.txt", "summary.json.bak", "shard-2-of-4"] {
+            assert!(!is_own_name(n, false), "{n}");
+        }
+        for n in ["shard-x-of-4", "shard-1-of-", "data", "summary.json"] {
+            assert!(!is_own_name(n, true), "{n}");
+        }
+    }
+
+    #[test]
+    fn prepare_dir_rules() {
+        let root = tempfile::tempdir().unwrap();
+        // missing: created with the marker
+        let new = root.path().join("a/b");
+        prepare_dir(&new, false, "run").unwrap();
+        assert!(new.join(MARKER).exists());
+        // empty: fine
+        let empty = root.path().join("empty");
+        fs::create_dir(&empty).unwrap();
+        prepare_dir(&empty, false, "run").unwrap();
+        assert!(empty.join(MARKER).exists());
+        // an earlier version's output (no marker): recognised
+        let old = root.path().join("old");
+        fs::create_dir(&old).unwrap();
+        fs::write(old.join("summary.json"), "{}").unwrap();
+        fs::write(old.join(".metrics.csv.tmp"), "").unwrap();
+        prepare_dir(&old, false, "run").unwrap();
+        // someone else's: refused, untouched; --force writes only the marker
+        let foreign = root.path().join("foreign");
+        fs::create_dir(&foreign).unwrap();
+        fs::write(foreign.join("thesis.tex"), "x").unwrap();
+        let e = prepare_dir(&foreign, false, "run").unwrap_err();
+        assert!(matches!(e, DirError::Foreign { .. }));
+        let text = e.to_string();
+        assert!(text.contains("thesis.tex") && text.contains("--force"), "{text}");
+        assert!(!foreign.join(MARKER).exists());
+        prepare_dir(&foreign, true, "run").unwrap();
+        assert!(foreign.join(MARKER).exists() && foreign.join("thesis.tex").exists());
+        // a file
+        let file = root.path().join("file");
+        fs::write(&file, "x").unwrap();
+        assert!(matches!(
+            prepare_dir(&file, true, "run"),
+            Err(DirError::NotADirectory(_))
+        ));
+        assert!(matches!(
+            prepare_dir(&file.join("sub"), true, "run"),
+            Err(DirError::Io { .. })
+        ));
+    }
+}

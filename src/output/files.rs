@@ -1,0 +1,32 @@
+//! The name of every file pricegrad writes, in one place: a run's files, a sweep's files and
+//! the marker of an output directory.
+
+/// A run's summary: the verdict and every check (JSON).
+pub const SUMMARY: &str = "summary.json";
+/// A run's logged ticks, one row per tick and good.
+pub const TRAJECTORY: &str = "trajectory.csv";
+/// A run's logged ticks, one row per tick.
+pub const METRICS: &str = "metrics.csv";
+/// How a run's shocks travelled, one row per good (runs with a shock only).
+pub const PROPAGATION: &str = "propagation.csv";
+/// A run's chart.
+pub const CONVERGENCE_PNG: &str = "convergence.png";
+
+/// The files of a run directory, in the order they are renamed into place
+/// (`propagation.csv` only for runs with a shock).
+pub const RUN_FILES: [&str; 5] = [TRAJECTORY, METRICS, PROPAGATION, CONVERGENCE_PNG, SUMMARY];
+
+/// A sweep's results table.
+pub const SWEEP_CSV: &str = "sweep.csv";
+/// A sweep's chart.
+pub const SWEEP_PNG: &str = "sweep.png";
+/// A sweep's manifest.
+pub const SWEEP_MANIFEST: &str = "sweep.json";
+/// A sweep's append-only record of finished runs (what `--resume` reads).
+pub const SWEEP_JOURNAL: &str = "sweep-journal.csv";
+
+/// The files of a sweep directory.
+pub const SWEEP_FILES: [&str; 4] = [SWEEP_CSV, SWEEP_PNG, SWEEP_MANIFEST, SWEEP_JOURNAL];
+
+/// The marker file in every output directory pricegrad creates (or was allowed to write into).
+pub const MARKER: &str = ".pricegrad";

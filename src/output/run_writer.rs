@@ -1,0 +1,323 @@
+//! The files of one run: `trajectory.csv` and `metrics.csv` written as the run goes,
+//! `propagation.csv`, `convergence.png` and `summary.json` at its end, all renamed into
+//! place together.
+
+use super::atomic::{create_temp, io_context, temp_name, Staged};
+use super::files;
+use crate::check::diagnostics::{GoodRow, MetricsRow};
+use crate::check::propagation::PropagationRow;
+use crate::economy::Economy;
+use crate::numeric::float_text::{num, opt};
+use crate::run::{Report, Sink};
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Header of `trajectory.csv`.
+pub const TRAJECTORY_HEADER: &str = "tick,good,price,supply,demand,excess,adjoint,reference,mispricing,firm_lag";
+/// Header of `metrics.csv`.
+pub const METRICS_HEADER: &str = "tick,max_rel_excess,max_rel_price_change,max_rel_adjoint_error,max_rel_reference_error,phi,phi_gap,cosine,cosine_mirror,lyapunov,mispricing,firm_lag,spread,shock";
+
+/// Header of `propagation.csv` for a run with one shock tick; with several, `shock_tick,`
+/// comes first.
+pub const PROPAGATION_HEADER: &str = "good,depth,arrival_tick,final_change";
+
+/// A CSV file being written under a temporary name.
+struct TempCsv {
+    tmp: PathBuf,
+    dest: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl TempCsv {
+    fn create(dest: PathBuf, header: &str) -> io::Result<TempCsv> {
+        let tmp = temp_name(&dest);
+        let file = create_temp(&tmp).map_err(|e| io_context("write", &dest, e))?;
+        let mut csv = TempCsv {
+            tmp,
+            dest,
+            out: BufWriter::with_capacity(1 << 16, file),
+        };
+        writeln!(csv.out, "{header}").map_err(|e| csv.context(e))?;
+        Ok(csv)
+    }
+
+    fn context(&self, e: io::Error) -> io::Error {
+        io_context("write", &self.dest, e)
+    }
+
+    /// Flush and sync the file, handing it to `stage` (which removes it if anything fails).
+    fn close_into(self, stage: &mut Staged) -> io::Result<()> {
+        let TempCsv { tmp, dest, out } = self;
+        stage.adopt(tmp, dest.clone());
+        let file = out
+            .into_inner()
+            .map_err(|e| io_context("write", &dest, e.into_error()))?;
+        file.sync_all().map_err(|e| io_context("write", &dest, e))
+    }
+}
+
+/// Writes a run's CSV files (under temporary names) as rows arrive; [`RunWriter::finish`]
+/// adds the summary and the chart and renames all of them into place together.
+pub struct RunWriter {
+    dir: PathBuf,
+    trajectory: Option<TempCsv>,
+    metrics: Option<TempCsv>,
+    /// Written when the run had a shock.
+    propagation: Option<TempCsv>,
+}
+
+impl RunWriter {
+    /// Create the temporary CSV files in `dir` (made ready by [`prepare_dir`]).
+    pub fn create(dir: &Path) -> io::Result<RunWriter> {
+        let mut w = RunWriter {
+            dir: dir.to_path_buf(),
+            trajectory: None,
+            metrics: None,
+            propagation: None,
+        };
+        // on an error, the writer's drop removes what was created
+        w.trajectory = Some(TempCsv::create(dir.join(files::TRAJECTORY), TRAJECTORY_HEADER)?);
+        w.metrics = Some(TempCsv::create(dir.join(files::METRICS), METRICS_HEADER)?);
+        Ok(w)
+    }
+
+    /// Complete the run's files: sync the CSV files, write `summary.json` (the report as it
+    /// is: without the wall-clock times when `report.timings` is `None`) and
+    /// `convergence.png` (drawn by `chart` from the trajectory and metrics files, and the
+    /// propagation file of a run with a shock), then rename all of them into place. When a
+    /// write fails nothing is renamed: the directory keeps the previous results, and no
+    /// temporary file is left. A `propagation.csv` of an earlier run is removed when this run
+    /// had no shock.
+    ///
+    /// Returns the chart's error, if it could not be drawn (the other files are written, and
+    /// a `convergence.png` of an earlier run is removed).
+    pub fn finish(
+        mut self,
+        report: &Report,
+        chart: impl FnOnce(&Path, &Path, Option<&Path>) -> Result<Vec<u8>, String>,
+    ) -> io::Result<Option<String>> {
+        let mut stage = Staged::default();
+        let (trajectory, metrics) = match (self.trajectory.take(), self.metrics.take()) {
+            (Some(t), Some(m)) => (t, m),
+            _ => return Err(io::Error::other("the run's files were already finished")),
+        };
+        let paths = (trajectory.tmp.clone(), metrics.tmp.clone());
+        trajectory.close_into(&mut stage)?;
+        metrics.close_into(&mut stage)?;
+        let propagation = self.propagation.take();
+        let wave = propagation.as_ref().map(|p| p.tmp.clone());
+        if let Some(p) = propagation {
+            p.close_into(&mut stage)?;
+        }
+        let png = self.dir.join(files::CONVERGENCE_PNG);
+        let chart_error = match chart(&paths.0, &paths.1, wave.as_deref()) {
+            Ok(bytes) => {
+                stage.write(&png, &bytes).map_err(|e| io_context("write", &png, e))?;
+                None
+            }
+            Err(e) => Some(e),
+        };
+        let summary = self.dir.join(files::SUMMARY);
+        stage
+            .write_with(&summary, |out| write_summary(out, report))
+            .map_err(|e| io_context("write", &summary, e))?;
+        stage
+            .commit()
+            .map_err(|e| io_context("move the results into place in", &self.dir, e))?;
+        if chart_error.is_some() {
+            // not the chart of these results
+            let _ = fs::remove_file(&png);
+        }
+        if wave.is_none() {
+            // an earlier, shocked run's
+            let _ = fs::remove_file(self.dir.join(files::PROPAGATION));
+        }
+        Ok(chart_error)
+    }
+}
+
+/// Write `summary.json`: the report, pretty-printed, streamed (no copy of the report as a
+/// JSON tree or a string: at a million goods those took several hundred bytes per good).
+/// serde_json writes a NaN or infinite f64 as null, so the file stays valid JSON.
+pub fn write_summary(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::from)?;
+    out.write_all(b"\n")
+}
+
+impl Drop for RunWriter {
+    fn drop(&mut self) {
+        // An unfinished writer (error, panic) removes its temporary files.
+        for t in [self.trajectory.take(), self.metrics.take(), self.propagation.take()]
+            .into_iter()
+            .flatten()
+        {
+            drop(t.out);
+            let _ = fs::remove_file(&t.tmp);
+        }
+    }
+}
+
+impl Sink for RunWriter {
+    fn record(&mut self, economy: &Economy, m: &MetricsRow, goods: &[GoodRow]) -> io::Result<()> {
+        if let Some(t) = self.trajectory.as_mut() {
+            for r in goods {
+                writeln!(
+                    t.out,
+                    "{},{},{},{},{},{},{},{},{},{}",
+                    r.tick,
+                    &economy.goods.name[r.good],
+                    num(r.price),
+                    num(r.supply),
+                    num(r.demand),
+                    num(r.excess),
+                    num(r.adjoint),
+                    opt(r.reference),
+                    opt(r.mispricing),
+                    opt(r.firm_lag)
+                )
+                .map_err(|e| io_context("write", &t.dest, e))?;
+            }
+        }
+        if let Some(t) = self.metrics.as_mut() {
+            writeln!(
+                t.out,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                m.tick,
+                num(m.max_rel_excess),
+                num(m.max_rel_price_change),
+                num(m.max_rel_adjoint_error),
+                opt(m.max_rel_reference_error),
+                opt(m.phi),
+                opt(m.phi_gap),
+                opt(m.cosine),
+                opt(m.cosine_mirror),
+                opt(m.lyapunov),
+                opt(m.mispricing),
+                opt(m.firm_lag),
+                num(m.spread),
+                m.shock
+            )
+            .map_err(|e| io_context("write", &t.dest, e))?;
+        }
+        Ok(())
+    }
+
+    fn propagation(&mut self, economy: &Economy, rows: &[PropagationRow]) -> io::Result<()> {
+        let several = rows.windows(2).any(|w| w[0].shock_tick != w[1].shock_tick);
+        let header = if several {
+            format!("shock_tick,{PROPAGATION_HEADER}")
+        } else {
+            PROPAGATION_HEADER.to_string()
+        };
+        let mut t = TempCsv::create(self.dir.join(files::PROPAGATION), &header)?;
+        for r in rows {
+            let arrival = r.arrival_tick.map_or(String::new(), |t| t.to_string());
+            let good = &economy.goods.name[r.good as usize];
+            let line = if several {
+                writeln!(
+                    t.out,
+                    "{},{good},{},{arrival},{}",
+                    r.shock_tick,
+                    r.depth,
+                    num(r.final_change)
+                )
+            } else {
+                writeln!(t.out, "{good},{},{arrival},{}", r.depth, num(r.final_change))
+            };
+            line.map_err(|e| t.context(e))?;
+        }
+        self.propagation = Some(t);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// summary.json as it was written before it was streamed: the report as a JSON tree
+    /// (whose maps sort their keys), without `timings` unless `timing`, pretty-printed.
+    fn summary_through_a_tree(report: &Report, timing: bool) -> String {
+        let mut value = serde_json::to_value(report).unwrap();
+        if !timing {
+            value.as_object_mut().unwrap().remove("timings");
+        }
+        let mut text = serde_json::to_string_pretty(&value).unwrap();
+        text.push('\n');
+        text
+    }
+
+    #[test]
+    fn streamed_summary_is_the_tree_serialization() {
+        use crate::run::{GoodCheck, GoodChecks, Timings};
+        let good = |g: u32, some: bool| GoodCheck {
+            adjoint: 0.5,
+            adjoint_interval: some.then_some([0.25, 1e-300]),
+            envelope: some.then_some(0.5000001),
+            error_adjoint: some.then_some(0.0),
+            error_envelope: some.then_some(2e-7),
+            error_reference: some.then_some(1.5e-12),
+            fixed_price: !some,
+            good: g,
+            pass: some,
+            price: if some { 0.5 } else { f64::NAN },
+            reference: some.then_some(f64::INFINITY),
+            spread: 3.0,
+        };
+        let mut report = Report {
+            check_tolerance: 1e-6,
+            checks: vec![crate::run::CheckRun {
+                check: "reference",
+                goods: 0,
+                max_error: None,
+                of: 3,
+                pass: false,
+                ran: false,
+                reason: Some("a \"reason\"".into()),
+                worst_good: None,
+            }],
+            converged_at: Some(224),
+            envelope_goods_checkable: 3,
+            envelope_goods_checked: 2,
+            envelope_selection: "all".into(),
+            goods: GoodChecks {
+                names: ["natgas", "tupper\"ware\u{e9}"].into_iter().collect(),
+                checks: vec![good(0, true), good(1, false)],
+            },
+            max_error_adjoint: 1e-9,
+            max_error_envelope: None,
+            max_error_reference: Some(2.5),
+            max_spread: 0.0,
+            outcome: "converged",
+            outcome_detail: "converged at tick 224".into(),
+            pass: true,
+            reference_note: Some("a note".into()),
+            require: crate::run::Require::Adjoint,
+            scenario: "every_field".into(),
+            seed: u64::MAX,
+            ticks: 225,
+            timings: Some(Timings {
+                reference_seconds: 0.25,
+                simulate_seconds: 1.5,
+                threads: 2,
+                total_seconds: 1.75,
+            }),
+            version: "0.1.0",
+            outcome_kind: None,
+        };
+        let streamed = |r: &Report| {
+            let mut out = Vec::new();
+            write_summary(&mut out, r).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(streamed(&report), summary_through_a_tree(&report, true));
+        let timed = streamed(&report);
+        report.timings = None;
+        assert_eq!(streamed(&report), summary_through_a_tree(&report, false));
+        assert!(timed.contains("\"timings\"") && !streamed(&report).contains("\"timings\""));
+        report.goods = GoodChecks::default();
+        report.converged_at = None;
+        assert_eq!(streamed(&report), summary_through_a_tree(&report, false));
+    }
+}
