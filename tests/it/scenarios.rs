@@ -5,21 +5,11 @@
 //! fail. The README's table of shipped scenarios is made from the files and compared here, so
 //! it cannot drift from `scenarios/`.
 
+use crate::common::shipped;
 use pricegrad::run::{self, Discard};
 use pricegrad::scenario;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-
-/// The files of `scenarios/`, sorted.
-fn shipped() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir("scenarios")
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter_map(|n| n.strip_suffix(".toml").map(str::to_string))
-        .collect();
-    names.sort();
-    names
-}
 
 /// The reason a scenario gives for failing its check on purpose (`# check: FAIL: WHY`).
 fn declared_failure(text: &str) -> Option<String> {

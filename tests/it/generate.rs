@@ -1,17 +1,12 @@
 //! `pricegrad generate`: random layered economies are valid scenarios, converge with the
 //! default settings, have the requested shape, and are reproducible from the seed.
 
-use assert_cmd::Command;
+use crate::common::{load, pricegrad};
 use pricegrad::economy::Economy;
 use pricegrad::generate::{self, Family, Spec};
 use pricegrad::run;
-use pricegrad::scenario;
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
-
-fn pricegrad() -> Command {
-    Command::cargo_bin("pricegrad").unwrap()
-}
 
 fn text(spec: &Spec) -> String {
     let plan = generate::plan(spec).unwrap_or_else(|e| panic!("{spec:?}: {e}"));
@@ -19,11 +14,6 @@ fn text(spec: &Spec) -> String {
     let bytes = generate::write(&plan, &mut out).unwrap();
     assert_eq!(bytes, out.len() as u64);
     String::from_utf8(out).unwrap()
-}
-
-fn load(text: &str) -> Economy {
-    scenario::load_str("<generated>", text, &[], None)
-        .unwrap_or_else(|e| panic!("generated file does not validate:\n{e}"))
 }
 
 /// The shape promised: layer sizes, K distinct inputs from the layer below, every good below

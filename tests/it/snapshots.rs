@@ -7,27 +7,17 @@
 //! change outputs rewrites the snapshots with
 //!
 //! ```sh
-//! PRICEGRAD_BLESS=1 cargo test --test snapshots
+//! PRICEGRAD_BLESS=1 cargo test --test it snapshots::
 //! ```
 //!
 //! and the diff of `tests/snapshots/` shows what changed.
 
-use assert_cmd::Command;
+use crate::common::{pricegrad, shipped};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The files compared, of each run.
 const FILES: [&str; 3] = ["summary.json", "metrics.csv", "trajectory.csv"];
-
-fn shipped() -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir("scenarios")
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter_map(|n| n.strip_suffix(".toml").map(str::to_string))
-        .collect();
-    names.sort();
-    names
-}
 
 /// The first line where two texts differ, for the failure message.
 fn first_difference(want: &str, got: &str) -> String {
@@ -51,8 +41,7 @@ fn shipped_scenarios_write_the_stored_files() {
     for name in shipped() {
         let out = root.path().join(&name);
         // exit 1 (a scenario that fails its check on purpose) still writes its files
-        Command::cargo_bin("pricegrad")
-            .unwrap()
+        pricegrad()
             .args(["run", "--quiet", "--no-timing", "--threads", "2", "--out"])
             .arg(&out)
             .arg(format!("scenarios/{name}.toml"))
@@ -77,7 +66,7 @@ fn shipped_scenarios_write_the_stored_files() {
     assert!(
         problems.is_empty(),
         "outputs differ from tests/snapshots/ (if the change is meant, rewrite them with \
-         PRICEGRAD_BLESS=1 cargo test --test snapshots and review the diff):\n{}",
+         PRICEGRAD_BLESS=1 cargo test --test it snapshots:: and review the diff):\n{}",
         problems.join("\n")
     );
 }

@@ -3,36 +3,14 @@
 //! stdout for big economies, `gradient` on economies that are not trees, and verdicts that
 //! name the checks they ran (a skipped check is never silent).
 
-use assert_cmd::Command;
+use crate::common::{generated_text, load, pricegrad, rel};
 use pricegrad::check::reference;
 use pricegrad::economy::Economy;
-use pricegrad::generate::{self, Family, Spec};
+use pricegrad::generate::Family;
 use pricegrad::run::{self, FD_ALL_UP_TO, FD_WORST};
 use pricegrad::scenario;
 use std::fs;
 use std::sync::atomic::AtomicBool;
-
-fn pricegrad() -> Command {
-    Command::cargo_bin("pricegrad").unwrap()
-}
-
-fn generated(layers: usize, width: usize, inputs: usize, seed: u64, family: Family) -> String {
-    let mut spec = Spec::new(layers, width, inputs);
-    spec.seed = seed;
-    spec.family = family;
-    let plan = generate::plan(&spec).unwrap_or_else(|e| panic!("{spec:?}: {e}"));
-    let mut out = Vec::new();
-    generate::write(&plan, &mut out).unwrap();
-    String::from_utf8(out).unwrap()
-}
-
-fn load(text: &str) -> Economy {
-    scenario::load_str("<test>", text, &[], None).unwrap_or_else(|e| panic!("invalid scenario:\n{e}"))
-}
-
-fn rel(a: f64, b: f64) -> f64 {
-    (a - b).abs() / b.abs()
-}
 
 /// `generate --layers 4 --width 30 --inputs 3` (half the goods below the top split between
 /// several users): dV/ds by finite differences matches the reference price of every one of
@@ -41,7 +19,7 @@ fn rel(a: f64, b: f64) -> f64 {
 #[test]
 fn finite_differences_match_the_prices_of_every_good_of_generated_economies() {
     for (seed, family) in [(1, Family::CobbDouglas), (2, Family::Ces)] {
-        let e = load(&generated(4, 30, 3, seed, family));
+        let e = load(&generated_text(4, 30, 3, seed, family));
         let eq = reference::solve(&e).unwrap_or_else(|err| panic!("seed {seed}: {err}"));
         let d = reference::envelope(&e, &eq).unwrap_or_else(|err| panic!("seed {seed}: {err}"));
         let mut checked = 0;
@@ -70,7 +48,7 @@ fn finite_differences_match_the_prices_of_every_good_of_generated_economies() {
 /// Asking for some goods computes those (and only those).
 #[test]
 fn finite_differences_on_chosen_goods() {
-    let e = load(&generated(3, 10, 2, 3, Family::CobbDouglas));
+    let e = load(&generated_text(3, 10, 2, 3, Family::CobbDouglas));
     let eq = reference::solve(&e).unwrap();
     let names = ["g0_1", "g1_7", "g2_0", "g3_4"]; // g3_* are fixed-price goods
     let want: Vec<usize> = names.iter().map(|n| e.goods.index(n).unwrap()).collect();
@@ -125,7 +103,7 @@ fn the_sample_of_goods_is_deterministic_and_as_documented() {
 /// only, says so, and the unsampled goods are not failed for it.
 #[test]
 fn runs_check_a_sample_of_big_economies_and_every_good_of_small_ones() {
-    let e = load(&generated(4, 30, 3, 1, Family::CobbDouglas));
+    let e = load(&generated_text(4, 30, 3, 1, Family::CobbDouglas));
     let r = run::execute(e, &mut run::Discard, &mut |_| {}, &AtomicBool::new(false)).unwrap();
     assert!(r.pass, "{}", r.outcome_detail);
     assert_eq!(r.envelope_goods_checkable, 120);
@@ -158,7 +136,7 @@ fn runs_check_a_sample_of_big_economies_and_every_good_of_small_ones() {
 fn run_prints_a_short_summary_of_a_big_economy_ending_with_the_verdict() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("big.toml");
-    fs::write(&file, generated(4, 30, 3, 1, Family::CobbDouglas)).unwrap();
+    fs::write(&file, generated_text(4, 30, 3, 1, Family::CobbDouglas)).unwrap();
     let out = dir.path().join("out");
     let assert = pricegrad()
         .arg("run")
@@ -277,7 +255,7 @@ fn gradient_works_on_economies_that_are_not_trees() {
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("gen.toml");
-    let text = generated(3, 10, 2, 5, Family::CobbDouglas);
+    let text = generated_text(3, 10, 2, 5, Family::CobbDouglas);
     fs::write(&file, &text).unwrap();
     let e = load(&text);
     let v = gradient_json(&file);
@@ -300,7 +278,7 @@ fn gradient_works_on_economies_that_are_not_trees() {
 /// market converges as on the plain chain, but the reference solver does not take `min`
 /// (not smooth), so the reference and dV/ds checks cannot run.
 fn chain_with_min() -> String {
-    let text = include_str!("../scenarios/tupperware.toml");
+    let text = include_str!("../../scenarios/tupperware.toml");
     let (from, to) = ("\"ln(polyethylene)\"", "\"min(ln(polyethylene), 100)\"");
     assert_eq!(text.matches(from).count(), 1, "firm C's production in tupperware.toml");
     text.replace(from, to)

@@ -18,23 +18,13 @@
 //! before exec): writes past it fail with EFBIG, as on a full disk (pricegrad ignores the
 //! SIGXFSZ that would otherwise kill it, so the same holds under `ulimit -f`).
 
-use assert_cmd::Command;
+use crate::common::{bin, journal_rows, pricegrad, TUPPERWARE};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
-
-const TUPPERWARE: &str = include_str!("../scenarios/tupperware.toml");
-
-fn pricegrad() -> Command {
-    Command::cargo_bin("pricegrad").unwrap()
-}
-
-fn bin() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("pricegrad")
-}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -708,15 +698,6 @@ const SLOW: &[&str] = &[
     "2",
 ];
 const SLOW_RUNS: usize = 30;
-
-fn journal_rows(dir: &Path) -> Vec<String> {
-    let t = fs::read_to_string(dir.join("sweep-journal.csv")).unwrap_or_default();
-    t[..t.rfind('\n').map_or(0, |i| i + 1)]
-        .lines()
-        .skip(1)
-        .map(str::to_string)
-        .collect()
-}
 
 #[test]
 fn sigint_and_sigterm_stop_a_sweep_and_resume_equals_an_uninterrupted_sweep() {

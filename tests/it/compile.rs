@@ -1,15 +1,11 @@
 //! `pricegrad compile`: the market of a compiled expression finds its gradient. Every
 //! expected derivative here is worked out by hand, not by the library.
 
-use assert_cmd::Command;
+use crate::common::pricegrad;
 use pricegrad::compile::{compile, Compiled, Options};
 use pricegrad::run::{self, Report, Require};
 use pricegrad::scenario;
 use std::sync::atomic::AtomicBool;
-
-fn pricegrad() -> Command {
-    Command::cargo_bin("pricegrad").unwrap()
-}
 
 fn point(at: &[(&str, f64)]) -> Vec<(String, f64)> {
     at.iter().map(|(n, v)| (n.to_string(), *v)).collect()

@@ -1,18 +1,10 @@
 //! The chunked loader (large files) gives exactly what the whole-document parse gives: the
 //! same economy, or the same errors at the same places, for any chunk size.
 
+use crate::common::generated_text;
 use pricegrad::economy::Economy;
-use pricegrad::generate::{self, Family, Spec};
+use pricegrad::generate::Family;
 use pricegrad::scenario::{self, chunked, InputError};
-
-fn generated(layers: usize, width: usize, inputs: usize, family: Family) -> String {
-    let mut spec = Spec::new(layers, width, inputs);
-    spec.family = family;
-    let plan = generate::plan(&spec).unwrap();
-    let mut out = Vec::new();
-    generate::write(&plan, &mut out).unwrap();
-    String::from_utf8(out).unwrap()
-}
 
 fn render(r: &Result<Economy, InputError>) -> String {
     match r {
@@ -65,9 +57,9 @@ fn assert_chunked(text: &str, sets: &[&str]) {
 #[test]
 fn generated_economies_are_identical() {
     for family in [Family::CobbDouglas, Family::Ces, Family::Expression] {
-        assert_chunked(&generated(3, 12, 3, family), &[]);
+        assert_chunked(&generated_text(3, 12, 3, 1, family), &[]);
     }
-    assert_chunked(&generated(3, 12, 1, Family::Power), &[]);
+    assert_chunked(&generated_text(3, 12, 1, 1, Family::Power), &[]);
 }
 
 #[test]
@@ -101,7 +93,7 @@ fn hand_written_forms_are_identical() {
 
 #[test]
 fn errors_in_firm_chunks_are_identical() {
-    let text = generated(2, 10, 2, Family::CobbDouglas);
+    let text = generated_text(2, 10, 2, 1, Family::CobbDouglas);
     let edits: [(&str, &str); 6] = [
         // unknown good in a production, and as an output
         ("exponents = { g0_3 =", "exponents = { g0_x3 ="),
@@ -131,7 +123,7 @@ fn errors_in_firm_chunks_are_identical() {
 
 #[test]
 fn many_problems_and_the_firm_cap_are_identical() {
-    let text = generated(2, 30, 2, Family::CobbDouglas);
+    let text = generated_text(2, 30, 2, 1, Family::CobbDouglas);
     // more misspelled goods than problems shown: the first ones get a suggestion
     let mut bad = text.clone();
     for i in 0..30 {
@@ -158,7 +150,7 @@ fn many_problems_and_the_firm_cap_are_identical() {
 
 #[test]
 fn syntax_and_type_errors_are_identical() {
-    let text = generated(2, 10, 2, Family::CobbDouglas);
+    let text = generated_text(2, 10, 2, 1, Family::CobbDouglas);
     for (from, to) in [
         ("name = \"f1_3\"", "name = \"f1_3"),
         ("name = \"f1_3\"", "name = \"f1_3\"\nrate = \"fast\""),
@@ -177,7 +169,7 @@ fn syntax_and_type_errors_are_identical() {
 
 #[test]
 fn set_arguments_are_identical() {
-    let text = generated(2, 10, 2, Family::CobbDouglas);
+    let text = generated_text(2, 10, 2, 1, Family::CobbDouglas);
     for sets in [
         &["firms.f1_3.rate=0.1", "firms.f2_0.production.scale=1.5"][..],
         &["firms.f1_3.production.exponents.g0_999=0.1"],
@@ -229,7 +221,7 @@ fn single_and_replicated_firms_keep_their_names() {
 /// file:line:col (read back from the released pages), early and late in the file.
 #[test]
 fn mapped_files_give_the_same_economy_and_errors() {
-    let text = generated(4, 2500, 3, Family::CobbDouglas);
+    let text = generated_text(4, 2500, 3, 1, Family::CobbDouglas);
     assert!(text.len() >= chunked::CHUNKED_FROM, "{} bytes", text.len());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.toml");

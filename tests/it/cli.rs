@@ -1,15 +1,9 @@
 //! The binary as a researcher uses it: commands, exit codes, files written, and one test per
 //! kind of bad scenario (exit code 2, the place in the file, the fix, nothing written).
 
-use assert_cmd::Command;
+use crate::common::{pricegrad, TUPPERWARE};
 use std::fs;
 use std::path::Path;
-
-const TUPPERWARE: &str = include_str!("../scenarios/tupperware.toml");
-
-fn pricegrad() -> Command {
-    Command::cargo_bin("pricegrad").unwrap()
-}
 
 /// Run `pricegrad run` on a scenario text; return (exit code, stderr) and check that the
 /// output directory was not created.

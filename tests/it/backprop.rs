@@ -1,18 +1,11 @@
 //! Backprop over supply chains against numbers worked out by hand, and against finite
 //! differences of the forward pass.
 
+use crate::common::{generated, good, load};
 use pricegrad::check::backprop::{backprop, forward};
 use pricegrad::economy::Economy;
 use pricegrad::scenario;
 use proptest::prelude::*;
-
-fn load(text: &str) -> Economy {
-    scenario::load_str("test.toml", text, &[], None).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn good(e: &Economy, name: &str) -> usize {
-    e.goods.index(name).unwrap()
-}
 
 fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol * b.abs().max(1e-300)
@@ -279,15 +272,6 @@ fn serial_walk(e: &Economy, x: &[f64]) -> (Vec<[f64; 4]>, Vec<f64>, Vec<[f64; 3]
     (good, revenue, per_use)
 }
 
-fn generated(family: pricegrad::generate::Family, layers: usize, width: usize) -> Economy {
-    use pricegrad::generate::{self, Spec};
-    let mut spec = Spec::new(layers, width, 3);
-    spec.family = family;
-    let mut text = Vec::new();
-    generate::write(&generate::plan(&spec).unwrap(), &mut text).unwrap();
-    load(&String::from_utf8(text).unwrap())
-}
-
 /// Backprop runs level by level, in parallel within a level: it must give exactly the bits
 /// of the serial walk, for every shipped scenario (splits, copies, joint outputs, Leontief
 /// intervals) and for generated economies big enough to run in parallel, on 1 and 2 threads.
@@ -304,7 +288,7 @@ fn levels_give_the_bits_of_a_serial_walk() {
         .collect();
     assert!(economies.len() >= 10);
     for family in [Family::CobbDouglas, Family::Ces, Family::Expression] {
-        economies.push(generated(family, 5, 1200)); // 6,000 firms: above the parallel threshold
+        economies.push(generated(5, 1200, 3, 1, family)); // 6,000 firms: above the parallel threshold
     }
     for e in economies {
         // an allocation out of equilibrium: a few ticks from the start

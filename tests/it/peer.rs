@@ -7,7 +7,8 @@
 //! Needs python3 (3.11+, for tomllib) with numpy. Without them the test prints a notice and
 //! passes, except when the environment variable CI is set: then it fails.
 
-use pricegrad::generate::{self, Family, Spec};
+use crate::common::generated_text;
+use pricegrad::generate::Family;
 use pricegrad::scenario;
 use pricegrad::sim::engine::Engine;
 use std::path::{Path, PathBuf};
@@ -139,22 +140,16 @@ fn peer_check(dir: &Path, name: &str, text: &str, state: &serde_json::Value) -> 
     (out.status.success(), report)
 }
 
-fn generated() -> String {
-    let mut spec = Spec::new(4, 60, 3);
-    spec.family = Family::CobbDouglas;
-    spec.seed = 3;
-    let mut out = Vec::new();
-    generate::write(&generate::plan(&spec).unwrap(), &mut out).unwrap();
-    String::from_utf8(out).unwrap()
-}
-
 #[test]
 fn numpy_peer_matches_the_engine_after_10_ticks() {
     if !have_numpy() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    for (name, text) in [("generated", generated()), ("mixed", MIXED.to_string())] {
+    for (name, text) in [
+        ("generated", generated_text(4, 60, 3, 3, Family::CobbDouglas)),
+        ("mixed", MIXED.to_string()),
+    ] {
         let state = engine_state(name, &text);
         let (ok, report) = peer_check(dir.path(), name, &text, &state);
         eprintln!("--- {name} ---\n{report}");
@@ -169,7 +164,7 @@ fn numpy_peer_check_detects_a_difference() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let text = generated();
+    let text = generated_text(4, 60, 3, 3, Family::CobbDouglas);
     let mut state = engine_state("generated", &text);
     // one plan off by 1e-10 relative: far above the tolerance, far below anything visible
     let x = &mut state["x"][17];

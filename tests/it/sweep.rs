@@ -2,16 +2,10 @@
 //! byte-identical results for any --jobs and any sharding, a sweep killed by a real signal
 //! and resumed, bad input (exit 2, nothing written), resume refusing another grid.
 
-use assert_cmd::Command;
+use crate::common::{journal_rows, pricegrad, TUPPERWARE};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-const TUPPERWARE: &str = include_str!("../scenarios/tupperware.toml");
-
-fn pricegrad() -> Command {
-    Command::cargo_bin("pricegrad").unwrap()
-}
 
 /// A temporary directory with the tupperware scenario in it.
 fn setup() -> (tempfile::TempDir, PathBuf) {
@@ -276,13 +270,6 @@ const SLOW: &[&str] = &[
     "2",
 ];
 const SLOW_RUNS: usize = 120;
-
-fn journal_rows(dir: &Path) -> Vec<String> {
-    // complete lines only (a killed writer may leave a torn last line)
-    let text = fs::read_to_string(dir.join("sweep-journal.csv")).unwrap_or_default();
-    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-    complete.lines().skip(1).map(str::to_string).collect()
-}
 
 #[test]
 fn killed_with_sigkill_and_resumed_equals_an_uninterrupted_sweep() {
