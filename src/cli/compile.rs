@@ -3,7 +3,7 @@ use clap::Args;
 use std::path::PathBuf;
 
 use super::{EXIT_BAD_INPUT, EXIT_FAIL, EXIT_PASS};
-use crate::compile::{compile, Options};
+use crate::compile::{compile, CompileError, Options};
 
 const AFTER_HELP: &str = "\
 Each operation of the expression becomes a firm whose production is that operation over its
@@ -68,7 +68,7 @@ pub fn run(args: &CompileArgs) -> u8 {
     let compiled = match compile(&args.expr, &args.at, &options) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("{}", render(&args.expr, &e));
             return EXIT_BAD_INPUT;
         }
     };
@@ -100,6 +100,88 @@ pub fn run(args: &CompileArgs) -> u8 {
             }
             println!("run it: pricegrad run {}", path.display());
             EXIT_PASS
+        }
+    }
+}
+
+/// The error as the terminal shows it: what is wrong, for a parse error the expression's line
+/// with the problem marked, and how to fix it (`src` is the expression that was compiled):
+///
+/// ```text
+/// error: in the expression: expected an operator between 'x' and 'y'
+///  --> column 3
+///   |
+///   | x y
+///   |   ^
+///   = help: to multiply, write 'x * y'; the other operators are + - / ^
+/// ```
+fn render(src: &str, e: &CompileError) -> String {
+    let mut out = format!("error: {e}");
+    if let CompileError::Expression(err) = e {
+        let x = err.excerpt(src);
+        let line: String = x
+            .line
+            .chars()
+            .map(|c| if c.is_whitespace() { ' ' } else { c })
+            .collect();
+        out.push_str(&format!(
+            "\n --> {}\n  |\n  | {line}\n  | {}{}",
+            x.position,
+            " ".repeat(x.before),
+            "^".repeat(x.width)
+        ));
+    }
+    out.push_str(&format!("\n  = help: {}", e.help()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn rendered(src: &str, at: &[(&str, f64)]) -> String {
+        let at: Vec<(String, f64)> = at.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+        render(src, &compile(src, &at, &Options::default()).unwrap_err())
+    }
+
+    #[test]
+    fn a_parse_error_points_at_the_problem() {
+        assert_eq!(
+            rendered("sqrt(x", &[("x", 1.0)]),
+            "error: in the expression: expected ')' to close the call 'sqrt(' at column 1, found end of \
+             expression\n --> column 7\n  |\n  | sqrt(x\n  |       ^\n  = help: add ')' at the end"
+        );
+        let r = rendered("sqrt(x) * y z", &[]);
+        assert!(
+            r.starts_with("error: in the expression: expected an operator between 'y' and 'z'"),
+            "{r}"
+        );
+        assert!(r.contains("  | sqrt(x) * y z\n  |             ^\n"), "{r}");
+        assert!(r.contains("help: to multiply"), "{r}");
+        // several lines: the line of the problem, tabs shown as spaces
+        let r = rendered("x +\n\ty z", &[]);
+        assert!(r.contains(" --> line 2, column 4\n  |\n  |  y z\n  |    ^\n"), "{r}");
+        // a character of several bytes is one caret
+        let r = rendered("x + caf\u{e9}", &[]);
+        assert!(r.contains("  | x + caf\u{e9}\n  |        ^\n"), "{r}");
+    }
+
+    #[test]
+    fn other_errors_are_a_message_and_a_fix() {
+        assert_eq!(
+            rendered("sqrt(x)", &[]),
+            "error: no value for x (give every input a value)\n  = help: add --at x=VALUE"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_parse_error_renders(src in "\\PC{0,40}") {
+            if let Err(e) = crate::production::Expr::parse(&src) {
+                let r = render(&src, &CompileError::Expression(e));
+                prop_assert!(r.starts_with("error: in the expression: ") && r.contains("\n  = help: "), "{}", r);
+            }
         }
     }
 }
