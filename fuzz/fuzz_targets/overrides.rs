@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pricegrad::sweep;
+use pricegrad::scenario::sweep_spec;
 
 #[path = "common.rs"]
 mod common;
@@ -60,11 +60,11 @@ fuzz_target!(|data: &[u8]| {
     let (label, text) = SCENARIOS[pick as usize % SCENARIOS.len()];
     let sets: Vec<String> = rest.lines().map(str::to_string).collect();
     for s in &sets {
-        if let Ok((_, spec)) = sweep::split_param(s) {
+        if let Ok((_, spec)) = sweep_spec::split_param(s) {
             if range_len(&spec) > MAX_RANGE {
                 continue;
             }
-            if let Ok(values) = sweep::parse_spec(&spec) {
+            if let Ok(values) = sweep_spec::parse_spec(&spec) {
                 assert!(!values.is_empty());
             }
         }
