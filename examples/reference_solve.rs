@@ -1,12 +1,12 @@
 //! Time the reference equilibrium solver (and its finite-difference check) on a scenario
 //! file, for docs/PERFORMANCE.md; measure peak memory with `/usr/bin/time -v`.
 //!
-//! cargo run --release --example reference_solve -- FILE [--method auto|dense|dual] [--fd N] [--good NAME]... [--threads N]
+//! cargo run --release --example reference_solve -- FILE [--method auto|dense|dual] [--fd N] [--good NAME]... [--threads N] [--trace]
 //!
 //! Prints one line each for the load, the solve (Newton steps, KKT residual) and, with
 //! `--fd N`, `envelope_for` on N goods spread evenly over the constrained goods, with the
 //! largest relative difference between dV/ds and the price (`--good NAME`: those goods, with
-//! `--fd 1`).
+//! `--fd 1`). `--trace` prints the solver's progress on stderr (`reference::solve_traced`).
 
 use pricegrad::check::reference::{self, Method};
 use pricegrad::scenario;
@@ -19,6 +19,7 @@ fn main() {
     let mut fd = 0usize;
     let mut threads = 0usize;
     let mut only: Vec<String> = Vec::new();
+    let mut trace = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--method" => {
@@ -31,11 +32,12 @@ fn main() {
             "--fd" => fd = args.next().and_then(|v| v.parse().ok()).unwrap_or(40),
             "--threads" => threads = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             "--good" => only.extend(args.next()),
+            "--trace" => trace = true,
             f => file = Some(std::path::PathBuf::from(f)),
         }
     }
     let Some(file) = file else {
-        eprintln!("usage: reference_solve FILE [--method auto|dense|dual] [--fd N] [--threads N]");
+        eprintln!("usage: reference_solve FILE [--method auto|dense|dual] [--fd N] [--threads N] [--trace]");
         std::process::exit(2);
     };
     if threads > 0 {
@@ -53,8 +55,15 @@ fn main() {
         eco.firms.edges(),
         eco.goods.len()
     );
+    // with --trace only: building the progress lines costs time
+    let mut progress = |line: &str| eprintln!("{line}");
     let t = Instant::now();
-    let eq = match reference::solve_by(&eco, method) {
+    let solved = if trace {
+        reference::solve_traced(&eco, method, &mut progress)
+    } else {
+        reference::solve_by(&eco, method)
+    };
+    let eq = match solved {
         Ok(eq) => eq,
         Err(e) => {
             println!("solve: failed after {:.3} s: {e}", t.elapsed().as_secs_f64());
@@ -81,7 +90,12 @@ fn main() {
             only.iter().filter_map(|g| eco.goods.index(g)).collect()
         };
         let t = Instant::now();
-        match reference::envelope_for_by(&eco, &eq, &goods, method) {
+        let derivatives = if trace {
+            reference::envelope_for_traced(&eco, &eq, &goods, method, &mut progress)
+        } else {
+            reference::envelope_for_by(&eco, &eq, &goods, method)
+        };
+        match derivatives {
             Ok(d) => {
                 let worst = goods
                     .iter()

@@ -51,6 +51,7 @@
 use rayon::prelude::*;
 
 use super::firm::{self, Fail, Kind, Scratch};
+use super::trace::Trace;
 use super::{Equilibrium, ReferenceError};
 use crate::economy::Economy;
 
@@ -676,9 +677,9 @@ impl<'a> Dual<'a> {
         trial: &mut State,
         tol: f64,
         vtol: f64,
+        trace: &mut Trace,
     ) -> Result<usize, ReferenceError> {
         let m = self.m();
-        let trace = super::tracing();
         self.evaluate(st)?;
         let mut d = vec![0.0; m];
         let mut last_step = f64::INFINITY;
@@ -716,12 +717,12 @@ impl<'a> Dual<'a> {
             let loose = (rg > FAR).then_some(0.1);
             let cg = self.cg(st, &b, target, &w, loose, Some((&st.p, &shift)), &mut d);
             let slope = -dot(&b, &d);
-            if trace {
-                eprintln!(
+            trace.line(|| {
+                format!(
                     "reference (dual): step {it}: Phi {:.15e} relative excess {rg:.3e}, {cg} CG steps, slope {slope:.3e}",
                     st.phi
-                );
-            }
+                )
+            });
             if slope.is_nan() || slope >= 0.0 {
                 if rg <= 1e-11 {
                     return Ok(it);
@@ -773,9 +774,7 @@ impl<'a> Dual<'a> {
                      Newton steps)"
                 )));
             }
-            if trace {
-                eprintln!("reference (dual):   step length {alpha:.3e}");
-            }
+            trace.line(|| format!("reference (dual):   step length {alpha:.3e}"));
             last_step = if alpha == 1.0 { rel } else { f64::INFINITY };
             std::mem::swap(st, trial);
         }
@@ -787,25 +786,25 @@ impl<'a> Dual<'a> {
     }
 
     /// Solve from the start.
-    pub(super) fn solve(&self) -> Result<(State, usize), ReferenceError> {
+    pub(super) fn solve(&self, trace: &mut Trace) -> Result<(State, usize), ReferenceError> {
         let mut st = self.new_state();
         st.p = super::dual_start::start_prices(self.eco, &self.con_good);
         let p0 = st.p.clone();
         let mut trial = self.new_state();
-        let it = self.newton(&mut st, &mut trial, TOL, 0.0)?;
-        if super::tracing() {
+        let it = self.newton(&mut st, &mut trial, TOL, 0.0, trace)?;
+        trace.line(|| {
             let mut r: Vec<f64> = p0.iter().zip(&st.p).map(|(a, b)| (a / b).ln()).collect();
             r.sort_by(|a, b| a.total_cmp(b));
             let q = |f: f64| r[((r.len() - 1) as f64 * f) as usize];
-            eprintln!(
+            format!(
                 "reference (dual): ln(start / answer) quantiles 0 {:.3} 0.1 {:.3} 0.5 {:.3} 0.9 {:.3} 1 {:.3}",
                 q(0.0),
                 q(0.1),
                 q(0.5),
                 q(0.9),
                 q(1.0)
-            );
-        }
+            )
+        });
         Ok((st, it))
     }
 

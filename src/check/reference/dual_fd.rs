@@ -20,6 +20,7 @@
 //! so the result is bit-identical for any number of threads.
 
 use super::dual::{Dual, State};
+use super::trace::Trace;
 use super::{Equilibrium, ReferenceError, FD_STEP, FD_STEP_MAX};
 use crate::economy::Economy;
 
@@ -28,6 +29,7 @@ pub(super) fn envelope_for(
     eco: &Economy,
     eq: &Equilibrium,
     goods: &[usize],
+    trace: &mut Trace,
 ) -> Result<Vec<Option<f64>>, ReferenceError> {
     let ng = eco.goods.len();
     let mut dual = Dual::new(eco)?;
@@ -48,13 +50,13 @@ pub(super) fn envelope_for(
     base.x.copy_from_slice(&eq.x);
     let mut work = dual.new_state();
     let mut trial = dual.new_state();
-    dual.newton(&mut base, &mut trial, super::dual::TOL, 0.0)?;
+    dual.newton(&mut base, &mut trial, super::dual::TOL, 0.0, trace)?;
     // rounding of a firm-by-firm value difference: 1e-16 of each firm's value flow where
     // profits are subtracted (summed in quadrature, with a margin), far less where every
     // change comes from the closed forms' price changes
     let noise = if dual.closed_forms() { 1e-17 } else { 1e-15 } * dual.gross_norm(&base);
     for k in ks {
-        let d = derivative(&mut dual, k, &base, &mut work, &mut trial, noise)?;
+        let d = derivative(&mut dual, k, &base, &mut work, &mut trial, noise, trace)?;
         out[dual.good_of(k)] = Some(d);
     }
     Ok(out)
@@ -74,6 +76,7 @@ fn derivative(
     work: &mut State,
     trial: &mut State,
     noise: f64,
+    trace: &mut Trace,
 ) -> Result<f64, ReferenceError> {
     let m = dual.m();
     let price = base.p[k];
@@ -123,7 +126,7 @@ fn derivative(
         }
         dual.supply[k] = s + delta;
         // V to 1e-10 of h p: far below what the differences need
-        let r = dual.newton(work, trial, FD_TOL, 1e-10 * h * price);
+        let r = dual.newton(work, trial, FD_TOL, 1e-10 * h * price, trace);
         dual.supply[k] = s;
         r?;
         match i {
@@ -137,11 +140,11 @@ fn derivative(
     let d1 = (v[0] - v[1]) / (2.0 * h);
     let d2 = (v[2] - v[3]) / h;
     let d = d2 + (d2 - d1) / 3.0;
-    if super::tracing() {
-        eprintln!(
+    trace.line(|| {
+        format!(
             "reference (dual): dV/ds '{}' = {d:.15e} (price {price:.15e}, h {h:.3e}, D(h) {d1:.15e}, D(h/2) {d2:.15e})",
             dual.good_name(k)
-        );
-    }
+        )
+    });
     Ok(d)
 }
