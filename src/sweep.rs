@@ -22,10 +22,10 @@
 
 use crate::check::diagnostics::{GoodRow, MetricsRow};
 use crate::economy::Economy;
-use crate::numeric::float_text::opt;
 use crate::output::atomic::{self, write_atomic, Staged};
 use crate::output::directory;
 use crate::output::files;
+use crate::output::rows::{self, sweep as sweep_rows};
 use crate::plot::{self, ChartSize};
 use crate::run::{self, Sink};
 use crate::scenario::sweep_spec::{parse_spec, split_param};
@@ -265,119 +265,43 @@ impl fmt::Display for Shard {
 // Rows
 // ---------------------------------------------------------------------------
 
-/// One row of `sweep.csv`: one run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    pub point: u64,
-    pub replicate: u64,
-    pub params: Vec<String>,
-    pub seed: u64,
-    /// converged | diverged | max_ticks
-    pub outcome: String,
-    /// Ticks run (to convergence, divergence, or max_ticks).
-    pub ticks: u64,
-    /// The worst final relative error of a price against its gradient (backprop adjoint,
-    /// reference equilibrium, finite differences of V); empty for a diverged run.
-    pub max_rel_error: Option<f64>,
-    /// Max relative excess demand at the last measured tick.
-    pub max_rel_excess: Option<f64>,
-    /// Mean over measured ticks of the cosine between the price step and -grad Phi.
-    pub mean_cosine: Option<f64>,
-    pub wall_seconds: Option<f64>,
-}
+pub use crate::output::rows::{Outcome, SweepRow as Row};
 
-/// The `sweep.csv` header for these parameter paths.
-pub fn header(params: &[String], timing: bool) -> String {
-    let mut h = String::from("point,replicate");
-    for p in params {
-        h.push(',');
-        h.push_str(p);
+/// A row of a sweep file this sweep wrote: `record` under `header` (the parameter columns,
+/// `n_params` of them, after `point,replicate`). Every number is finite, every parameter has a
+/// value, and a file with the `wall_seconds` column has the run's time.
+fn parse_row(record: &csv::StringRecord, header: &csv::StringRecord, n_params: usize) -> Result<Row, String> {
+    if record.len() != header.len() {
+        return Err(format!("{} fields, expected {}", record.len(), header.len()));
     }
-    h.push_str(",seed,outcome,ticks,max_rel_error,max_rel_excess,mean_cosine");
-    if timing {
-        h.push_str(",wall_seconds");
+    let row = Row::read(record, header, 2..2 + n_params).map_err(|e| rows::describe(&e, header, record))?;
+    if row.params.iter().any(String::is_empty) {
+        return Err("empty parameter value".into());
     }
-    h
-}
-
-impl Row {
-    /// The CSV line (without newline).
-    pub fn to_csv(&self, timing: bool) -> String {
-        let mut s = format!("{},{}", self.point, self.replicate);
-        for p in &self.params {
-            s.push(',');
-            s.push_str(p);
-        }
-        s.push_str(&format!(
-            ",{},{},{},{},{},{}",
-            self.seed,
-            self.outcome,
-            self.ticks,
-            opt(self.max_rel_error),
-            opt(self.max_rel_excess),
-            opt(self.mean_cosine)
+    let numbers = [
+        ("max_rel_error", row.max_rel_error),
+        ("max_rel_excess", row.max_rel_excess),
+        ("mean_cosine", row.mean_cosine),
+        ("wall_seconds", row.wall_seconds),
+    ];
+    if let Some((column, v)) = numbers.iter().find(|n| n.1.is_some_and(|v| !v.is_finite())) {
+        return Err(format!(
+            "column `{column}`: {} is not a finite number",
+            v.unwrap_or_default()
         ));
-        if timing {
-            s.push(',');
-            s.push_str(&opt(self.wall_seconds));
-        }
-        s
     }
-
-    /// Parse a line written by [`Row::to_csv`].
-    pub fn parse(line: &str, n_params: usize, timing: bool) -> Result<Row, String> {
-        let f: Vec<&str> = line.split(',').collect();
-        let want = 2 + n_params + 6 + usize::from(timing);
-        if f.len() != want {
-            return Err(format!("{} fields, expected {want}", f.len()));
-        }
-        let int = |i: usize, what: &str| -> Result<u64, String> {
-            f[i].parse()
-                .map_err(|_| format!("{what} '{}' is not a whole number", f[i]))
-        };
-        let num = |i: usize, what: &str| -> Result<Option<f64>, String> {
-            if f[i].is_empty() {
-                return Ok(None);
-            }
-            f[i].parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .map(Some)
-                .ok_or_else(|| format!("{what} '{}' is not a number", f[i]))
-        };
-        let k = 2 + n_params;
-        let outcome = f[k + 1];
-        if !["converged", "diverged", "max_ticks"].contains(&outcome) {
-            return Err(format!("unknown outcome '{outcome}'"));
-        }
-        let params: Vec<String> = f[2..k].iter().map(|s| s.to_string()).collect();
-        if params.iter().any(String::is_empty) {
-            return Err("empty parameter value".into());
-        }
-        Ok(Row {
-            point: int(0, "point")?,
-            replicate: int(1, "replicate")?,
-            params,
-            seed: int(k, "seed")?,
-            outcome: outcome.to_string(),
-            ticks: int(k + 2, "ticks")?,
-            max_rel_error: num(k + 3, "max_rel_error")?,
-            max_rel_excess: num(k + 4, "max_rel_excess")?,
-            mean_cosine: num(k + 5, "mean_cosine")?,
-            wall_seconds: if timing { num(k + 6, "wall_seconds")? } else { None },
-        })
+    if row.wall_seconds.is_none() && header.iter().any(|h| h == "wall_seconds") {
+        return Err("column `wall_seconds` is empty".into());
     }
+    Ok(row)
 }
 
-/// `sweep.csv` text: header and the rows (sorted by point, then replicate).
-pub fn csv_text(params: &[String], rows: &[Row], timing: bool) -> String {
-    let mut s = header(params, timing);
-    s.push('\n');
-    for r in rows {
-        s.push_str(&r.to_csv(timing));
-        s.push('\n');
-    }
-    s
+/// Write the header of a journal (the sweep's `sweep.csv` header, with `wall_seconds`).
+fn write_journal_header(journal: &mut fs::File, paths: &[String]) -> io::Result<()> {
+    let mut w = rows::writer(journal);
+    w.write_record(sweep_rows::header(paths, true))
+        .map_err(rows::io_error)?;
+    w.flush()
 }
 
 // ---------------------------------------------------------------------------
@@ -805,10 +729,10 @@ pub fn run_point(plan: &Plan, point: u64, replicate: u64, stop: &AtomicBool) -> 
     let mut sink = RowSink::default();
     let report = run::execute(economy, &mut sink, &mut |_| {}, stop)
         .map_err(|e| Error::failed(format!("run of grid point {point} failed: {e}"), "re-run with --resume"))?;
-    if !["converged", "diverged", "max_ticks"].contains(&report.outcome) {
+    let Some(outcome) = Outcome::of_report(report.outcome) else {
         return Ok(None);
-    }
-    let diverged = report.outcome == "diverged";
+    };
+    let diverged = outcome == Outcome::Diverged;
     let max_rel_error = (!diverged).then(|| {
         [
             Some(report.max_error_adjoint),
@@ -824,7 +748,7 @@ pub fn run_point(plan: &Plan, point: u64, replicate: u64, stop: &AtomicBool) -> 
         replicate,
         params: plan.grid.values(point).into_iter().map(str::to_string).collect(),
         seed,
-        outcome: report.outcome.to_string(),
+        outcome,
         ticks: report.ticks,
         max_rel_error,
         max_rel_excess: sink.last_excess,
@@ -850,78 +774,80 @@ struct JournalRead {
 /// dropped (a crash can tear the last write); a damaged line before it is an error.
 fn read_journal_bytes(bytes: &[u8], path: &Path, grid: &Grid, seeds: Option<&[u64]>) -> Result<JournalRead, Error> {
     let paths: Vec<String> = grid.params.iter().map(|p| p.path.clone()).collect();
-    let head = header(&paths, true);
+    let head = csv::StringRecord::from(sweep_rows::header(&paths, true));
     let complete = match bytes.iter().rposition(|&b| b == b'\n') {
         Some(i) => i + 1,
         None => 0,
     };
     let mut dropped = u64::from(complete < bytes.len());
-    let text = String::from_utf8_lossy(&bytes[..complete]);
-    let lines: Vec<&str> = text.split_terminator('\n').collect();
     let mut out = JournalRead {
         rows: Vec::new(),
         valid_len: 0,
         dropped: 0,
     };
-    if lines.is_empty() {
+    let mut lines = sweep_rows::lines(&bytes[..complete]).peekable();
+    let Some((_, mut offset, first)) = lines.next() else {
         out.dropped = dropped;
         return Ok(out);
-    }
-    if lines[0] != head {
+    };
+    if !first.is_ok_and(|h| h.iter().eq(head.iter())) {
+        let first_line = bytes[..complete].split(|&b| b == b'\n').next().unwrap_or_default();
         return Err(Error::input(
             format!(
-                "{} does not belong to this sweep: its header is `{}`, expected `{head}`",
+                "{} does not belong to this sweep: its header is `{}`, expected `{}`",
                 path.display(),
-                lines[0]
+                String::from_utf8_lossy(first_line),
+                head.iter().collect::<Vec<_>>().join(",")
             ),
             "use another --out DIR, or run without --resume to start over",
         ));
     }
-    let mut offset = lines[0].len() as u64 + 1;
     let mut have = std::collections::HashSet::new();
     let (points, reps) = (grid.points(), grid.replicates);
-    for (i, line) in lines.iter().enumerate().skip(1) {
-        let check = Row::parse(line, paths.len(), true).and_then(|r| {
-            if r.point >= points || r.replicate >= reps {
-                return Err(format!("run ({}, {}) is outside the grid", r.point, r.replicate));
-            }
-            let want: Vec<&str> = grid.values(r.point);
-            if r.params.iter().map(String::as_str).ne(want.iter().copied()) {
-                return Err(format!(
-                    "point {} has values {:?}, the grid has {:?}",
-                    r.point, r.params, want
-                ));
-            }
-            if let Some(seeds) = seeds {
-                let s = derive_seed(seeds[r.point as usize], r.point, r.replicate);
-                if r.seed != s {
+    while let Some((line, end, fields)) = lines.next() {
+        let check = fields
+            .and_then(|record| parse_row(&record, &head, paths.len()))
+            .and_then(|r| {
+                if r.point >= points || r.replicate >= reps {
+                    return Err(format!("run ({}, {}) is outside the grid", r.point, r.replicate));
+                }
+                let want: Vec<&str> = grid.values(r.point);
+                if r.params.iter().map(String::as_str).ne(want.iter().copied()) {
                     return Err(format!(
-                        "run ({}, {}) has seed {}, expected {s}",
-                        r.point, r.replicate, r.seed
+                        "point {} has values {:?}, the grid has {:?}",
+                        r.point, r.params, want
                     ));
                 }
-            }
-            Ok(r)
-        });
+                if let Some(seeds) = seeds {
+                    let s = derive_seed(seeds[r.point as usize], r.point, r.replicate);
+                    if r.seed != s {
+                        return Err(format!(
+                            "run ({}, {}) has seed {}, expected {s}",
+                            r.point, r.replicate, r.seed
+                        ));
+                    }
+                }
+                Ok(r)
+            });
         match check {
             Ok(r) => {
                 if have.insert((r.point, r.replicate)) {
                     out.rows.push(r);
                 }
             }
-            Err(_) if i == lines.len() - 1 => {
+            Err(_) if lines.peek().is_none() => {
                 dropped += 1;
                 break;
             }
             Err(m) => {
                 return Err(Error::input(
-                    format!("{} line {}: {m}", path.display(), i + 1),
+                    format!("{} line {line}: {m}", path.display()),
                     "the journal was changed by hand or belongs to another sweep; remove the line (the run is \
                      then redone), or run without --resume to start over",
                 ))
             }
         }
-        offset += line.len() as u64 + 1;
+        offset = end;
     }
     out.valid_len = offset;
     out.dropped = dropped;
@@ -1043,7 +969,7 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
                 .set_len(keep)
                 .map_err(|e| Error::io("repair", &journal_path, e))?;
             if keep == 0 {
-                writeln!(journal, "{}", header(&paths, true)).map_err(|e| Error::io("write", &journal_path, e))?;
+                write_journal_header(&mut journal, &paths).map_err(|e| Error::io("write", &journal_path, e))?;
             }
         }
         // only this slice's runs
@@ -1078,7 +1004,7 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
         }
         write_atomic(&manifest_path, plan.manifest.to_json().as_bytes())
             .map_err(|e| Error::io("write", &manifest_path, e))?;
-        writeln!(journal, "{}", header(&paths, true)).map_err(|e| Error::io("write", &journal_path, e))?;
+        write_journal_header(&mut journal, &paths).map_err(|e| Error::io("write", &journal_path, e))?;
     }
 
     let all = plan.runs();
@@ -1088,7 +1014,7 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
     progress.start(
         all.len() as u64,
         resumed,
-        done.iter().filter(|r| r.outcome == "diverged").count() as u64,
+        done.iter().filter(|r| r.outcome == Outcome::Diverged).count() as u64,
     );
 
     // one run per task, spread over the threads of the current rayon pool
@@ -1110,13 +1036,14 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
             let Some(row) = run_point(plan, p, r, stop)? else {
                 return Ok(());
             };
-            let mut line = row.to_csv(true);
-            line.push('\n');
+            let line = row
+                .journal_line()
+                .map_err(|e| Error::io("append to", &journal_path, e))?;
             {
                 // one write per line: a kill leaves whole lines and at most one torn last line
                 let mut j = journal.lock().unwrap_or_else(|e| e.into_inner());
                 let (file, len) = &mut *j;
-                if let Err(e) = file.write_all(line.as_bytes()) {
+                if let Err(e) = file.write_all(&line) {
                     let _ = file.set_len(*len);
                     return Err(Error::io("append to", &journal_path, e));
                 }
@@ -1133,7 +1060,7 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
     rows.sort_by_key(|r| (r.point, r.replicate));
     let (journal, _) = journal.into_inner().unwrap_or_else(|e| e.into_inner());
     journal.sync_all().map_err(|e| Error::io("sync", &journal_path, e))?;
-    let count = |o: &str| rows.iter().filter(|r| r.outcome == o).count() as u64;
+    let count = |o: Outcome| rows.iter().filter(|r| r.outcome == o).count() as u64;
     let interrupted = rows.len() < all.len();
     if interrupted {
         return Ok(Summary {
@@ -1141,9 +1068,9 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
             total: all.len() as u64,
             resumed,
             ran,
-            converged: count("converged"),
-            diverged: count("diverged"),
-            max_ticks: count("max_ticks"),
+            converged: count(Outcome::Converged),
+            diverged: count(Outcome::Diverged),
+            max_ticks: count(Outcome::MaxTicks),
             seconds: started.elapsed().as_secs_f64(),
             notes,
             files: vec![files::SWEEP_JOURNAL],
@@ -1167,9 +1094,9 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
         total: all.len() as u64,
         resumed,
         ran,
-        converged: count("converged"),
-        diverged: count("diverged"),
-        max_ticks: count("max_ticks"),
+        converged: count(Outcome::Converged),
+        diverged: count(Outcome::Diverged),
+        max_ticks: count(Outcome::MaxTicks),
         seconds: started.elapsed().as_secs_f64(),
         notes,
         files,
@@ -1194,7 +1121,7 @@ fn write_outputs(
     let mut stage = Staged::default();
     let csv_path = dir.join(files::SWEEP_CSV);
     stage
-        .write(&csv_path, csv_text(paths, rows, timing).as_bytes())
+        .write_with(&csv_path, |out| sweep_rows::write(out, paths, rows, timing))
         .map_err(|e| Error::io("write", &csv_path, e))?;
     let mut files = vec![files::SWEEP_CSV, files::SWEEP_MANIFEST];
     if chart && !rows.is_empty() {
@@ -1295,31 +1222,37 @@ fn shard_rows(dir: &Path, m: &Manifest) -> Result<(Vec<Row>, bool), Error> {
     if m.complete && csv.exists() {
         let text = fs::read_to_string(&csv)
             .map_err(|e| Error::input(format!("cannot read {}: {e}", csv.display()), "check the file"))?;
-        let mut lines = text.lines();
-        let head = lines.next().unwrap_or("");
-        let timing = if head == header(&paths, true) {
+        let mut lines = sweep_rows::lines(text.as_bytes());
+        let head = match lines.next() {
+            Some((_, _, Ok(head))) => head,
+            _ => csv::StringRecord::new(),
+        };
+        let is = |timing: bool| head.iter().eq(sweep_rows::header(&paths, timing));
+        let timing = if is(true) {
             true
-        } else if head == header(&paths, false) {
+        } else if is(false) {
             false
         } else {
             return Err(Error::input(
                 format!(
-                    "{}: header `{head}` does not match its {}",
+                    "{}: header `{}` does not match its {}",
                     csv.display(),
+                    text.lines().next().unwrap_or(""),
                     files::SWEEP_MANIFEST
                 ),
                 "re-run that shard with --resume",
             ));
         };
         let mut rows = Vec::new();
-        for (i, line) in lines.enumerate() {
-            let r = Row::parse(line, paths.len(), timing)
+        for (line, _, fields) in lines {
+            let r = fields
+                .and_then(|record| parse_row(&record, &head, paths.len()))
                 .ok()
                 .filter(|r| r.point < grid.points() && r.replicate < grid.replicates)
                 .filter(|r| r.params.iter().map(String::as_str).eq(grid.values(r.point)))
                 .ok_or_else(|| {
                     Error::input(
-                        format!("{} line {}: not a row of this sweep", csv.display(), i + 2),
+                        format!("{} line {line}: not a row of this sweep", csv.display()),
                         "re-run that shard with --resume",
                     )
                 })?;
@@ -1469,14 +1402,14 @@ pub fn merge(
     let mut m = first.clone();
     m.shard = None;
     let files = write_outputs(&out, &first.scenario, &m, &paths, &rows, every_timed, size, true)?;
-    let count = |o: &str| rows.iter().filter(|r| r.outcome == o).count() as u64;
+    let count = |o: Outcome| rows.iter().filter(|r| r.outcome == o).count() as u64;
     Ok(MergeSummary {
         dir: out,
         shards,
         rows: rows.len() as u64,
-        converged: count("converged"),
-        diverged: count("diverged"),
-        max_ticks: count("max_ticks"),
+        converged: count(Outcome::Converged),
+        diverged: count(Outcome::Diverged),
+        max_ticks: count(Outcome::MaxTicks),
         files,
     })
 }
@@ -1582,23 +1515,35 @@ mod tests {
         );
     }
 
+    /// A row as the journal holds it reads back, and a damaged one is refused with its column.
     #[test]
-    fn rows_round_trip() {
+    fn journal_rows_are_checked() {
         let r = Row {
             point: 3,
             replicate: 1,
             params: vec!["0.5".into(), "gradient".into()],
             seed: 99,
-            outcome: "max_ticks".into(),
+            outcome: Outcome::MaxTicks,
             ticks: 20000,
             max_rel_error: Some(1.5e-7),
             max_rel_excess: None,
             mean_cosine: Some(0.25),
             wall_seconds: Some(0.01),
         };
-        for timing in [true, false] {
-            let back = Row::parse(&r.to_csv(timing), 2, timing).unwrap();
-            assert_eq!(back.to_csv(timing), r.to_csv(timing));
+        let paths = ["a".to_string(), "b".to_string()];
+        let head = csv::StringRecord::from(sweep_rows::header(&paths, true));
+        let line = String::from_utf8(r.journal_line().unwrap()).unwrap();
+        let record = |line: &str| csv::StringRecord::from(line.trim_end().split(',').collect::<Vec<_>>());
+        assert_eq!(parse_row(&record(&line), &head, 2).unwrap(), r);
+        for (bad, why) in [
+            (line.replace("20000", "x"), "column `ticks`"),
+            (line.replace("max_ticks", "exploded"), "exploded"),
+            (line.replace("0.25", "inf"), "column `mean_cosine`"),
+            (line.replace(",0.01", ","), "`wall_seconds` is empty"),
+            (line.replace(",0.01", ""), "fields, expected"),
+        ] {
+            let e = parse_row(&record(&bad), &head, 2).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
         }
     }
 
@@ -1617,21 +1562,23 @@ mod tests {
             replicate: 0,
             params: vec![g.values(p)[0].to_string()],
             seed: 7,
-            outcome: "converged".into(),
+            outcome: Outcome::Converged,
             ticks: 10,
             max_rel_error: Some(0.0),
             max_rel_excess: Some(0.0),
             mean_cosine: None,
             wall_seconds: Some(0.1),
         };
-        let good = format!("{}\n{}\n", header(&["a".into()], true), mk(0).to_csv(true));
-        let torn = format!("{good}{}", &mk(1).to_csv(true)[..5]);
+        let header = sweep_rows::header(&["a".into()], true).join(",");
+        let line = |p: u64| String::from_utf8(mk(p).journal_line().unwrap()).unwrap();
+        let good = format!("{header}\n{}", line(0));
+        let torn = format!("{good}{}", &line(1)[..5]);
         let r = read_journal_bytes(torn.as_bytes(), Path::new("j"), &g, None).unwrap();
         assert_eq!(r.rows.len(), 1);
         assert_eq!(r.valid_len, good.len() as u64);
         assert_eq!(r.dropped, 1);
         // a damaged line before the last one is an error
-        let bad = format!("{}\n1,2,3\n{}\n", header(&["a".into()], true), mk(0).to_csv(true));
+        let bad = format!("{header}\n1,2,3\n{}", line(0));
         assert!(read_journal_bytes(bad.as_bytes(), Path::new("j"), &g, None).is_err());
     }
 }

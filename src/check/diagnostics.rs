@@ -12,7 +12,9 @@ use crate::sim::agents::{self, Scratch};
 use crate::sim::engine::{Engine, Step};
 use rayon::prelude::*;
 
-/// One row of `trajectory.csv`.
+/// One logged good at one logged tick, as a run measures it (the good by its index). Written
+/// to `trajectory.csv` as the file's row type, `output::rows::TrajectoryRow`, with the good's
+/// name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GoodRow {
     pub tick: u64,
@@ -32,7 +34,8 @@ pub struct GoodRow {
     pub firm_lag: Option<f64>,
 }
 
-/// One row of `metrics.csv`.
+/// One logged tick, as a run measures it. Written to `metrics.csv` as the file's row type,
+/// `output::rows::MetricsRow`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MetricsRow {
     pub tick: u64,
@@ -57,6 +60,7 @@ pub struct MetricsRow {
     /// responses.
     pub firm_lag: Option<f64>,
     pub spread: f64,
+    /// The shocks that applied at the end of this tick, `;`-separated (empty: none).
     pub shock: String,
 }
 

@@ -27,7 +27,9 @@ const MAX_RECORDS: usize = 4096;
 /// A final change below this share of the price counts as no change (the good did not move).
 const NO_CHANGE: f64 = 1e-9;
 
-/// One line of `propagation.csv`.
+/// How a shock reached one good, as a run records it (the good by its index). Written to
+/// `propagation.csv` as the file's row type, `output::rows::PropagationRow`, with the good's
+/// name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PropagationRow {
     /// The tick at whose end the shock applied.

@@ -179,7 +179,7 @@ impl Progress for Bar {
         self.bar.set_message(format!("{diverged} diverged"));
     }
     fn done(&self, row: &Row) {
-        if row.outcome == "diverged" {
+        if row.outcome == crate::sweep::Outcome::Diverged {
             let d = self.diverged.fetch_add(1, Ordering::Relaxed) + 1;
             self.bar.set_message(format!("{d} diverged"));
         }

@@ -4,46 +4,43 @@
 
 use super::atomic::{create_temp, io_context, temp_name, Staged};
 use super::files;
-use crate::check::diagnostics::{GoodRow, MetricsRow};
-use crate::check::propagation::PropagationRow;
+use super::rows::{self, columns, MetricsRow, PropagationRow, TrajectoryRow};
+use crate::check::diagnostics::{self, GoodRow};
+use crate::check::propagation;
 use crate::economy::Economy;
-use crate::numeric::float_text::{num, opt};
 use crate::run::{Report, Sink};
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-
-/// Header of `trajectory.csv`.
-pub const TRAJECTORY_HEADER: &str = "tick,good,price,supply,demand,excess,adjoint,reference,mispricing,firm_lag";
-/// Header of `metrics.csv`.
-pub const METRICS_HEADER: &str = "tick,max_rel_excess,max_rel_price_change,max_rel_adjoint_error,max_rel_reference_error,phi,phi_gap,cosine,cosine_mirror,lyapunov,mispricing,firm_lag,spread,shock";
-
-/// Header of `propagation.csv` for a run with one shock tick; with several, `shock_tick,`
-/// comes first.
-pub const PROPAGATION_HEADER: &str = "good,depth,arrival_tick,final_change";
 
 /// A CSV file being written under a temporary name.
 struct TempCsv {
     tmp: PathBuf,
     dest: PathBuf,
-    out: BufWriter<File>,
+    out: csv::Writer<File>,
 }
 
 impl TempCsv {
-    fn create(dest: PathBuf, header: &str) -> io::Result<TempCsv> {
+    /// Create the file, with its `header` (every file has one, also without rows).
+    fn create(dest: PathBuf, header: &[&str]) -> io::Result<TempCsv> {
         let tmp = temp_name(&dest);
         let file = create_temp(&tmp).map_err(|e| io_context("write", &dest, e))?;
         let mut csv = TempCsv {
             tmp,
             dest,
-            out: BufWriter::with_capacity(1 << 16, file),
+            out: rows::writer(file),
         };
-        writeln!(csv.out, "{header}").map_err(|e| csv.context(e))?;
+        csv.out.write_record(header).map_err(|e| csv.context(e))?;
         Ok(csv)
     }
 
-    fn context(&self, e: io::Error) -> io::Error {
-        io_context("write", &self.dest, e)
+    /// Append a row.
+    fn write(&mut self, row: &impl serde::Serialize) -> io::Result<()> {
+        self.out.serialize(row).map_err(|e| self.context(e))
+    }
+
+    fn context(&self, e: csv::Error) -> io::Error {
+        io_context("write", &self.dest, rows::io_error(e))
     }
 
     /// Flush and sync the file, handing it to `stage` (which removes it if anything fails).
@@ -77,8 +74,11 @@ impl RunWriter {
             propagation: None,
         };
         // on an error, the writer's drop removes what was created
-        w.trajectory = Some(TempCsv::create(dir.join(files::TRAJECTORY), TRAJECTORY_HEADER)?);
-        w.metrics = Some(TempCsv::create(dir.join(files::METRICS), METRICS_HEADER)?);
+        w.trajectory = Some(TempCsv::create(
+            dir.join(files::TRAJECTORY),
+            columns::<TrajectoryRow>(),
+        )?);
+        w.metrics = Some(TempCsv::create(dir.join(files::METRICS), columns::<MetricsRow>())?);
         Ok(w)
     }
 
@@ -159,73 +159,23 @@ impl Drop for RunWriter {
 }
 
 impl Sink for RunWriter {
-    fn record(&mut self, economy: &Economy, m: &MetricsRow, goods: &[GoodRow]) -> io::Result<()> {
+    fn record(&mut self, economy: &Economy, m: &diagnostics::MetricsRow, goods: &[GoodRow]) -> io::Result<()> {
         if let Some(t) = self.trajectory.as_mut() {
             for r in goods {
-                writeln!(
-                    t.out,
-                    "{},{},{},{},{},{},{},{},{},{}",
-                    r.tick,
-                    &economy.goods.name[r.good],
-                    num(r.price),
-                    num(r.supply),
-                    num(r.demand),
-                    num(r.excess),
-                    num(r.adjoint),
-                    opt(r.reference),
-                    opt(r.mispricing),
-                    opt(r.firm_lag)
-                )
-                .map_err(|e| io_context("write", &t.dest, e))?;
+                t.write(&TrajectoryRow::new(r, &economy.goods.name[r.good]))?;
             }
         }
         if let Some(t) = self.metrics.as_mut() {
-            writeln!(
-                t.out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                m.tick,
-                num(m.max_rel_excess),
-                num(m.max_rel_price_change),
-                num(m.max_rel_adjoint_error),
-                opt(m.max_rel_reference_error),
-                opt(m.phi),
-                opt(m.phi_gap),
-                opt(m.cosine),
-                opt(m.cosine_mirror),
-                opt(m.lyapunov),
-                opt(m.mispricing),
-                opt(m.firm_lag),
-                num(m.spread),
-                m.shock
-            )
-            .map_err(|e| io_context("write", &t.dest, e))?;
+            t.write(&MetricsRow::from(m))?;
         }
         Ok(())
     }
 
-    fn propagation(&mut self, economy: &Economy, rows: &[PropagationRow]) -> io::Result<()> {
-        let several = rows.windows(2).any(|w| w[0].shock_tick != w[1].shock_tick);
-        let header = if several {
-            format!("shock_tick,{PROPAGATION_HEADER}")
-        } else {
-            PROPAGATION_HEADER.to_string()
-        };
-        let mut t = TempCsv::create(self.dir.join(files::PROPAGATION), &header)?;
-        for r in rows {
-            let arrival = r.arrival_tick.map_or(String::new(), |t| t.to_string());
-            let good = &economy.goods.name[r.good as usize];
-            let line = if several {
-                writeln!(
-                    t.out,
-                    "{},{good},{},{arrival},{}",
-                    r.shock_tick,
-                    r.depth,
-                    num(r.final_change)
-                )
-            } else {
-                writeln!(t.out, "{good},{},{arrival},{}", r.depth, num(r.final_change))
-            };
-            line.map_err(|e| t.context(e))?;
+    fn propagation(&mut self, economy: &Economy, records: &[propagation::PropagationRow]) -> io::Result<()> {
+        let several = rows::propagation::several_shocks(records);
+        let mut t = TempCsv::create(self.dir.join(files::PROPAGATION), &rows::propagation::header(several))?;
+        for r in records {
+            t.write(&PropagationRow::new(r, &economy.goods.name[r.good as usize], several))?;
         }
         self.propagation = Some(t);
         Ok(())

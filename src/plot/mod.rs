@@ -1,0 +1,98 @@
+//! Charts of pricegrad runs and sweeps, rendered to PNG bytes.
+//!
+//! * [`read_run`] + [`render_convergence`]: one PNG with stacked panels over the ticks of a
+//!   run (prices against the reference, relative errors, the distance to equilibrium, the
+//!   split of excess demand with the step cosine) and, for a run with a shock, the shock wave.
+//! * [`read_sweep`] + [`render_sweep`]: ticks-to-converge against one parameter, or a heatmap
+//!   over two parameters.
+//!
+//! Rendering uses plotters' bitmap backend with DejaVu Sans embedded in the binary (no system
+//! fonts, no C libraries) and a fixed PNG encoder setup, so the same input always gives the
+//! same PNG bytes.
+//!
+//! The files: `read` reads the CSV files (their rows are [`crate::output::rows`]); `canvas`
+//! is the PNG with its font, colours and sizes; `axis`, `series`, `data_area`, `legend` and
+//! `panel` are the drawing kit; `convergence` and `sweep` are the two charts.
+
+mod axis;
+mod canvas;
+mod convergence;
+mod data_area;
+#[cfg(test)]
+mod fixtures;
+mod legend;
+mod panel;
+mod read;
+mod series;
+mod sweep;
+
+pub use crate::output::rows::{MetricsRow, Outcome, PropagationRow, SweepRow, TrajectoryRow};
+pub use convergence::render_convergence;
+pub use read::{read_propagation, read_run, read_run_files, read_sweep, RunData, SweepData};
+pub use sweep::render_sweep;
+
+use plotters::drawing::DrawingAreaErrorKind;
+use std::path::PathBuf;
+
+/// Pixel size of a chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChartSize {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Default for ChartSize {
+    fn default() -> Self {
+        ChartSize {
+            width: 1600,
+            height: 1200,
+        }
+    }
+}
+
+impl ChartSize {
+    /// Smallest accepted width and height.
+    pub const MIN: u32 = 400;
+    /// Largest accepted width and height.
+    pub const MAX: u32 = 8000;
+}
+
+/// Everything that can go wrong reading or charting run output.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// A file could not be opened or read.
+    #[error("cannot read {}: {source} ({hint})", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+        hint: String,
+    },
+    /// A line of a CSV file is malformed. `line` is 1-based; the header is line 1.
+    #[error("{} line {line}: {message}", path.display())]
+    Parse { path: PathBuf, line: u64, message: String },
+    /// A file is well formed but unusable as a whole (e.g. no data rows).
+    #[error("{}: {message}", path.display())]
+    Data { path: PathBuf, message: String },
+    /// The requested chart size is outside [`ChartSize::MIN`]..=[`ChartSize::MAX`].
+    #[error(
+        "chart size {width}x{height} is not supported (use a width and height between {} and {} pixels, e.g. the default 1600x1200)",
+        ChartSize::MIN,
+        ChartSize::MAX
+    )]
+    InvalidSize { width: u32, height: u32 },
+    /// The in-memory data has nothing to chart.
+    #[error("nothing to chart: {0}")]
+    NoData(String),
+    /// The drawing backend, the embedded font or the PNG encoder failed.
+    #[error(
+        "rendering failed: {0} (this is a bug in the chart code; please report it together with the input CSV files)"
+    )]
+    Render(String),
+}
+
+impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for PlotError {
+    fn from(e: DrawingAreaErrorKind<E>) -> Self {
+        PlotError::Render(e.to_string())
+    }
+}

@@ -1,0 +1,413 @@
+//! Reading a run's CSV files and a sweep's `sweep.csv` for the charts, into the row types of
+//! [`crate::output::rows`]. Every problem is reported with the file, the line and what to do;
+//! files of earlier versions, which lack some columns, are read too.
+
+use super::PlotError;
+use crate::output::files;
+use crate::output::rows::{self, columns, MetricsRow, PropagationRow, SweepRow, TrajectoryRow};
+use serde::de::DeserializeOwned;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// The logged output of one run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunData {
+    /// Scenario name. [`read_run`] sets it to the directory name; callers may overwrite it.
+    pub title: String,
+    pub trajectory: Vec<TrajectoryRow>,
+    pub metrics: Vec<MetricsRow>,
+    /// `propagation.csv`, for a run with a shock (empty otherwise).
+    pub propagation: Vec<PropagationRow>,
+}
+
+/// The contents of `sweep.csv`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SweepData {
+    /// Sweep name. [`read_sweep`] sets it to the file stem's parent directory name; callers may overwrite it.
+    pub title: String,
+    /// Dotted paths of the swept parameters (the columns between `replicate` and `seed`).
+    pub param_names: Vec<String>,
+    pub rows: Vec<SweepRow>,
+}
+
+const RERUN: &str = "re-run the scenario to rewrite it";
+
+/// A CSV file being read: its header and the record read last.
+struct CsvFile {
+    path: PathBuf,
+    reader: csv::Reader<File>,
+    header: csv::StringRecord,
+    record: csv::StringRecord,
+    /// The line of `record` (1-based; the header is line 1).
+    line: u64,
+}
+
+impl CsvFile {
+    fn open(path: &Path, expected_header: &str) -> Result<CsvFile, PlotError> {
+        let file = File::open(path).map_err(|source| PlotError::Io {
+            path: path.to_path_buf(),
+            source,
+            hint: format!(
+                "expected a CSV file whose header is `{expected_header}`; check the path, or re-run to produce it"
+            ),
+        })?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(file);
+        let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
+        if header.iter().all(|h| h.is_empty()) {
+            return Err(PlotError::Data {
+                path: path.to_path_buf(),
+                message: format!(
+                    "the file is empty (expected the header `{expected_header}`; the run may have stopped before writing it; {RERUN})"
+                ),
+            });
+        }
+        Ok(CsvFile {
+            path: path.to_path_buf(),
+            reader,
+            header,
+            record: csv::StringRecord::new(),
+            line: 1,
+        })
+    }
+
+    /// A file of `R` rows, its header checked to have every column of `R` but those in
+    /// `optional` (columns files of earlier versions lack).
+    fn of_rows<R: DeserializeOwned>(path: &Path, optional: &[&str]) -> Result<CsvFile, PlotError> {
+        let expected = columns::<R>().join(",");
+        let f = CsvFile::open(path, &expected)?;
+        f.require::<R>(optional, &expected)?;
+        Ok(f)
+    }
+
+    /// Index of a required column, or an error naming the header line.
+    fn column(&self, name: &str, expected_header: &str) -> Result<usize, PlotError> {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| PlotError::Parse {
+                path: self.path.clone(),
+                line: 1,
+                message: format!(
+                    "missing column `{name}` (header is `{}`, expected `{expected_header}`; the file was probably written by another version of pricegrad; {RERUN})",
+                    self.header.iter().collect::<Vec<_>>().join(",")
+                ),
+            })
+    }
+
+    /// Check that the header has every column of `R` but those in `optional`.
+    fn require<R: DeserializeOwned>(&self, optional: &[&str], expected_header: &str) -> Result<(), PlotError> {
+        for c in columns::<R>().iter().filter(|c| !optional.contains(c)) {
+            self.column(c, expected_header)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the next record; false at the end of the file. Checks the column count.
+    fn next(&mut self) -> Result<bool, PlotError> {
+        loop {
+            match self.reader.read_record(&mut self.record) {
+                Ok(false) => return Ok(false),
+                Ok(true) => {}
+                Err(e) => return Err(csv_error(&self.path, e)),
+            }
+            self.line = self.record.position().map_or(0, |p| p.line());
+            if self.record.len() == 1 && self.record[0].is_empty() {
+                continue; // blank line
+            }
+            if self.record.len() != self.header.len() {
+                let why = if self.record.len() < self.header.len() {
+                    format!("the file looks truncated; {RERUN}")
+                } else {
+                    format!("a field may contain an unquoted comma; {RERUN}")
+                };
+                return Err(self.err(format!(
+                    "expected {} columns, found {} ({why})",
+                    self.header.len(),
+                    self.record.len()
+                )));
+            }
+            return Ok(true);
+        }
+    }
+
+    /// The record read last, as a row.
+    fn row<R: DeserializeOwned>(&self) -> Result<R, PlotError> {
+        self.record
+            .deserialize(Some(&self.header))
+            .map_err(|e| self.row_error(e))
+    }
+
+    /// What is wrong with the record read last, which did not deserialize.
+    fn row_error(&self, e: csv::Error) -> PlotError {
+        let message = rows::describe(&e, &self.header, &self.record);
+        self.err(format!("{message} (the file may be corrupted; {RERUN})"))
+    }
+
+    /// An error about the line read last.
+    fn err(&self, message: String) -> PlotError {
+        PlotError::Parse {
+            path: self.path.clone(),
+            line: self.line,
+            message,
+        }
+    }
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> PlotError {
+    let line = e.position().map_or(0, |p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => PlotError::Io {
+            path: path.to_path_buf(),
+            source,
+            hint: "the file could not be read to the end".to_string(),
+        },
+        csv::ErrorKind::Utf8 { err, .. } => PlotError::Parse {
+            path: path.to_path_buf(),
+            line,
+            message: format!("the line is not valid UTF-8 ({err}; the file is corrupted; {RERUN})"),
+        },
+        other => PlotError::Parse {
+            path: path.to_path_buf(),
+            line,
+            message: format!("malformed CSV ({other:?}; {RERUN})"),
+        },
+    }
+}
+
+fn read_trajectory(path: &Path) -> Result<Vec<TrajectoryRow>, PlotError> {
+    let mut f = CsvFile::of_rows::<TrajectoryRow>(path, &TrajectoryRow::ADDED_LATER)?;
+    let mut rows = Vec::new();
+    while f.next()? {
+        let row: TrajectoryRow = f.row()?;
+        if row.good.is_empty() {
+            return Err(f.err(format!("column `good` is empty (every row needs a good name; {RERUN})")));
+        }
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        return Err(PlotError::Data {
+            path: path.to_path_buf(),
+            message: format!("no data rows after the header (the run logged no ticks; {RERUN} with logging enabled)"),
+        });
+    }
+    Ok(rows)
+}
+
+fn read_metrics(path: &Path) -> Result<Vec<MetricsRow>, PlotError> {
+    let mut f = CsvFile::of_rows::<MetricsRow>(path, &MetricsRow::ADDED_LATER)?;
+    let mut rows = Vec::new();
+    while f.next()? {
+        rows.push(f.row()?);
+    }
+    Ok(rows)
+}
+
+/// Reads `trajectory.csv` and `metrics.csv` from a run directory.
+///
+/// `title` is set to the directory's name. `trajectory.csv` must have at least
+/// one data row; `metrics.csv` may have none.
+pub fn read_run(dir: &Path) -> Result<RunData, PlotError> {
+    let title = dir
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut data = read_run_files(&dir.join(files::TRAJECTORY), &dir.join(files::METRICS), title)?;
+    let wave = dir.join(files::PROPAGATION);
+    if wave.exists() {
+        data.propagation = read_propagation(&wave)?;
+    }
+    Ok(data)
+}
+
+/// Reads `propagation.csv` (`[shock_tick,]good,depth,arrival_tick,final_change`).
+pub fn read_propagation(path: &Path) -> Result<Vec<PropagationRow>, PlotError> {
+    let mut f = CsvFile::of_rows::<PropagationRow>(path, &PropagationRow::OPTIONAL)?;
+    let mut rows = Vec::new();
+    while f.next()? {
+        rows.push(f.row()?);
+    }
+    Ok(rows)
+}
+
+/// Read a run's trajectory and metrics from the given files (e.g. the temporary files of a
+/// run that is still being written).
+pub fn read_run_files(trajectory: &Path, metrics: &Path, title: String) -> Result<RunData, PlotError> {
+    Ok(RunData {
+        title,
+        trajectory: read_trajectory(trajectory)?,
+        metrics: read_metrics(metrics)?,
+        propagation: Vec::new(),
+    })
+}
+
+/// Reads `sweep.csv`.
+///
+/// `title` is set to the name of the directory holding the file.
+pub fn read_sweep(path: &Path) -> Result<SweepData, PlotError> {
+    let expected = rows::sweep::header(&["<parameters...>".to_string()], true).join(",");
+    let mut f = CsvFile::open(path, &expected)?;
+    let header_err = |message: String| PlotError::Parse {
+        path: path.to_path_buf(),
+        line: 1,
+        message,
+    };
+    let header_text = f.header.iter().collect::<Vec<_>>().join(",");
+    if f.header.len() < 2 || &f.header[0] != "point" || &f.header[1] != "replicate" {
+        return Err(header_err(format!(
+            "the header must start with `point,replicate` but is `{header_text}` (expected `{expected}`; is this a sweep.csv?)"
+        )));
+    }
+    let seed = f.column("seed", &expected)?;
+    if seed < 3 {
+        return Err(header_err(format!(
+            "no parameter columns between `replicate` and `seed` (header `{header_text}`; a sweep needs at least one swept parameter)"
+        )));
+    }
+    let params = 2..seed;
+    let param_names: Vec<String> = f.header.iter().take(seed).skip(2).map(str::to_string).collect();
+    // the parameter columns stand for `params`; files of earlier versions lack `wall_seconds`
+    f.require::<SweepRow>(&["params", "wall_seconds"], &expected)?;
+    let mut rows = Vec::new();
+    while f.next()? {
+        let row = SweepRow::read(&f.record, &f.header, params.clone()).map_err(|e| f.row_error(e))?;
+        if let Some(i) = row.params.iter().position(String::is_empty) {
+            return Err(f.err(format!(
+                "parameter column `{}` is empty (every row needs its parameter values; {RERUN})",
+                param_names[i]
+            )));
+        }
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        return Err(PlotError::Data {
+            path: path.to_path_buf(),
+            message: "no data rows after the header (the sweep ran no point; re-run the sweep)".to_string(),
+        });
+    }
+    let title = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(SweepData {
+        title,
+        param_names,
+        rows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plot::fixtures::*;
+    use crate::plot::Outcome;
+
+    #[test]
+    fn sweep_without_wall_seconds_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sweep.csv");
+        std::fs::write(&path, sweep_csv(&[("market.step", STEPS)], 2, false)).unwrap();
+        let data = read_sweep(&path).unwrap();
+        assert!(data.rows.iter().all(|r| r.wall_seconds.is_none()));
+        assert!(data
+            .rows
+            .iter()
+            .any(|r| r.outcome == Outcome::Diverged && r.max_rel_error.is_none()));
+    }
+
+    fn run_error(traj: &str, met: Option<&str>) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("trajectory.csv"), traj).unwrap();
+        if let Some(m) = met {
+            std::fs::write(dir.path().join("metrics.csv"), m).unwrap();
+        }
+        read_run(dir.path()).unwrap_err().to_string()
+    }
+
+    const GOOD_METRICS: &str = "tick,max_rel_excess,max_rel_price_change,max_rel_adjoint_error,max_rel_reference_error,phi,phi_gap,cosine,spread,shock\n0,0.1,0.1,0.1,,,,,0.1,\n";
+
+    #[test]
+    fn truncated_trajectory_names_file_and_line() {
+        let traj = format!("{TRAJ_HEADER}\n0,a,1,1,1,0,1,1\n1,a,1,1,1,0,1,1\n2,a,1");
+        let msg = run_error(&traj, Some(GOOD_METRICS));
+        assert!(msg.contains("trajectory.csv line 4"), "{msg}");
+        assert!(msg.contains("expected 8 columns, found 3"), "{msg}");
+        assert!(msg.contains("truncated"), "{msg}");
+    }
+
+    #[test]
+    fn bad_number_names_column_and_line() {
+        let traj = format!("{TRAJ_HEADER}\n0,a,1,1,1,0,1,1\n1,a,abc,1,1,0,1,1\n");
+        let msg = run_error(&traj, Some(GOOD_METRICS));
+        assert!(msg.contains("trajectory.csv line 3"), "{msg}");
+        assert!(msg.contains("`price`") && msg.contains("\"abc\""), "{msg}");
+    }
+
+    #[test]
+    fn missing_column_names_header_line() {
+        let traj = "tick,good,price\n0,a,1\n";
+        let msg = run_error(traj, Some(GOOD_METRICS));
+        assert!(msg.contains("trajectory.csv line 1"), "{msg}");
+        assert!(msg.contains("missing column `supply`"), "{msg}");
+    }
+
+    #[test]
+    fn malformed_metrics_names_file_and_line() {
+        let traj = format!("{TRAJ_HEADER}\n0,a,1,1,1,0,1,1\n");
+        let met = format!("{GOOD_METRICS}1,0.1,0.1\n");
+        let msg = run_error(&traj, Some(&met));
+        assert!(msg.contains("metrics.csv line 3"), "{msg}");
+        assert!(msg.contains("expected 10 columns, found 3"), "{msg}");
+        let met = format!("{GOOD_METRICS}1,,0.1,0.1,,,,,0.1,\n");
+        let msg = run_error(&traj, Some(&met));
+        assert!(
+            msg.contains("metrics.csv line 3") && msg.contains("`max_rel_excess` is empty"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn missing_and_empty_files_are_reported() {
+        let traj = format!("{TRAJ_HEADER}\n0,a,1,1,1,0,1,1\n");
+        let msg = run_error(&traj, None);
+        assert!(msg.contains("metrics.csv"), "{msg}");
+        let msg = run_error("", Some(GOOD_METRICS));
+        assert!(msg.contains("trajectory.csv") && msg.contains("empty"), "{msg}");
+        let msg = run_error(&format!("{TRAJ_HEADER}\n"), Some(GOOD_METRICS));
+        assert!(msg.contains("trajectory.csv") && msg.contains("no data rows"), "{msg}");
+    }
+
+    #[test]
+    fn malformed_sweep_names_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sweep.csv");
+        let head = "point,replicate,market.step,seed,outcome,ticks,max_rel_error,max_rel_excess,mean_cosine\n";
+        std::fs::write(
+            &path,
+            format!("{head}0,0,0.1,1,converged,10,1e-9,1e-9,1\n1,0,0.2,2,exploded,10,,,\n"),
+        )
+        .unwrap();
+        let msg = read_sweep(&path).unwrap_err().to_string();
+        assert!(msg.contains("sweep.csv line 3") && msg.contains("exploded"), "{msg}");
+        std::fs::write(&path, format!("{head}0,0,0.1,1,conv")).unwrap();
+        let msg = read_sweep(&path).unwrap_err().to_string();
+        assert!(
+            msg.contains("sweep.csv line 2") && msg.contains("expected 9 columns, found 5"),
+            "{msg}"
+        );
+        std::fs::write(
+            &path,
+            "point,replicate,seed,outcome,ticks,max_rel_error,max_rel_excess,mean_cosine\n",
+        )
+        .unwrap();
+        let msg = read_sweep(&path).unwrap_err().to_string();
+        assert!(
+            msg.contains("sweep.csv line 1") && msg.contains("no parameter columns"),
+            "{msg}"
+        );
+    }
+}
