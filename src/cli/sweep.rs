@@ -3,7 +3,7 @@
 
 use super::{EXIT_BAD_INPUT, EXIT_FAIL, EXIT_PASS};
 use crate::plot::ChartSize;
-use crate::sweep::{self, Error, Options, Progress, Request, Row, Shard};
+use crate::sweep::{self, Error, Kind, Options, Progress, Request, Row, Shard};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -187,11 +187,25 @@ impl Progress for Bar {
     }
 }
 
-fn code(e: &Error) -> u8 {
-    eprint!("{e}");
+/// A sweep error as the terminal shows it: `error: ...` and `= help: ...` lines, or the
+/// scenario's own diagnostic (with a note naming the swept value), or the output directory's.
+fn render(e: &Error) -> String {
     match e {
-        Error::Input(_) => EXIT_BAD_INPUT,
-        Error::Failed(_) => EXIT_FAIL,
+        Error::Scenario(error) => error.to_string(),
+        Error::Value { error, note } => format!("{error}  = note: {note}; sweep values are applied like --set\n"),
+        Error::Dir(error) => error.to_string(),
+        Error::Message { .. } | Error::PointInvalid { .. } | Error::Run { .. } | Error::Io { .. } => {
+            format!("error: {e}\n  = help: {}\n", e.help().unwrap_or_default())
+        }
+    }
+}
+
+/// Print a sweep error; its exit code.
+fn code(e: &Error) -> u8 {
+    eprint!("{}", render(e));
+    match e.kind() {
+        Kind::Input => EXIT_BAD_INPUT,
+        Kind::Failed => EXIT_FAIL,
     }
 }
 
@@ -338,5 +352,35 @@ pub fn merge(args: &MergeArgs) -> u8 {
             EXIT_PASS
         }
         Err(e) => code(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message and its help are worded as `error:` and `= help:` lines; a scenario error
+    /// about a swept value keeps its own diagnostic and gains a note.
+    #[test]
+    fn errors_are_rendered_once_here() {
+        let e = Error::Message {
+            kind: Kind::Failed,
+            message: "the sweep is incomplete".into(),
+            help: "finish the shards".into(),
+        };
+        assert_eq!(
+            render(&e),
+            "error: the sweep is incomplete\n  = help: finish the shards\n"
+        );
+        let error = crate::scenario::InputError::plain("f.toml", "bad step", "a step is positive");
+        let note = "the sweep sets market.step=-1".to_string();
+        let value = render(&Error::Value {
+            error: error.clone(),
+            note,
+        });
+        assert_eq!(
+            value,
+            format!("{error}  = note: the sweep sets market.step=-1; sweep values are applied like --set\n")
+        );
     }
 }
