@@ -15,7 +15,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
 use pricegrad::check::backprop;
-use pricegrad::check::diagnostics::{Diagnostics, GoodRow};
+use pricegrad::check::diagnostics::{Diagnostics, GoodSample};
 use pricegrad::economy::Economy;
 use pricegrad::generate::{self, Spec};
 use pricegrad::run::{self, Discard};
@@ -57,7 +57,7 @@ fn sizes() -> Vec<usize> {
 }
 
 /// One tick as `run::execute` does it, with the economy's own logging cadence.
-fn logged_tick(engine: &mut Engine, diagnostics: &mut Diagnostics, rows: &mut Vec<GoodRow>) -> f64 {
+fn logged_tick(engine: &mut Engine, diagnostics: &mut Diagnostics, rows: &mut Vec<GoodSample>) -> f64 {
     let step = engine.step();
     if step.tick.is_multiple_of(engine.economy.log.every.max(1)) {
         rows.clear();

@@ -18,7 +18,7 @@
 
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
-use pricegrad::check::propagation::{PropagationRow, Tracker};
+use pricegrad::check::propagation::{Arrival, Tracker};
 use pricegrad::check::reference;
 use pricegrad::economy::{Economy, Shock, ShockKind};
 use pricegrad::generate::{self, Spec};
@@ -144,9 +144,9 @@ fn measure(layers: usize, width: usize, inputs: usize, seed: u64, factor: f64) -
     let eq = reference::solve(&engine.economy).expect("the reference solver takes the economy");
     tracker.shock(&engine.economy, tick, &engine.prices, &engine.traded, Some(&eq));
     let again = converge(&mut engine, 200_000, |e, t| tracker.observe(t, &e.prices)).expect("converges again");
-    let rows: Vec<PropagationRow> = tracker.finish(&engine.prices);
+    let rows: Vec<Arrival> = tracker.finish(&engine.prices);
     let raw_depth = layers as u32;
-    let after = |r: &PropagationRow| r.arrival_tick.map(|a| (a - tick) as f64);
+    let after = |r: &Arrival| r.arrival_tick.map(|a| (a - tick) as f64);
     let mut raw: Vec<f64> = rows.iter().filter(|r| r.depth == raw_depth).filter_map(after).collect();
     assert_eq!(raw.len(), width, "every raw good moved");
     let raw_max = raw.iter().copied().fold(0.0, f64::max) as u64;

@@ -12,7 +12,7 @@
 //!
 //! Writes OUT/rules.csv (part 1) and OUT/rules_steps.csv (part 2), and prints both as Markdown.
 
-use pricegrad::check::diagnostics::{GoodRow, MetricsRow};
+use pricegrad::check::diagnostics::{GoodSample, TickSample};
 use pricegrad::check::lyapunov;
 use pricegrad::economy::Economy;
 use pricegrad::run::{self, Sink};
@@ -114,7 +114,7 @@ struct Lyapunov {
 }
 
 impl Sink for Lyapunov {
-    fn record(&mut self, _: &Economy, m: &MetricsRow, _: &[GoodRow]) -> std::io::Result<()> {
+    fn record(&mut self, _: &Economy, m: &TickSample, _: &[GoodSample]) -> std::io::Result<()> {
         self.w.push((m.lyapunov, !m.shock.is_empty()));
         Ok(())
     }

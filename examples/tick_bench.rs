@@ -15,7 +15,7 @@
 //! demand, plans (per input edge, in file order) and outputs as JSON; serde_json writes
 //! every f64 with round-trip precision.
 
-use pricegrad::check::diagnostics::{Diagnostics, GoodRow};
+use pricegrad::check::diagnostics::{Diagnostics, GoodSample};
 use pricegrad::economy::Economy;
 use pricegrad::scenario;
 use pricegrad::sim::engine::Engine;
@@ -84,7 +84,7 @@ fn run_ticks(engine: &mut Engine, n: u64) {
 fn run_logged_ticks(engine: &mut Engine, diagnostics: &mut Diagnostics, n: u64) {
     let goods = engine.economy.log.goods.clone();
     let every = engine.economy.log.every.max(1);
-    let mut rows: Vec<GoodRow> = Vec::new();
+    let mut rows: Vec<GoodSample> = Vec::new();
     for _ in 0..n {
         let step = engine.step();
         if step.tick.is_multiple_of(every) {

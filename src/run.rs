@@ -4,8 +4,8 @@
 //! 2. the independent reference equilibrium, and
 //! 3. central finite differences of the reference value V with respect to each supply.
 
-use crate::check::diagnostics::{price_floor, rel_error, Diagnostics, GoodRow, MetricsRow};
-use crate::check::propagation::{PropagationRow, Tracker};
+use crate::check::diagnostics::{price_floor, rel_error, Diagnostics, GoodSample, TickSample};
+use crate::check::propagation::{Arrival, Tracker};
 use crate::check::reference;
 use crate::economy::{Economy, Names};
 use crate::sim::engine::{Engine, Outcome};
@@ -16,10 +16,10 @@ use std::time::Instant;
 /// Where logged rows go (the output module writes them to CSV files). `economy` is the
 /// economy being run (for the names of the goods the rows refer to by index).
 pub trait Sink {
-    fn record(&mut self, economy: &Economy, metrics: &MetricsRow, goods: &[GoodRow]) -> std::io::Result<()>;
+    fn record(&mut self, economy: &Economy, metrics: &TickSample, goods: &[GoodSample]) -> std::io::Result<()>;
     /// How the run's shocks travelled ([`crate::check::propagation`]); called once, after the last
     /// tick, and only for runs in which a shock applied.
-    fn propagation(&mut self, _economy: &Economy, _rows: &[PropagationRow]) -> std::io::Result<()> {
+    fn propagation(&mut self, _economy: &Economy, _rows: &[Arrival]) -> std::io::Result<()> {
         Ok(())
     }
 }
@@ -27,7 +27,7 @@ pub trait Sink {
 /// A sink that keeps nothing (for sweeps and benchmarks).
 pub struct Discard;
 impl Sink for Discard {
-    fn record(&mut self, _: &Economy, _: &MetricsRow, _: &[GoodRow]) -> std::io::Result<()> {
+    fn record(&mut self, _: &Economy, _: &TickSample, _: &[GoodSample]) -> std::io::Result<()> {
         Ok(())
     }
 }
@@ -35,17 +35,17 @@ impl Sink for Discard {
 /// A sink that keeps everything in memory (for tests and charts).
 #[derive(Default)]
 pub struct Memory {
-    pub metrics: Vec<MetricsRow>,
-    pub goods: Vec<GoodRow>,
-    pub propagation: Vec<PropagationRow>,
+    pub metrics: Vec<TickSample>,
+    pub goods: Vec<GoodSample>,
+    pub propagation: Vec<Arrival>,
 }
 impl Sink for Memory {
-    fn record(&mut self, _: &Economy, metrics: &MetricsRow, goods: &[GoodRow]) -> std::io::Result<()> {
+    fn record(&mut self, _: &Economy, metrics: &TickSample, goods: &[GoodSample]) -> std::io::Result<()> {
         self.metrics.push(metrics.clone());
         self.goods.extend_from_slice(goods);
         Ok(())
     }
-    fn propagation(&mut self, _: &Economy, rows: &[PropagationRow]) -> std::io::Result<()> {
+    fn propagation(&mut self, _: &Economy, rows: &[Arrival]) -> std::io::Result<()> {
         self.propagation = rows.to_vec();
         Ok(())
     }
@@ -262,7 +262,7 @@ pub fn execute(
     let every = economy.log.every.max(1);
     let log_goods = economy.log.goods.clone();
     let mut engine = Engine::new(economy);
-    let mut rows: Vec<GoodRow> = Vec::with_capacity(log_goods.len());
+    let mut rows: Vec<GoodSample> = Vec::with_capacity(log_goods.len());
     let mut calm = 0u64;
     let mut outcome = Outcome::MaxTicks;
     // how shocks travel up the chain, from every tick's prices

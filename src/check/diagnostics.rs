@@ -16,7 +16,7 @@ use rayon::prelude::*;
 /// to `trajectory.csv` as the file's row type, `output::rows::TrajectoryRow`, with the good's
 /// name.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GoodRow {
+pub struct GoodSample {
     pub tick: u64,
     pub good: usize,
     pub price: f64,
@@ -35,9 +35,9 @@ pub struct GoodRow {
 }
 
 /// One logged tick, as a run measures it. Written to `metrics.csv` as the file's row type,
-/// `output::rows::MetricsRow`.
+/// `output::rows::TickSample`.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct MetricsRow {
+pub struct TickSample {
     pub tick: u64,
     pub max_rel_excess: f64,
     pub max_rel_price_change: f64,
@@ -263,7 +263,7 @@ impl Diagnostics {
     }
 
     /// Measure the tick just run (before its shocks apply). Good rows go to `rows`.
-    pub fn measure(&mut self, engine: &Engine, step: &Step, goods: &[usize], rows: &mut Vec<GoodRow>) -> MetricsRow {
+    pub fn measure(&mut self, engine: &Engine, step: &Step, goods: &[usize], rows: &mut Vec<GoodSample>) -> TickSample {
         let economy = &engine.economy;
         backprop::backprop_into(
             economy,
@@ -273,12 +273,12 @@ impl Diagnostics {
             &mut self.adjoints,
         );
         let p_t = &engine.prev_prices;
-        let mut m = MetricsRow {
+        let mut m = TickSample {
             tick: step.tick,
             max_rel_excess: step.max_rel_excess,
             max_rel_price_change: step.max_rel_change,
             shock: step.shocks.join(";"),
-            ..MetricsRow::default()
+            ..TickSample::default()
         };
         let mut ref_err: f64 = 0.0;
         for g in economy.goods.endogenous().filter(|&g| engine.traded[g]) {
@@ -358,7 +358,7 @@ impl Diagnostics {
                 let down = -phi.gradient[g];
                 (down / scale, ((d - s) - down) / scale)
             });
-            rows.push(GoodRow {
+            rows.push(GoodSample {
                 tick: step.tick,
                 good: g,
                 price: p_t[g],

@@ -28,10 +28,10 @@ const MAX_RECORDS: usize = 4096;
 const NO_CHANGE: f64 = 1e-9;
 
 /// How a shock reached one good, as a run records it (the good by its index). Written to
-/// `propagation.csv` as the file's row type, `output::rows::PropagationRow`, with the good's
+/// `propagation.csv` as the file's row type, `output::rows::Arrival`, with the good's
 /// name.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PropagationRow {
+pub struct Arrival {
     /// The tick at whose end the shock applied.
     pub shock_tick: u64,
     pub good: u32,
@@ -178,12 +178,12 @@ impl Tracker {
 
     /// The rows of `propagation.csv`, the run having ended at `prices`: by shock, then depth,
     /// then good.
-    pub fn finish(mut self, prices: &[f64]) -> Vec<PropagationRow> {
+    pub fn finish(mut self, prices: &[f64]) -> Vec<Arrival> {
         self.close(prices);
         let mut rows = Vec::new();
         for ev in &self.done {
             for i in 0..ev.goods.len() {
-                rows.push(PropagationRow {
+                rows.push(Arrival {
                     shock_tick: ev.tick,
                     good: ev.goods[i],
                     depth: ev.depth[i],

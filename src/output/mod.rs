@@ -8,10 +8,10 @@
 //!   file;
 //! - the files of one run (or the final files of a sweep) are renamed into place together,
 //!   after all of them were written: a failure leaves the previous results untouched;
-//! - an output directory pricegrad creates gets a marker file, [`MARKER`]; an existing
+//! - an output directory pricegrad creates gets a marker file, [`files::MARKER`]; an existing
 //!   directory is written into only when it holds the marker, is empty, or holds nothing but
 //!   pricegrad's own file names (directories of earlier versions, which had no marker), unless
-//!   `--force` ([`prepare_dir`]).
+//!   `--force` ([`directory::prepare_dir`]).
 
 pub mod atomic;
 pub mod directory;

@@ -5,7 +5,7 @@
 use super::atomic::{create_temp, io_context, temp_name, Staged};
 use super::files;
 use super::rows::{self, columns, MetricsRow, PropagationRow, TrajectoryRow};
-use crate::check::diagnostics::{self, GoodRow};
+use crate::check::diagnostics::{self, GoodSample};
 use crate::check::propagation;
 use crate::economy::Economy;
 use crate::run::{Report, Sink};
@@ -65,7 +65,7 @@ pub struct RunWriter {
 }
 
 impl RunWriter {
-    /// Create the temporary CSV files in `dir` (made ready by [`prepare_dir`]).
+    /// Create the temporary CSV files in `dir` (made ready by [`super::directory::prepare_dir`]).
     pub fn create(dir: &Path) -> io::Result<RunWriter> {
         let mut w = RunWriter {
             dir: dir.to_path_buf(),
@@ -159,7 +159,7 @@ impl Drop for RunWriter {
 }
 
 impl Sink for RunWriter {
-    fn record(&mut self, economy: &Economy, m: &diagnostics::MetricsRow, goods: &[GoodRow]) -> io::Result<()> {
+    fn record(&mut self, economy: &Economy, m: &diagnostics::TickSample, goods: &[GoodSample]) -> io::Result<()> {
         if let Some(t) = self.trajectory.as_mut() {
             for r in goods {
                 t.write(&TrajectoryRow::new(r, &economy.goods.name[r.good]))?;
@@ -171,7 +171,7 @@ impl Sink for RunWriter {
         Ok(())
     }
 
-    fn propagation(&mut self, economy: &Economy, records: &[propagation::PropagationRow]) -> io::Result<()> {
+    fn propagation(&mut self, economy: &Economy, records: &[propagation::Arrival]) -> io::Result<()> {
         let several = rows::propagation::several_shocks(records);
         let mut t = TempCsv::create(self.dir.join(files::PROPAGATION), &rows::propagation::header(several))?;
         for r in records {

@@ -1,5 +1,5 @@
 //! Scenarios: the TOML format (version 1), `--set` overrides, and validation into an
-//! [`Economy`](crate::economy::Economy). Every problem is reported with the file, line and
+//! [`crate::economy::Economy`]. Every problem is reported with the file, line and
 //! column, and how to fix it.
 
 pub mod chunked;

@@ -4,7 +4,7 @@
 
 use super::journal::Journal;
 use super::{Error, Outcome, Plan, Row};
-use crate::check::diagnostics::{GoodRow, MetricsRow};
+use crate::check::diagnostics::{GoodSample, TickSample};
 use crate::economy::Economy;
 use crate::run::{self, Sink};
 use rayon::prelude::*;
@@ -29,7 +29,7 @@ struct RowSink {
 }
 
 impl Sink for RowSink {
-    fn record(&mut self, _: &Economy, m: &MetricsRow, _: &[GoodRow]) -> io::Result<()> {
+    fn record(&mut self, _: &Economy, m: &TickSample, _: &[GoodSample]) -> io::Result<()> {
         self.last_excess = Some(m.max_rel_excess);
         if let Some(c) = m.cosine.filter(|c| c.is_finite()) {
             self.cosine_sum += c;

@@ -114,7 +114,7 @@ fn best_responses_have_no_firm_lag() {
 fn the_shock_travels_back_up_the_chain() {
     let every = run_scenario("scenarios/tupperware_shock.toml", &[]);
     let rows = &every.propagation;
-    let get = |rows: &[pricegrad::check::propagation::PropagationRow], name: &str| {
+    let get = |rows: &[pricegrad::check::propagation::Arrival], name: &str| {
         let economy = scenario::load_str(
             "s.toml",
             &std::fs::read_to_string("scenarios/tupperware_shock.toml").unwrap(),

@@ -5,7 +5,7 @@ use crate::check::diagnostics;
 use serde::{Deserialize, Serialize};
 
 /// One row of `metrics.csv`: the worst errors and the distance to equilibrium at one logged
-/// tick (the fields are documented on [`diagnostics::MetricsRow`], which a run measures).
+/// tick (the fields are documented on [`diagnostics::TickSample`], which a run measures).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricsRow {
     pub tick: u64,
@@ -44,9 +44,9 @@ impl MetricsRow {
     pub const ADDED_LATER: [&'static str; 4] = ["cosine_mirror", "lyapunov", "mispricing", "firm_lag"];
 }
 
-impl From<&diagnostics::MetricsRow> for MetricsRow {
-    fn from(m: &diagnostics::MetricsRow) -> MetricsRow {
-        let diagnostics::MetricsRow {
+impl From<&diagnostics::TickSample> for MetricsRow {
+    fn from(m: &diagnostics::TickSample) -> MetricsRow {
+        let diagnostics::TickSample {
             tick,
             max_rel_excess,
             max_rel_price_change,

@@ -13,8 +13,8 @@
 //! the `csv` crate: `\n` line ends, a field quoted only when it holds a comma, a quote or a
 //! line break (no good name, shock label or sweep value does).
 //!
-//! The simulation's own records ([`crate::check::diagnostics::GoodRow`] and
-//! [`crate::check::diagnostics::MetricsRow`], [`crate::check::propagation::PropagationRow`])
+//! The simulation's own records ([`crate::check::diagnostics::GoodSample`] and
+//! [`crate::check::diagnostics::TickSample`], [`crate::check::propagation::Arrival`])
 //! stay in `check`, below this layer: they hold good indices, not names, and are what a run
 //! measures; each row type here is made from them when the file is written.
 

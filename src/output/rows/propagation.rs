@@ -6,7 +6,7 @@ use crate::check::propagation;
 use serde::{Deserialize, Serialize};
 
 /// One row of `propagation.csv`: when a shock reached a good (the fields are documented on
-/// [`propagation::PropagationRow`], which a run records).
+/// [`propagation::Arrival`], which a run records).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PropagationRow {
     /// The tick of the shock: a column only when the run had shocks at several ticks (with
@@ -32,7 +32,7 @@ pub fn header(several: bool) -> Vec<&'static str> {
 
 /// Whether `rows` (by shock, as a run records them) come from shocks at several ticks, so that
 /// the file needs the `shock_tick` column.
-pub fn several_shocks(rows: &[propagation::PropagationRow]) -> bool {
+pub fn several_shocks(rows: &[propagation::Arrival]) -> bool {
     rows.windows(2).any(|w| w[0].shock_tick != w[1].shock_tick)
 }
 
@@ -42,8 +42,8 @@ impl PropagationRow {
 
     /// The row of `r` for a file with the `shock_tick` column when `several`; `good` is the
     /// good's name.
-    pub fn new(r: &propagation::PropagationRow, good: &str, several: bool) -> PropagationRow {
-        let propagation::PropagationRow {
+    pub fn new(r: &propagation::Arrival, good: &str, several: bool) -> PropagationRow {
+        let propagation::Arrival {
             shock_tick,
             good: _,
             depth,

@@ -55,7 +55,7 @@ pub struct SweepRow {
     #[serde(serialize_with = "opt")]
     pub mean_cosine: Option<f64>,
     /// The run's wall-clock time. None is no column: rows of a file with this column have a
-    /// value ([`write`] leaves it out of every row of a file without it).
+    /// value ([`fn@write`] leaves it out of every row of a file without it).
     #[serde(serialize_with = "opt", skip_serializing_if = "Option::is_none")]
     pub wall_seconds: Option<f64>,
 }

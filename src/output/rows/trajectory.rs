@@ -1,7 +1,7 @@
 //! `trajectory.csv`: one row per logged tick and good (docs/MODEL.md, "Outputs").
 
 use super::{num, opt};
-use crate::check::diagnostics::GoodRow;
+use crate::check::diagnostics::GoodSample;
 use serde::{Deserialize, Serialize};
 
 /// One row of `trajectory.csv`: one good at one logged tick.
@@ -34,8 +34,8 @@ impl TrajectoryRow {
     pub const ADDED_LATER: [&'static str; 2] = ["mispricing", "firm_lag"];
 
     /// The row of a good's measurement `r` at a logged tick; `good` is its name.
-    pub fn new(r: &GoodRow, good: &str) -> TrajectoryRow {
-        let GoodRow {
+    pub fn new(r: &GoodSample, good: &str) -> TrajectoryRow {
+        let GoodSample {
             tick,
             good: _,
             price,
