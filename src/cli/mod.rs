@@ -214,6 +214,11 @@ pub(crate) fn load(args: &ScenarioArgs) -> Result<crate::economy::Economy, u8> {
         .map_err(report_input_error)
 }
 
+/// An error as the terminal shows it: `error: MESSAGE` and `  = help: HELP` lines.
+pub(crate) fn render(message: impl std::fmt::Display, help: impl std::fmt::Display) -> String {
+    format!("error: {message}\n  = help: {help}\n")
+}
+
 pub(crate) fn report_input_error(e: InputError) -> u8 {
     eprint!("{e}");
     EXIT_BAD_INPUT

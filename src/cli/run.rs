@@ -57,7 +57,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
     let mut writer = None;
     if write {
         if let Err(e) = directory::prepare_dir(&dir, args.force, "run") {
-            eprint!("{e}");
+            eprint!("{}", super::render(&e, e.help()));
             return EXIT_BAD_INPUT;
         }
         match RunWriter::create(&dir) {

@@ -193,9 +193,9 @@ fn render(e: &Error) -> String {
     match e {
         Error::Scenario(error) => error.to_string(),
         Error::Value { error, note } => format!("{error}  = note: {note}; sweep values are applied like --set\n"),
-        Error::Dir(error) => error.to_string(),
+        Error::Dir(error) => super::render(error, error.help()),
         Error::Message { .. } | Error::PointInvalid { .. } | Error::Run { .. } | Error::Io { .. } => {
-            format!("error: {e}\n  = help: {}\n", e.help().unwrap_or_default())
+            super::render(e, e.help().unwrap_or_default())
         }
     }
 }

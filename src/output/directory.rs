@@ -3,24 +3,32 @@
 
 use super::atomic::{create_temp, io_help, is_temp_name, temp_name, write_atomic};
 use super::files::{MARKER, RUN_FILES, SWEEP_FILES};
-use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Why an output directory cannot be used. Nothing was written when this is returned.
-#[derive(Debug)]
+/// Why an output directory cannot be used. Nothing was written when this is returned. The
+/// message is the `Display`; [`DirError::help`] says how to fix it (the CLI renders both).
+#[derive(Debug, thiserror::Error)]
 pub enum DirError {
     /// The path exists and is a file.
+    #[error("the output path {} is a file, not a directory", .0.display())]
     NotADirectory(PathBuf),
     /// An existing, non-empty directory without the marker, holding files that are not
     /// pricegrad's (some of their names).
+    #[error(
+        "refusing to write into {}: it exists, is not empty and was not made by pricegrad (no {MARKER} file; it holds {}{})",
+        dir.display(),
+        names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", "),
+        if *more > 0 { format!(" and {more} more") } else { String::new() }
+    )]
     Foreign {
         dir: PathBuf,
         names: Vec<String>,
         more: usize,
     },
     /// Creating, listing or writing into the directory failed.
+    #[error("cannot {what} {}: {error}", path.display())]
     Io {
         what: &'static str,
         path: PathBuf,
@@ -28,39 +36,19 @@ pub enum DirError {
     },
 }
 
-impl fmt::Display for DirError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl DirError {
+    /// How to fix it.
+    pub fn help(&self) -> &'static str {
         match self {
-            DirError::NotADirectory(p) => write!(
-                f,
-                "error: the output path {} is a file, not a directory\n  = help: give a directory with --out DIR \
-                 (pricegrad creates it if it does not exist)\n",
-                p.display()
-            ),
-            DirError::Foreign { dir, names, more } => write!(
-                f,
-                "error: refusing to write into {}: it exists, is not empty and was not made by pricegrad (no {MARKER} \
-                 file; it holds {}{})\n  = help: choose another --out DIR, or pass --force to write into it anyway \
-                 (pricegrad then replaces only its own file names, such as summary.json; nothing else is touched)\n",
-                dir.display(),
-                names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", "),
-                if *more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
-            ),
-            DirError::Io { what, path, error } => write!(
-                f,
-                "error: cannot {what} {}: {error}\n  = help: {}\n",
-                path.display(),
-                io_help(error)
-            ),
+            DirError::NotADirectory(_) => "give a directory with --out DIR (pricegrad creates it if it does not exist)",
+            DirError::Foreign { .. } => {
+                "choose another --out DIR, or pass --force to write into it anyway (pricegrad then replaces only \
+                 its own file names, such as summary.json; nothing else is touched)"
+            }
+            DirError::Io { error, .. } => io_help(error),
         }
     }
 }
-
-impl std::error::Error for DirError {}
 
 /// Whether `name` in an output directory is pricegrad's own: a file of a run or a sweep, a
 /// temporary file, the marker, or a shard directory `shard-K-of-N`.
@@ -200,7 +188,7 @@ mod tests {
         fs::write(foreign.join("thesis.tex"), "x").unwrap();
         let e = prepare_dir(&foreign, false, "run").unwrap_err();
         assert!(matches!(e, DirError::Foreign { .. }));
-        let text = e.to_string();
+        let text = format!("{e} {}", e.help());
         assert!(text.contains("thesis.tex") && text.contains("--force"), "{text}");
         assert!(!foreign.join(MARKER).exists());
         prepare_dir(&foreign, true, "run").unwrap();

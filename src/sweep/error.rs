@@ -97,7 +97,8 @@ impl Error {
             }
             Error::Run { .. } => Some("re-run with --resume"),
             Error::Io { error, .. } => Some(io_help(error)),
-            Error::Scenario(_) | Error::Value { .. } | Error::Dir(_) => None,
+            Error::Dir(error) => Some(error.help()),
+            Error::Scenario(_) | Error::Value { .. } => None,
         }
     }
 }
