@@ -164,27 +164,13 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
-/// Edit distance for did-you-mean suggestions.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-/// The closest candidate within a sensible distance, for "did you mean ...?".
+/// The closest candidate within a sensible distance (Levenshtein distance in characters,
+/// ignoring case; the first of equally close ones), for "did you mean ...?".
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(2);
     candidates
         .into_iter()
-        .map(|c| (edit_distance(&name.to_lowercase(), &c.to_lowercase()), c))
+        .map(|c| (strsim::levenshtein(&name.to_lowercase(), &c.to_lowercase()), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -195,5 +181,22 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
     match closest(name, candidates) {
         Some(c) => format!("did you mean '{c}'? "),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_are_the_closest_name_within_reach() {
+        let goods = ["natgas", "ethylene", "tupperware", "labor", "labour"];
+        assert_eq!(did_you_mean("natgs", goods), "did you mean 'natgas'? ");
+        assert_eq!(did_you_mean("Ethylen", goods), "did you mean 'ethylene'? ");
+        // equally close: the first candidate wins
+        assert_eq!(closest("labo", goods), Some("labor"));
+        assert_eq!(closest("capital", goods), None);
+        // distances count characters, not bytes
+        assert_eq!(closest("w\u{e4}hrung", ["waehrung", "wahrung"]), Some("wahrung"));
     }
 }

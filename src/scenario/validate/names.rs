@@ -1,0 +1,124 @@
+//! The name table: a name -> position index over millions of good or firm names, built
+//! once and looked up by every firm's inputs and outputs (and by duplicate-name checks).
+
+/// A name -> position index over a list of names: open addressing over 8-byte slots (a hash
+/// tag and an offset into a copy of the names), so that a lookup among millions of names
+/// touches two cache lines. The first of equal names wins.
+pub(crate) struct NameIndex {
+    /// tag (24 bits) << 40 | offset of the entry in `arena`; EMPTY when free.
+    slots: Vec<u64>,
+    /// Entries: position (u32), length (u32), the name's bytes.
+    arena: Vec<u8>,
+    mask: usize,
+}
+
+const EMPTY: u64 = u64::MAX;
+const OFFSET_BITS: u32 = 40;
+
+impl NameIndex {
+    /// An index over `n` names, name i being `name_of(i)`.
+    pub(crate) fn build<'a>(n: usize, name_of: impl Fn(usize) -> &'a str) -> NameIndex {
+        Self::build_checked(n, name_of).0
+    }
+
+    /// The index, and whether the names are all different.
+    pub(crate) fn build_checked<'a>(n: usize, name_of: impl Fn(usize) -> &'a str) -> (NameIndex, bool) {
+        let mut unique = true;
+        let cap = (n + n / 2 + 1).next_power_of_two().max(8);
+        let mut slots = Vec::with_capacity(cap);
+        huge_pages(&slots);
+        slots.resize(cap, EMPTY);
+        let arena = Vec::with_capacity((0..n).map(|i| 8 + name_of(i).len()).sum());
+        huge_pages(&arena);
+        let mut index = NameIndex {
+            slots,
+            arena,
+            mask: cap - 1,
+        };
+        for i in 0..n {
+            let name = name_of(i);
+            let (mut h, tag) = index.probe_start(name);
+            loop {
+                let s = index.slots[h];
+                if s == EMPTY {
+                    let off = index.arena.len() as u64;
+                    assert!(off < 1 << OFFSET_BITS, "too many names to index");
+                    index.arena.extend_from_slice(&(i as u32).to_le_bytes());
+                    index.arena.extend_from_slice(&(name.len() as u32).to_le_bytes());
+                    index.arena.extend_from_slice(name.as_bytes());
+                    index.slots[h] = tag << OFFSET_BITS | off;
+                    break;
+                }
+                if s >> OFFSET_BITS == tag && index.entry(s).1 == name.as_bytes() {
+                    unique = false;
+                    break;
+                }
+                h = (h + 1) & index.mask;
+            }
+        }
+        index.arena.shrink_to_fit();
+        (index, unique)
+    }
+
+    fn probe_start(&self, name: &str) -> (usize, u64) {
+        let h = name_hash(name) as u64;
+        ((h as usize) & self.mask, h >> OFFSET_BITS)
+    }
+
+    /// (position, name bytes) of the entry a slot points at.
+    fn entry(&self, slot: u64) -> (usize, &[u8]) {
+        let off = (slot & ((1 << OFFSET_BITS) - 1)) as usize;
+        let word = |o: usize| u32::from_le_bytes(self.arena[o..o + 4].try_into().expect("4 bytes")) as usize;
+        let len = word(off + 4);
+        (word(off), &self.arena[off + 8..off + 8 + len])
+    }
+
+    /// The position of the first name equal to `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<usize> {
+        let (mut h, tag) = self.probe_start(key);
+        loop {
+            let s = self.slots[h];
+            if s == EMPTY {
+                return None;
+            }
+            if s >> OFFSET_BITS == tag {
+                let (i, name) = self.entry(s);
+                if name == key.as_bytes() {
+                    return Some(i);
+                }
+            }
+            h = (h + 1) & self.mask;
+        }
+    }
+}
+
+/// Ask for transparent huge pages on a large, not yet touched buffer: random lookups in
+/// hundreds of megabytes then miss the TLB far less often. Only a hint.
+fn huge_pages<T>(v: &Vec<T>) {
+    const HUGE: usize = 2 << 20;
+    let bytes = v.capacity() * std::mem::size_of::<T>();
+    if bytes < 4 * HUGE {
+        return;
+    }
+    let start = (v.as_ptr() as usize).next_multiple_of(HUGE);
+    let end = (v.as_ptr() as usize + bytes) / HUGE * HUGE;
+    if end > start {
+        // SAFETY: the range lies inside the vector's own allocation; MADV_HUGEPAGE changes
+        // only how the kernel backs it, never its contents.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+fn name_hash(s: &str) -> usize {
+    // FNV-1a, then a final mix so that the low bits depend on every byte
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in s.as_bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 29;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 32;
+    h as usize
+}
