@@ -171,6 +171,8 @@ impl FirmPhase {
             ln_x: &mut self.ln_x,
             f_value: &mut self.f_value,
         };
+        // rayon halves the chunks between tasks while threads are free to take them (as
+        // `par_chunks_mut` would); a task runs the firms of its chunks in order
         rayon::iter::split(all, |share| Share::halve(share, &firms.input_start)).for_each(|mut share| {
             let mut f = share.firm0;
             for run in &cd_runs[chunk_runs[share.chunks.start]..chunk_runs[share.chunks.end]] {
