@@ -199,27 +199,42 @@ pub fn backprop_into(economy: &Economy, schedule: &Schedule, prices: &[f64], x: 
         out.low[g] = prices[g];
         out.high[g] = prices[g];
     }
-    let shared = SharedAdjoints::of(out);
     for level in 0..schedule.levels() {
+        // a good is settled once, by the task that owns its entries; it reads per-use
+        // adjoints of lower levels, which no task of this level writes
+        let per_use = (&out.per_use[..], &out.per_use_low[..], &out.per_use_high[..]);
+        let goods_out = GoodEntries {
+            g0: 0,
+            good: &mut out.good,
+            low: &mut out.low,
+            high: &mut out.high,
+            spread: &mut out.spread,
+        };
         for_each(
             schedule.goods_at(level),
             schedule.parallel,
+            goods_out,
+            GoodEntries::split_at,
             || (),
-            |_, g| {
-                // SAFETY: a good is settled once, by one task; it reads per-use adjoints of
-                // lower levels, which no task of this level writes.
-                unsafe { settle_good(economy, g, x, &shared, intervals) }
-            },
+            |_, entries, g| settle_good(economy, g, x, per_use, intervals, entries),
         );
+        // a firm writes only its own revenue and input edges, and reads goods settled above
+        let settled = (&out.good[..], &out.low[..], &out.high[..]);
+        let firms_out = FirmEntries {
+            f0: 0,
+            e0: 0,
+            revenue: &mut out.revenue,
+            per_use: &mut out.per_use,
+            per_use_low: &mut out.per_use_low,
+            per_use_high: &mut out.per_use_high,
+        };
         for_each(
             schedule.firms_at(level),
             schedule.parallel,
+            firms_out,
+            |entries, f| entries.split_at(f, &firms.input_start),
             Scratch::default,
-            |scratch, f| {
-                // SAFETY: a firm writes only its own revenue and input edges, and reads goods
-                // settled above.
-                unsafe { firm_backward(economy, f, x, &shared, intervals, scratch) }
-            },
+            |scratch, entries, f| firm_backward(economy, f, x, settled, intervals, scratch, entries),
         );
     }
     if !intervals {
@@ -234,19 +249,40 @@ fn reset(v: &mut Vec<f64>, len: usize, value: f64) {
     v.resize(len, value);
 }
 
-/// Run `work` on every item, in parallel when `parallel` (each task with its own `init()`).
-fn for_each<S>(items: &[u32], parallel: bool, init: impl Fn() -> S + Sync, work: impl Fn(&mut S, usize) + Sync) {
-    use rayon::prelude::*;
-    if parallel {
-        items
-            .par_iter()
-            .with_min_len(512)
-            .for_each_init(&init, |s, &i| work(s, i as usize));
-    } else {
+/// Run `work` on every item of `items` (indices in increasing order), in parallel when
+/// `parallel`. The entries `out` the items write are split between the tasks (by `split`,
+/// at the first item of a task), so each task owns the entries of its items; each task has
+/// its own `init()`.
+fn for_each<E: Send, S>(
+    items: &[u32],
+    parallel: bool,
+    out: E,
+    split: impl Fn(E, usize) -> (E, E) + Sync,
+    init: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, &mut E, usize) + Sync,
+) {
+    use rayon::iter::ParallelIterator;
+    let task = |(items, mut out): (&[u32], E)| {
         let mut s = init();
-        items.iter().for_each(|&i| work(&mut s, i as usize));
+        items.iter().for_each(|&i| work(&mut s, &mut out, i as usize));
+    };
+    if !parallel {
+        return task((items, out));
     }
+    // halves while both have at least MIN_TASK items
+    rayon::iter::split((items, out), |(items, out)| {
+        if items.len() < 2 * MIN_TASK {
+            return ((items, out), None);
+        }
+        let (first, rest) = items.split_at(items.len() / 2);
+        let (out_first, out_rest) = split(out, rest[0] as usize);
+        ((first, out_first), Some((rest, out_rest)))
+    })
+    .for_each(task);
 }
+
+/// Fewest items of a level in one parallel task.
+const MIN_TASK: usize = 512;
 
 /// Gradient buffers of one task.
 #[derive(Default)]
@@ -256,105 +292,159 @@ struct Scratch {
     high: Vec<f64>,
 }
 
-/// Pointers into an [`Adjoints`] shared by the tasks of one level, each of which writes
-/// entries no other task of the level touches.
-struct SharedAdjoints {
-    good: *mut f64,
-    low: *mut f64,
-    high: *mut f64,
-    spread: *mut f64,
-    revenue: *mut f64,
-    per_use: *mut f64,
-    per_use_low: *mut f64,
-    per_use_high: *mut f64,
+/// The per-good entries of an [`Adjoints`] from good `g0` on: what the tasks settling goods
+/// own.
+struct GoodEntries<'a> {
+    g0: usize,
+    good: &'a mut [f64],
+    low: &'a mut [f64],
+    high: &'a mut [f64],
+    spread: &'a mut [f64],
 }
 
-// SAFETY: the tasks of a level write disjoint entries (see `backprop_into`).
-unsafe impl Sync for SharedAdjoints {}
-
-impl SharedAdjoints {
-    fn of(out: &mut Adjoints) -> SharedAdjoints {
-        SharedAdjoints {
-            good: out.good.as_mut_ptr(),
-            low: out.low.as_mut_ptr(),
-            high: out.high.as_mut_ptr(),
-            spread: out.spread.as_mut_ptr(),
-            revenue: out.revenue.as_mut_ptr(),
-            per_use: out.per_use.as_mut_ptr(),
-            per_use_low: out.per_use_low.as_mut_ptr(),
-            per_use_high: out.per_use_high.as_mut_ptr(),
-        }
+impl GoodEntries<'_> {
+    /// The entries before good `g`, and those from `g` on.
+    fn split_at(self, g: usize) -> (Self, Self) {
+        let at = g - self.g0;
+        let (good, good_rest) = self.good.split_at_mut(at);
+        let (low, low_rest) = self.low.split_at_mut(at);
+        let (high, high_rest) = self.high.split_at_mut(at);
+        let (spread, spread_rest) = self.spread.split_at_mut(at);
+        (
+            GoodEntries {
+                g0: self.g0,
+                good,
+                low,
+                high,
+                spread,
+            },
+            GoodEntries {
+                g0: g,
+                good: good_rest,
+                low: low_rest,
+                high: high_rest,
+                spread: spread_rest,
+            },
+        )
     }
 }
 
-/// a_g = quantity-weighted mean of the per-use adjoints of good g, and their spread.
-///
-/// # Safety
-/// Only this call writes good g's entries, and nothing writes the per-use adjoints of g's
-/// uses meanwhile.
-unsafe fn settle_good(economy: &Economy, g: usize, x: &[f64], out: &SharedAdjoints, intervals: bool) {
+/// The per-firm and per-edge entries of an [`Adjoints`] from firm `f0` (and its first input
+/// edge `e0`) on: what the tasks differentiating firms own. The interval entries are empty
+/// when every firm is smooth.
+struct FirmEntries<'a> {
+    f0: usize,
+    e0: usize,
+    revenue: &'a mut [f64],
+    per_use: &'a mut [f64],
+    per_use_low: &'a mut [f64],
+    per_use_high: &'a mut [f64],
+}
+
+impl FirmEntries<'_> {
+    /// The entries before firm `f`, and those from `f` on (`input_start` as in the economy).
+    fn split_at(self, f: usize, input_start: &[u32]) -> (Self, Self) {
+        let e = input_start[f] as usize;
+        let (revenue, revenue_rest) = self.revenue.split_at_mut(f - self.f0);
+        let (per_use, per_use_rest) = self.per_use.split_at_mut(e - self.e0);
+        let (per_use_low, per_use_low_rest) = split_unless_empty(self.per_use_low, e - self.e0);
+        let (per_use_high, per_use_high_rest) = split_unless_empty(self.per_use_high, e - self.e0);
+        (
+            FirmEntries {
+                f0: self.f0,
+                e0: self.e0,
+                revenue,
+                per_use,
+                per_use_low,
+                per_use_high,
+            },
+            FirmEntries {
+                f0: f,
+                e0: e,
+                revenue: revenue_rest,
+                per_use: per_use_rest,
+                per_use_low: per_use_low_rest,
+                per_use_high: per_use_high_rest,
+            },
+        )
+    }
+}
+
+/// `v` split at `at`, or two empty slices when `v` is empty.
+fn split_unless_empty(v: &mut [f64], at: usize) -> (&mut [f64], &mut [f64]) {
+    if v.is_empty() {
+        (Default::default(), Default::default())
+    } else {
+        v.split_at_mut(at)
+    }
+}
+
+/// a_g = quantity-weighted mean of the per-use adjoints of good g (`per_use`: the point,
+/// low and high per-use adjoints of every edge), and their spread, into `out`.
+fn settle_good(
+    economy: &Economy,
+    g: usize,
+    x: &[f64],
+    per_use: (&[f64], &[f64], &[f64]),
+    intervals: bool,
+    out: &mut GoodEntries,
+) {
     let uses = economy.goods.uses(g);
-    // SAFETY (all reads and writes below): the caller's contract.
-    let set = |p: *mut f64, v: f64| unsafe { *p.add(g) = v };
+    let i = g - out.g0;
     if uses.is_empty() {
         // Nobody wants it: with free disposal its value is 0.
-        set(out.good, 0.0);
-        set(out.low, 0.0);
-        set(out.high, 0.0);
+        out.good[i] = 0.0;
+        out.low[i] = 0.0;
+        out.high[i] = 0.0;
         return;
     }
-    let u = |p: *mut f64, e: u32| unsafe { *p.add(e as usize) };
-    let mean = |p: *mut f64| {
+    let mean = |u: &[f64]| {
         let (mut num, mut den) = (0.0, 0.0);
         for &e in uses {
-            num += x[e as usize] * u(p, e);
+            num += x[e as usize] * u[e as usize];
             den += x[e as usize];
         }
         if den > 0.0 {
             num / den
         } else {
-            uses.iter().map(|&e| u(p, e)).sum::<f64>() / uses.len() as f64
+            uses.iter().map(|&e| u[e as usize]).sum::<f64>() / uses.len() as f64
         }
     };
-    let a = mean(out.per_use);
-    set(out.good, a);
+    let (u, u_low, u_high) = per_use;
+    let a = mean(u);
+    out.good[i] = a;
     if intervals {
-        set(out.low, mean(out.per_use_low));
-        set(out.high, mean(out.per_use_high));
+        out.low[i] = mean(u_low);
+        out.high[i] = mean(u_high);
     }
-    set(
-        out.spread,
-        uses.iter().map(|&e| (u(out.per_use, e) - a).abs()).fold(0.0, f64::max),
-    );
+    out.spread[i] = uses.iter().map(|&e| (u[e as usize] - a).abs()).fold(0.0, f64::max);
 }
 
-/// Firm f's adjoint revenue P^_f = sum_g w_fg a_g over its outputs, and the per-use adjoint
-/// u_fh = P^_f * productivity * dF_f/dx_fh of each of its inputs (the chain rule, one link).
-///
-/// # Safety
-/// Only this call writes firm f's revenue and input edges, and f's output goods are settled.
-unsafe fn firm_backward(
+/// Firm f's adjoint revenue P^_f = sum_g w_fg a_g over its outputs (`settled`: the point, low
+/// and high adjoints of every good, f's outputs settled), and the per-use adjoint
+/// u_fh = P^_f * productivity * dF_f/dx_fh of each of its inputs (the chain rule, one link),
+/// into `out`.
+fn firm_backward(
     economy: &Economy,
     f: usize,
     x: &[f64],
-    out: &SharedAdjoints,
+    settled: (&[f64], &[f64], &[f64]),
     intervals: bool,
     s: &mut Scratch,
+    out: &mut FirmEntries,
 ) {
     let firms = &economy.firms;
-    // SAFETY (all reads and writes below): the caller's contract.
-    let get = |p: *mut f64, i: usize| unsafe { *p.add(i) };
-    let set = |p: *mut f64, i: usize, v: f64| unsafe { *p.add(i) = v };
+    let (good, low, high) = settled;
     let (mut revenue, mut revenue_low, mut revenue_high) = (0.0, 0.0, 0.0);
     for k in firms.outputs(f) {
         let (g, w) = (firms.output_good[k] as usize, firms.output_weight[k]);
-        revenue += w * get(out.good, g);
+        revenue += w * good[g];
         if intervals {
-            revenue_low += w * get(out.low, g);
-            revenue_high += w * get(out.high, g);
+            revenue_low += w * low[g];
+            revenue_high += w * high[g];
         }
     }
-    set(out.revenue, f, revenue);
+    out.revenue[f - out.f0] = revenue;
     let inputs = firms.inputs(f);
     let (technology, plan, params) = (
         economy.technology(f),
@@ -364,8 +454,9 @@ unsafe fn firm_backward(
     reset(&mut s.grad, inputs.len(), 0.0);
     technology.gradient(plan, params, &mut s.grad);
     let a = firms.productivity[f];
-    for (i, e) in inputs.clone().enumerate() {
-        set(out.per_use, e, revenue * a * s.grad[i]);
+    let edges = inputs.start - out.e0..inputs.end - out.e0;
+    for (u, grad) in out.per_use[edges.clone()].iter_mut().zip(&s.grad) {
+        *u = revenue * a * grad;
     }
     if intervals {
         reset(&mut s.low, inputs.len(), 0.0);
@@ -376,9 +467,11 @@ unsafe fn firm_backward(
         } else {
             technology.supergradient_range(plan, params, &mut s.low, &mut s.high);
         }
-        for (i, e) in inputs.enumerate() {
-            set(out.per_use_low, e, revenue_low * a * s.low[i]);
-            set(out.per_use_high, e, revenue_high * a * s.high[i]);
+        for (u, low) in out.per_use_low[edges.clone()].iter_mut().zip(&s.low) {
+            *u = revenue_low * a * low;
+        }
+        for (u, high) in out.per_use_high[edges].iter_mut().zip(&s.high) {
+            *u = revenue_high * a * high;
         }
     }
 }
