@@ -16,11 +16,8 @@
 
 use crate::economy::Economy;
 use crate::sim::firm_phase::FirmPhase;
-use crate::sim::market;
-use crate::sim::market_phase::market_totals;
 
-/// Prices outside this range count as divergence.
-pub const PRICE_RANGE: (f64, f64) = (market::PRICE_FLOOR, 1e300);
+pub use crate::sim::market::PRICE_RANGE;
 
 /// A price below this fraction of the largest fixed price is zero to working precision.
 pub const FREE_PRICE: f64 = 1e-15;
@@ -148,10 +145,7 @@ impl Engine {
             tick: 0,
             economy,
         };
-        let (supply, demand) = (&mut engine.supply, &mut engine.demand);
-        for g in 0..n_goods {
-            (supply[g], demand[g]) = market_totals(&engine.economy, &engine.x, &engine.y, g);
-        }
+        engine.count_markets();
         engine
     }
 

@@ -24,6 +24,9 @@ pub fn next_price(rule: Rule, step: f64, price: f64, supply: f64, demand: f64) -
 /// decays towards 0 (a free good) and stops at this floor instead of leaving the range.
 pub const PRICE_FLOOR: f64 = 1e-300;
 
+/// Prices outside this range count as divergence.
+pub const PRICE_RANGE: (f64, f64) = (PRICE_FLOOR, 1e300);
+
 /// The next prices of many markets at once: for each good whose `traded` flag is set, the
 /// [`next_price`] of its market (a multiplicative price in excess supply resting at
 /// [`PRICE_FLOOR`] rather than going below it); other prices stay. A loop without branches

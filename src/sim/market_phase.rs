@@ -87,6 +87,15 @@ fn market_demand(economy: &Economy, x: &[f64], goods: std::ops::Range<usize>, de
     }
 }
 
+impl Engine {
+    /// Supply and demand of every good from the current plans (the engine's starting state).
+    pub(super) fn count_markets(&mut self) {
+        for g in 0..self.economy.goods.len() {
+            (self.supply[g], self.demand[g]) = market_totals(&self.economy, &self.x, &self.y, g);
+        }
+    }
+}
+
 /// Supply (endowment plus producers' outputs) and demand (users' plans) of good `g`, summed
 /// in CSR order.
 #[inline]

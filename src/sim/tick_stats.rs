@@ -2,7 +2,7 @@
 //! excess demand and price change over the markets that count, and the first market that
 //! left the finite range (docs/MODEL.md, "Stopping").
 
-use crate::sim::engine::PRICE_RANGE;
+use crate::sim::market::PRICE_RANGE;
 
 /// Statistics of one tick's market phase.
 #[derive(Debug, Clone, Copy, Default)]
