@@ -1,4 +1,4 @@
-//! `sweep.csv` and `sweep-journal.csv`: one row per run of a sweep (src/sweep.rs). The
+//! `sweep.csv` and `sweep-journal.csv`: one row per run of a sweep (src/sweep/). The
 //! columns between `replicate` and `seed` are the swept parameters, named by their `--set`
 //! paths; `wall_seconds` is last, in the journal always and in `sweep.csv` unless the sweep ran
 //! with `--no-timing`.

@@ -1,7 +1,7 @@
 //! What a parse error is, as data: where in the expression (byte offset and length), what is
 //! wrong and how to fix it, and where that is for a reader (line, column, the source line).
 //! Turning these into terminal text is the command line's job (src/cli/compile.rs); the
-//! scenario loader places them in the file instead (src/scenario/validate.rs).
+//! scenario loader places them in the file instead (src/scenario/validate/expr_place.rs).
 
 use std::fmt;
 
