@@ -2,7 +2,7 @@
 //! a wrong number of arguments, an unknown function, an unclosed parenthesis) and how to fix
 //! it, with the location of the token.
 
-use super::error::{clip, quote, ExprError, Position};
+use super::error::{clip, quote, ExprError};
 use super::functions::{function_list, lookup_function, nearest_function, Func};
 use super::lexer::{Tok, Token};
 use super::parser::{Parser, Pending};
@@ -103,7 +103,7 @@ impl Parser<'_> {
             (Some(p), Tok::End) if is_operator(p) => format!(
                 "the {} at {} has nothing on its right; complete the expression or remove it",
                 self.describe(&self.prev.unwrap_or(*tok)),
-                Position::of(self.src, self.prev.map_or(tok.start, |p| p.start))
+                (self.place)(self.prev.map_or(tok.start, |p| p.start))
             ),
             (Some(p), Tok::RParen | Tok::Comma) if is_operator(p) => format!(
                 "the {} has nothing on its right before the {found}; complete it or remove it",
@@ -157,9 +157,9 @@ impl Parser<'_> {
             } => format!(
                 "the call '{}(' at {}",
                 &self.src[name_start..name_end],
-                Position::of(self.src, name_start)
+                (self.place)(name_start)
             ),
-            Pending::Paren { at } => format!("the '(' at {}", Position::of(self.src, at)),
+            Pending::Paren { at } => format!("the '(' at {}", (self.place)(at)),
             _ => "an open '('".to_string(),
         };
         let help = if open == 1 {

@@ -98,7 +98,14 @@ impl fmt::Display for Expr {
 impl Expr {
     /// Parse and compile an expression.
     pub fn parse(src: &str) -> Result<Expr, ExprError> {
-        Parser::new(src).run()
+        Self::parse_placed(src, &|offset| Position::of(src, offset).to_string())
+    }
+
+    /// [`Expr::parse`], with `place` naming the byte offsets of `src` that an error mentions
+    /// besides its own ("the '(' at column 3"): the scenario loader names them by their line
+    /// and column in the file, where the expression is one string among others.
+    pub fn parse_placed(src: &str, place: &dyn Fn(usize) -> String) -> Result<Expr, ExprError> {
+        Parser::new(src, place).run()
     }
 
     /// Distinct variable names in order of first appearance. `x` slices passed to `eval` etc.

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::error::{quote, ExprError, Position};
+use super::error::{quote, ExprError};
 use super::functions::{lookup_function, Func};
 use super::lexer::{Lexer, Tok, Token};
 use super::tape::{max_picks_second, min_picks_second, Op};
@@ -68,6 +68,8 @@ pub(super) enum Pending {
 /// The state of one parse: the tape so far, the operand and operator stacks, the variables.
 pub(super) struct Parser<'a> {
     pub(super) src: &'a str,
+    /// Names a byte offset of `src` in messages ([`Expr::parse_placed`](super::Expr::parse_placed)).
+    pub(super) place: &'a dyn Fn(usize) -> String,
     lex: Lexer<'a>,
     tape: Vec<Op>,
     vals: Vec<Val>,
@@ -94,9 +96,10 @@ fn bin_value(op: BinOp, a: f64, b: f64) -> f64 {
 }
 
 impl<'a> Parser<'a> {
-    pub(super) fn new(src: &'a str) -> Self {
+    pub(super) fn new(src: &'a str, place: &'a dyn Fn(usize) -> String) -> Self {
         Parser {
             src,
+            place,
             lex: Lexer::new(src),
             tape: Vec::new(),
             vals: Vec::new(),
@@ -250,7 +253,7 @@ impl<'a> Parser<'a> {
                                         "this ',' is inside the plain parentheses opened at {}; \
                                          put a function name before that '(' (e.g. 'min(' or \
                                          'pow('), or write decimals with '.', e.g. 0.5",
-                                        Position::of(self.src, at)
+                                        (self.place)(at)
                                     ),
                                 ));
                             }

@@ -1,60 +1,10 @@
 //! Where a place inside a production expression is in the file: a TOML string's escapes,
 //! line-ending backslashes and multi-line forms make the parsed expression and the text in
-//! the file differ, so [`StringMap`] maps each byte back, and [`relocate`] rewrites an
-//! expression error's "column C" into the file's "line L, column C".
+//! the file differ, so [`StringMap`] maps each byte back: an expression error, and the other
+//! places it mentions ([`crate::production::Expr::parse_placed`]), are shown where they are in
+//! the file.
 
 use std::ops::Range;
-
-/// Expression messages count from the expression's start ("the '(' at column 2"); say where
-/// that is in the file instead ("the '(' at line 26, column 16").
-pub(super) fn relocate(msg: &str, expr: &str, at: &StringMap, source: &str) -> String {
-    let number = |s: &str| -> Option<(usize, usize)> {
-        let digits = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        s[..digits].parse().ok().map(|n| (n, digits))
-    };
-    let mut out = String::new();
-    let mut rest = msg;
-    while let Some(i) = rest.find("column ") {
-        // "line L, column C" (multi-line expressions) or "column C"
-        let (start, line) = match rest[..i].strip_suffix(", ").and_then(|b| {
-            let j = b.rfind("line ")?;
-            number(&b[j + 5..])
-                .filter(|&(_, d)| j + 5 + d == b.len())
-                .map(|(l, _)| (j, l))
-        }) {
-            Some((j, l)) => (j, l),
-            None => (i, 1),
-        };
-        let Some((col, digits)) = number(&rest[i + 7..]) else {
-            out.push_str(&rest[..i + 7]);
-            rest = &rest[i + 7..];
-            continue;
-        };
-        // byte offset of (line, col) in the expression
-        let line_start = if line == 1 {
-            Some(0)
-        } else {
-            expr.match_indices('\n').nth(line - 2).map(|(k, _)| k + 1)
-        };
-        let offset = line_start.map(|ls| {
-            expr[ls..]
-                .char_indices()
-                .nth(col.saturating_sub(1))
-                .map_or(expr.len(), |(k, _)| ls + k)
-        });
-        out.push_str(&rest[..start]);
-        match offset {
-            Some(o) => {
-                let (fl, fc) = crate::scenario::error::line_col(source, at.span(o, 1).start);
-                out.push_str(&format!("line {fl}, column {fc}"));
-            }
-            None => out.push_str(&rest[start..i + 7 + digits]),
-        }
-        rest = &rest[i + 7 + digits..];
-    }
-    out.push_str(rest);
-    out
-}
 
 /// Byte offsets in the file of the bytes of a TOML string value, so that a position inside
 /// the parsed string (an expression error) can be shown at its place in the file.
@@ -202,15 +152,19 @@ mod tests {
     }
 
     #[test]
-    fn expression_columns_become_file_positions() {
+    fn places_an_expression_error_mentions_are_file_positions() {
+        // the expression is "\t((x)": its first '(' (column 2 of the expression) is never closed
         let source = "a = 1\nproduction = \"\\t((x)\"\n";
         let start = source.find('"').unwrap();
         let raw = &source[start..source.len() - 1];
         let m = StringMap::new(raw, "\t((x)", start);
-        assert_eq!(
-            relocate("the '(' at column 3, and column 99", "\t((x)", &m, source),
-            "the '(' at line 2, column 18, and line 2, column 21"
-        );
-        assert_eq!(relocate("no place", "x", &m, source), "no place");
+        let place = |offset: usize| {
+            let (line, column) = crate::scenario::error::line_col(source, m.span(offset, 1).start);
+            format!("line {line}, column {column}")
+        };
+        let e = crate::production::Expr::parse_placed("\t((x)", &place).unwrap_err();
+        assert!(e.message.contains("the '(' at line 2, column 17"), "{}", e.message);
+        let plain = crate::production::Expr::parse("\t((x)").unwrap_err();
+        assert!(plain.message.contains("the '(' at column 2"), "{}", plain.message);
     }
 }

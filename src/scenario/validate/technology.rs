@@ -3,7 +3,7 @@
 //! parameters in range), checked into a [`Technology`] with its input goods and per-input
 //! parameters.
 
-use super::expr_place::{relocate, StringMap};
+use super::expr_place::StringMap;
 use super::names::NameIndex;
 use super::problems::{list, span_of, Check};
 use crate::economy::Names;
@@ -94,15 +94,18 @@ pub(super) fn technology(
             // Where each byte of the expression is in the file (escapes and line-ending
             // backslashes make the two differ).
             // (built only when there is something to report)
-            let at = || StringMap::new(source.get(span.clone()).unwrap_or(""), src, span.start);
-            match Expr::parse(src) {
+            let map = std::cell::OnceCell::new();
+            let at = || map.get_or_init(|| StringMap::new(source.get(span.clone()).unwrap_or(""), src, span.start));
+            // other places an error mentions ("the '(' at ..."), by their line and column in the file
+            let place = |offset: usize| {
+                let (line, column) = crate::scenario::error::line_col(source, at().span(offset, 1).start);
+                format!("line {line}, column {column}")
+            };
+            match Expr::parse_placed(src, &place) {
                 Err(e) => {
                     c.at(
                         at().span(e.offset, e.len.max(1)),
-                        format!(
-                            "in the production of firm '{fname}': {}",
-                            relocate(&e.message, src, &at(), source)
-                        ),
+                        format!("in the production of firm '{fname}': {}", e.message),
                         e.help.clone(),
                     );
                     None
