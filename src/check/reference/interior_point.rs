@@ -36,7 +36,7 @@ impl Problem<'_> {
         if ans.residual > ACCEPT_RESIDUAL {
             let (r, worst) = self.kkt_worst(&ans.x, &ans.p, &ans.ev);
             return Err(ReferenceError::NoConvergence(format!(
-                "the best point found violates the equilibrium conditions by {r:.2e} (relative), more than                  {ACCEPT_RESIDUAL:.0e}; worst: {worst}. This happens in nearly degenerate economies (a price that                  all but vanishes, a firm that all but shuts down)"
+                "the best point found violates the equilibrium conditions by {r:.2e} (relative), more than {ACCEPT_RESIDUAL:.0e}; worst: {worst}. This happens in nearly degenerate economies (a price that all but vanishes, a firm that all but shuts down)"
             )));
         }
         Ok(self.equilibrium(ans))
