@@ -10,6 +10,11 @@ pub const PATHS: &[&str] = &[
     "market.rule",
     "market.step",
     "market.initial_price",
+    "agents.rule",
+    "agents.rate",
+    "agents.form",
+    "agents.noise",
+    "agents.activation",
     "run.max_ticks",
     "run.tolerance",
     "run.patience",
@@ -24,6 +29,9 @@ pub const PATHS: &[&str] = &[
     "firms.NAME.form",
     "firms.NAME.noise",
     "firms.NAME.activation",
+    "firms.NAME.count",
+    "firms.NAME.productivity",
+    "firms.NAME.productivity_spread",
     "firms.NAME.production.scale",
     "firms.NAME.production.rho",
     "firms.NAME.production.returns",
@@ -280,4 +288,44 @@ fn set_production(p: &mut ProductionSpec, field: &[&str], v: Num) -> Result<(), 
         _ => return Err(format!("this production family has no parameter '{}'", field.join("."))),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TUPPERWARE: &str = include_str!("../../scenarios/tupperware.toml");
+
+    /// Every listed path outside productions and shocks (which depend on the family and on
+    /// the file having shocks) is one `apply` accepts.
+    #[test]
+    fn every_listed_path_applies() {
+        let file = crate::scenario::parse("tupperware.toml", TUPPERWARE).unwrap();
+        for path in PATHS
+            .iter()
+            .filter(|p| !p.contains("production") && !p.starts_with("shocks"))
+        {
+            let path = path
+                .replace("goods.NAME", "goods.natgas")
+                .replace("firms.NAME", "firms.A");
+            let value = match path.rsplit('.').next().unwrap() {
+                "rule" if path.starts_with("market") => "additive",
+                "rule" => "gradient",
+                "form" => "relative",
+                "count" | "max_ticks" | "patience" | "seed" | "every" => "2",
+                _ => "0.5",
+            };
+            let mut f = file.clone();
+            apply(&mut f, &format!("{path}={value}")).unwrap_or_else(|e| panic!("{path}: {e}"));
+        }
+    }
+
+    #[test]
+    fn a_misspelt_path_gets_the_nearest_listed_one() {
+        let mut file = crate::scenario::parse("tupperware.toml", TUPPERWARE).unwrap();
+        let e = apply(&mut file, "agents.ratee=0.2").unwrap_err();
+        assert!(e.contains("did you mean 'agents.rate'?"), "{e}");
+        let e = apply(&mut file, "firms.A.rat=0.2").unwrap_err();
+        assert!(e.contains("did you mean 'firms.NAME.rate'?"), "{e}");
+    }
 }
