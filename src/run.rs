@@ -7,6 +7,7 @@
 use crate::check::diagnostics::{price_floor, rel_error, Diagnostics, GoodSample, TickSample};
 use crate::check::propagation::{Arrival, Tracker};
 use crate::check::reference;
+use crate::check::stall::{Stall, StallWatch};
 use crate::economy::{Economy, Names};
 use crate::sim::engine::{Engine, Outcome};
 use serde::Serialize;
@@ -236,6 +237,9 @@ pub struct Report {
     pub require: Require,
     pub scenario: String,
     pub seed: u64,
+    /// Why a run that ended at `max_ticks` did not converge ([`crate::check::stall`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stall: Option<Stall>,
     pub ticks: u64,
     /// Always there after [`execute`]; left out of `summary.json` when `None` (`--no-timing`:
     /// the file is then bit-identical across runs).
@@ -267,10 +271,13 @@ pub fn execute(
     let mut outcome = Outcome::MaxTicks;
     // how shocks travel up the chain, from every tick's prices
     let mut wave = Tracker::default();
+    // the last ticks' excess, to say why if the run runs out of ticks
+    let mut stall_watch = StallWatch::default();
     while engine.tick < run.max_ticks {
         let step = engine.step();
         let tick = step.tick;
         wave.observe(tick, &engine.prices);
+        stall_watch.observe(step.max_rel_excess);
         let within = step.max_rel_excess <= run.tolerance && step.max_rel_change <= run.tolerance;
         calm = if within { calm + 1 } else { 0 };
         let diverged = step.diverged.clone();
@@ -318,6 +325,14 @@ pub fn execute(
     // edge), and the engine's per-edge state is freed once they are computed: the report of
     // every good is built without them.
     let (reference, reference_note, adj) = diagnostics.finish(&engine.economy, &engine.x);
+    let stall = matches!(outcome, Outcome::MaxTicks).then(|| {
+        let noisy = engine
+            .economy
+            .agents
+            .iter()
+            .any(|a| a.noise > 0.0 || a.activation < 1.0);
+        stall_watch.diagnose(noisy, run.tolerance)
+    });
     let (mut final_economy, prices, traded, ticks) = final_engine(engine);
     let economy = &final_economy;
     let diverged = matches!(outcome, Outcome::Diverged { .. });
@@ -483,6 +498,7 @@ pub fn execute(
     Ok(Report {
         scenario,
         seed: run.seed,
+        stall,
         version: env!("CARGO_PKG_VERSION"),
         outcome: outcome.label(),
         outcome_detail,

@@ -69,6 +69,10 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
             }
         }
     }
+    let optimistic = economy
+        .agents
+        .iter()
+        .any(|a| a.rule == crate::economy::agent_settings::Rule::Optimistic);
     let result = pool.install(|| match writer.as_mut() {
         Some(w) => run::execute(economy, w, &mut progress, stop),
         None => run::execute(economy, &mut Discard, &mut progress, stop),
@@ -151,7 +155,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         eprintln!("error: cannot draw the convergence chart: {e}");
         eprintln!("  = note: the other files are written");
     }
-    outcome_help(&report);
+    outcome_help(&report, optimistic);
     if report.outcome == "interrupted" {
         eprintln!(
             "interrupted: stopped after {} ticks; the files hold the run so far",
@@ -165,23 +169,46 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
     }
 }
 
-/// What to try after a run that diverged or ran out of ticks (on standard error).
-fn outcome_help(r: &Report) {
-    let help = match r.outcome {
-        "diverged" if r.outcome_detail.contains(crate::sim::engine::DOMAIN_FAULT) => {
-            "write the production function to be finite for every input > 0 (e.g. ln(1 + x) instead of ln(x - 1)); \
+/// What to try after a run that diverged or ran out of ticks (on standard error). For a run
+/// out of ticks the advice follows what its last ticks did ([`crate::check::stall`]).
+fn outcome_help(r: &Report, optimistic: bool) {
+    use crate::check::stall::StallKind;
+    let help =
+        match r.outcome {
+            "diverged" if r.outcome_detail.contains(crate::sim::engine::DOMAIN_FAULT) => {
+                "write the production function to be finite for every input > 0 (e.g. ln(1 + x) instead of ln(x - 1)); \
              the plans firms choose are not limited to the values the scenario starts from"
-        }
-        "diverged" => {
-            "prices or plans ran away: a smaller market.step or agents.rate usually keeps them in range \
+                    .to_string()
+            }
+            "diverged" => "prices or plans ran away: a smaller market.step or agents.rate usually keeps them in range \
              (README.md, Stable settings), e.g. --set market.step=0.1"
-        }
-        "max_ticks" => {
-            "give the run more ticks (--set run.max_ticks=N), loosen run.tolerance, or try a larger market.step \
-             or agents.rate (README.md, Stable settings)"
-        }
-        _ => return,
-    };
+                .to_string(),
+            "max_ticks" => match r.stall.map(|s| (s.kind, s.more_ticks)) {
+                Some((StallKind::StillConverging, more)) => format!(
+                    "the excess demand was still falling{}: give the run more ticks (--set run.max_ticks=N) or take \
+                 larger steps (a larger market.step or agents.rate; README.md, Stable settings)",
+                    more.map_or(String::new(), |m| format!(
+                        " (at the pace of its last ticks it needs about {} more)",
+                        thousands(m as usize)
+                    ))
+                ),
+                Some((StallKind::NotConverging, _)) => {
+                    format!(
+                "the excess demand stopped falling: the steps are too large and the prices cycle; take smaller \
+                 steps (a smaller market.step or agents.rate{}; README.md, Stable settings)",
+                if optimistic { ", and agents.rate <= 0.2 for the optimistic rule" } else { "" }
+            )
+                }
+                Some((StallKind::Noisy, _)) => "noisy or intermittent firms (agents.noise, agents.activation) keep \
+                 prices moving, so they never meet run.tolerance; loosen run.tolerance to the size of the noise, \
+                 or judge the final prices by run.check_tolerance"
+                    .to_string(),
+                None => "give the run more ticks (--set run.max_ticks=N), loosen run.tolerance, or change market.step \
+                 or agents.rate (README.md, Stable settings)"
+                    .to_string(),
+            },
+            _ => return,
+        };
     eprintln!("help: {help}");
 }
 

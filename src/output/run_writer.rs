@@ -246,6 +246,10 @@ mod tests {
             require: crate::run::Require::Adjoint,
             scenario: "every_field".into(),
             seed: u64::MAX,
+            stall: Some(crate::check::stall::Stall {
+                kind: crate::check::stall::StallKind::StillConverging,
+                more_ticks: Some(1234),
+            }),
             ticks: 225,
             timings: Some(Timings {
                 reference_seconds: 0.25,

@@ -506,3 +506,48 @@ fn diverged_and_shocked_runs_get_charts_of_the_asked_size() {
         assert_eq!(pngs[0], pngs[1], "{name}: two runs drew different charts");
     }
 }
+
+/// A run out of ticks is told which way to change its steps, from what its last ticks did
+/// (`stall` in summary.json): the optimistic rule at rate 0.5 cycles (smaller steps), a tiny
+/// market step is still converging (more ticks or larger steps, with an estimate), noisy firms
+/// never meet the tolerance.
+#[test]
+fn advice_after_max_ticks_follows_what_the_run_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str, &str); 3] = [
+        (
+            &["agents.rule=optimistic", "agents.rate=0.5"],
+            "not_converging",
+            "agents.rate <= 0.2 for the optimistic rule",
+        ),
+        (&["market.step=0.0005"], "still_converging", "more ticks"),
+        (&["agents.noise=0.02"], "noisy", "loosen run.tolerance"),
+    ];
+    for (i, (sets, kind, advice)) in cases.iter().enumerate() {
+        let out = dir.path().join(i.to_string());
+        let mut cmd = pricegrad();
+        cmd.args([
+            "run",
+            "scenarios/tupperware.toml",
+            "--quiet",
+            "--set",
+            "run.max_ticks=3000",
+            "--out",
+        ])
+        .arg(&out);
+        for s in *sets {
+            cmd.args(["--set", s]);
+        }
+        let o = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.contains(advice), "{sets:?}: {stderr}");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["stall"]["kind"], *kind, "{sets:?}");
+        assert_eq!(
+            summary["stall"]["more_ticks"].is_u64(),
+            *kind == "still_converging",
+            "{sets:?}"
+        );
+    }
+}
