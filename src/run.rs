@@ -140,6 +140,22 @@ impl Serialize for GoodChecks {
     }
 }
 
+/// What produced a run, so that its `summary.json` is a record of it. Fields in alphabetical
+/// order, as in `summary.json`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Provenance {
+    /// The full command line. Left out with the timings under `--no-timing`: it names the
+    /// output directory and the thread count, which change no result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// The scenario file as given (`<built-in>` for the built-in scenario).
+    pub scenario_file: String,
+    /// SHA-256 of the scenario file's bytes (what `sha256sum` prints).
+    pub scenario_sha256: String,
+    /// The `--set` overrides, in the order given (the seed is `seed`).
+    pub sets: Vec<String>,
+}
+
 /// Wall-clock times (the only part of a run that is not deterministic). Fields in
 /// alphabetical order, as in `summary.json`.
 #[derive(Debug, Clone, Serialize)]
@@ -231,6 +247,10 @@ pub struct Report {
     /// Detail of the outcome (tick and cause of divergence, ...).
     pub outcome_detail: String,
     pub pass: bool,
+    /// What produced the run: the scenario file, its hash and the `--set` overrides (set by
+    /// the command line; a library caller may leave it out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
     /// Why the reference checks are missing, if they are.
     pub reference_note: Option<String>,
     /// The checks that must have run for the run to pass.
@@ -499,6 +519,7 @@ pub fn execute(
         scenario,
         seed: run.seed,
         stall,
+        provenance: None,
         version: env!("CARGO_PKG_VERSION"),
         outcome: outcome.label(),
         outcome_detail,

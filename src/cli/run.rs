@@ -5,7 +5,7 @@ use super::{report_input_error, RunArgs, EXIT_BAD_INPUT, EXIT_FAIL, EXIT_PASS};
 use crate::output::run_writer::RunWriter;
 use crate::output::{atomic, directory};
 use crate::plot;
-use crate::run::{self, CheckRun, Discard, GoodCheck, Report};
+use crate::run::{self, CheckRun, Discard, GoodCheck, Provenance, Report};
 use crate::scenario;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
@@ -113,6 +113,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         // --no-timing: summary.json without the wall-clock times (bit-identical across runs);
         // the table on stdout still shows the time
         let timings = report.timings.clone();
+        report.provenance = Some(provenance(args, !args.no_timing));
         if args.no_timing {
             report.timings = None;
         }
@@ -166,6 +167,28 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         EXIT_PASS
     } else {
         EXIT_FAIL
+    }
+}
+
+/// What produced this run: the scenario file as given and its SHA-256, the `--set`
+/// overrides, and (with `command`) the command line.
+fn provenance(args: &RunArgs, command: bool) -> Provenance {
+    let (scenario_file, scenario_sha256) = match &args.file {
+        Some(p) => (
+            p.display().to_string(),
+            // the file was read a moment ago; should it have gone, say so in the hash's place
+            scenario::sha256_file(p).unwrap_or_else(|e| format!("unreadable: {e}")),
+        ),
+        None => (
+            scenario::TUPPERWARE_LABEL.to_string(),
+            scenario::sha256_hex(scenario::TUPPERWARE.as_bytes()),
+        ),
+    };
+    Provenance {
+        command: command.then(|| std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect()),
+        scenario_file,
+        scenario_sha256,
+        sets: args.sets.clone(),
     }
 }
 

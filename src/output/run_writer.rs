@@ -246,6 +246,12 @@ mod tests {
             require: crate::run::Require::Adjoint,
             scenario: "every_field".into(),
             seed: u64::MAX,
+            provenance: Some(crate::run::Provenance {
+                command: Some(vec!["pricegrad".into(), "run".into(), "a \"quoted\" arg".into()]),
+                scenario_file: "scenarios/x.toml".into(),
+                scenario_sha256: "00ff".into(),
+                sets: vec!["goods.natgas.endowment=5".into()],
+            }),
             stall: Some(crate::check::stall::Stall {
                 kind: crate::check::stall::StallKind::StillConverging,
                 more_ticks: Some(1234),

@@ -20,7 +20,7 @@ pub mod validate;
 
 pub use error::{InputError, Location, Problem};
 pub use format::{Origin, ScenarioFile};
-pub use source::{read, read_source, Source, MAX_FILE_BYTES};
+pub use source::{read, read_source, sha256_file, sha256_hex, Source, MAX_FILE_BYTES};
 pub use validate::{valid_scenario_name, validate};
 
 use crate::economy::Economy;

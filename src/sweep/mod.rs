@@ -31,7 +31,6 @@
 mod error;
 mod execute;
 mod grid;
-mod hash;
 mod journal;
 mod manifest;
 mod merge;
@@ -45,7 +44,6 @@ pub use crate::output::rows::{Outcome, SweepRow as Row};
 pub use error::{Error, Kind};
 pub use execute::{run_point, Progress};
 pub use grid::{Grid, Param};
-pub use hash::sha256_hex;
 pub use manifest::{Manifest, MANIFEST_FORMAT};
 pub use merge::{find_shards, merge, MergeSummary};
 pub use prepare::{prepare, Plan, Request, MAX_RUNS};

@@ -2,8 +2,9 @@
 //! `[sweep]` table) and validate every value and every point before anything runs. Nothing
 //! is written.
 
-use super::{derive_seed, sha256_hex, Error, Grid, Manifest, Param, Shard, MANIFEST_FORMAT, SEED_RULE};
+use super::{derive_seed, Error, Grid, Manifest, Param, Shard, MANIFEST_FORMAT, SEED_RULE};
 use crate::economy::Economy;
+use crate::scenario::sha256_hex;
 use crate::scenario::sweep_spec::{parse_spec, split_param};
 use crate::scenario::{self, InputError, Problem, ScenarioFile};
 use rayon::prelude::*;

@@ -551,3 +551,37 @@ fn advice_after_max_ticks_follows_what_the_run_did() {
         );
     }
 }
+
+/// summary.json records what produced the run: the scenario file as given, its SHA-256, the
+/// --set overrides in order, and the command line (left out under --no-timing, with the
+/// times, so that the file stays identical across runs).
+#[test]
+fn summary_records_the_scenario_its_hash_and_the_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets = ["goods.natgas.endowment=5", "market.step=0.5"];
+    for no_timing in [false, true] {
+        let out = dir.path().join(no_timing.to_string());
+        let mut cmd = pricegrad();
+        cmd.args(["run", "scenarios/tupperware.toml", "--quiet", "--out"])
+            .arg(&out);
+        for s in sets {
+            cmd.args(["--set", s]);
+        }
+        if no_timing {
+            cmd.arg("--no-timing");
+        }
+        cmd.assert().success();
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        let p = &summary["provenance"];
+        assert_eq!(p["scenario_file"], "scenarios/tupperware.toml");
+        let bytes = std::fs::read("scenarios/tupperware.toml").unwrap();
+        assert_eq!(p["scenario_sha256"], pricegrad::scenario::sha256_hex(&bytes).as_str());
+        assert_eq!(p["sets"], serde_json::json!(sets));
+        let command = p["command"].as_array();
+        assert_eq!(command.is_none(), no_timing, "{p}");
+        if let Some(c) = command {
+            assert!(c.iter().any(|a| a == "goods.natgas.endowment=5"), "{p}");
+        }
+    }
+}

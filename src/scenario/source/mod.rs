@@ -3,7 +3,10 @@
 //! mapped (`source/mapping.rs`), so that the loader can give back the pages it has parsed.
 
 #[cfg(unix)]
+mod hash;
 mod mapping;
+
+pub use hash::{sha256_file, sha256_hex};
 
 use super::error::{InputError, Problem};
 
