@@ -24,7 +24,7 @@ fn main() {
     };
     // `Discard` keeps nothing of the trajectory; `pricegrad run` passes a writer of its files.
     let report =
-        run::execute(economy, &mut Discard, &mut |_tick| {}, &AtomicBool::new(false)).expect("Discard does no I/O");
+        run::execute(economy, &mut Discard, &mut |_progress| {}, &AtomicBool::new(false)).expect("Discard does no I/O");
     println!("{}: {} after {} ticks", report.scenario, report.outcome, report.ticks);
     println!("{:<14} {:>12} {:>12} {:>12}", "good", "price", "backprop", "reference");
     for check in report.goods.checks.iter().filter(|c| !c.fixed_price) {

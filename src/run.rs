@@ -140,6 +140,14 @@ impl Serialize for GoodChecks {
     }
 }
 
+/// Where a run is, for a progress display: the tick and that tick's worst relative excess
+/// demand (`run.tolerance` is the target).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub tick: u64,
+    pub max_rel_excess: f64,
+}
+
 /// What produced a run, so that its `summary.json` is a record of it. Fields in alphabetical
 /// order, as in `summary.json`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -275,7 +283,7 @@ pub struct Report {
 pub fn execute(
     economy: Economy,
     sink: &mut dyn Sink,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(Progress),
     stop: &AtomicBool,
 ) -> std::io::Result<Report> {
     let start = Instant::now();
@@ -327,7 +335,10 @@ pub fn execute(
             break;
         }
         if tick.is_multiple_of(256) {
-            progress(tick);
+            progress(Progress {
+                tick,
+                max_rel_excess: step.max_rel_excess,
+            });
         }
         if stop.load(Ordering::Relaxed) {
             outcome = Outcome::Interrupted { tick };

@@ -7,7 +7,7 @@ use crate::output::{atomic, directory};
 use crate::plot;
 use crate::run::{self, CheckRun, Discard, GoodCheck, Provenance, Report};
 use crate::scenario;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -40,17 +40,23 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
     let started = Instant::now();
     let bar = ProgressBar::with_draw_target(Some(max_ticks), ProgressDrawTarget::hidden());
     bar.set_style(
-        ProgressStyle::with_template("{spinner} tick {pos}/{len} [{elapsed_precise}] {per_sec} {msg}")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "{spinner} tick {human_pos}/{human_len} [{elapsed_precise}] {rate} ETA {eta} {msg}",
+        )
+        .expect("valid template")
+        .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{} ticks/s", thousands(s.per_sec() as usize));
+        }),
     );
     let mut shown = false;
     let quiet = args.quiet;
-    let mut progress = |tick: u64| {
+    let mut progress = |p: run::Progress| {
         if !quiet && !shown && started.elapsed() > Duration::from_secs(1) {
             bar.set_draw_target(ProgressDrawTarget::stderr());
             shown = true;
         }
-        bar.set_position(tick);
+        bar.set_position(p.tick);
+        bar.set_message(format!("worst excess demand {:.1e}", p.max_rel_excess));
     };
 
     // the output directory is made ready (created, checked, marked) before anything runs
@@ -455,7 +461,7 @@ fn mismatch(r: &Report, c: &CheckRun) -> String {
 }
 
 /// 5000 as "5,000".
-fn thousands(n: usize) -> String {
+pub(crate) fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {

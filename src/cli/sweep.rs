@@ -5,7 +5,7 @@ use super::{EXIT_BAD_INPUT, EXIT_FAIL, EXIT_PASS};
 use crate::plot::ChartSize;
 use crate::sweep::{self, Error, Kind, Options, Progress, Request, Row, Shard};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -142,10 +142,12 @@ pub struct MergeArgs {
     pub chart_size: ChartSize,
 }
 
-/// The progress bar: done/total, rate, ETA, and how many runs diverged.
+/// The progress bar: done/total, rate, ETA, and how many runs failed (diverged, or ran out of
+/// ticks without converging).
 struct Bar {
     bar: ProgressBar,
     diverged: AtomicU64,
+    max_ticks: AtomicU64,
 }
 
 impl Bar {
@@ -158,31 +160,45 @@ impl Bar {
         let bar = ProgressBar::with_draw_target(Some(0), target);
         bar.set_style(
             ProgressStyle::with_template(
-                "{bar:30.cyan/blue} {pos}/{len} runs [{elapsed_precise}] {per_sec} ETA {eta} {msg}",
+                "{bar:30.cyan/blue} {human_pos}/{human_len} runs [{elapsed_precise}] {rate} ETA {eta} {msg}",
             )
             .expect("valid template")
+            .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{} runs/s", super::run::thousands(s.per_sec() as usize));
+            })
             .progress_chars("=> "),
         );
         Bar {
             bar,
             diverged: AtomicU64::new(0),
+            max_ticks: AtomicU64::new(0),
         }
+    }
+
+    fn count(&self, row: &Row) {
+        match row.outcome {
+            crate::sweep::Outcome::Diverged => self.diverged.fetch_add(1, Ordering::Relaxed),
+            crate::sweep::Outcome::MaxTicks => self.max_ticks.fetch_add(1, Ordering::Relaxed),
+            crate::sweep::Outcome::Converged => return,
+        };
+        self.bar.set_message(format!(
+            "failed: {} diverged, {} out of ticks",
+            self.diverged.load(Ordering::Relaxed),
+            self.max_ticks.load(Ordering::Relaxed)
+        ));
     }
 }
 
 impl Progress for Bar {
-    fn start(&self, total: u64, done: u64, diverged: u64) {
+    fn start(&self, total: u64, done: &[Row]) {
         self.bar.set_length(total);
-        self.bar.set_position(done);
+        self.bar.set_position(done.len() as u64);
         self.bar.reset_eta();
-        self.diverged.store(diverged, Ordering::Relaxed);
-        self.bar.set_message(format!("{diverged} diverged"));
+        self.bar.set_message("failed: 0 diverged, 0 out of ticks");
+        done.iter().for_each(|r| self.count(r));
     }
     fn done(&self, row: &Row) {
-        if row.outcome == crate::sweep::Outcome::Diverged {
-            let d = self.diverged.fetch_add(1, Ordering::Relaxed) + 1;
-            self.bar.set_message(format!("{d} diverged"));
-        }
+        self.count(row);
         self.bar.inc(1);
     }
 }

@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Progress callbacks: `start(total, already_done)`, then `done(row)` per finished run
+/// Progress callbacks: `start(total, rows already done)`, then `done(row)` per finished run
 /// (from worker threads).
 pub trait Progress: Sync {
-    fn start(&self, total: u64, done: u64, diverged: u64);
+    fn start(&self, total: u64, done: &[Row]);
     fn done(&self, row: &Row);
 }
 

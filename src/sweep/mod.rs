@@ -169,11 +169,7 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
     let finished: HashSet<(u64, u64)> = done.iter().map(|r| (r.point, r.replicate)).collect();
     let pending: Vec<(u64, u64)> = all.iter().copied().filter(|k| !finished.contains(k)).collect();
     let resumed = done.len() as u64;
-    progress.start(
-        all.len() as u64,
-        resumed,
-        done.iter().filter(|r| r.outcome == Outcome::Diverged).count() as u64,
-    );
+    progress.start(all.len() as u64, &done);
 
     let new_rows = execute::run_pending(plan, &pending, &mut journal, progress, stop)?;
     let mut rows = done;
