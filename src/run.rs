@@ -291,7 +291,7 @@ pub fn execute(
     let mut diagnostics = Diagnostics::new(&economy);
     let mut reference_seconds = t_ref.elapsed().as_secs_f64();
     let run = economy.run.clone();
-    let every = economy.log.every.max(1);
+    let log = economy.log.clone();
     let log_goods = economy.log.goods.clone();
     let mut engine = Engine::new(economy);
     let mut rows: Vec<GoodSample> = Vec::with_capacity(log_goods.len());
@@ -312,7 +312,7 @@ pub fn execute(
         let done =
             diverged.is_some() || (calm >= run.patience && !engine.shocks_pending()) || tick + 1 >= run.max_ticks;
         // rows record the tick's shocks; they apply after measuring
-        if diverged.is_none() && (tick.is_multiple_of(every) || done || !step.shocks.is_empty()) {
+        if diverged.is_none() && (log.logs(tick, run.max_ticks) || done || !step.shocks.is_empty()) {
             rows.clear();
             let metrics = diagnostics.measure(&engine, &step, &log_goods, &mut rows);
             sink.record(&engine.economy, &metrics, &rows)?;

@@ -248,6 +248,11 @@ pub struct RunSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogSettings {
     pub every: u64,
+    /// `every` is a default: runs of more than [`LogSettings::THIN_AFTER`] logged ticks log
+    /// more sparsely after that ([`LogSettings::logs`]). False when the scenario, `--set` or
+    /// `--log-every` gave `log.every`: then every `every`-th tick is logged, however long the
+    /// run.
+    pub thin: bool,
     /// Endogenous goods to log (all when the scenario lists none; sampled when very many).
     pub goods: Vec<usize>,
 }
@@ -261,6 +266,28 @@ impl LogSettings {
     pub const LARGE_EVERY: u64 = 100;
     /// At most this many goods go to `trajectory.csv` by default.
     pub const MAX_DEFAULT_GOODS: usize = 1000;
+
+    /// Logged ticks at the default cadence before a long run is thinned.
+    pub const THIN_AFTER: u64 = 10_000;
+    /// A thinned run logs about this many ticks in all (and the ticks of shocks and its end).
+    pub const MAX_LOGGED: u64 = 20_000;
+
+    /// Whether a run of at most `max_ticks` ticks logs tick `tick` (shocks and the last tick
+    /// are logged besides). Every `every`-th tick; with a default cadence (`thin`) and a run
+    /// long enough to log more than [`Self::MAX_LOGGED`] ticks, the first
+    /// [`Self::THIN_AFTER`] of them, then every `k * every`-th tick with the smallest `k` that
+    /// keeps the total within [`Self::MAX_LOGGED`], so the files stay bounded for any
+    /// `run.max_ticks`.
+    pub fn logs(&self, tick: u64, max_ticks: u64) -> bool {
+        let every = self.every.max(1);
+        let full = Self::THIN_AFTER * every;
+        if !self.thin || tick < full {
+            return tick.is_multiple_of(every);
+        }
+        let rest = max_ticks.saturating_sub(full).div_ceil(every);
+        let k = rest.div_ceil(Self::MAX_LOGGED - Self::THIN_AFTER).max(1);
+        tick.is_multiple_of(k * every)
+    }
 
     /// The default `log.every` of an economy with `edges` input edges.
     pub fn default_every(edges: usize) -> u64 {
@@ -408,5 +435,42 @@ mod tests {
         );
         assert_eq!(n.bytes(), 6 + 10 + 6 + 1);
         assert!(Names::new().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::LogSettings;
+
+    fn logged(log: &LogSettings, max_ticks: u64) -> u64 {
+        (0..max_ticks).filter(|&t| log.logs(t, max_ticks)).count() as u64
+    }
+
+    #[test]
+    fn default_cadence_is_thinned_to_a_bounded_count_explicit_is_not() {
+        for every in [1, 100] {
+            let thin = LogSettings {
+                every,
+                thin: true,
+                goods: vec![],
+            };
+            // runs that log at most MAX_LOGGED ticks log every every-th tick
+            let short = LogSettings::MAX_LOGGED * every;
+            assert!((0..short).all(|t| thin.logs(t, short) == t.is_multiple_of(every)));
+            // longer runs: the first THIN_AFTER logged ticks, then sparser, never over the bound
+            for max_ticks in [short + 1, 3 * short, 1_000_000 * every, 50_000_000] {
+                let n = logged(&thin, max_ticks);
+                assert!(
+                    n <= LogSettings::MAX_LOGGED + 1,
+                    "every {every}, {max_ticks} ticks: {n}"
+                );
+                assert!(n >= LogSettings::THIN_AFTER, "every {every}, {max_ticks} ticks: {n}");
+                assert!(
+                    (0..LogSettings::THIN_AFTER * every).all(|t| thin.logs(t, max_ticks) == t.is_multiple_of(every))
+                );
+            }
+            let explicit = LogSettings { thin: false, ..thin };
+            assert_eq!(logged(&explicit, 3 * short), 3 * LogSettings::MAX_LOGGED);
+        }
     }
 }

@@ -77,6 +77,7 @@ impl Plan {
             .map_err(|p| InputError::new(&self.label, &self.text, p))?;
         if let Some(k) = self.log_every {
             economy.log.every = k;
+            economy.log.thin = false;
         }
         // a sweep keeps no per-good rows
         economy.log.goods.clear();

@@ -430,7 +430,8 @@ fn sigint_stops_at_the_end_of_a_tick_and_keeps_the_run_so_far() {
             "--set",
             "agents.noise=0.01",
         ])
-        .args(["--set", "run.max_ticks=1000000000", "--out"])
+        // every tick logged (a default cadence would thin a run this long)
+        .args(["--set", "run.max_ticks=1000000000", "--set", "log.every=1", "--out"])
         .arg(&out)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -584,4 +585,29 @@ fn summary_records_the_scenario_its_hash_and_the_overrides() {
             assert!(c.iter().any(|a| a == "goods.natgas.endowment=5"), "{p}");
         }
     }
+}
+
+/// A long run's files stay bounded by default: after 10,000 logged ticks the default cadence
+/// thins, so a 60,000-tick run logs about 20,000 ticks; an explicit log.every keeps them all.
+#[test]
+fn a_long_run_logs_a_bounded_number_of_ticks_unless_log_every_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = |extra: &[&str]| {
+        let out = dir.path().join(extra.len().to_string());
+        pricegrad()
+            .args(["run", "scenarios/tupperware.toml", "--quiet", "--no-timing", "--out"])
+            .arg(&out)
+            .args(["--set", "market.rule=additive", "--set", "run.max_ticks=60000"])
+            .args(extra)
+            .assert()
+            .code(1); // the additive market at step 0.5 cycles: out of ticks
+        std::fs::read_to_string(out.join("metrics.csv"))
+            .unwrap()
+            .lines()
+            .count()
+            - 1
+    };
+    let thinned = rows(&[]);
+    assert!((10_000..=20_001).contains(&thinned), "{thinned} rows");
+    assert_eq!(rows(&["--set", "log.every=1"]), 60_000);
 }

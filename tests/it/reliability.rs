@@ -650,7 +650,8 @@ fn sigterm_stops_a_run_at_the_end_of_a_tick_and_keeps_the_run_so_far() {
             "--set",
             "agents.noise=0.01",
         ])
-        .args(["--set", "run.max_ticks=1000000000", "--out"])
+        // every tick logged (a default cadence would thin a run this long)
+        .args(["--set", "run.max_ticks=1000000000", "--set", "log.every=1", "--out"])
         .arg(&out)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -197,6 +197,8 @@ pub(crate) fn finish(
     if log_goods.is_empty() {
         log_goods = LogSettings::default_goods(&goods.endogenous().collect::<Vec<_>>());
     }
+    // a default cadence thins long runs; a `log.every` from the file is kept for every tick
+    let thin = every.is_none();
     let every = every.unwrap_or_else(|| LogSettings::default_every(firms.edges()));
     Ok(Economy {
         name,
@@ -211,6 +213,7 @@ pub(crate) fn finish(
         run,
         log: LogSettings {
             every,
+            thin,
             goods: log_goods,
         },
         shocks,
