@@ -65,6 +65,9 @@ pub struct GoodCheck {
     /// adjoint check then asks that the price lie in it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adjoint_interval: Option<[f64; 2]>,
+    /// Total use of the good by firms at the end (buyers of a fixed-price good outside the
+    /// economy are not counted).
+    pub demand: f64,
     /// dV/ds by central finite differences of the reference value.
     pub envelope: Option<f64>,
     pub error_adjoint: Option<f64>,
@@ -79,6 +82,8 @@ pub struct GoodCheck {
     pub price: f64,
     pub reference: Option<f64>,
     pub spread: f64,
+    /// Total supply of the good at the end: its endowment plus what firms make of it.
+    pub supply: f64,
 }
 
 /// The final checks of every good, in file order, with the goods' names (taken over from the
@@ -117,12 +122,13 @@ impl Serialize for GoodChecks {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 use serde::ser::SerializeStruct;
                 let Named(name, c) = *self;
-                let mut st = s.serialize_struct("GoodCheck", 12)?;
+                let mut st = s.serialize_struct("GoodCheck", 14)?;
                 st.serialize_field("adjoint", &c.adjoint)?;
                 match &c.adjoint_interval {
                     Some(i) => st.serialize_field("adjoint_interval", i)?,
                     None => st.skip_field("adjoint_interval")?,
                 }
+                st.serialize_field("demand", &c.demand)?;
                 st.serialize_field("envelope", &c.envelope)?;
                 st.serialize_field("error_adjoint", &c.error_adjoint)?;
                 st.serialize_field("error_envelope", &c.error_envelope)?;
@@ -133,6 +139,7 @@ impl Serialize for GoodChecks {
                 st.serialize_field("price", &c.price)?;
                 st.serialize_field("reference", &c.reference)?;
                 st.serialize_field("spread", &c.spread)?;
+                st.serialize_field("supply", &c.supply)?;
                 st.end()
             }
         }
@@ -364,7 +371,7 @@ pub fn execute(
             .any(|a| a.noise > 0.0 || a.activation < 1.0);
         stall_watch.diagnose(noisy, run.tolerance)
     });
-    let (mut final_economy, prices, traded, ticks) = final_engine(engine);
+    let (mut final_economy, prices, traded, ticks, supply, demand) = final_engine(engine);
     let economy = &final_economy;
     let diverged = matches!(outcome, Outcome::Diverged { .. });
     let floor = price_floor(economy);
@@ -460,6 +467,8 @@ pub fn execute(
             error_envelope: e_env.and_then(finite),
             spread,
             pass,
+            supply: supply[g],
+            demand: demand[g],
         });
     }
     let checks = {
@@ -630,15 +639,20 @@ impl Report {
 
 /// What the final checks keep of the engine: the economy, the prices, which goods are
 /// traded, the ticks run (its per-edge state is freed).
-fn final_engine(engine: Engine) -> (Economy, Vec<f64>, Vec<bool>, u64) {
+/// What the report needs of the engine: the economy, prices, which goods trade, the ticks, and
+/// each good's final supply and demand (everything else is freed).
+#[allow(clippy::type_complexity)]
+fn final_engine(engine: Engine) -> (Economy, Vec<f64>, Vec<bool>, u64, Vec<f64>, Vec<f64>) {
     let Engine {
         economy,
         prices,
         traded,
         tick,
+        supply,
+        demand,
         ..
     } = engine;
-    (economy, prices, traded, tick)
+    (economy, prices, traded, tick, supply, demand)
 }
 
 /// Up to this many goods with a market, finite differences check every one.

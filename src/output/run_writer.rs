@@ -204,6 +204,8 @@ mod tests {
         let good = |g: u32, some: bool| GoodCheck {
             adjoint: 0.5,
             adjoint_interval: some.then_some([0.25, 1e-300]),
+            demand: 2.5,
+            supply: 4.0,
             envelope: some.then_some(0.5000001),
             error_adjoint: some.then_some(0.0),
             error_envelope: some.then_some(2e-7),

@@ -611,3 +611,25 @@ fn a_long_run_logs_a_bounded_number_of_ticks_unless_log_every_is_given() {
     assert!((10_000..=20_001).contains(&thinned), "{thinned} rows");
     assert_eq!(rows(&["--set", "log.every=1"]), 60_000);
 }
+
+/// summary.json gives each good's final supply and demand: on the essay's chain natgas is its
+/// endowment (4), and every market clears at the converged prices.
+#[test]
+fn summary_shows_how_much_of_each_good_flows() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("q");
+    pricegrad()
+        .args(["run", "scenarios/tupperware.toml", "--quiet", "--no-timing", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let goods = summary["goods"].as_array().unwrap();
+    let natgas = goods.iter().find(|g| g["good"] == "natgas").unwrap();
+    assert_eq!(natgas["supply"], 4.0);
+    for g in goods.iter().filter(|g| g["fixed_price"] == false) {
+        let (s, d) = (g["supply"].as_f64().unwrap(), g["demand"].as_f64().unwrap());
+        assert!(s > 0.0 && (s - d).abs() <= 1e-9 * s, "{g}");
+    }
+}
