@@ -6,6 +6,7 @@ use super::PlotError;
 use crate::output::files;
 use crate::output::rows::{self, columns, MetricsRow, PropagationRow, SweepRow, TrajectoryRow};
 use serde::de::DeserializeOwned;
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -18,7 +19,15 @@ pub struct RunData {
     pub metrics: Vec<MetricsRow>,
     /// `propagation.csv`, for a run with a shock (empty otherwise).
     pub propagation: Vec<PropagationRow>,
+    /// The logged ticks in `metrics.csv`, all of them: more than the rows read when the run
+    /// logged over [`MAX_CHART_TICKS`].
+    pub logged_ticks: usize,
 }
+
+/// Most logged ticks a chart reads. A run that logged more (an explicit `log.every` over a
+/// long run) is read every k-th logged tick, with every tick that has a shock and the last
+/// one, so that drawing it takes bounded memory whatever its length.
+pub const MAX_CHART_TICKS: usize = 20_000;
 
 /// The contents of `sweep.csv`.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -178,11 +187,15 @@ fn csv_error(path: &Path, e: csv::Error) -> PlotError {
     }
 }
 
-fn read_trajectory(path: &Path) -> Result<Vec<TrajectoryRow>, PlotError> {
+/// The rows of `trajectory.csv`; with `keep`, only those of the ticks in it.
+fn read_trajectory(path: &Path, keep: Option<&HashSet<u64>>) -> Result<Vec<TrajectoryRow>, PlotError> {
     let mut f = CsvFile::of_rows::<TrajectoryRow>(path, &TrajectoryRow::ADDED_LATER)?;
     let mut rows = Vec::new();
     while f.next()? {
         let row: TrajectoryRow = f.row()?;
+        if keep.is_some_and(|k| !k.contains(&row.tick)) {
+            continue;
+        }
         if row.good.is_empty() {
             return Err(f.err(format!("column `good` is empty (every row needs a good name; {RERUN})")));
         }
@@ -197,11 +210,18 @@ fn read_trajectory(path: &Path) -> Result<Vec<TrajectoryRow>, PlotError> {
     Ok(rows)
 }
 
-fn read_metrics(path: &Path) -> Result<Vec<MetricsRow>, PlotError> {
+/// The rows of `metrics.csv` (`logged` of them): every `stride`-th, every one with a shock,
+/// and the last.
+fn read_metrics(path: &Path, stride: usize, logged: usize) -> Result<Vec<MetricsRow>, PlotError> {
     let mut f = CsvFile::of_rows::<MetricsRow>(path, &MetricsRow::ADDED_LATER)?;
     let mut rows = Vec::new();
+    let mut i = 0;
     while f.next()? {
-        rows.push(f.row()?);
+        let row: MetricsRow = f.row()?;
+        if i % stride == 0 || i + 1 == logged || row.shock.is_some() {
+            rows.push(row);
+        }
+        i += 1;
     }
     Ok(rows)
 }
@@ -236,12 +256,28 @@ pub fn read_propagation(path: &Path) -> Result<Vec<PropagationRow>, PlotError> {
 /// Read a run's trajectory and metrics from the given files (e.g. the temporary files of a
 /// run that is still being written).
 pub fn read_run_files(trajectory: &Path, metrics: &Path, title: String) -> Result<RunData, PlotError> {
+    let logged_ticks = count_rows::<MetricsRow>(metrics, &MetricsRow::ADDED_LATER)?;
+    let stride = logged_ticks.div_ceil(MAX_CHART_TICKS).max(1);
+    let metrics = read_metrics(metrics, stride, logged_ticks)?;
+    // the trajectory's rows of the ticks kept (the two files log the same ticks)
+    let keep: Option<HashSet<u64>> = (stride > 1).then(|| metrics.iter().map(|m| m.tick).collect());
     Ok(RunData {
         title,
-        trajectory: read_trajectory(trajectory)?,
-        metrics: read_metrics(metrics)?,
+        trajectory: read_trajectory(trajectory, keep.as_ref())?,
+        metrics,
         propagation: Vec::new(),
+        logged_ticks,
     })
+}
+
+/// The data rows of a CSV file of rows `R` (read, not kept).
+fn count_rows<R: DeserializeOwned>(path: &Path, optional: &[&str]) -> Result<usize, PlotError> {
+    let mut f = CsvFile::of_rows::<R>(path, optional)?;
+    let mut n = 0;
+    while f.next()? {
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// Reads `sweep.csv`.

@@ -32,12 +32,15 @@ fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result
     let (w, h) = root.dim_in_pixel();
     let (w, h) = (w as i32, h as i32);
     let n_goods = p.goods.len();
+    let logged = match p.logged_in_files {
+        Some(all) => format!("{all} logged, {} drawn", p.logged),
+        None => format!("{} logged", p.logged),
+    };
     let mut subtitle = format!(
-        "{n_goods} good{}, ticks {}–{} ({} logged)",
+        "{n_goods} good{}, ticks {}–{} ({logged})",
         if n_goods == 1 { "" } else { "s" },
         p.first_tick,
         p.last_tick,
-        p.logged
     );
     if p.refs_present == 0 {
         subtitle.push_str("; no reference equilibrium (errors against the backprop adjoint)");
@@ -284,7 +287,12 @@ mod tests {
             ..Synth::converged()
         }
         .data();
-        assert_eq!(data.metrics.len(), 100_001);
+        // read every 6th logged tick (and the last): bounded memory for any run length
+        assert_eq!(data.logged_ticks, 100_001);
+        assert_eq!(data.metrics.len(), 16_668);
+        assert!(data.metrics.len() <= crate::plot::read::MAX_CHART_TICKS);
+        assert_eq!(data.trajectory.len(), 2 * data.metrics.len());
+        assert_eq!(data.metrics.last().unwrap().tick, 100_000);
         check_run(&data, SMALL);
     }
 

@@ -85,6 +85,8 @@ pub(super) struct ConvPrep {
     pub(super) first_tick: u64,
     pub(super) last_tick: u64,
     pub(super) logged: usize,
+    /// Logged ticks in the run's files, when more than were read (and drawn).
+    pub(super) logged_in_files: Option<usize>,
     pub(super) diverged: bool,
 }
 
@@ -291,6 +293,7 @@ impl ConvPrep {
             first_tick: first,
             last_tick: last,
             logged,
+            logged_in_files: (data.logged_ticks > logged).then_some(data.logged_ticks),
             diverged,
         })
     }
