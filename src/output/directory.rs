@@ -82,6 +82,7 @@ pub fn prepare_dir(dir: &Path, force: bool, command: &str) -> Result<(), DirErro
         Ok(m) if !m.is_dir() => Err(DirError::NotADirectory(dir.to_path_buf())),
         Ok(_) => {
             if dir.join(MARKER).exists() {
+                remove_orphaned_temporaries(dir);
                 // writable? (a probe under a temporary name, removed at once)
                 let probe = temp_name(&dir.join(MARKER));
                 let written = create_temp(&probe).map(drop);
@@ -114,6 +115,46 @@ pub fn prepare_dir(dir: &Path, force: bool, command: &str) -> Result<(), DirErro
             write_marker(dir, command)
         }
         Err(e) => Err(io("use the output directory", dir)(e)),
+    }
+}
+
+/// Remove the temporary files (`.NAME.PID.tmp`) that a process killed outright (SIGKILL, a
+/// power cut) left in a directory of pricegrad's: those whose process no longer runs. Files
+/// of a running process (another shard, a run in progress) are left alone, and so is
+/// anything that cannot be removed.
+fn remove_orphaned_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = temp_pid(&name) else {
+            continue;
+        };
+        if pid != std::process::id() && !process_runs(pid) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The process id in a temporary name `.NAME.PID.tmp`.
+fn temp_pid(name: &str) -> Option<u32> {
+    let stem = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    stem.rsplit_once('.')?.1.parse().ok()
+}
+
+/// Whether process `pid` runs (Linux: it has a /proc entry and is not a zombie; elsewhere it
+/// is assumed to run, so that nothing is removed).
+fn process_runs(pid: u32) -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // "PID (COMMAND) STATE ...": the state follows the last ')'
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_none_or(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
     }
 }
 
@@ -162,6 +203,24 @@ mod tests {
         for n in ["shard-x-of-4", "shard-1-of-", "data", "summary.json"] {
             assert!(!is_own_name(n, true), "{n}");
         }
+    }
+
+    #[test]
+    fn temporaries_of_dead_processes_are_removed_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        prepare_dir(dir.path(), false, "run").unwrap();
+        let ours = format!(".metrics.csv.{}.tmp", std::process::id());
+        // a pid above the kernel's maximum (4194304) never runs
+        let dead = ".trajectory.csv.4999999.tmp";
+        let odd = ".notes.tmp";
+        for n in [ours.as_str(), dead, odd] {
+            fs::write(dir.path().join(n), "x").unwrap();
+        }
+        assert_eq!(temp_pid(dead), Some(4_999_999));
+        assert_eq!(temp_pid(odd), None);
+        prepare_dir(dir.path(), false, "run").unwrap();
+        assert!(!dir.path().join(dead).exists());
+        assert!(dir.path().join(&ours).exists() && dir.path().join(odd).exists());
     }
 
     #[test]
