@@ -299,9 +299,8 @@ pub fn execute(
     let mut reference_seconds = t_ref.elapsed().as_secs_f64();
     let run = economy.run.clone();
     let log = economy.log.clone();
-    let log_goods = economy.log.goods.clone();
     let mut engine = Engine::new(economy);
-    let mut rows: Vec<GoodSample> = Vec::with_capacity(log_goods.len());
+    let mut rows: Vec<GoodSample> = Vec::with_capacity(log.goods.len());
     let mut calm = 0u64;
     let mut outcome = Outcome::MaxTicks;
     // how shocks travel up the chain, from every tick's prices
@@ -321,7 +320,7 @@ pub fn execute(
         // rows record the tick's shocks; they apply after measuring
         if diverged.is_none() && (log.logs(tick, run.max_ticks) || done || !step.shocks.is_empty()) {
             rows.clear();
-            let metrics = diagnostics.measure(&engine, &step, &log_goods, &mut rows);
+            let metrics = diagnostics.measure(&engine, &step, &log.goods, &mut rows);
             sink.record(&engine.economy, &metrics, &rows)?;
         }
         engine.finish_tick(&step);

@@ -214,6 +214,19 @@ pub(crate) fn load(args: &ScenarioArgs) -> Result<crate::economy::Economy, u8> {
         .map_err(report_input_error)
 }
 
+/// 5000 as "5,000".
+pub(crate) fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// An error as the terminal shows it: `error: MESSAGE` and `  = help: HELP` lines.
 pub(crate) fn render(message: impl std::fmt::Display, help: impl std::fmt::Display) -> String {
     format!("error: {message}\n  = help: {help}\n")

@@ -1,7 +1,7 @@
 //! `pricegrad run` and `pricegrad check`: simulate, check prices against the gradient, and
 //! (for `run`) write the results.
 
-use super::{report_input_error, RunArgs, EXIT_BAD_INPUT, EXIT_FAIL, EXIT_PASS};
+use super::{report_input_error, thousands, RunArgs, EXIT_BAD_INPUT, EXIT_FAIL, EXIT_PASS};
 use crate::output::run_writer::RunWriter;
 use crate::output::{atomic, directory};
 use crate::plot;
@@ -69,8 +69,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         match RunWriter::create(&dir) {
             Ok(w) => writer = Some(w),
             Err(e) => {
-                eprintln!("error: {e}");
-                eprintln!("  = help: {}", atomic::io_help(&e));
+                eprint!("{}", super::render(&e, atomic::io_help(&e)));
                 return EXIT_BAD_INPUT;
             }
         }
@@ -85,8 +84,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
     });
     bar.finish_and_clear();
     let not_written = |e: &std::io::Error| {
-        eprintln!("error: {e}");
-        eprintln!("  = help: {}", atomic::io_help(e));
+        eprint!("{}", super::render(e, atomic::io_help(e)));
         eprintln!(
             "  = note: no result of this run was written: {} keeps its earlier files, if any, and no temporary file",
             dir.display()
@@ -458,19 +456,6 @@ fn mismatch(r: &Report, c: &CheckRun) -> String {
             String::new()
         }
     )
-}
-
-/// 5000 as "5,000".
-pub(crate) fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 /// The largest of a good's relative errors (for ranking).

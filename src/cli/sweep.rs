@@ -164,7 +164,7 @@ impl Bar {
             )
             .expect("valid template")
             .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{} runs/s", super::run::thousands(s.per_sec() as usize));
+                let _ = write!(w, "{} runs/s", super::thousands(s.per_sec() as usize));
             })
             .progress_chars("=> "),
         );
@@ -227,16 +227,21 @@ fn code(e: &Error) -> u8 {
 
 fn pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, u8> {
     if jobs == Some(0) {
-        eprintln!("error: --jobs 0: a sweep needs at least one thread");
-        eprintln!("  = help: leave --jobs out to use every core, or give a number >= 1");
+        eprint!(
+            "{}",
+            super::render(
+                "--jobs 0: a sweep needs at least one thread",
+                "leave --jobs out to use every core, or give a number >= 1"
+            )
+        );
         return Err(EXIT_BAD_INPUT);
     }
     rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.unwrap_or(0))
         .build()
         .map_err(|e| {
-            eprintln!("error: cannot start {} threads: {e}", jobs.unwrap_or(0));
-            eprintln!("  = help: use fewer --jobs");
+            let message = format!("cannot start {} threads: {e}", jobs.unwrap_or(0));
+            eprint!("{}", super::render(message, "use fewer --jobs"));
             EXIT_FAIL
         })
 }
