@@ -136,7 +136,8 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Leave wall-clock times out of summary.json (then it is bit-identical across runs).
+    /// Leave wall-clock times and the command line out of summary.json (then it is bit-identical
+    /// across runs).
     #[arg(long)]
     pub no_timing: bool,
     /// Size of convergence.png in pixels.
