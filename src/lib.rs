@@ -10,7 +10,8 @@
 
 // Layers, low to high: numeric, production and economy (the model); scenario (files into an
 // economy); sim (the market dynamics); check (comparison with theory); run (a simulation and
-// its checks); output and plot (files); generate, compile and sweep (producers and drivers);
+// its checks); output and plot (files); generate, compile, run_dir and sweep (producers and
+// drivers: run_dir records one run in its directory);
 // cli (the command line). Nothing imports a module above its own layer.
 pub mod numeric;
 
@@ -30,6 +31,7 @@ pub mod plot;
 
 pub mod compile;
 pub mod generate;
+pub mod run_dir;
 pub mod sweep;
 
 pub mod cli;

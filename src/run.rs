@@ -23,6 +23,11 @@ pub trait Sink {
     fn propagation(&mut self, _economy: &Economy, _rows: &[Arrival]) -> std::io::Result<()> {
         Ok(())
     }
+    /// The firms at the end of the run: their plans `x` (per input edge) and outputs `y` (per
+    /// firm) at `prices`, for [`crate::sim::firm_totals`]. Called once, after the last tick.
+    fn firms(&mut self, _economy: &Economy, _prices: &[f64], _x: &[f64], _y: &[f64]) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A sink that keeps nothing (for sweeps and benchmarks).
@@ -163,6 +168,9 @@ pub struct Provenance {
     /// output directory and the thread count, which change no result.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// `scenario.toml` when the effective scenario was written beside the results (running it
+    /// again reproduces the run), else why it was not.
+    pub effective_scenario: String,
     /// The scenario file as given (`<built-in>` for the built-in scenario).
     pub scenario_file: String,
     /// SHA-256 of the scenario file's bytes (what `sha256sum` prints).
@@ -354,6 +362,7 @@ pub fn execute(
     if wave.any() {
         sink.propagation(&engine.economy, &wave.finish(&engine.prices))?;
     }
+    sink.firms(&engine.economy, &engine.prices, &engine.x, &engine.y)?;
     let simulate_seconds = start.elapsed().as_secs_f64() - reference_seconds;
 
     // --- final checks ---------------------------------------------------------------------

@@ -2,10 +2,9 @@
 //! (for `run`) write the results.
 
 use super::{report_input_error, thousands, RunArgs, EXIT_BAD_INPUT, EXIT_FAIL, EXIT_PASS};
-use crate::output::run_writer::RunWriter;
-use crate::output::{atomic, directory};
-use crate::plot;
+use crate::output::atomic;
 use crate::run::{self, CheckRun, Discard, GoodCheck, Provenance, Report};
+use crate::run_dir::{self, RunDirError, RunDirSettings};
 use crate::scenario;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::path::PathBuf;
@@ -14,7 +13,7 @@ use std::time::{Duration, Instant};
 
 /// `run` (write = true) or `check` (write = false).
 pub fn run(args: &RunArgs, write: bool) -> u8 {
-    let (economy, label, _) = match scenario::load(args.file.as_deref(), &args.sets, args.seed) {
+    let (economy, label, source) = match scenario::load(args.file.as_deref(), &args.sets, args.seed) {
         Ok(x) => x,
         Err(e) => return report_input_error(e),
     };
@@ -59,97 +58,63 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         bar.set_message(format!("worst excess demand {:.1e}", p.max_rel_excess));
     };
 
-    // the output directory is made ready (created, checked, marked) before anything runs
-    let mut writer = None;
-    if write {
-        if let Err(e) = directory::prepare_dir(&dir, args.force, "run") {
-            eprint!("{}", super::render(&e, e.help()));
-            return EXIT_BAD_INPUT;
-        }
-        match RunWriter::create(&dir) {
-            Ok(w) => writer = Some(w),
-            Err(e) => {
-                eprint!("{}", super::render(&e, atomic::io_help(&e)));
-                return EXIT_BAD_INPUT;
-            }
-        }
-    }
     let optimistic = economy
         .agents
         .iter()
         .any(|a| a.rule == crate::economy::agent_settings::Rule::Optimistic);
-    let result = pool.install(|| match writer.as_mut() {
-        Some(w) => run::execute(economy, w, &mut progress, stop),
-        None => run::execute(economy, &mut Discard, &mut progress, stop),
-    });
-    bar.finish_and_clear();
-    let not_written = |e: &std::io::Error| {
-        eprint!("{}", super::render(e, atomic::io_help(e)));
+    let not_written = |e: &dyn std::error::Error, help: &str| {
+        eprint!("{}", super::render(e, help));
         eprintln!(
             "  = note: no result of this run was written: {} keeps its earlier files, if any, and no temporary file",
             dir.display()
         );
         EXIT_FAIL
     };
-    let mut report = match result {
-        Ok(r) => r,
-        Err(e) => {
-            drop(writer); // removes the temporary files
-            return not_written(&e);
-        }
-    };
-    report.set_require(args.require);
-    let mut chart_error = None;
-    // a run that diverged in its first tick logged nothing: there is no chart to draw
-    let nothing_to_draw = report.outcome == "diverged" && report.ticks <= 1;
-    if let Some(w) = writer {
-        let chart = |trajectory: &std::path::Path, metrics: &std::path::Path, wave: Option<&std::path::Path>| {
-            if nothing_to_draw {
-                return Err(String::new());
-            }
-            let mut data =
-                plot::read_run_files(trajectory, metrics, report.scenario.clone()).map_err(|e| e.to_string())?;
-            if let Some(wave) = wave {
-                data.propagation = plot::read_propagation(wave).map_err(|e| e.to_string())?;
-            }
-            plot::render_convergence(&data, &report.scenario, args.chart_size).map_err(|e| e.to_string())
+    let (report, mut chart_error, nothing_to_draw) = if write {
+        let settings = RunDirSettings {
+            dir: dir.clone(),
+            force: args.force,
+            chart_size: args.chart_size,
+            timings: !args.no_timing,
+            require: args.require,
+            provenance: provenance(args, &label),
+            effective: scenario::effective::of_text(&label, &source, &args.sets, &economy),
         };
-        // --no-timing: summary.json without the wall-clock times (bit-identical across runs);
-        // the table on stdout still shows the time
-        let timings = report.timings.clone();
-        report.provenance = Some(provenance(args, !args.no_timing));
-        if args.no_timing {
-            report.timings = None;
-        }
-        let finished = w.finish(&report, chart);
-        report.timings = timings;
-        match finished {
-            Ok(c) => chart_error = c,
-            Err(e) => return not_written(&e),
-        }
-    }
-    if write {
-        let files = format!(
-            "summary.json, trajectory.csv, metrics.csv{}{}",
-            if dir.join("propagation.csv").exists() {
-                ", propagation.csv"
-            } else {
-                ""
-            },
-            if chart_error.is_none() && !nothing_to_draw {
-                ", convergence.png"
-            } else {
-                ""
+        drop(source);
+        let recorded = pool.install(|| run_dir::record(economy, settings, &mut progress, stop));
+        bar.finish_and_clear();
+        let r = match recorded {
+            Ok(r) => r,
+            Err(RunDirError::Dir(e)) => {
+                eprint!("{}", super::render(&e, e.help()));
+                return EXIT_BAD_INPUT;
             }
-        );
-        print_table(&report, &label, Some((&dir, &files)));
+            Err(RunDirError::Write(e)) => return not_written(&e, atomic::io_help(&e)),
+        };
+        if let Some(before) = &r.replaced {
+            eprintln!(
+                "note: {} held a run of {before}; its files are replaced by this run's (--out DIR keeps runs apart)",
+                dir.display()
+            );
+        }
+        print_table(&r.report, &label, Some((&dir, &r.written.join(", "))));
+        (r.report, r.chart_error, r.nothing_to_draw)
     } else {
+        drop(source);
+        let result = pool.install(|| run::execute(economy, &mut Discard, &mut progress, stop));
+        bar.finish_and_clear();
+        let mut report = match result {
+            Ok(r) => r,
+            Err(e) => return not_written(&e, atomic::io_help(&e)),
+        };
+        report.set_require(args.require);
         if report.converged_at.is_some() {
             println!("{label}: {} ({})", verdict(&report), report.outcome_detail);
         } else {
             println!("{label}: {}", verdict(&report));
         }
-    }
+        (report, None, false)
+    };
     if nothing_to_draw {
         chart_error = None;
         if write {
@@ -174,23 +139,19 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
     }
 }
 
-/// What produced this run: the scenario file as given and its SHA-256, the `--set`
-/// overrides, and (with `command`) the command line.
-fn provenance(args: &RunArgs, command: bool) -> Provenance {
-    let (scenario_file, scenario_sha256) = match &args.file {
-        Some(p) => (
-            p.display().to_string(),
-            // the file was read a moment ago; should it have gone, say so in the hash's place
-            scenario::sha256_file(p).unwrap_or_else(|e| format!("unreadable: {e}")),
-        ),
-        None => (
-            scenario::TUPPERWARE_LABEL.to_string(),
-            scenario::sha256_hex(scenario::TUPPERWARE.as_bytes()),
-        ),
+/// What produced this run: the scenario file as given (`label`) and its SHA-256, the `--set`
+/// overrides, and the command line.
+fn provenance(args: &RunArgs, label: &str) -> Provenance {
+    let scenario_sha256 = match &args.file {
+        // read again, streamed (hashing the mapped file would keep all of it in memory); the
+        // file was read a moment ago: should it have gone, say so in the hash's place
+        Some(p) => scenario::sha256_file(p).unwrap_or_else(|e| format!("unreadable: {e}")),
+        None => scenario::sha256_hex(scenario::TUPPERWARE.as_bytes()),
     };
     Provenance {
-        command: command.then(|| std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect()),
-        scenario_file,
+        command: Some(std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect()),
+        effective_scenario: String::new(),
+        scenario_file: label.to_string(),
         scenario_sha256,
         sets: args.sets.clone(),
     }

@@ -68,3 +68,14 @@ pub struct AgentSettings {
     /// Probability that the firm updates in a given tick.
     pub activation: f64,
 }
+
+impl AgentSettings {
+    /// The settings of a firm when neither `[agents]` nor its `[[firms]]` entry says otherwise.
+    pub const DEFAULT: AgentSettings = AgentSettings {
+        rule: Rule::Gradient,
+        rate: 0.5,
+        form: Form::Relative,
+        noise: 0.0,
+        activation: 1.0,
+    };
+}

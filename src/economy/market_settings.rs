@@ -33,3 +33,9 @@ pub struct MarketSettings {
     pub rule: Rule,
     pub step: f64,
 }
+
+impl MarketSettings {
+    /// The price every market starts from when neither `[market]` nor the good gives an
+    /// `initial_price`.
+    pub const DEFAULT_INITIAL_PRICE: f64 = 1.0;
+}

@@ -7,14 +7,28 @@ pub const SUMMARY: &str = "summary.json";
 pub const TRAJECTORY: &str = "trajectory.csv";
 /// A run's logged ticks, one row per tick.
 pub const METRICS: &str = "metrics.csv";
+/// What each firm group buys, makes and earns at the end of a run.
+pub const FIRMS: &str = "firms.csv";
+/// The effective scenario of a run (its file with the `--set` overrides and the defaults
+/// written out): running it again reproduces the run.
+pub const SCENARIO: &str = "scenario.toml";
 /// How a run's shocks travelled, one row per good (runs with a shock only).
 pub const PROPAGATION: &str = "propagation.csv";
 /// A run's chart.
 pub const CONVERGENCE_PNG: &str = "convergence.png";
 
 /// The files of a run directory, in the order they are renamed into place
-/// (`propagation.csv` only for runs with a shock).
-pub const RUN_FILES: [&str; 5] = [TRAJECTORY, METRICS, PROPAGATION, CONVERGENCE_PNG, SUMMARY];
+/// (`propagation.csv` only for runs with a shock; `scenario.toml` only for scenario files
+/// small enough to be parsed whole).
+pub const RUN_FILES: [&str; 7] = [
+    TRAJECTORY,
+    METRICS,
+    FIRMS,
+    PROPAGATION,
+    SCENARIO,
+    CONVERGENCE_PNG,
+    SUMMARY,
+];
 
 /// A sweep's results table.
 pub const SWEEP_CSV: &str = "sweep.csv";

@@ -1,14 +1,15 @@
 //! The files of one run: `trajectory.csv` and `metrics.csv` written as the run goes,
-//! `propagation.csv`, `convergence.png` and `summary.json` at its end, all renamed into
-//! place together.
+//! `firms.csv`, `propagation.csv`, `convergence.png` and `summary.json` at its end, all
+//! renamed into place together.
 
 use super::atomic::{create_temp, io_context, temp_name, Staged};
 use super::files;
-use super::rows::{self, columns, MetricsRow, PropagationRow, TrajectoryRow};
+use super::rows::{self, columns, FirmRow, MetricsRow, PropagationRow, TrajectoryRow};
 use crate::check::diagnostics::{self, GoodSample};
 use crate::check::propagation;
 use crate::economy::Economy;
 use crate::run::{Report, Sink};
+use crate::sim::firm_totals::GroupTotals;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -62,6 +63,8 @@ pub struct RunWriter {
     metrics: Option<TempCsv>,
     /// Written when the run had a shock.
     propagation: Option<TempCsv>,
+    /// Written after the last tick.
+    firms: Option<TempCsv>,
 }
 
 impl RunWriter {
@@ -72,6 +75,7 @@ impl RunWriter {
             trajectory: None,
             metrics: None,
             propagation: None,
+            firms: None,
         };
         // on an error, the writer's drop removes what was created
         w.trajectory = Some(TempCsv::create(
@@ -82,7 +86,8 @@ impl RunWriter {
         Ok(w)
     }
 
-    /// Complete the run's files: sync the CSV files, write `summary.json` (the report as it
+    /// Complete the run's files: sync the CSV files, write `scenario.toml` (the effective
+    /// scenario, when given), `summary.json` (the report as it
     /// is: without the wall-clock times when `report.timings` is `None`) and
     /// `convergence.png` (drawn by `chart` from the trajectory and metrics files, and the
     /// propagation file of a run with a shock), then rename all of them into place. When a
@@ -95,6 +100,7 @@ impl RunWriter {
     pub fn finish(
         mut self,
         report: &Report,
+        scenario: Option<&str>,
         chart: impl FnOnce(&Path, &Path, Option<&Path>) -> Result<Vec<u8>, String>,
     ) -> io::Result<Option<String>> {
         let mut stage = Staged::default();
@@ -105,6 +111,9 @@ impl RunWriter {
         let paths = (trajectory.tmp.clone(), metrics.tmp.clone());
         trajectory.close_into(&mut stage)?;
         metrics.close_into(&mut stage)?;
+        if let Some(f) = self.firms.take() {
+            f.close_into(&mut stage)?;
+        }
         let propagation = self.propagation.take();
         let wave = propagation.as_ref().map(|p| p.tmp.clone());
         if let Some(p) = propagation {
@@ -118,6 +127,12 @@ impl RunWriter {
             }
             Err(e) => Some(e),
         };
+        let effective = self.dir.join(files::SCENARIO);
+        if let Some(text) = scenario {
+            stage
+                .write(&effective, text.as_bytes())
+                .map_err(|e| io_context("write", &effective, e))?;
+        }
         let summary = self.dir.join(files::SUMMARY);
         stage
             .write_with(&summary, |out| write_summary(out, report))
@@ -132,6 +147,10 @@ impl RunWriter {
         if wave.is_none() {
             // an earlier, shocked run's
             let _ = fs::remove_file(self.dir.join(files::PROPAGATION));
+        }
+        if scenario.is_none() {
+            // an earlier run's
+            let _ = fs::remove_file(&effective);
         }
         Ok(chart_error)
     }
@@ -148,9 +167,14 @@ pub fn write_summary(out: &mut impl Write, report: &Report) -> io::Result<()> {
 impl Drop for RunWriter {
     fn drop(&mut self) {
         // An unfinished writer (error, panic) removes its temporary files.
-        for t in [self.trajectory.take(), self.metrics.take(), self.propagation.take()]
-            .into_iter()
-            .flatten()
+        for t in [
+            self.trajectory.take(),
+            self.metrics.take(),
+            self.propagation.take(),
+            self.firms.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             drop(t.out);
             let _ = fs::remove_file(&t.tmp);
@@ -178,6 +202,21 @@ impl Sink for RunWriter {
             t.write(&PropagationRow::new(r, &economy.goods.name[r.good as usize], several))?;
         }
         self.propagation = Some(t);
+        Ok(())
+    }
+
+    fn firms(&mut self, economy: &Economy, prices: &[f64], x: &[f64], y: &[f64]) -> io::Result<()> {
+        let mut t = TempCsv::create(self.dir.join(files::FIRMS), columns::<FirmRow>())?;
+        let mut totals = GroupTotals::default();
+        for g in 0..economy.groups.len() {
+            totals.measure(economy, prices, x, y, g);
+            let firm = economy.group_name(g);
+            for f in &totals.flows {
+                let good = f.good as usize;
+                t.write(&FirmRow::new(&totals, f, firm, &economy.goods.name[good], prices[good]))?;
+            }
+        }
+        self.firms = Some(t);
         Ok(())
     }
 }
@@ -250,6 +289,7 @@ mod tests {
             seed: u64::MAX,
             provenance: Some(crate::run::Provenance {
                 command: Some(vec!["pricegrad".into(), "run".into(), "a \"quoted\" arg".into()]),
+                effective_scenario: "scenario.toml".into(),
                 scenario_file: "scenarios/x.toml".into(),
                 scenario_sha256: "00ff".into(),
                 sets: vec!["goods.natgas.endowment=5".into()],

@@ -3,9 +3,11 @@
 //! Every table rejects unknown keys, so a typo is an error rather than a silently ignored
 //! setting. Numbers carry their position in the file ([`Num`], [`Int`]) so that validation
 //! can point at the exact place; a value replaced by `--set` remembers that instead.
+//! Written back ([`Serialize`]), the structures give the effective scenario of a run
+//! ([`super::effective`]): the values only, without their places.
 
 use indexmap::IndexMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 use std::ops::Range;
 use toml::Spanned;
 
@@ -31,6 +33,13 @@ impl From<Spanned<f64>> for Num {
             origin: Origin::File(s.span()),
             value: s.into_inner(),
         }
+    }
+}
+
+/// Written as the bare number (the effective scenario, [`super::effective`]).
+impl Serialize for Num {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.value)
     }
 }
 
@@ -60,6 +69,12 @@ impl From<Spanned<String>> for Text {
     }
 }
 
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.value)
+    }
+}
+
 /// A whole number (seeds, counts, ticks) and where it came from.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(from = "Spanned<i64>")]
@@ -77,6 +92,12 @@ impl From<Spanned<i64>> for Int {
     }
 }
 
+impl Serialize for Int {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(self.value)
+    }
+}
+
 impl Int {
     pub fn default_value(value: i64) -> Self {
         Int {
@@ -87,7 +108,7 @@ impl Int {
 }
 
 /// A whole scenario file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     pub name: Spanned<String>,
@@ -97,7 +118,7 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub version: Option<Int>,
     pub goods: IndexMap<String, Spanned<GoodSpec>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub firms: Vec<Spanned<FirmSpec>>,
     #[serde(default)]
     pub market: MarketSpec,
@@ -107,7 +128,7 @@ pub struct ScenarioFile {
     pub run: RunSpec,
     #[serde(default)]
     pub log: LogSpec,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shocks: Vec<Spanned<ShockSpec>>,
     /// Sweep defaults (used by `pricegrad sweep`; the command line wins).
     #[serde(default)]
@@ -115,7 +136,7 @@ pub struct ScenarioFile {
 }
 
 /// `[goods.NAME]`: fixed-price when `price` is given, endogenous otherwise.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GoodSpec {
     pub price: Option<Num>,
@@ -124,7 +145,7 @@ pub struct GoodSpec {
 }
 
 /// `[[firms]]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FirmSpec {
     pub name: Spanned<String>,
@@ -140,6 +161,10 @@ pub struct FirmSpec {
     pub form: Option<Text>,
     pub noise: Option<Num>,
     pub activation: Option<Num>,
+    /// The `--set firms.NAME.production=...` argument that replaced `production`, if one did
+    /// (its problems are then reported at the argument, not in the file).
+    #[serde(skip)]
+    pub production_set: Option<String>,
 }
 
 /// `production = "expr"` or `production = { family = {...} }`.
@@ -147,6 +172,16 @@ pub struct FirmSpec {
 pub enum ProductionSpec {
     Expression(String),
     Family(FamilySpec),
+}
+
+/// Written as the expression string or the family table it was read from.
+impl Serialize for ProductionSpec {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ProductionSpec::Expression(e) => s.serialize_str(e),
+            ProductionSpec::Family(f) => f.serialize(s),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for ProductionSpec {
@@ -188,7 +223,7 @@ impl<'de> Deserialize<'de> for ProductionSpec {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum FamilySpec {
     /// F = scale * prod x_i^a_i
@@ -226,7 +261,7 @@ pub enum FamilySpec {
 }
 
 /// `[market]`: defaults for every endogenous good.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarketSpec {
     pub rule: Option<Text>,
@@ -235,7 +270,7 @@ pub struct MarketSpec {
 }
 
 /// `[agents]`: defaults for every firm.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentSpec {
     pub rule: Option<Text>,
@@ -247,7 +282,7 @@ pub struct AgentSpec {
 }
 
 /// `[run]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunSpec {
     pub max_ticks: Option<Int>,
@@ -258,7 +293,7 @@ pub struct RunSpec {
 }
 
 /// `[log]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSpec {
     pub every: Option<Int>,
@@ -266,7 +301,7 @@ pub struct LogSpec {
 }
 
 /// `[[shocks]]`: at `tick`, set one thing.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShockSpec {
     pub tick: Int,
@@ -278,7 +313,7 @@ pub struct ShockSpec {
 }
 
 /// `[sweep]`: parameters to sweep, `path = "spec"` (e.g. `"market.step" = "log:0.05:2:8"`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
     #[serde(default)]

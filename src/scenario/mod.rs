@@ -3,12 +3,14 @@
 //!
 //! This file is the loading pipeline (read, parse, apply `--set`, validate); the steps are
 //! in `source/` (reading and mapping files), [`format`](mod@format) (the file's structures),
+//! [`effective`] (the file as run, written back: a run's `scenario.toml`),
 //! `toml_error.rs` (TOML errors as problems), [`overrides`] (`--set`), `validate/` (into an
 //! economy), `chunked/` (large files, in parallel chunks), `free_memory.rs` (giving the
 //! memory loading freed back to the system), [`sweep_spec`] (the `[sweep]` value lists) and
 //! [`error`] (problems and their rendering).
 
 pub mod chunked;
+pub mod effective;
 pub mod error;
 pub mod format;
 mod free_memory;

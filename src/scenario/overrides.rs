@@ -32,6 +32,7 @@ pub const PATHS: &[&str] = &[
     "firms.NAME.count",
     "firms.NAME.productivity",
     "firms.NAME.productivity_spread",
+    "firms.NAME.production",
     "firms.NAME.production.scale",
     "firms.NAME.production.rho",
     "firms.NAME.production.returns",
@@ -185,6 +186,11 @@ pub(crate) fn apply_firm(f: &mut FirmSpec, arg: &str) -> Result<(), String> {
         ["count"] => f.count = Some(int()?),
         ["productivity"] => f.productivity = Some(num()?),
         ["productivity_spread"] => f.productivity_spread = Some(num()?),
+        ["production"] => {
+            let old = f.production.span();
+            f.production = toml::Spanned::new(old, production(p.value).map_err(|e| format!("{e} (in --set {arg})"))?);
+            f.production_set = Some(arg.to_string());
+        }
         ["production", field @ ..] => {
             set_production(f.production.get_mut(), field, num()?).map_err(|e| format!("{e} (in --set {arg})"))?
         }
@@ -251,6 +257,25 @@ pub fn apply(file: &mut ScenarioFile, arg: &str) -> Result<(), String> {
         _ => return Err(unknown()),
     }
     Ok(())
+}
+
+/// The value of `--set firms.NAME.production=VALUE`: an expression (`sqrt(natgas)`, quotes
+/// optional) or a family as a TOML inline table
+/// (`{ cobb_douglas = { exponents = { labor = 0.5 } } }`), checked like the file's.
+fn production(value: &str) -> Result<ProductionSpec, String> {
+    if value.starts_with('{') {
+        #[derive(serde::Deserialize)]
+        struct One {
+            production: ProductionSpec,
+        }
+        return toml::from_str::<One>(&format!("production = {value}"))
+            .map(|o| o.production)
+            .map_err(|e| format!("'{value}' is not a production family table: {}", e.message()));
+    }
+    let unquoted = [('"', '"'), ('\'', '\'')]
+        .iter()
+        .find_map(|&(a, b)| value.strip_prefix(a).and_then(|v| v.strip_suffix(b)));
+    Ok(ProductionSpec::Expression(unquoted.unwrap_or(value).to_string()))
 }
 
 fn set_production(p: &mut ProductionSpec, field: &[&str], v: Num) -> Result<(), String> {

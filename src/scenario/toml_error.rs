@@ -49,7 +49,10 @@ pub(crate) fn toml_problem(e: &toml::de::Error, text: &str) -> Problem {
         "whole numbers are at most 9223372036854775807 in size; use a smaller value".to_string()
     } else if msg.contains("recursion limit") {
         "values are nested too deeply: arrays and inline tables in a scenario need only a few levels; remove the extra brackets".to_string()
-    } else if msg.contains("duplicate key `\"firms\"`") || msg.contains("duplicate key `\"shocks\"`") {
+    } else if ["`firms`", "`\"firms\"`", "`shocks`", "`\"shocks\"`"]
+        .iter()
+        .any(|k| msg.contains(&format!("duplicate key {k}")))
+    {
         "firms and shocks are lists: write each entry as [[firms]] or [[shocks]], with double brackets".to_string()
     } else if msg.contains("duplicate key") {
         "each key, good and table may appear once; remove or rename the repeated one".to_string()

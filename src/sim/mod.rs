@@ -7,6 +7,7 @@
 //! - [`agents`]: the firm rules; [`cobb_douglas`]: their vectorised fast path for
 //!   Cobb–Douglas firms;
 //! - [`market`]: the price rules; `tick_stats`: the statistics of a market phase;
+//! - [`firm_totals`]: what each firm group buys, makes and earns (for `firms.csv`);
 //! - `faults`: what went wrong when a tick left the finite range;
 //! - [`reference_tick`]: the tick written plainly, the definition the fast code is tested
 //!   against.
@@ -16,6 +17,7 @@ pub mod cobb_douglas;
 pub mod engine;
 mod faults;
 mod firm_phase;
+pub mod firm_totals;
 pub mod market;
 mod market_phase;
 pub mod reference_tick;

@@ -277,7 +277,9 @@ fn run_writes_its_files_and_passes() {
         [
             ".pricegrad",
             "convergence.png",
+            "firms.csv",
             "metrics.csv",
+            "scenario.toml",
             "summary.json",
             "trajectory.csv"
         ]

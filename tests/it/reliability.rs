@@ -462,7 +462,9 @@ fn empty_marked_and_earlier_version_directories_are_used() {
         [
             ".pricegrad",
             "convergence.png",
+            "firms.csv",
             "metrics.csv",
+            "scenario.toml",
             "summary.json",
             "trajectory.csv"
         ]

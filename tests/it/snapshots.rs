@@ -1,5 +1,5 @@
 //! Snapshots: `pricegrad run --no-timing` on every shipped scenario writes `summary.json`,
-//! `metrics.csv` and `trajectory.csv` byte for byte as stored in `tests/snapshots/NAME/`.
+//! `metrics.csv`, `trajectory.csv`, `firms.csv` and `scenario.toml` byte for byte as stored in `tests/snapshots/NAME/`.
 //!
 //! These are not evidence that the numbers are right (the other tests compare them with
 //! independent computations); they make "the outputs are byte-identical" a test, for changes
@@ -17,7 +17,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The files compared, of each run.
-const FILES: [&str; 3] = ["summary.json", "metrics.csv", "trajectory.csv"];
+const FILES: [&str; 5] = ["summary.json", "metrics.csv", "trajectory.csv", "firms.csv", "scenario.toml"];
 
 /// The first line where two texts differ, for the failure message.
 fn first_difference(want: &str, got: &str) -> String {

@@ -4,6 +4,7 @@
 //!
 //! - [`TrajectoryRow`]: `trajectory.csv`, one row per logged tick and good;
 //! - [`MetricsRow`]: `metrics.csv`, one row per logged tick;
+//! - [`FirmRow`]: `firms.csv`, one row per firm group and good it buys or makes, at the end;
 //! - [`PropagationRow`]: `propagation.csv`, one row per good a shock reached;
 //! - [`SweepRow`]: `sweep.csv` and `sweep-journal.csv`, one row per run of a sweep.
 //!
@@ -18,11 +19,13 @@
 //! stay in `check`, below this layer: they hold good indices, not names, and are what a run
 //! measures; each row type here is made from them when the file is written.
 
+pub mod firms;
 pub mod metrics;
 pub mod propagation;
 pub mod sweep;
 pub mod trajectory;
 
+pub use firms::FirmRow;
 pub use metrics::MetricsRow;
 pub use propagation::PropagationRow;
 pub use sweep::{Outcome, SweepRow};

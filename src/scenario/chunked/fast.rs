@@ -409,6 +409,7 @@ pub(crate) fn each_firm(text: &str, r: Range<usize>, mut each: impl FnMut(Spanne
             form,
             noise,
             activation,
+            production_set: None,
         };
         each(Spanned::new(h0..last, spec));
     }

@@ -119,6 +119,7 @@ impl Placeholder for FirmSpec {
             form: None,
             noise: None,
             activation: None,
+            production_set: None,
         }
     }
 }

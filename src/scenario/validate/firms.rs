@@ -12,7 +12,7 @@ use super::technology::technology;
 use crate::economy::agent_settings::{self, AgentSettings};
 use crate::economy::Names;
 use crate::production::{check_shape, Expr, Returns, ShapeProblem, Technology};
-use crate::scenario::error::Location;
+use crate::scenario::error::{Location, Problem};
 use crate::scenario::format::*;
 use std::collections::HashMap;
 
@@ -28,6 +28,18 @@ pub(crate) struct FirmCtx<'a> {
 
 /// Shape checks of expressions, one per distinct text.
 pub(crate) type ShapeCache = HashMap<Vec<u64>, Result<(), ShapeProblem>>;
+
+/// The problems of a production that `--set firms.NAME.production=...` gave are reported at
+/// that argument: the production is not in the file.
+fn at_the_set(problems: &mut [Problem], f: &FirmSpec) {
+    if let Some(arg) = &f.production_set {
+        for p in problems {
+            if matches!(p.location, Location::Span(_)) {
+                p.location = Location::Set(arg.clone());
+            }
+        }
+    }
+}
 
 /// Validate one `[[firms]]` entry into `batch` (in file order). The duplicate-name check is
 /// left to [`finish`](super::finish), which sees all firms.
@@ -102,9 +114,12 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
     }
 
     // production
-    let (tech, inputs, params) = match technology(&mut c, &f.production, fname, source, names, ctx.index) {
+    let before_production = c.problems.len();
+    let from_set = f.production_set.is_some();
+    let (tech, inputs, params) = match technology(&mut c, &f.production, from_set, fname, source, names, ctx.index) {
         Some(t) => t,
         None => {
+            at_the_set(&mut c.problems[before_production..], f);
             batch.push_firm(
                 fname,
                 name_span,
@@ -162,6 +177,7 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
         };
         c.at(prod_span.clone(), msg, help);
     }
+    at_the_set(&mut c.problems[before_production..], f);
 
     // counts and productivity
     let count = match &f.count {

@@ -162,16 +162,20 @@ impl HeadStart {
             }
         }
 
-        let market_initial = file.market.initial_price.as_ref().map_or(1.0, |n| {
-            c.num(
-                n,
-                "market.initial_price",
-                0.0,
-                true,
-                f64::INFINITY,
-                "prices start positive, e.g. initial_price = 1.0",
-            )
-        });
+        let market_initial = file
+            .market
+            .initial_price
+            .as_ref()
+            .map_or(MarketSettings::DEFAULT_INITIAL_PRICE, |n| {
+                c.num(
+                    n,
+                    "market.initial_price",
+                    0.0,
+                    true,
+                    f64::INFINITY,
+                    "prices start positive, e.g. initial_price = 1.0",
+                )
+            });
         HeadStart {
             c,
             name,

@@ -158,13 +158,7 @@ pub(super) fn agent_settings(
     defaults: Option<&AgentSettings>,
     (prefix, name): (&str, &str),
 ) -> AgentSettings {
-    let d = defaults.cloned().unwrap_or(AgentSettings {
-        rule: agent_settings::Rule::Gradient,
-        rate: 0.5,
-        form: agent_settings::Form::Relative,
-        noise: 0.0,
-        activation: 1.0,
-    });
+    let d = defaults.cloned().unwrap_or(AgentSettings::DEFAULT);
     AgentSettings {
         rule: parse_rule(
             c,

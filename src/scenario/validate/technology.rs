@@ -22,6 +22,7 @@ pub const MAX_EXPRESSION_INPUTS: usize = 64;
 pub(super) fn technology(
     c: &mut Check,
     spec: &Spanned<ProductionSpec>,
+    from_set: bool,
     fname: &str,
     source: &str,
     names: &Names,
@@ -95,9 +96,20 @@ pub(super) fn technology(
             // backslashes make the two differ).
             // (built only when there is something to report)
             let map = std::cell::OnceCell::new();
-            let at = || map.get_or_init(|| StringMap::new(source.get(span.clone()).unwrap_or(""), src, span.start));
-            // other places an error mentions ("the '(' at ..."), by their line and column in the file
+            // (an expression given by --set is not in the file: its problems point at the
+            // whole production, which the caller moves to the argument)
+            let text = if from_set {
+                ""
+            } else {
+                source.get(span.clone()).unwrap_or("")
+            };
+            let at = || map.get_or_init(|| StringMap::new(text, src, span.start));
+            // other places an error mentions ("the '(' at ..."), by their line and column in
+            // the file (by column in the expression, for one given by --set)
             let place = |offset: usize| {
+                if from_set {
+                    return format!("column {} of the expression", offset + 1);
+                }
                 let (line, column) = crate::scenario::error::line_col(source, at().span(offset, 1).start);
                 format!("line {line}, column {column}")
             };
