@@ -2,7 +2,7 @@
 //! area). Each module is one area; [`common`] holds the helpers they share. Run one area with
 //! `cargo test --test it AREA::` (e.g. `cargo test --test it reference::`).
 //!
-//! `tests/bad_scenarios.rs` stays a crate of its own: it measures the peak memory of each child
+//! `tests/measured/` stays a crate of its own: it measures the peak memory of each child
 //! process it spawns, and on Linux a child's peak counts its parent's peak at the spawn, so its
 //! parent must be a small process, not one that also runs the large economies of these tests.
 
