@@ -170,15 +170,31 @@ impl RunArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = plot::AFTER_HELP)]
 pub struct PlotArgs {
     /// Output directory of a run (trajectory.csv, metrics.csv) or of a sweep (sweep.csv).
     pub dir: PathBuf,
     /// Chart title [default: the scenario name from summary.json, else the directory name].
     #[arg(long)]
     pub title: Option<String>,
-    /// Size of convergence.png in pixels.
+    /// Size of the chart in pixels (of the PNG; of the SVG's canvas).
     #[arg(long, value_name = "WxH", default_value = "1600x1200", value_parser = plot::parse_size)]
     pub chart_size: crate::plot::ChartSize,
+    /// Only these goods' series, by their names in the run, separated by commas (e.g.
+    /// --goods natgas,ethylene). The metrics over all goods (excess demand, W, the split) stay.
+    #[arg(long, value_name = "GOOD,...", value_delimiter = ',')]
+    pub goods: Vec<String>,
+    /// Only the logged ticks from A to B, both included; 'A:' and ':B' leave an end open
+    /// (e.g. --ticks 100:400, --ticks 1000:).
+    #[arg(long, value_name = "A:B")]
+    pub ticks: Option<crate::plot::TickRange>,
+    /// Chart format [default: the --out FILE's extension, .png or .svg; else png].
+    #[arg(long, value_name = "png|svg")]
+    pub format: Option<crate::plot::Format>,
+    /// Write the chart to FILE [default: DIR/convergence.png, DIR/convergence.svg for
+    /// --format svg; sweep.png, sweep.svg for a sweep].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@
 //! it leaves in them.
 
 use super::atomic::{create_temp, io_help, is_temp_name, temp_name, write_atomic};
-use super::files::{MARKER, RUN_FILES, SWEEP_FILES};
+use super::files::{CONVERGENCE_SVG, MARKER, RUN_FILES, SWEEP_FILES, SWEEP_SVG};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -60,7 +60,11 @@ pub fn is_own_name(name: &str, is_dir: bool) -> bool {
         let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         return rest.split_once("-of-").is_some_and(|(k, n)| digits(k) && digits(n));
     }
-    name == MARKER || is_temp_name(name) || RUN_FILES.contains(&name) || SWEEP_FILES.contains(&name)
+    name == MARKER
+        || is_temp_name(name)
+        || RUN_FILES.contains(&name)
+        || SWEEP_FILES.contains(&name)
+        || [CONVERGENCE_SVG, SWEEP_SVG].contains(&name)
 }
 
 /// Make `dir` ready for `pricegrad COMMAND`'s output, or say why it cannot be used:

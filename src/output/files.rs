@@ -16,6 +16,8 @@ pub const SCENARIO: &str = "scenario.toml";
 pub const PROPAGATION: &str = "propagation.csv";
 /// A run's chart.
 pub const CONVERGENCE_PNG: &str = "convergence.png";
+/// A run's chart as SVG (`pricegrad plot DIR --format svg`).
+pub const CONVERGENCE_SVG: &str = "convergence.svg";
 
 /// The files of a run directory, in the order they are renamed into place
 /// (`propagation.csv` only for runs with a shock; `scenario.toml` only for scenario files
@@ -34,6 +36,8 @@ pub const RUN_FILES: [&str; 7] = [
 pub const SWEEP_CSV: &str = "sweep.csv";
 /// A sweep's chart.
 pub const SWEEP_PNG: &str = "sweep.png";
+/// A sweep's chart as SVG (`pricegrad plot DIR --format svg`).
+pub const SWEEP_SVG: &str = "sweep.svg";
 /// A sweep's manifest.
 pub const SWEEP_MANIFEST: &str = "sweep.json";
 /// A sweep's append-only record of finished runs (what `--resume` reads).

@@ -152,6 +152,8 @@ impl RunWriter {
             // an earlier run's
             let _ = fs::remove_file(&effective);
         }
+        // an SVG that `pricegrad plot --format svg` drew of an earlier run
+        let _ = fs::remove_file(self.dir.join(files::CONVERGENCE_SVG));
         Ok(chart_error)
     }
 }

@@ -1,6 +1,6 @@
 //! The canvas a chart is drawn on: the embedded font, the colours, the sizes scaled to the
-//! chart's size ([`Theme`]), the PNG encoding ([`render_png`]), and the primitives drawn in
-//! pixels (text, lines, markers).
+//! chart's size ([`Theme`]), the rendering to PNG or SVG bytes ([`render`]), and the primitives
+//! drawn in pixels (text, lines, markers), on any plotters backend.
 
 use super::axis::Axis;
 use super::{ChartSize, PlotError};
@@ -42,10 +42,10 @@ pub(super) const C_ORANGE: RGBColor = RGBColor(230, 159, 0);
 pub(super) const C_INDIGO: RGBColor = RGBColor(51, 34, 136);
 pub(super) const NO_CONVERGENCE: RGBColor = RGBColor(190, 190, 190);
 
-/// A part of the PNG, in pixels.
-pub(super) type Area<'b> = DrawingArea<BitMapBackend<'b>, Shift>;
-/// A chart on the PNG: a data area with its two axes.
-pub(super) type Chart<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<Axis, Axis>>;
+/// A part of the image, in pixels, on a drawing backend (the PNG's bitmap or an SVG document).
+pub(super) type Area<DB> = DrawingArea<DB, Shift>;
+/// A chart on the image: a data area with its two axes.
+pub(super) type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<Axis, Axis>>;
 
 /// Register the embedded font with plotters (once).
 pub(super) fn ensure_font() -> Result<(), PlotError> {
@@ -60,21 +60,76 @@ pub(super) fn ensure_font() -> Result<(), PlotError> {
     }
 }
 
-/// Draws into an RGB buffer and encodes it as PNG with fixed settings.
-pub(super) fn render_png(
-    size: ChartSize,
-    draw: impl FnOnce(&Area, Theme) -> Result<(), PlotError>,
-) -> Result<Vec<u8>, PlotError> {
+/// The file format of a chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// A PNG drawn with the embedded font (the same bytes for the same input).
+    #[default]
+    Png,
+    /// An SVG document: text as `<text>` elements in the font family [`SVG_FONT_FAMILY`].
+    Svg,
+}
+
+impl Format {
+    /// The file extension (and the name used on the command line).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Png => "png",
+            Format::Svg => "svg",
+        }
+    }
+
+    /// The format a file name's extension names (`.png`, `.svg`, in any case), if any.
+    pub fn of_path(path: &std::path::Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?;
+        ext.parse().ok()
+    }
+}
+
+/// `png` or `svg` (any case).
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "png" => Ok(Format::Png),
+            "svg" => Ok(Format::Svg),
+            _ => Err(format!("'{s}' is not a chart format: use png or svg")),
+        }
+    }
+}
+
+/// The font family an SVG chart's text asks for: the embedded font's own name, whose metrics
+/// laid the text out, then any sans-serif font of the viewer.
+pub const SVG_FONT_FAMILY: &str = "DejaVu Sans, sans-serif";
+
+/// A chart that can be drawn on any backend.
+pub(super) trait Drawing {
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>, th: Theme) -> Result<(), PlotError>;
+}
+
+/// Draws a chart in the given format: PNG or SVG bytes.
+pub(super) fn render(format: Format, size: ChartSize, chart: &impl Drawing) -> Result<Vec<u8>, PlotError> {
     let ChartSize { width, height } = size;
     if !(ChartSize::MIN..=ChartSize::MAX).contains(&width) || !(ChartSize::MIN..=ChartSize::MAX).contains(&height) {
         return Err(PlotError::InvalidSize { width, height });
     }
+    // text is measured with the embedded font in both formats
     ensure_font()?;
+    match format {
+        Format::Png => render_png(size, chart),
+        Format::Svg => render_svg(size, chart),
+    }
+}
+
+/// Draws into an RGB buffer and encodes it as PNG with fixed settings.
+fn render_png(size: ChartSize, chart: &impl Drawing) -> Result<Vec<u8>, PlotError> {
+    let ChartSize { width, height } = size;
     let mut buf = vec![255u8; width as usize * height as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
         root.fill(&WHITE)?;
-        draw(&root, Theme::new(size))?;
+        chart.draw(&root, Theme::new(size))?;
         root.present()?;
     }
     let mut out = Vec::new();
@@ -96,6 +151,22 @@ pub(super) fn render_png(
             .map_err(|e| PlotError::Render(format!("PNG encoder: {e}")))?;
     }
     Ok(out)
+}
+
+/// Draws into an SVG document. plotters names the family the text was measured with
+/// ([`FONT`]); the document asks for [`SVG_FONT_FAMILY`] instead, so that a viewer with DejaVu
+/// Sans draws the text at the widths it was laid out for.
+fn render_svg(size: ChartSize, chart: &impl Drawing) -> Result<Vec<u8>, PlotError> {
+    let mut doc = String::new();
+    {
+        let root = SVGBackend::with_string(&mut doc, (size.width, size.height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        chart.draw(&root, Theme::new(size))?;
+        root.present()?;
+    }
+    let asked = format!("font-family=\"{FONT}\"");
+    let family = format!("font-family=\"{SVG_FONT_FAMILY}\"");
+    Ok(doc.replace(&asked, &family).into_bytes())
 }
 
 /// Sizes scaled to the chart size (reference: 1600x1200).
@@ -164,13 +235,13 @@ pub(super) fn style(size: f64, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'
     }
 }
 
-pub(super) fn text_width(root: &Area, text: &str, size: f64) -> i32 {
+pub(super) fn text_width<DB: DrawingBackend>(root: &Area<DB>, text: &str, size: f64) -> i32 {
     root.estimate_text_size(text, &style(size, INK, HPos::Left, VPos::Top))
         .map_or(0, |(w, _)| w as i32)
 }
 
 /// Cuts `text` (adding "…") so that it fits in `max_w` pixels.
-pub(super) fn fit_text(root: &Area, text: &str, size: f64, max_w: i32) -> String {
+pub(super) fn fit_text<DB: DrawingBackend>(root: &Area<DB>, text: &str, size: f64, max_w: i32) -> String {
     if text_width(root, text, size) <= max_w {
         return text.to_string();
     }
@@ -187,7 +258,7 @@ pub(super) fn fit_text(root: &Area, text: &str, size: f64, max_w: i32) -> String
 }
 
 /// Largest font size ≤ `size` at which `text` fits in `max_w` pixels.
-pub(super) fn fit_font(root: &Area, text: &str, size: f64, max_w: i32) -> f64 {
+pub(super) fn fit_font<DB: DrawingBackend>(root: &Area<DB>, text: &str, size: f64, max_w: i32) -> f64 {
     let w = text_width(root, text, size);
     if w <= max_w || w == 0 {
         size
@@ -196,8 +267,8 @@ pub(super) fn fit_font(root: &Area, text: &str, size: f64, max_w: i32) -> f64 {
     }
 }
 
-pub(super) fn put_text(
-    root: &Area,
+pub(super) fn put_text<DB: DrawingBackend>(
+    root: &Area<DB>,
     text: &str,
     (x, y): (i32, i32),
     size: f64,
@@ -212,13 +283,18 @@ pub(super) fn put_text(
     Ok(())
 }
 
-pub(super) fn put_line(root: &Area, a: (i32, i32), b: (i32, i32), st: ShapeStyle) -> Result<(), PlotError> {
+pub(super) fn put_line<DB: DrawingBackend>(
+    root: &Area<DB>,
+    a: (i32, i32),
+    b: (i32, i32),
+    st: ShapeStyle,
+) -> Result<(), PlotError> {
     root.draw(&PathElement::new(vec![a, b], st))?;
     Ok(())
 }
 
-pub(super) fn put_dashed_vline(
-    root: &Area,
+pub(super) fn put_dashed_vline<DB: DrawingBackend>(
+    root: &Area<DB>,
     x: i32,
     y0: i32,
     y1: i32,
@@ -236,8 +312,8 @@ pub(super) fn put_dashed_vline(
 }
 
 /// A diagonal cross with a contrasting outline, centred at `c`.
-pub(super) fn put_cross(
-    root: &Area,
+pub(super) fn put_cross<DB: DrawingBackend>(
+    root: &Area<DB>,
     c: (i32, i32),
     r: i32,
     color: RGBColor,
@@ -259,14 +335,19 @@ pub(super) fn put_cross(
     Ok(())
 }
 
-pub(super) fn put_triangle(root: &Area, c: (i32, i32), r: i32, color: RGBColor) -> Result<(), PlotError> {
+pub(super) fn put_triangle<DB: DrawingBackend>(
+    root: &Area<DB>,
+    c: (i32, i32),
+    r: i32,
+    color: RGBColor,
+) -> Result<(), PlotError> {
     let pts = vec![(c.0, c.1 - r), (c.0 + r, c.1 + r * 3 / 4), (c.0 - r, c.1 + r * 3 / 4)];
     root.draw(&Polygon::new(pts, color.filled()))?;
     Ok(())
 }
 
-pub(super) fn put_ring(
-    root: &Area,
+pub(super) fn put_ring<DB: DrawingBackend>(
+    root: &Area<DB>,
     c: (i32, i32),
     r: i32,
     color: RGBColor,

@@ -10,8 +10,8 @@ use plotters::prelude::*;
 /// The data area of a chart in its own pixel coordinates, for drawing that never leaves it:
 /// every line, band and marker is clipped to the area here (plotters does not clip, and its
 /// wide lines grow spikes at sharp turns, which reached across the panel above).
-pub(super) struct DataArea<'b> {
-    pub(super) area: Area<'b>,
+pub(super) struct DataArea<DB: DrawingBackend> {
+    pub(super) area: Area<DB>,
     pub(super) x: Axis,
     pub(super) y: Axis,
     /// Largest pixel coordinates inside the area.
@@ -23,15 +23,15 @@ pub(super) struct DataArea<'b> {
 /// along the same direction from the area, before clipping).
 const OUTSIDE: f64 = 1e5;
 
-impl<'b> DataArea<'b> {
+impl<DB: DrawingBackend> DataArea<DB> {
     /// The chart's data area with its axes.
-    pub(super) fn of(chart: &Chart<'_, 'b>) -> DataArea<'b> {
+    pub(super) fn of(chart: &Chart<'_, DB>) -> DataArea<DB> {
         let spec = chart.as_coord_spec();
         DataArea::with_y(chart, spec.y_spec().clone())
     }
 
     /// The chart's data area with another vertical axis (a secondary axis).
-    pub(super) fn with_y(chart: &Chart<'_, 'b>, y: Axis) -> DataArea<'b> {
+    pub(super) fn with_y(chart: &Chart<'_, DB>, y: Axis) -> DataArea<DB> {
         let area = chart.plotting_area().strip_coord_spec();
         let (w, h) = area.dim_in_pixel();
         DataArea {
@@ -270,8 +270,8 @@ impl<'b> DataArea<'b> {
 }
 
 /// A line through `pts` on the chart, clipped to its data area (dashed if asked).
-pub(super) fn draw_path(
-    chart: &mut Chart,
+pub(super) fn draw_path<DB: DrawingBackend>(
+    chart: &mut Chart<DB>,
     pts: &[(f64, f64)],
     st: ShapeStyle,
     dashed: bool,
@@ -283,8 +283,8 @@ pub(super) fn draw_path(
 }
 
 /// A quantile band (x, q10, median, q90): the shaded 10-90% band and the median line.
-pub(super) fn draw_quantiles(
-    chart: &mut Chart,
+pub(super) fn draw_quantiles<DB: DrawingBackend>(
+    chart: &mut Chart<DB>,
     quantiles: &[(f64, f64, f64, f64)],
     lw: u32,
     buckets: usize,
@@ -298,8 +298,8 @@ pub(super) fn draw_quantiles(
 
 /// Shaded band between `lo` and `hi` (points share x), split at non-finite values, clipped to
 /// the chart's data area.
-pub(super) fn draw_band(
-    chart: &mut Chart,
+pub(super) fn draw_band<DB: DrawingBackend>(
+    chart: &mut Chart<DB>,
     band: &[(f64, f64, f64)],
     color: RGBColor,
     buckets: usize,

@@ -228,6 +228,45 @@ fn assert_png(bytes: &[u8], size: ChartSize) {
     assert_eq!(&bytes[bytes.len() - 8..bytes.len() - 4], b"IEND");
 }
 
+/// Checks that SVG bytes are a document of the size: one `<svg>` root, closed; every tag
+/// closed; text escaped; the font family set. Returns the text.
+pub(super) fn assert_svg(bytes: &[u8], size: ChartSize) -> String {
+    let svg = String::from_utf8(bytes.to_vec()).expect("SVG is UTF-8");
+    let head = format!(
+        "<svg width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" xmlns=\"http://www.w3.org/2000/svg\">\n",
+        size.width, size.height, size.width, size.height
+    );
+    assert!(svg.starts_with(&head), "{}", &svg[..svg.len().min(200)]);
+    assert!(svg.ends_with("</svg>\n"));
+    assert_eq!(svg.matches("<svg").count(), 1);
+    // elements: self-closed, or <text> ... </text>
+    let mut depth = 0i32;
+    for tag in svg.split('<').skip(1) {
+        let end = tag.find('>').expect("tag closed with >");
+        let tag = &tag[..end];
+        if tag.starts_with('/') {
+            depth -= 1;
+        } else if !tag.ends_with('/') {
+            depth += 1;
+        }
+        assert!(depth >= 0, "closing tag without an opening one: <{tag}>");
+        assert!(!tag[1..].contains('<'));
+    }
+    assert_eq!(depth, 0, "unclosed elements");
+    for (i, _) in svg.match_indices('&') {
+        let rest = &svg[i..];
+        assert!(
+            ["&lt;", "&gt;", "&amp;", "&quot;", "&apos;"]
+                .iter()
+                .any(|e| rest.starts_with(e)),
+            "unescaped & at {i}"
+        );
+    }
+    assert!(svg.contains("font-family=\"DejaVu Sans, sans-serif\""));
+    assert!(!svg.contains("font-family=\"sans-serif\""));
+    svg
+}
+
 pub(super) const SMALL: ChartSize = ChartSize {
     width: 800,
     height: 600,

@@ -40,8 +40,8 @@ pub(super) fn entry(swatch: Swatch, text: impl Into<String>) -> Entry {
 
 /// Draws legend rows top-down in the box (x, y, w, h); shrinks the font, then drops
 /// rows (saying how many) when they do not fit.
-pub(super) fn draw_legend(
-    root: &Area,
+pub(super) fn draw_legend<DB: DrawingBackend>(
+    root: &Area<DB>,
     (x, y, w, h): (i32, i32, i32, i32),
     entries: &[Entry],
     th: Theme,

@@ -1,18 +1,24 @@
-//! Charts of pricegrad runs and sweeps, rendered to PNG bytes.
+//! Charts of pricegrad runs and sweeps, rendered to PNG (or SVG) bytes.
 //!
 //! * [`read_run`] + [`render_convergence`]: one PNG with stacked panels over the ticks of a
 //!   run (prices against the reference, relative errors, the distance to equilibrium, the
 //!   split of excess demand with the step cosine) and, for a run with a shock, the shock wave.
+//!   [`read_run_selected`] reads a part of a run (some goods, some ticks: a [`Selection`]),
+//!   whose chart says in its subtitle what was selected.
 //! * [`read_sweep`] + [`render_sweep`]: ticks-to-converge against one parameter, or a heatmap
 //!   over two parameters.
+//! * [`render_convergence_as`], [`render_sweep_as`]: the same charts in a [`Format`].
 //!
 //! Rendering uses plotters' bitmap backend with DejaVu Sans embedded in the binary (no system
 //! fonts, no C libraries) and a fixed PNG encoder setup, so the same input always gives the
-//! same PNG bytes.
+//! same PNG bytes. The drawing code is generic over plotters' backends; the SVG backend lays
+//! text out with the same embedded font and writes `<text>` elements that ask for it by name
+//! ([`SVG_FONT_FAMILY`]).
 //!
-//! The files: `read` reads the CSV files (their rows are [`crate::output::rows`]); `canvas`
-//! is the PNG with its font, colours and sizes; `axis`, `series`, `data_area`, `legend` and
-//! `panel` are the drawing kit; `convergence` and `sweep` are the two charts.
+//! The files: `read` reads the CSV files (their rows are [`crate::output::rows`]); `select`
+//! is a part of a run to read; `canvas` is the image with its font, colours and sizes; `axis`,
+//! `series`, `data_area`, `legend` and `panel` are the drawing kit; `convergence` and `sweep`
+//! are the two charts.
 
 mod axis;
 mod canvas;
@@ -23,13 +29,16 @@ mod fixtures;
 mod legend;
 mod panel;
 mod read;
+mod select;
 mod series;
 mod sweep;
 
 pub use crate::output::rows::{MetricsRow, Outcome, PropagationRow, SweepRow, TrajectoryRow};
-pub use convergence::render_convergence;
-pub use read::{read_propagation, read_run, read_run_files, read_sweep, RunData, SweepData};
-pub use sweep::render_sweep;
+pub use canvas::{Format, SVG_FONT_FAMILY};
+pub use convergence::{render_convergence, render_convergence_as};
+pub use read::{read_propagation, read_run, read_run_files, read_run_selected, read_sweep, RunData, SweepData};
+pub use select::{Selected, Selection, TickRange};
+pub use sweep::{render_sweep, render_sweep_as};
 
 use plotters::drawing::DrawingAreaErrorKind;
 use std::path::PathBuf;
@@ -81,6 +90,9 @@ pub enum PlotError {
         ChartSize::MAX
     )]
     InvalidSize { width: u32, height: u32 },
+    /// A selection of goods or ticks the run cannot give (`message`), and what to do (`help`).
+    #[error("{message}")]
+    Selection { message: String, help: String },
     /// The in-memory data has nothing to chart.
     #[error("nothing to chart: {0}")]
     NoData(String),

@@ -16,7 +16,13 @@ pub(super) struct Mesh<'t> {
     pub(super) desc_size: f64,
 }
 
-pub(super) fn draw_mesh(chart: &mut Chart, x: &Axis, y: &Axis, m: &Mesh, th: Theme) -> Result<(), PlotError> {
+pub(super) fn draw_mesh<DB: DrawingBackend>(
+    chart: &mut Chart<DB>,
+    x: &Axis,
+    y: &Axis,
+    m: &Mesh,
+    th: Theme,
+) -> Result<(), PlotError> {
     let xf = |v: &f64| x.label(*v);
     let yf = |v: &f64| y.label(*v);
     let mut mesh = chart.configure_mesh();
@@ -54,16 +60,16 @@ impl TickPanels {
     /// of caption, its grid and labels drawn, the value axis titled `y_desc` (sized to fit
     /// `data_h`, the height of the data area).
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn chart<'a, 'b>(
+    pub(super) fn chart<'a, DB: DrawingBackend>(
         &self,
-        panel: &'a Area<'b>,
-        root: &Area,
+        panel: &'a Area<DB>,
+        root: &Area<DB>,
         (x, y): (&Axis, &Axis),
         top: i32,
         data_h: i32,
         y_desc: &str,
         th: Theme,
-    ) -> Result<Chart<'a, 'b>, PlotError> {
+    ) -> Result<Chart<'a, DB>, PlotError> {
         let mut chart = ChartBuilder::on(panel)
             .margin_top(top)
             .margin_right(self.right)
@@ -88,7 +94,7 @@ impl TickPanels {
 }
 
 /// Pixel rectangle (x0, y0, x1, y1) of a chart's data area.
-pub(super) fn data_rect(chart: &Chart) -> (i32, i32, i32, i32) {
+pub(super) fn data_rect<DB: DrawingBackend>(chart: &Chart<DB>) -> (i32, i32, i32, i32) {
     let (xr, yr) = chart.plotting_area().get_pixel_range();
     (xr.start, yr.start, xr.end, yr.end)
 }
@@ -123,7 +129,12 @@ impl Columns {
     }
 }
 
-pub(super) fn draw_title(root: &Area, title: &str, subtitle: &str, th: Theme) -> Result<i32, PlotError> {
+pub(super) fn draw_title<DB: DrawingBackend>(
+    root: &Area<DB>,
+    title: &str,
+    subtitle: &str,
+    th: Theme,
+) -> Result<i32, PlotError> {
     let (w, _) = root.dim_in_pixel();
     let w = w as i32;
     let max_w = w - th.px(40.0);
@@ -135,8 +146,8 @@ pub(super) fn draw_title(root: &Area, title: &str, subtitle: &str, th: Theme) ->
 }
 
 /// A panel's caption, left-aligned over its data area, shrunk to fit the panel's width.
-pub(super) fn put_caption(
-    root: &Area,
+pub(super) fn put_caption<DB: DrawingBackend>(
+    root: &Area<DB>,
     text: &str,
     r: (i32, i32, i32, i32),
     cy: i32,
@@ -148,7 +159,12 @@ pub(super) fn put_caption(
 }
 
 /// A message in the middle of an empty panel's data area (wrapped onto two lines if long).
-pub(super) fn put_panel_note(root: &Area, r: (i32, i32, i32, i32), lines: &[&str], th: Theme) -> Result<(), PlotError> {
+pub(super) fn put_panel_note<DB: DrawingBackend>(
+    root: &Area<DB>,
+    r: (i32, i32, i32, i32),
+    lines: &[&str],
+    th: Theme,
+) -> Result<(), PlotError> {
     let size = th.font(20.0);
     let row = (size * 1.5) as i32;
     let cx = (r.0 + r.2) / 2;

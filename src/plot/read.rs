@@ -2,6 +2,7 @@
 //! [`crate::output::rows`]. Every problem is reported with the file, the line and what to do;
 //! files of earlier versions, which lack some columns, are read too.
 
+use super::select::{list, Selected, Selection, TickRange};
 use super::PlotError;
 use crate::output::files;
 use crate::output::rows::{self, columns, MetricsRow, PropagationRow, SweepRow, TrajectoryRow};
@@ -20,8 +21,11 @@ pub struct RunData {
     /// `propagation.csv`, for a run with a shock (empty otherwise).
     pub propagation: Vec<PropagationRow>,
     /// The logged ticks in `metrics.csv`, all of them: more than the rows read when the run
-    /// logged over [`MAX_CHART_TICKS`].
+    /// logged over [`MAX_CHART_TICKS`]. Of a selection ([`read_run_selected`]): the logged
+    /// ticks in its range.
     pub logged_ticks: usize,
+    /// What was selected, when the data is a part of the run ([`read_run_selected`]).
+    pub selected: Option<Selected>,
 }
 
 /// Most logged ticks a chart reads. A run that logged more (an explicit `log.every` over a
@@ -187,13 +191,13 @@ fn csv_error(path: &Path, e: csv::Error) -> PlotError {
     }
 }
 
-/// The rows of `trajectory.csv`; with `keep`, only those of the ticks in it.
-fn read_trajectory(path: &Path, keep: Option<&HashSet<u64>>) -> Result<Vec<TrajectoryRow>, PlotError> {
+/// The rows of `trajectory.csv` that `keep` keeps (at least one).
+fn read_trajectory(path: &Path, keep: impl Fn(&TrajectoryRow) -> bool) -> Result<Vec<TrajectoryRow>, PlotError> {
     let mut f = CsvFile::of_rows::<TrajectoryRow>(path, &TrajectoryRow::ADDED_LATER)?;
     let mut rows = Vec::new();
     while f.next()? {
         let row: TrajectoryRow = f.row()?;
-        if keep.is_some_and(|k| !k.contains(&row.tick)) {
+        if !keep(&row) {
             continue;
         }
         if row.good.is_empty() {
@@ -202,22 +206,29 @@ fn read_trajectory(path: &Path, keep: Option<&HashSet<u64>>) -> Result<Vec<Traje
         rows.push(row);
     }
     if rows.is_empty() {
-        return Err(PlotError::Data {
-            path: path.to_path_buf(),
-            message: format!("no data rows after the header (the run logged no ticks; {RERUN} with logging enabled)"),
-        });
+        return Err(no_trajectory_rows(path));
     }
     Ok(rows)
 }
 
-/// The rows of `metrics.csv` (`logged` of them): every `stride`-th, every one with a shock,
-/// and the last.
-fn read_metrics(path: &Path, stride: usize, logged: usize) -> Result<Vec<MetricsRow>, PlotError> {
+fn no_trajectory_rows(path: &Path) -> PlotError {
+    PlotError::Data {
+        path: path.to_path_buf(),
+        message: format!("no data rows after the header (the run logged no ticks; {RERUN} with logging enabled)"),
+    }
+}
+
+/// The rows of `metrics.csv` in `range` (`logged` of them): every `stride`-th, every one with
+/// a shock, and the last.
+fn read_metrics(path: &Path, stride: usize, logged: usize, range: TickRange) -> Result<Vec<MetricsRow>, PlotError> {
     let mut f = CsvFile::of_rows::<MetricsRow>(path, &MetricsRow::ADDED_LATER)?;
     let mut rows = Vec::new();
     let mut i = 0;
     while f.next()? {
         let row: MetricsRow = f.row()?;
+        if !range.contains(row.tick) {
+            continue;
+        }
         if i % stride == 0 || i + 1 == logged || row.shock.is_some() {
             rows.push(row);
         }
@@ -258,16 +269,159 @@ pub fn read_propagation(path: &Path) -> Result<Vec<PropagationRow>, PlotError> {
 pub fn read_run_files(trajectory: &Path, metrics: &Path, title: String) -> Result<RunData, PlotError> {
     let logged_ticks = count_rows::<MetricsRow>(metrics, &MetricsRow::ADDED_LATER)?;
     let stride = logged_ticks.div_ceil(MAX_CHART_TICKS).max(1);
-    let metrics = read_metrics(metrics, stride, logged_ticks)?;
+    let metrics = read_metrics(metrics, stride, logged_ticks, TickRange::ALL)?;
     // the trajectory's rows of the ticks kept (the two files log the same ticks)
     let keep: Option<HashSet<u64>> = (stride > 1).then(|| metrics.iter().map(|m| m.tick).collect());
     Ok(RunData {
         title,
-        trajectory: read_trajectory(trajectory, keep.as_ref())?,
+        trajectory: read_trajectory(trajectory, |r| keep.as_ref().is_none_or(|k| k.contains(&r.tick)))?,
         metrics,
         propagation: Vec::new(),
         logged_ticks,
+        selected: None,
     })
+}
+
+/// Reads a part of a run directory: the goods and ticks of `sel` (all of them when it selects
+/// nothing, as [`read_run`]). A good the run does not have, or a range without a logged tick,
+/// is a [`PlotError::Selection`]. Of a range that logged over `MAX_CHART_TICKS` ticks, every
+/// k-th is read, as [`read_run`] does with a whole run.
+pub fn read_run_selected(dir: &Path, sel: &Selection) -> Result<RunData, PlotError> {
+    if sel.is_all() {
+        return read_run(dir);
+    }
+    let (trajectory, metrics) = (dir.join(files::TRAJECTORY), dir.join(files::METRICS));
+    let run_goods = first_tick_goods(&trajectory)?;
+    let goods = if sel.goods.is_empty() {
+        run_goods.clone()
+    } else {
+        sel.goods_of(&run_goods)?
+    };
+    let range = sel.ticks;
+    let span = tick_span(&metrics, range)?;
+    if span.in_range == 0 && !range.is_all() {
+        return Err(empty_range(range, &span));
+    }
+    let stride = span.in_range.div_ceil(MAX_CHART_TICKS).max(1);
+    let metrics = read_metrics(&metrics, stride, span.in_range, range)?;
+    // the trajectory's rows of the ticks kept (the two files log the same ticks)
+    let kept: Option<HashSet<u64>> = (stride > 1).then(|| metrics.iter().map(|m| m.tick).collect());
+    let wanted: HashSet<&str> = goods.iter().map(String::as_str).collect();
+    let rows = read_trajectory(&trajectory, |r| {
+        kept.as_ref().map_or(range.contains(r.tick), |k| k.contains(&r.tick)) && wanted.contains(r.good.as_str())
+    });
+    let rows = match rows {
+        // metrics.csv logged ticks in the range that trajectory.csv lacks
+        Err(PlotError::Data { .. }) if !range.is_all() => return Err(empty_range(range, &span)),
+        other => other?,
+    };
+    let wave = dir.join(files::PROPAGATION);
+    let propagation = if wave.exists() {
+        read_propagation(&wave)?
+            .into_iter()
+            .filter(|r| wanted.contains(r.good.as_str()) && r.shock_tick.is_none_or(|t| range.contains(t)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(RunData {
+        title: dir
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        trajectory: rows,
+        metrics,
+        propagation,
+        logged_ticks: span.in_range,
+        selected: Some(Selected {
+            goods: !sel.goods.is_empty(),
+            run_goods,
+            ticks: (!range.is_all()).then_some(range),
+            run_ticks: (span.first, span.last),
+        }),
+    })
+}
+
+/// The goods of a run: those of its first logged tick in `trajectory.csv` (every logged tick
+/// has every good), in the file's order.
+fn first_tick_goods(path: &Path) -> Result<Vec<String>, PlotError> {
+    let mut f = CsvFile::of_rows::<TrajectoryRow>(path, &TrajectoryRow::ADDED_LATER)?;
+    let mut goods: Vec<String> = Vec::new();
+    let mut first = None;
+    while f.next()? {
+        let row: TrajectoryRow = f.row()?;
+        if first.is_some_and(|t| t != row.tick) {
+            break;
+        }
+        first = Some(row.tick);
+        if !goods.contains(&row.good) {
+            goods.push(row.good);
+        }
+    }
+    if goods.is_empty() {
+        return Err(no_trajectory_rows(path));
+    }
+    Ok(goods)
+}
+
+/// The logged ticks of `metrics.csv` against a range.
+#[derive(Debug, Default)]
+struct TickSpan {
+    /// Logged ticks in the range.
+    in_range: usize,
+    /// All logged ticks, the first and the last.
+    logged: usize,
+    first: u64,
+    last: u64,
+    /// The last logged tick before the range and the first after it.
+    before: Option<u64>,
+    after: Option<u64>,
+}
+
+fn tick_span(path: &Path, range: TickRange) -> Result<TickSpan, PlotError> {
+    let mut f = CsvFile::of_rows::<MetricsRow>(path, &MetricsRow::ADDED_LATER)?;
+    let column = f.column("tick", "tick,...")?;
+    let mut span = TickSpan::default();
+    while f.next()? {
+        let tick: u64 = match f.record[column].parse() {
+            Ok(t) => t,
+            // the row's own error, which says what is wrong with the field
+            Err(_) => return Err(f.row::<MetricsRow>().err().unwrap_or_else(|| f.err("bad tick".into()))),
+        };
+        if span.logged == 0 {
+            span.first = tick;
+        }
+        span.logged += 1;
+        span.last = tick;
+        if range.contains(tick) {
+            span.in_range += 1;
+        } else if range.from.is_some_and(|a| tick < a) {
+            span.before = Some(tick);
+        } else if span.after.is_none() {
+            span.after = Some(tick);
+        }
+    }
+    Ok(span)
+}
+
+/// The error of a range that holds no logged tick.
+fn empty_range(range: TickRange, span: &TickSpan) -> PlotError {
+    let message = format!("--ticks {range} holds no logged tick of this run");
+    let help = if span.logged == 0 {
+        "metrics.csv logs no tick: re-run the scenario with logging enabled".to_string()
+    } else {
+        let nearest: Vec<String> = [span.before, span.after].iter().flatten().map(u64::to_string).collect();
+        let of = if span.logged == 1 { "tick" } else { "ticks" };
+        format!(
+            "the run logged {} {of}, from {} to {}; the nearest to {range} {} {}",
+            span.logged,
+            span.first,
+            span.last,
+            if nearest.len() == 1 { "is" } else { "are" },
+            list(&nearest, 2).replace(", ", " and ")
+        )
+    };
+    PlotError::Selection { message, help }
 }
 
 /// The data rows of a CSV file of rows `R` (read, not kept).

@@ -19,6 +19,7 @@ mod generate;
 mod methods;
 mod out_of_equilibrium;
 mod peer;
+mod plot_options;
 mod records;
 mod reference;
 mod reliability;

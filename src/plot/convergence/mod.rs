@@ -4,11 +4,12 @@
 mod panels;
 mod prep;
 
-use super::canvas::{fit_text, put_dashed_vline, render_png, text_width, Area, Theme, SHOCK};
+use super::canvas::{fit_text, put_dashed_vline, render, text_width, Area, Drawing, Format, Theme, SHOCK};
 use super::panel::{draw_title, Columns, TickPanels};
 use super::{ChartSize, PlotError, RunData};
 use panels::Layout;
 use plotters::coord::ranged1d::Ranged;
+use plotters::prelude::DrawingBackend;
 use plotters::style::Color;
 use prep::ConvPrep;
 
@@ -23,25 +24,82 @@ const MANY_GOODS: usize = 12;
 ///
 /// `title` is drawn at the top; when empty, `data.title` is used.
 pub fn render_convergence(data: &RunData, title: &str, size: ChartSize) -> Result<Vec<u8>, PlotError> {
-    let prep = ConvPrep::new(data)?;
-    let title = if title.is_empty() { data.title.as_str() } else { title };
-    render_png(size, |root, th| draw_convergence(root, &prep, title, th))
+    render_convergence_as(data, title, size, Format::Png)
 }
 
-fn draw_convergence(root: &Area, p: &ConvPrep, title: &str, th: Theme) -> Result<(), PlotError> {
-    let (w, h) = root.dim_in_pixel();
-    let (w, h) = (w as i32, h as i32);
+/// [`render_convergence`] as PNG or SVG bytes. Of a part of a run ([`RunData::selected`]), the
+/// subtitle says which goods and ticks were selected.
+pub fn render_convergence_as(
+    data: &RunData,
+    title: &str,
+    size: ChartSize,
+    format: Format,
+) -> Result<Vec<u8>, PlotError> {
+    let prep = ConvPrep::new(data)?;
+    let title = if title.is_empty() { data.title.as_str() } else { title };
+    render(format, size, &Convergence { p: &prep, title })
+}
+
+struct Convergence<'a> {
+    p: &'a ConvPrep,
+    title: &'a str,
+}
+
+impl Drawing for Convergence<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>, th: Theme) -> Result<(), PlotError> {
+        draw_convergence(root, self.p, self.title, th)
+    }
+}
+
+/// The first part of the subtitle: the goods and ticks drawn, how many ticks were logged (and
+/// drawn); of a part of the run, what was selected.
+fn drawn(p: &ConvPrep) -> String {
     let n_goods = p.goods.len();
     let logged = match p.logged_in_files {
         Some(all) => format!("{all} logged, {} drawn", p.logged),
         None => format!("{} logged", p.logged),
     };
-    let mut subtitle = format!(
-        "{n_goods} good{}, ticks {}–{} ({logged})",
-        if n_goods == 1 { "" } else { "s" },
-        p.first_tick,
-        p.last_tick,
-    );
+    let Some(sel) = &p.selected else {
+        return format!(
+            "{n_goods} good{}, ticks {}–{} ({logged})",
+            if n_goods == 1 { "" } else { "s" },
+            p.first_tick,
+            p.last_tick,
+        );
+    };
+    let mut parts = Vec::new();
+    if sel.ticks.is_some() {
+        let (a, b) = sel.run_ticks;
+        parts.push(format!("ticks {}–{} of {a}–{b} ({logged})", p.first_tick, p.last_tick));
+    }
+    if sel.goods {
+        let mut names: Vec<&str> = p.goods.iter().take(6).map(|g| g.name.as_str()).collect();
+        if n_goods > 6 {
+            names.push("…");
+        }
+        parts.push(format!(
+            "good{} {} ({n_goods} of {})",
+            if n_goods == 1 { "" } else { "s" },
+            names.join(", "),
+            sel.run_goods.len()
+        ));
+    }
+    if sel.ticks.is_none() {
+        parts.push(format!("ticks {}–{} ({logged})", p.first_tick, p.last_tick));
+    }
+    format!("selected {}", parts.join(", "))
+}
+
+fn draw_convergence<DB: DrawingBackend>(
+    root: &Area<DB>,
+    p: &ConvPrep,
+    title: &str,
+    th: Theme,
+) -> Result<(), PlotError> {
+    let (w, h) = root.dim_in_pixel();
+    let (w, h) = (w as i32, h as i32);
+    let n_goods = p.goods.len();
+    let mut subtitle = drawn(p);
     if p.refs_present == 0 {
         subtitle.push_str("; no reference equilibrium (errors against the backprop adjoint)");
     } else if p.refs_missing > 0 {
@@ -139,7 +197,7 @@ struct ShockStrip {
 }
 
 impl ShockStrip {
-    fn new(root: &Area, p: &ConvPrep, cols: &Columns, th: Theme) -> ShockStrip {
+    fn new<DB: DrawingBackend>(root: &Area<DB>, p: &ConvPrep, cols: &Columns, th: Theme) -> ShockStrip {
         // Shock label rows (assigned left to right, up to 3 rows).
         let label_size = th.font(16.0);
         let row_h = (label_size * 1.45) as i32;
@@ -189,7 +247,7 @@ impl ShockStrip {
 mod tests {
     use super::*;
     use crate::plot::fixtures::*;
-    use crate::plot::read_run;
+    use crate::plot::{read_run, read_run_selected, Selection};
 
     #[test]
     fn converged_run_renders_deterministically() {
@@ -294,6 +352,95 @@ mod tests {
         assert_eq!(data.trajectory.len(), 2 * data.metrics.len());
         assert_eq!(data.metrics.last().unwrap().tick, 100_000);
         check_run(&data, SMALL);
+    }
+
+    /// The SVG of a run is a document with the chart's text; the PNG through the same path is
+    /// the PNG of `render_convergence`.
+    #[test]
+    fn svg_is_a_document_with_the_charts_text() {
+        let (d, _) = Synth {
+            goods: 5,
+            ticks: 300,
+            shocks: vec![(100, "tupperware.price=2"), (200, "steel.endowment=0.5")],
+            ..Synth::converged()
+        }
+        .data();
+        std::fs::write(
+            d.path().join("propagation.csv"),
+            "shock_tick,good,depth,arrival_tick,final_change\n100,steel,1,102,1.5\n200,grain,2,204,0.2\n",
+        )
+        .unwrap();
+        let data = read_run(d.path()).unwrap();
+        let svg = render_convergence_as(&data, "a & b <run>", SMALL, Format::Svg).unwrap();
+        let text = assert_svg(&svg, SMALL);
+        assert_eq!(
+            svg,
+            render_convergence_as(&data, "a & b <run>", SMALL, Format::Svg).unwrap()
+        );
+        for s in [
+            "a &amp; b &lt;run&gt;",
+            "5 goods, ticks 0–300 (301 logged)",
+            "tupperware",
+            "energy",
+            "Shock wave",
+            "tupperware.price=2",
+        ] {
+            assert!(text.contains(s), "{s}");
+        }
+        let png = render_convergence_as(&data, "t", SMALL, Format::Png).unwrap();
+        assert_eq!(png, render_convergence(&data, "t", SMALL).unwrap());
+        // many goods: bands (polygons) and the worst goods
+        let (_d, data) = Synth {
+            goods: 40,
+            ticks: 50,
+            ..Synth::converged()
+        }
+        .data();
+        let text = assert_svg(&render_convergence_as(&data, "", SMALL, Format::Svg).unwrap(), SMALL);
+        assert!(text.contains("<polygon") && text.contains("8 worst of 40 goods"));
+    }
+
+    /// A part of a run: its subtitle says what was selected, its series are the selected goods',
+    /// each in the colour it has in the chart of the whole run.
+    #[test]
+    fn a_selection_is_drawn_and_said() {
+        let (d, full) = Synth {
+            goods: 4,
+            ticks: 400,
+            ..Synth::converged()
+        }
+        .data();
+        let sel = Selection {
+            goods: vec!["labour".to_string(), "steel".to_string()],
+            ticks: "100:250".parse().unwrap(),
+        };
+        let data = read_run_selected(d.path(), &sel).unwrap();
+        let text = assert_svg(&render_convergence_as(&data, "t", SMALL, Format::Svg).unwrap(), SMALL);
+        assert!(
+            text.contains("selected ticks 100–250 of 0–400 (151 logged), goods steel, labour (2 of 4)"),
+            "{}",
+            text.lines().find(|l| l.contains("selected")).unwrap_or("no subtitle")
+        );
+        assert!(!text.contains("tupperware") && !text.contains("grain"));
+        let prep = ConvPrep::new(&data).unwrap();
+        // steel and labour are the 2nd and 4th goods of the run
+        assert_eq!(prep.palette, vec![1, 3]);
+        assert_eq!((prep.first_tick, prep.last_tick), (100, 250));
+        let whole = check_run(&full, SMALL);
+        let part = render_convergence(&data, "test run", SMALL).unwrap();
+        assert_ne!(whole, part);
+        // only ticks: every good, in its own colour
+        let data = read_run_selected(
+            d.path(),
+            &Selection {
+                goods: vec![],
+                ticks: ":10".parse().unwrap(),
+            },
+        )
+        .unwrap();
+        let text = assert_svg(&render_convergence_as(&data, "t", SMALL, Format::Svg).unwrap(), SMALL);
+        assert!(text.contains("selected ticks 0–10 of 0–400 (11 logged);"));
+        assert_eq!(ConvPrep::new(&data).unwrap().palette, vec![0, 1, 2, 3]);
     }
 
     #[test]

@@ -17,8 +17,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 /// What every panel needs: the canvas, the prepared run, the columns and the sizes.
-pub(super) struct Layout<'a, 'b> {
-    pub(super) root: &'a Area<'b>,
+pub(super) struct Layout<'a, DB: DrawingBackend> {
+    pub(super) root: &'a Area<DB>,
     pub(super) p: &'a ConvPrep,
     pub(super) cols: Columns,
     pub(super) th: Theme,
@@ -36,7 +36,7 @@ pub(super) struct Layout<'a, 'b> {
     pub(super) desc: f64,
 }
 
-impl Layout<'_, '_> {
+impl<DB: DrawingBackend> Layout<'_, DB> {
     /// Labels on a value axis `data_h` pixels high.
     fn y_labels(&self, data_h: i32) -> usize {
         (data_h / self.th.px(42.0)).clamp(2, 10) as usize
@@ -44,7 +44,12 @@ impl Layout<'_, '_> {
 }
 
 /// Market prices and reference prices per good (with the shock labels above them). The panel at `y0`, `height` pixels high; returns its data area.
-pub(super) fn prices(l: &Layout, y0: i32, height: i32, strip: &ShockStrip) -> Result<(i32, i32, i32, i32), PlotError> {
+pub(super) fn prices<DB: DrawingBackend>(
+    l: &Layout<DB>,
+    y0: i32,
+    height: i32,
+    strip: &ShockStrip,
+) -> Result<(i32, i32, i32, i32), PlotError> {
     let (root, p, cols, th) = (l.root, l.p, &l.cols, l.th);
     let (buckets, caption_h, caption_w, lw) = (l.buckets, l.caption_h, l.caption_w, l.lw);
     let (tick_panels, xl_small, n_goods) = (&l.tick_panels, l.xl_small, l.n_goods);
@@ -71,7 +76,7 @@ pub(super) fn prices(l: &Layout, y0: i32, height: i32, strip: &ShockStrip) -> Re
         draw_quantiles(&mut chart, &p.price_band, lw, buckets, th)?;
     }
     for (rank, &gi) in p.shown.iter().enumerate() {
-        let c = p.color(rank);
+        let c = p.good_color(rank);
         draw_path(&mut chart, &p.goods[gi].pstar, c.stroke_width(lw), true, buckets, th)?;
         draw_path(&mut chart, &p.goods[gi].price, c.stroke_width(lw), false, buckets, th)?;
     }
@@ -94,7 +99,7 @@ pub(super) fn prices(l: &Layout, y0: i32, height: i32, strip: &ShockStrip) -> Re
         e.push(entry(Swatch::Heading, "goods"));
     }
     for (rank, &gi) in p.shown.iter().enumerate() {
-        e.push(entry(Swatch::Line(p.color(rank)), p.goods[gi].name.clone()));
+        e.push(entry(Swatch::Line(p.good_color(rank)), p.goods[gi].name.clone()));
     }
     if p.many {
         e.push(entry(Swatch::Band(BAND), format!("10–90% of all {n_goods}")));
@@ -133,7 +138,11 @@ pub(super) fn prices(l: &Layout, y0: i32, height: i32, strip: &ShockStrip) -> Re
 }
 
 /// Relative price errors per good and the max relative excess demand. The panel at `y0`, `height` pixels high; returns its data area.
-pub(super) fn errors(l: &Layout, y0: i32, height: i32) -> Result<(i32, i32, i32, i32), PlotError> {
+pub(super) fn errors<DB: DrawingBackend>(
+    l: &Layout<DB>,
+    y0: i32,
+    height: i32,
+) -> Result<(i32, i32, i32, i32), PlotError> {
     let (root, p, cols, th) = (l.root, l.p, &l.cols, l.th);
     let (buckets, caption_h, caption_w, lw) = (l.buckets, l.caption_h, l.caption_w, l.lw);
     let (tick_panels, xl_small, n_goods) = (&l.tick_panels, l.xl_small, l.n_goods);
@@ -156,7 +165,7 @@ pub(super) fn errors(l: &Layout, y0: i32, height: i32) -> Result<(i32, i32, i32,
         draw_path(
             &mut chart,
             &series.0,
-            p.color(rank).stroke_width(lw),
+            p.good_color(rank).stroke_width(lw),
             false,
             buckets,
             th,
@@ -196,7 +205,11 @@ pub(super) fn errors(l: &Layout, y0: i32, height: i32) -> Result<(i32, i32, i32,
 }
 
 /// The distance to equilibrium: W and Φ − Φ* (or Φ itself without a reference). The panel at `y0`, `height` pixels high; returns its data area.
-pub(super) fn distance(l: &Layout, y0: i32, height: i32) -> Result<(i32, i32, i32, i32), PlotError> {
+pub(super) fn distance<DB: DrawingBackend>(
+    l: &Layout<DB>,
+    y0: i32,
+    height: i32,
+) -> Result<(i32, i32, i32, i32), PlotError> {
     let (root, p, cols, th) = (l.root, l.p, &l.cols, l.th);
     let (buckets, caption_h, caption_w, lw) = (l.buckets, l.caption_h, l.caption_w, l.lw);
     let (tick_panels, xl_small) = (&l.tick_panels, l.xl_small);
@@ -292,7 +305,11 @@ pub(super) fn distance(l: &Layout, y0: i32, height: i32) -> Result<(i32, i32, i3
 }
 
 /// The split of excess demand into mispricing and firm lag, with the step cosine. The panel at `y0`, `height` pixels high; returns its data area.
-pub(super) fn split(l: &Layout, y0: i32, height: i32) -> Result<(i32, i32, i32, i32), PlotError> {
+pub(super) fn split<DB: DrawingBackend>(
+    l: &Layout<DB>,
+    y0: i32,
+    height: i32,
+) -> Result<(i32, i32, i32, i32), PlotError> {
     let (root, p, cols, th) = (l.root, l.p, &l.cols, l.th);
     let (buckets, caption_h, caption_w, lw) = (l.buckets, l.caption_h, l.caption_w, l.lw);
     let (xl_big, x_labels, desc) = (l.xl_big, l.x_labels, l.desc);
@@ -342,7 +359,7 @@ pub(super) fn split(l: &Layout, y0: i32, height: i32) -> Result<(i32, i32, i32, 
             .y_desc(cos_desc)
             .draw()?;
     }
-    let primary: &mut Chart = &mut chart;
+    let primary: &mut Chart<DB> = &mut chart;
     let cos_canvas = DataArea::with_y(primary, cos_axis.clone());
     if has_cos {
         // the raw values faint, their moving average bold
@@ -408,7 +425,7 @@ pub(super) fn split(l: &Layout, y0: i32, height: i32) -> Result<(i32, i32, i32, 
 }
 
 /// The shock wave: each good's arrival against its depth. The panel at `y0`, `height` pixels high.
-pub(super) fn wave(l: &Layout, y0: i32, height: i32) -> Result<(), PlotError> {
+pub(super) fn wave<DB: DrawingBackend>(l: &Layout<DB>, y0: i32, height: i32) -> Result<(), PlotError> {
     let (root, p, cols, th) = (l.root, l.p, &l.cols, l.th);
     let (caption_h, caption_w, xl_big, desc) = (l.caption_h, l.caption_w, l.xl_big, l.desc);
     let panel = root.clone().shrink((cols.chart_x, y0), (cols.chart_w, height));

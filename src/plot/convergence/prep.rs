@@ -5,7 +5,7 @@ use super::{MANY_GOODS, WORST_SHOWN};
 use crate::plot::axis::{Axis, LOG_FLOOR};
 use crate::plot::canvas::PALETTE;
 use crate::plot::series::{moving_average, quantile_band};
-use crate::plot::{MetricsRow, PlotError, RunData, TrajectoryRow};
+use crate::plot::{MetricsRow, PlotError, RunData, Selected, TrajectoryRow};
 use plotters::style::RGBColor;
 use std::collections::{BTreeMap, HashMap};
 
@@ -88,6 +88,11 @@ pub(super) struct ConvPrep {
     /// Logged ticks in the run's files, when more than were read (and drawn).
     pub(super) logged_in_files: Option<usize>,
     pub(super) diverged: bool,
+    /// What was selected, when the data is a part of the run.
+    pub(super) selected: Option<Selected>,
+    /// The palette index of each good drawn, by rank: a selected good keeps the colour it has
+    /// in the chart of the whole run (when that chart draws every good).
+    pub(super) palette: Vec<usize>,
 }
 
 impl ConvPrep {
@@ -264,6 +269,16 @@ impl ConvPrep {
             t.dedup();
             t.len()
         };
+        let palette = match &data.selected {
+            Some(sel) if !many && sel.run_goods.len() <= MANY_GOODS => shown
+                .iter()
+                .map(|&gi| {
+                    let name = &goods[gi].name;
+                    sel.run_goods.iter().position(|g| g == name).unwrap_or(gi)
+                })
+                .collect(),
+            _ => (0..shown.len()).collect(),
+        };
         Ok(ConvPrep {
             goods,
             shown,
@@ -295,12 +310,19 @@ impl ConvPrep {
             logged,
             logged_in_files: (data.logged_ticks > logged).then_some(data.logged_ticks),
             diverged,
+            selected: data.selected.clone(),
+            palette,
         })
     }
 
-    /// The colour of the good (or shock) of this rank.
+    /// The colour of the shock of this rank.
     pub(super) fn color(&self, rank: usize) -> RGBColor {
         PALETTE[rank % PALETTE.len()]
+    }
+
+    /// The colour of the good drawn at this rank.
+    pub(super) fn good_color(&self, rank: usize) -> RGBColor {
+        self.color(self.palette.get(rank).copied().unwrap_or(rank))
     }
 }
 

@@ -34,8 +34,8 @@ fn viridis(t: f64) -> RGBColor {
     RGBColor(lerp(a.0, b.0), lerp(a.1, b.1), lerp(a.2, b.2))
 }
 
-pub(super) fn draw_sweep_2d(
-    root: &Area,
+pub(super) fn draw_sweep_2d<DB: DrawingBackend>(
+    root: &Area<DB>,
     data: &SweepData,
     title: &str,
     subtitle: &str,

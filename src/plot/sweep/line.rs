@@ -15,8 +15,8 @@ use crate::plot::{Outcome, PlotError, SweepData};
 use plotters::prelude::*;
 use plotters::style::text_anchor::HPos;
 
-pub(super) fn draw_sweep_1d(
-    root: &Area,
+pub(super) fn draw_sweep_1d<DB: DrawingBackend>(
+    root: &Area<DB>,
     data: &SweepData,
     title: &str,
     subtitle: &str,

@@ -5,11 +5,12 @@ mod heatmap;
 mod line;
 
 use super::axis::fmt_num;
-use super::canvas::render_png;
+use super::canvas::{render, Area, Drawing, Format, Theme};
 use super::series::median;
 use super::{ChartSize, Outcome, PlotError, SweepData, SweepRow};
 use heatmap::draw_sweep_2d;
 use line::draw_sweep_1d;
+use plotters::prelude::DrawingBackend;
 
 /// Replicates aggregated at one parameter value (or grid cell).
 #[derive(Default)]
@@ -102,6 +103,11 @@ pub(super) fn display_labels(raw: &[String], nums: &Option<Vec<f64>>) -> Vec<Str
 ///
 /// `title` is drawn at the top; when empty, `data.title` is used.
 pub fn render_sweep(data: &SweepData, title: &str, size: ChartSize) -> Result<Vec<u8>, PlotError> {
+    render_sweep_as(data, title, size, Format::Png)
+}
+
+/// [`render_sweep`] as PNG or SVG bytes.
+pub fn render_sweep_as(data: &SweepData, title: &str, size: ChartSize, format: Format) -> Result<Vec<u8>, PlotError> {
     if data.rows.is_empty() {
         return Err(PlotError::NoData("the sweep has no rows".to_string()));
     }
@@ -141,13 +147,28 @@ pub fn render_sweep(data: &SweepData, title: &str, size: ChartSize) -> Result<Ve
         plural(points.len(), "point"),
         plural(data.rows.len(), "run")
     );
-    render_png(size, |root, th| {
-        if np == 1 {
-            draw_sweep_1d(root, data, &title, &subtitle, th)
+    let chart = Sweep {
+        data,
+        title: &title,
+        subtitle: &subtitle,
+    };
+    render(format, size, &chart)
+}
+
+struct Sweep<'a> {
+    data: &'a SweepData,
+    title: &'a str,
+    subtitle: &'a str,
+}
+
+impl Drawing for Sweep<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>, th: Theme) -> Result<(), PlotError> {
+        if self.data.param_names.len() == 1 {
+            draw_sweep_1d(root, self.data, self.title, self.subtitle, th)
         } else {
-            draw_sweep_2d(root, data, &title, &subtitle, th)
+            draw_sweep_2d(root, self.data, self.title, self.subtitle, th)
         }
-    })
+    }
 }
 
 #[cfg(test)]
@@ -187,6 +208,23 @@ mod tests {
             1,
         );
         check_sweep(&data, SMALL);
+    }
+
+    #[test]
+    fn sweeps_render_as_svg() {
+        for params in [
+            vec![("market.step", STEPS)],
+            vec![("market.step", STEPS), ("agents.rate", RATES)],
+        ] {
+            let (_d, data) = sweep_data(&params, 2);
+            let svg = render_sweep_as(&data, "test sweep", SMALL, Format::Svg).unwrap();
+            let text = assert_svg(&svg, SMALL);
+            assert!(text.contains("test sweep") && text.contains("market.step"));
+            assert_eq!(
+                render_sweep_as(&data, "test sweep", SMALL, Format::Png).unwrap(),
+                check_sweep(&data, SMALL)
+            );
+        }
     }
 
     #[test]
