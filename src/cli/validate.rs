@@ -25,7 +25,10 @@ pub fn run(args: &ScenarioArgs) -> u8 {
         if splits == 0 {
             "a chain or tree (each endogenous good has at most one user)".to_string()
         } else {
-            format!("{splits} goods are split between several users")
+            match splits {
+                1 => "1 good is split between several users".to_string(),
+                _ => format!("{splits} goods are split between several users"),
+            }
         }
     );
     println!(

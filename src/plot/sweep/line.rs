@@ -179,7 +179,14 @@ pub(super) fn draw_sweep_1d<DB: DrawingBackend>(
         if any_max {
             e.push(entry(Swatch::Triangle(C_ORANGE), "≥1 hit max_ticks"));
         }
-        e.push(entry(Swatch::Note, format!("up to {reps} replicates per point")));
+        e.push(entry(
+            Swatch::Note,
+            if reps == 1 {
+                "1 replicate per point".to_string()
+            } else {
+                format!("up to {reps} replicates per point")
+            },
+        ));
         draw_legend(
             root,
             (cols.legend_x, y0 + caption_h, cols.legend_w, h1 - caption_h),
