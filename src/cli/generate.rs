@@ -71,9 +71,20 @@ pub struct GenerateArgs {
     #[arg(long, default_value = "generated")]
     pub name: String,
     /// Write the scenario to FILE (under a temporary name, renamed when complete) instead of
-    /// standard output.
+    /// standard output. With --format tables: the folder for the tables.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// `toml`: one scenario file. `tables`: goods.csv, firms.csv and inputs.csv with a
+    /// scenario.toml naming them, in the folder --out names (README.md, Tables).
+    #[arg(long, value_enum, default_value = "toml")]
+    pub format: FormatArg,
+}
+
+/// How `generate` writes the economy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Toml,
+    Tables,
 }
 
 pub fn run(args: &GenerateArgs) -> u8 {
@@ -99,6 +110,35 @@ pub fn run(args: &GenerateArgs) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
+    if args.format == FormatArg::Tables {
+        let Some(dir) = &args.out else {
+            eprintln!("error: --format tables writes a folder of files, not standard output");
+            eprintln!("  = help: name the folder with --out DIR, e.g. --format tables --out million/");
+            return EXIT_BAD_INPUT;
+        };
+        return match generate::write_tables(&plan, dir) {
+            Ok(bytes) => {
+                println!(
+                    "wrote {}/{{scenario.toml, goods.csv, firms.csv, inputs.csv}}: {} goods, {} firms, {} input edges ({} bytes); run: pricegrad run {}",
+                    dir.display(),
+                    plan.goods,
+                    plan.firms,
+                    plan.edges,
+                    bytes,
+                    dir.join("scenario.toml").display()
+                );
+                EXIT_PASS
+            }
+            Err(e) => {
+                eprintln!("error: cannot write the tables in {}: {e}", dir.display());
+                eprintln!(
+                    "  = help: {} (no table was written; existing files are unchanged)",
+                    crate::output::atomic::io_help(&e)
+                );
+                EXIT_FAIL
+            }
+        };
+    }
     match &args.out {
         None => {
             let stdout = io::stdout();

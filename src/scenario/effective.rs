@@ -114,6 +114,11 @@ pub fn of_text(label: &str, text: &str, sets: &[String], economy: &Economy) -> O
         Ok(file)
     });
     Some(match parsed {
+        Ok(file) if file.tables.is_some() => Err(
+            "the economy is in the tables [tables] names, which are not copied; rerun the scenario file with the \
+             recorded --set list and seed"
+                .to_string(),
+        ),
         Ok(file) => effective_toml(&file, economy),
         Err(e) => Err(format!("cannot write the effective scenario: {e}")),
     })

@@ -17,6 +17,8 @@ pub enum Location {
     Set(String),
     /// The file as a whole (e.g. "no firms").
     File,
+    /// A cell of a table file (`[tables]`): its path, line and column name.
+    Table { file: String, line: u64, column: String },
 }
 
 impl From<&Origin> for Location {
@@ -150,6 +152,9 @@ impl fmt::Display for InputError {
                 }
                 Location::Set(arg) => writeln!(f, "  --> {} (from --set {arg})", self.file)?,
                 Location::File => writeln!(f, "  --> {}", self.file)?,
+                Location::Table { file, line, column } => {
+                    writeln!(f, "  --> {file}:{line}, column `{column}` (a table of {})", self.file)?
+                }
             }
             if !p.help.is_empty() {
                 writeln!(f, "  = help: {}", p.help)?;

@@ -117,6 +117,8 @@ pub struct ScenarioFile {
     /// Format version; only 1 exists.
     #[serde(default)]
     pub version: Option<Int>,
+    /// Empty when `[tables]` gives the goods.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub goods: IndexMap<String, Spanned<GoodSpec>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub firms: Vec<Spanned<FirmSpec>>,
@@ -133,6 +135,20 @@ pub struct ScenarioFile {
     /// Sweep defaults (used by `pricegrad sweep`; the command line wins).
     #[serde(default)]
     pub sweep: Option<SweepSpec>,
+    /// The goods and firms as tables (CSV files) instead of `[goods]` and `[[firms]]`.
+    #[serde(default)]
+    pub tables: Option<Spanned<TablesSpec>>,
+}
+
+/// `[tables]`: the economy as table files, paths relative to the scenario file
+/// (`scenario/tables/` reads them; README.md documents the columns).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TablesSpec {
+    pub goods: Spanned<String>,
+    pub firms: Spanned<String>,
+    /// One row per input of a firm with a production family (firms with expressions need none).
+    pub inputs: Option<Spanned<String>>,
 }
 
 /// `[goods.NAME]`: fixed-price when `price` is given, endogenous otherwise.

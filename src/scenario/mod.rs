@@ -3,7 +3,8 @@
 //!
 //! This file is the loading pipeline (read, parse, apply `--set`, validate); the steps are
 //! in `source/` (reading and mapping files), [`format`](mod@format) (the file's structures),
-//! [`effective`] (the file as run, written back: a run's `scenario.toml`),
+//! [`effective`] (the file as run, written back: a run's `scenario.toml`), `tables/` (an
+//! economy given as CSV tables),
 //! `toml_error.rs` (TOML errors as problems), [`overrides`] (`--set`), `validate/` (into an
 //! economy), `chunked/` (large files, in parallel chunks), `free_memory.rs` (giving the
 //! memory loading freed back to the system), [`sweep_spec`] (the `[sweep]` value lists) and
@@ -17,6 +18,7 @@ mod free_memory;
 pub mod overrides;
 mod source;
 pub mod sweep_spec;
+mod tables;
 mod toml_error;
 pub mod validate;
 
@@ -92,6 +94,9 @@ fn load_text(
 /// [`load_str`] through one parse of the whole document into [`ScenarioFile`].
 pub fn load_whole(label: &str, text: &str, sets: &[String], seed: Option<u64>) -> Result<Economy, InputError> {
     let mut file = parse(label, text)?;
+    if file.tables.is_some() {
+        return tables::load(label, text, file, sets, seed);
+    }
     apply_overrides(&mut file, label, text, sets)?;
     let economy = validate::validate(&file, text, seed).map_err(|p| InputError::new(label, text, p))?;
     // `sweep` reads the [sweep] table; every other command still checks it, so that a typo

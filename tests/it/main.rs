@@ -26,3 +26,4 @@ mod reliability;
 mod scenarios;
 mod snapshots;
 mod sweep;
+mod tables;
