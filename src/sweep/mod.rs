@@ -28,6 +28,8 @@
 //! prepared sweep from start to end ([`execute`]). The row type is src/output/rows/sweep.rs;
 //! the value specs are parsed by src/scenario/sweep_spec.rs.
 
+mod check_points;
+mod design;
 mod error;
 mod execute;
 mod grid;
@@ -35,17 +37,20 @@ mod journal;
 mod manifest;
 mod merge;
 mod outputs;
+mod points;
 mod prepare;
 mod read_row;
 mod seeds;
 mod shards;
 
 pub use crate::output::rows::{Outcome, SweepRow as Row};
+pub use design::Design;
 pub use error::{Error, Kind};
 pub use execute::{run_point, Progress};
 pub use grid::{Grid, Param};
 pub use manifest::{Manifest, MANIFEST_FORMAT};
 pub use merge::{find_shards, merge, MergeSummary};
+pub use points::Points;
 pub use prepare::{prepare, Plan, Request, MAX_RUNS};
 pub use seeds::{derive_seed, SEED_RULE};
 pub use shards::Shard;
@@ -130,7 +135,8 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
                     dir.display(),
                     diffs.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n")
                 ),
-                "resume with exactly the scenario, --set, --seed, --param and --replicates of the first run; or \
+                "resume with exactly the scenario, --set, --seed, --param (or --design table) and --replicates of the \
+                 first run; or \
                  give another --out DIR; or run without --resume to start over (discarding the finished runs)",
             ));
         }

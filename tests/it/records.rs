@@ -46,7 +46,10 @@ fn the_effective_scenario_reproduces_the_run_bit_for_bit() {
     assert_eq!(p["sets"][2], "firms.Right.production=sqrt(ore) * 1.5");
     assert_eq!(p["effective_scenario"], "scenario.toml");
     let sha = p["scenario_sha256"].as_str().unwrap();
-    assert_eq!(sha, pricegrad::scenario::sha256_file(Path::new("scenarios/diamond.toml")).unwrap());
+    assert_eq!(
+        sha,
+        pricegrad::scenario::sha256_file(Path::new("scenarios/diamond.toml")).unwrap()
+    );
     assert_eq!(summary["seed"], 7);
 
     pricegrad()
@@ -56,7 +59,10 @@ fn the_effective_scenario_reproduces_the_run_bit_for_bit() {
         .assert()
         .success();
     for file in ["trajectory.csv", "metrics.csv", "firms.csv", "convergence.png"] {
-        let (a, b) = (std::fs::read(first.join(file)).unwrap(), std::fs::read(again.join(file)).unwrap());
+        let (a, b) = (
+            std::fs::read(first.join(file)).unwrap(),
+            std::fs::read(again.join(file)).unwrap(),
+        );
         assert!(a == b, "{file} differs");
     }
     assert_eq!(summary_without_provenance(&first), summary_without_provenance(&again));
@@ -154,7 +160,10 @@ fn a_production_set_is_checked_like_the_files() {
         .assert()
         .code(2);
     let e = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
-    assert!(e.contains("is not concave") && e.contains("(from --set firms.A.production=natgas^2)"), "{e}");
+    assert!(
+        e.contains("is not concave") && e.contains("(from --set firms.A.production=natgas^2)"),
+        "{e}"
+    );
     assert!(!out.exists());
     let assert = pricegrad()
         .args(["check", "--set", "firms.A.production=sqrt(natgs)"])

@@ -17,7 +17,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The files compared, of each run.
-const FILES: [&str; 5] = ["summary.json", "metrics.csv", "trajectory.csv", "firms.csv", "scenario.toml"];
+const FILES: [&str; 5] = [
+    "summary.json",
+    "metrics.csv",
+    "trajectory.csv",
+    "firms.csv",
+    "scenario.toml",
+];
 
 /// The first line where two texts differ, for the failure message.
 fn first_difference(want: &str, got: &str) -> String {
