@@ -89,7 +89,7 @@ pub(super) fn check_design(base: &Base, d: &DesignFile) -> Result<Vec<u64>, Erro
         if !known {
             return Err(d.header_error(
                 c,
-                format!("column {} of {}: {message}", c + 1, design.file),
+                format!("column {} of {}: {}", c + 1, design.file, message.trim_end()),
                 "the header names the --set path of each column (`pricegrad run --help` lists them)",
             ));
         }

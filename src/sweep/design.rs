@@ -185,8 +185,9 @@ pub(super) fn parse_design(file: &str, bytes: &[u8]) -> Result<DesignFile, Error
                 &text,
                 span,
                 format!(
-                    "line {line} of {file} (row {row}) has {} cells, the header has {} columns: {which}",
+                    "line {line} of {file} (row {row}) has {} cell{}, the header has {} columns: {which}",
                     record.len(),
+                    if record.len() == 1 { "" } else { "s" },
                     columns.len()
                 ),
                 "give every row one value per column of the header",
@@ -309,12 +310,12 @@ mod tests {
             ),
             (
                 "a,b\n1,2\n3\n",
-                "line 3 of d.csv (row 2) has 1 cells, the header has 2 columns: no cell for b",
+                "line 3 of d.csv (row 2) has 1 cell, the header has 2 columns: no cell for b",
                 Some("d.csv:3:2"),
             ),
             (
                 "a,b\n1,2\n\n3\n",
-                "line 4 of d.csv (row 2) has 1 cells",
+                "line 4 of d.csv (row 2) has 1 cell,",
                 Some("d.csv:4:2"),
             ),
             (
