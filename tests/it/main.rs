@@ -25,3 +25,4 @@ mod reliability;
 mod scenarios;
 mod snapshots;
 mod sweep;
+mod sweep_design;
