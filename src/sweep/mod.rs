@@ -1,10 +1,13 @@
-//! Parameter sweeps: run a scenario over a grid of parameter values, with replicates, in
-//! parallel, and write one row per run to `sweep.csv`.
+//! Parameter sweeps: run a scenario over a grid of parameter values or the rows of a design
+//! table, with replicates, in parallel, and write one row per run to `sweep.csv`.
 //!
 //! * **Grid.** Each swept parameter is a `--set` path with a list of values (`0.1,0.2,0.5`,
 //!   `lin:A:B:N`, `log:A:B:N`). Points are the Cartesian product, numbered from 0 with the
 //!   first parameter varying slowest (row-major), so point `i` of a 2 x 3 grid is
 //!   (`i / 3`, `i % 3`).
+//! * **Design.** `--design FILE.csv`: a table whose header names `--set` paths; point `i` is
+//!   its data row `i + 1` (a Latin hypercube, a Sobol sample). Everything below works alike
+//!   for both: the rest of the sweep sees only [`Points`].
 //! * **Seeds.** Run (point, replicate) uses the seed [`derive_seed`]`(base, point, replicate)`,
 //!   where `base` is the point's `run.seed` (or `--seed`). The seed is written in each row, so
 //!   `pricegrad run FILE --set PATH=VALUE ... --seed SEED` reproduces any row. The rows do not
@@ -15,13 +18,15 @@
 //!   journal, sorted by (point, replicate), atomically. A sweep killed at any moment, even by
 //!   SIGKILL, therefore loses and duplicates nothing.
 //! * **Manifest.** `sweep.json` identifies the sweep (scenario SHA-256, `--set`s, seed,
-//!   parameters and their values, replicates, shard, version); resume and merge compare it.
+//!   parameters and their values or the design's SHA-256 and rows, replicates, shard,
+//!   version); resume and merge compare it.
 //! * **Shards.** `--shard K/N` runs the points with `point % N == K - 1` (round-robin, so
 //!   every shard gets a similar mix of cheap and expensive points) into `DIR/shard-K-of-N/`;
 //!   [`merge`] combines the shard directories into the `sweep.csv` an unsharded run writes.
 //!
-//! The files: `grid` (parameters and points), `seeds`, `shards`, `hash` (the scenario's
-//! SHA-256), `manifest` (`sweep.json`), `prepare` (the grid, validated at every point),
+//! The files: `grid` (parameters and points), `design` (a design table read and checked),
+//! `points` (either, as the rest sees them), `seeds`, `shards`, `manifest` (`sweep.json`),
+//! `prepare` (the points built), `check_points` (every point validated before anything runs),
 //! `execute` (the runs, in parallel, with progress and stop), `journal` (`sweep-journal.csv`
 //! and `--resume`), `read_row` (rows read back), `outputs` (the finished files), `merge`, and
 //! `error` (why a sweep stopped, as data; src/cli/sweep.rs words it). This file runs a
