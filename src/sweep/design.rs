@@ -168,7 +168,8 @@ pub(super) fn parse_design(file: &str, bytes: &[u8]) -> Result<DesignFile, Error
     let mut cells = Vec::new();
     for (record, spans) in records {
         let row = rows.len() + 1;
-        let line = spans.first().map_or(0, |s| line_col(&text, s.start).0);
+        // (found only for a message: it scans the text before the row)
+        let line = || spans.first().map_or(0, |s| line_col(&text, s.start).0);
         if record.len() != columns.len() {
             let (span, which) = if record.len() < columns.len() {
                 let end = spans.last().map_or(0, |s| s.end);
@@ -185,7 +186,8 @@ pub(super) fn parse_design(file: &str, bytes: &[u8]) -> Result<DesignFile, Error
                 &text,
                 span,
                 format!(
-                    "line {line} of {file} (row {row}) has {} cell{}, the header has {} columns: {which}",
+                    "line {} of {file} (row {row}) has {} cell{}, the header has {} columns: {which}",
+                    line(),
                     record.len(),
                     if record.len() == 1 { "" } else { "s" },
                     columns.len()
@@ -199,7 +201,8 @@ pub(super) fn parse_design(file: &str, bytes: &[u8]) -> Result<DesignFile, Error
                 &text,
                 spans[c].clone(),
                 format!(
-                    "line {line} of {file} (row {row}): the cell of column {} is empty",
+                    "line {} of {file} (row {row}): the cell of column {} is empty",
+                    line(),
                     columns[c]
                 ),
                 "give every cell a value; a design table has no default values",
