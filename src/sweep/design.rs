@@ -343,4 +343,35 @@ mod tests {
         let e = parse_design("d.csv", b"a\n\xff\n").err().unwrap().to_string();
         assert!(e.contains("line 2 is not UTF-8"), "{e}");
     }
+
+    /// Any text (quotes, blank lines, CR, non-ASCII blanks, a byte-order mark) reads or is
+    /// refused, never panics; what reads has every row as wide as the header.
+    #[test]
+    fn odd_text_never_panics() {
+        let pieces = [
+            "a", "1", ",", "\"", "\n", "\r\n", " ", "\t", "\u{a0}", "\u{e9}", "\u{feff}", "\"\"",
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..5_000 {
+            let mut text = String::new();
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            for _ in 0..(x >> 60) + 2 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                text.push_str(pieces[(x >> 33) as usize % pieces.len()]);
+            }
+            match parse_design("d.csv", text.as_bytes()) {
+                Ok(d) => {
+                    assert!(
+                        d.design.rows.iter().all(|r| r.len() == d.design.columns.len()),
+                        "{text:?}"
+                    );
+                    for (r, row) in d.cells.iter().enumerate() {
+                        assert_eq!(row.len(), d.design.columns.len());
+                        let _ = d.place(r, Some(row.len() - 1));
+                    }
+                }
+                Err(e) => assert!(!e.to_string().is_empty()),
+            }
+        }
+    }
 }
