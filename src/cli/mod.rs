@@ -84,7 +84,7 @@ pub enum Command {
     Run(RunArgs),
     /// Simulate and check like `run`, print only the verdict, write nothing.
     Check(RunArgs),
-    /// Run a scenario over a grid of parameter values (with replicates), in parallel.
+    /// Run a scenario over a grid of parameter values or a design table, in parallel.
     Sweep(sweep::SweepArgs),
     /// Combine the outputs of sweep shards into one sweep.csv.
     Merge(sweep::MergeArgs),

@@ -22,12 +22,24 @@ firms.NAME.rate, run.max_ticks, agents.rule, ...) with a SPEC of values:
 The grid is every combination; each point runs --replicates times, with seeds derived from
 the scenario seed and (point, replicate). Every point is validated before anything runs.
 
+Instead of a grid, --design FILE.csv runs one point per row of a CSV table whose header names
+--set paths (point i is data row i+1), e.g. a Latin hypercube or Sobol sample from SALib or
+EMA Workbench:
+  market.step,agents.rate
+  0.31,0.12
+  1.70,0.45
+Replicates, seeds, --resume, --shard and merge work as for a grid (sweep.json records the
+table's SHA-256 and rows; resuming with another table is refused). --design replaces the
+file's [sweep] params and cannot be combined with --param.
+
 Writes to DIR (default output/<scenario name>-sweep/):
   sweep.csv           one row per run: point,replicate,<parameters...>,seed,outcome,ticks,
                       max_rel_error,max_rel_excess,mean_cosine,wall_seconds
-  sweep.png           a line chart (one parameter) or a heatmap (two or more); a shard
-                      draws none (merge does)
-  sweep.json          the manifest: scenario SHA-256, parameters and values, replicates, ...
+  sweep.png           a line chart (one parameter) or a heatmap (two or more), or for a
+                      design that is not a full grid a scatter of the first two parameters;
+                      a shard draws none (merge does)
+  sweep.json          the manifest: scenario SHA-256, parameters and values (or the design
+                      table's SHA-256 and rows), replicates, ...
   sweep-journal.csv   finished runs, appended one line at a time (what --resume reads)
 sweep.csv is byte-identical for any --jobs and any sharding (with --no-timing). Any row is
 reproduced by `pricegrad run FILE --set PATH=VALUE ... --seed SEED`.
@@ -36,6 +48,7 @@ Examples:
   pricegrad sweep scenarios/sweep_stability.toml
   pricegrad sweep scenarios/tupperware.toml --param market.step=log:0.05:2:8 \\
       --param agents.rate=0.1,0.2,0.5 --replicates 3 --jobs 8
+  pricegrad sweep scenarios/tupperware.toml --design lhs.csv --replicates 2
   pricegrad sweep scenarios/sweep_noise.toml --resume        # continue a killed sweep
   pricegrad sweep FILE --shard 2/4 --out results             # writes results/shard-2-of-4/
   pricegrad sweep FILE --shard auto --out results            # in a Slurm array job
@@ -64,7 +77,11 @@ pub struct SweepArgs {
     /// 0.1,0.2,0.5 or lin:A:B:N or log:A:B:N. When given, the file's [sweep] params are not used.
     #[arg(long = "param", short = 'p', value_name = "PATH=SPEC")]
     pub params: Vec<String>,
-    /// Runs per grid point, each with its own seed [default: [sweep] replicates, else 1].
+    /// A design table: a CSV file whose header names --set paths and whose every row is one
+    /// point (e.g. a Latin hypercube from SALib). Replaces the grid; not with --param.
+    #[arg(long, value_name = "FILE.csv")]
+    pub design: Option<PathBuf>,
+    /// Runs per point, each with its own seed [default: [sweep] replicates, else 1].
     #[arg(long, short = 'r', value_name = "R")]
     pub replicates: Option<u64>,
     /// Runs in parallel [default: all cores]. Results are identical for any number.
@@ -79,10 +96,10 @@ pub struct SweepArgs {
     #[arg(long)]
     pub force: bool,
     /// Continue an interrupted sweep in DIR: runs already finished are kept, not redone.
-    /// Refuses if DIR holds a different sweep (scenario, --set, --seed, grid, replicates).
+    /// Refuses if DIR holds a different sweep (scenario, --set, --seed, grid or design, replicates).
     #[arg(long)]
     pub resume: bool,
-    /// Run one slice of the grid: points with index % N == K-1, into DIR/shard-K-of-N/.
+    /// Run one slice of the points: points with index % N == K-1, into DIR/shard-K-of-N/.
     /// `auto` takes K and N from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT.
     #[arg(long, value_name = "K/N|auto")]
     pub shard: Option<String>,
@@ -207,7 +224,7 @@ impl Progress for Bar {
 /// scenario's own diagnostic (with a note naming the swept value), or the output directory's.
 fn render(e: &Error) -> String {
     match e {
-        Error::Scenario(error) => error.to_string(),
+        Error::Scenario(error) | Error::Design(error) => error.to_string(),
         Error::Value { error, note } => format!("{error}  = note: {note}; sweep values are applied like --set\n"),
         Error::Dir(error) => super::render(error, error.help()),
         Error::Message { .. } | Error::PointInvalid { .. } | Error::Run { .. } | Error::Io { .. } => {
@@ -268,6 +285,7 @@ pub fn run(args: &SweepArgs) -> u8 {
     let request = Request {
         file: args.file.clone(),
         params: args.params.clone(),
+        design: args.design.clone(),
         sets: args.sets.clone(),
         replicates: args.replicates,
         seed: args.seed,
@@ -278,20 +296,15 @@ pub fn run(args: &SweepArgs) -> u8 {
         Ok(p) => p,
         Err(e) => return code(&e),
     };
-    let g = &plan.grid;
     let show = !args.quiet && std::io::stderr().is_terminal();
     if !args.quiet {
         eprintln!(
             "sweep {}: {} = {} points x {} replicates = {} runs{}, {} jobs",
             plan.name(),
-            g.params
-                .iter()
-                .map(|p| format!("{} ({})", p.path, p.values.len()))
-                .collect::<Vec<_>>()
-                .join(" x "),
-            g.points(),
-            g.replicates,
-            g.runs(),
+            plan.points.summary(),
+            plan.points.count(),
+            plan.replicates,
+            plan.manifest.runs,
             plan.shard
                 .map(|s| format!(" (shard {s}: {} runs)", plan.runs().len()))
                 .unwrap_or_default(),

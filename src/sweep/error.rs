@@ -29,7 +29,11 @@ pub enum Error {
     /// `[sweep]` table is wrong (bad input).
     #[error(transparent)]
     Scenario(InputError),
-    /// A swept value, or a grid point, does not validate; `note` says which (bad input).
+    /// A design table cannot be read, or is not a table of points (its own file, line and
+    /// column; bad input).
+    #[error(transparent)]
+    Design(InputError),
+    /// A swept value, or a point, does not validate; `note` says which (bad input).
     #[error("{note}: {error}")]
     Value { error: InputError, note: String },
     /// A grid point that validated before the sweep started no longer does (a bug).
@@ -82,7 +86,7 @@ impl Error {
     pub fn kind(&self) -> Kind {
         match self {
             Error::Message { kind, .. } => *kind,
-            Error::Scenario(_) | Error::Value { .. } | Error::Dir(_) => Kind::Input,
+            Error::Scenario(_) | Error::Design(_) | Error::Value { .. } | Error::Dir(_) => Kind::Input,
             Error::PointInvalid { .. } | Error::Run { .. } | Error::Io { .. } => Kind::Failed,
         }
     }
@@ -98,7 +102,7 @@ impl Error {
             Error::Run { .. } => Some("re-run with --resume"),
             Error::Io { error, .. } => Some(io_help(error)),
             Error::Dir(error) => Some(error.help()),
-            Error::Scenario(_) | Error::Value { .. } => None,
+            Error::Scenario(_) | Error::Design(_) | Error::Value { .. } => None,
         }
     }
 }

@@ -65,7 +65,7 @@ pub fn run_point(plan: &Plan, point: u64, replicate: u64, stop: &AtomicBool) -> 
     Ok(Some(Row {
         point,
         replicate,
-        params: plan.grid.values(point).into_iter().map(str::to_string).collect(),
+        params: plan.points.values(point).into_iter().map(str::to_string).collect(),
         seed,
         outcome,
         ticks: report.ticks,

@@ -1,6 +1,5 @@
-//! The grid of a sweep: the swept parameters and their values, the points (every
-//! combination, numbered row-major: the first parameter varies slowest) and the `--set`
-//! assignments of each point.
+//! The grid of a sweep: the swept parameters and their values, and the points (every
+//! combination, numbered row-major: the first parameter varies slowest) with their values.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,22 +12,16 @@ pub struct Param {
     pub values: Vec<String>,
 }
 
-/// The grid: parameters (first varies slowest) and replicates per point.
+/// The grid: its parameters (the first varies slowest).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grid {
     pub params: Vec<Param>,
-    pub replicates: u64,
 }
 
 impl Grid {
     /// Number of points (product of the value counts).
     pub fn points(&self) -> u64 {
         self.params.iter().map(|p| p.values.len() as u64).product()
-    }
-
-    /// Number of runs (points x replicates).
-    pub fn runs(&self) -> u64 {
-        self.points() * self.replicates
     }
 
     /// The value index of every parameter at `point` (row-major: the last parameter varies fastest).
@@ -51,20 +44,6 @@ impl Grid {
             .map(|(i, p)| p.values[i].as_str())
             .collect()
     }
-
-    /// The `PATH=VALUE` assignments of `point`.
-    pub fn assignments(&self, point: u64) -> Vec<String> {
-        self.values(point)
-            .into_iter()
-            .zip(&self.params)
-            .map(|(v, p)| format!("{}={v}", p.path))
-            .collect()
-    }
-
-    /// `market.step=0.5, agents.rate=0.1` for messages.
-    pub fn describe(&self, point: u64) -> String {
-        self.assignments(point).join(", ")
-    }
 }
 
 #[cfg(test)]
@@ -86,12 +65,10 @@ mod tests {
                     values: vec!["x".into(), "y".into(), "z".into()],
                 },
             ],
-            replicates: 2,
         };
         assert_eq!(g.points(), 6);
-        assert_eq!(g.runs(), 12);
         assert_eq!(g.values(0), ["1", "x"]);
         assert_eq!(g.values(4), ["2", "y"]);
-        assert_eq!(g.assignments(5), ["a=2", "b=z"]);
+        assert_eq!(g.values(5), ["2", "z"]);
     }
 }

@@ -4,7 +4,7 @@
 //! line, and runs only what is missing; merge reads an unfinished shard's journal.
 
 use super::read_row::parse_row;
-use super::{derive_seed, Error, Grid, Plan, Row};
+use super::{derive_seed, Error, Plan, Points, Row};
 use crate::output::files;
 use crate::output::rows::{self, sweep as sweep_rows};
 use std::collections::HashSet;
@@ -56,7 +56,13 @@ impl Journal {
         self.file
             .read_to_end(&mut bytes)
             .map_err(|e| Error::io("read", &self.path, e))?;
-        let read = read_journal_bytes(&bytes, &self.path, &plan.grid, Some(&plan.base_seeds))?;
+        let read = read_journal_bytes(
+            &bytes,
+            &self.path,
+            &plan.points,
+            plan.replicates,
+            Some(&plan.base_seeds),
+        )?;
         let keep = if bytes.is_empty() { 0 } else { read.valid_len };
         if read.dropped > 0 {
             notes.push(format!(
@@ -143,10 +149,11 @@ pub(super) struct JournalRead {
 pub(super) fn read_journal_bytes(
     bytes: &[u8],
     path: &Path,
-    grid: &Grid,
+    points: &Points,
+    replicates: u64,
     seeds: Option<&[u64]>,
 ) -> Result<JournalRead, Error> {
-    let paths: Vec<String> = grid.params.iter().map(|p| p.path.clone()).collect();
+    let paths = points.paths();
     let head = csv::StringRecord::from(sweep_rows::header(&paths, true));
     let complete = match bytes.iter().rposition(|&b| b == b'\n') {
         Some(i) => i + 1,
@@ -176,18 +183,18 @@ pub(super) fn read_journal_bytes(
         ));
     }
     let mut have = HashSet::new();
-    let (points, reps) = (grid.points(), grid.replicates);
+    let (n, reps) = (points.count(), replicates);
     while let Some((line, end, fields)) = lines.next() {
         let check = fields
             .and_then(|record| parse_row(&record, &head, paths.len()))
             .and_then(|r| {
-                if r.point >= points || r.replicate >= reps {
-                    return Err(format!("run ({}, {}) is outside the grid", r.point, r.replicate));
+                if r.point >= n || r.replicate >= reps {
+                    return Err(format!("run ({}, {}) is outside the sweep", r.point, r.replicate));
                 }
-                let want: Vec<&str> = grid.values(r.point);
+                let want: Vec<&str> = points.values(r.point);
                 if r.params.iter().map(String::as_str).ne(want.iter().copied()) {
                     return Err(format!(
-                        "point {} has values {:?}, the grid has {:?}",
+                        "point {} has values {:?}, the sweep has {:?}",
                         r.point, r.params, want
                     ));
                 }
@@ -230,18 +237,17 @@ pub(super) fn read_journal_bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sweep::{Outcome, Param};
+    use crate::sweep::{Grid, Outcome, Param};
 
     #[test]
     fn torn_journal_line_is_dropped() {
-        let g = Grid {
+        let g = Points::Grid(Grid {
             params: vec![Param {
                 path: "a".into(),
                 spec: String::new(),
                 values: vec!["1".into(), "2".into()],
             }],
-            replicates: 1,
-        };
+        });
         let mk = |p: u64| Row {
             point: p,
             replicate: 0,
@@ -258,12 +264,12 @@ mod tests {
         let line = |p: u64| String::from_utf8(mk(p).journal_line().unwrap()).unwrap();
         let good = format!("{header}\n{}", line(0));
         let torn = format!("{good}{}", &line(1)[..5]);
-        let r = read_journal_bytes(torn.as_bytes(), Path::new("j"), &g, None).unwrap();
+        let r = read_journal_bytes(torn.as_bytes(), Path::new("j"), &g, 1, None).unwrap();
         assert_eq!(r.rows.len(), 1);
         assert_eq!(r.valid_len, good.len() as u64);
         assert_eq!(r.dropped, 1);
         // a damaged line before the last one is an error
         let bad = format!("{header}\n1,2,3\n{}", line(0));
-        assert!(read_journal_bytes(bad.as_bytes(), Path::new("j"), &g, None).is_err());
+        assert!(read_journal_bytes(bad.as_bytes(), Path::new("j"), &g, 1, None).is_err());
     }
 }

@@ -1,8 +1,9 @@
-//! `sweep.json`, the manifest: what a sweep is (scenario SHA-256, `--set`s, seed, parameters
-//! and their values, replicates, shard, version). Written when a sweep starts and completed
+//! `sweep.json`, the manifest: what a sweep is (scenario SHA-256, `--set`s, seed, its points:
+//! the grid's parameters and their values, or the design table's SHA-256 and rows; replicates,
+//! shard, version). Written when a sweep starts and completed
 //! when it ends; read and compared by `--resume` and by merge.
 
-use super::{Error, Grid, Param, Shard};
+use super::{Design, Error, Grid, Param, Points, Shard};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::Path;
@@ -27,7 +28,12 @@ pub struct Manifest {
     pub seed_rule: String,
     /// `--log-every`, when given (diagnostics measured every K ticks instead of `log.every`).
     pub log_every: Option<u64>,
+    /// The grid's parameters (absent for a design).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parameters: Vec<Param>,
+    /// The design table (absent for a grid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub design: Option<Design>,
     pub replicates: u64,
     pub points: u64,
     pub runs: u64,
@@ -60,13 +66,36 @@ impl Manifest {
             format!("{:?}", self.log_every),
             format!("{:?}", other.log_every),
         );
-        let paths = |m: &Manifest| m.parameters.iter().map(|p| p.path.clone()).collect::<Vec<_>>();
-        if paths(self) != paths(other) {
-            cmp("parameters", paths(self).join(" x "), paths(other).join(" x "));
-        } else {
-            for (a, b) in self.parameters.iter().zip(&other.parameters) {
-                cmp(&format!("values of {}", a.path), a.values.join(","), b.values.join(","));
+        match (&self.design, &other.design) {
+            (None, None) => {
+                let paths = |m: &Manifest| m.parameters.iter().map(|p| p.path.clone()).collect::<Vec<_>>();
+                if paths(self) != paths(other) {
+                    cmp("parameters", paths(self).join(" x "), paths(other).join(" x "));
+                } else {
+                    for (a, b) in self.parameters.iter().zip(&other.parameters) {
+                        cmp(&format!("values of {}", a.path), a.values.join(","), b.values.join(","));
+                    }
+                }
             }
+            (Some(a), Some(b)) => {
+                cmp(
+                    "design table (SHA-256 of the file)",
+                    format!("{} {}", a.file, a.sha256),
+                    format!("{} {}", b.file, b.sha256),
+                );
+                cmp("design columns", a.columns.join(","), b.columns.join(","));
+                if a.columns == b.columns {
+                    cmp("design rows", a.rows.len().to_string(), b.rows.len().to_string());
+                    if let Some(r) = (0..a.rows.len().min(b.rows.len())).find(|&r| a.rows[r] != b.rows[r]) {
+                        cmp(
+                            &format!("design row {}", r + 1),
+                            a.rows[r].join(","),
+                            b.rows[r].join(","),
+                        );
+                    }
+                }
+            }
+            _ => cmp("points", self.points_kind(), other.points_kind()),
         }
         cmp("replicates", self.replicates.to_string(), other.replicates.to_string());
         if compare_shard {
@@ -76,17 +105,30 @@ impl Manifest {
         d
     }
 
-    /// The grid the manifest describes.
-    pub(super) fn grid(&self) -> Grid {
-        Grid {
-            params: self.parameters.clone(),
-            replicates: self.replicates,
+    /// The points the manifest describes.
+    pub(super) fn points(&self) -> Points {
+        match &self.design {
+            Some(d) => Points::Design(d.clone()),
+            None => Points::Grid(Grid {
+                params: self.parameters.clone(),
+            }),
         }
     }
 
-    /// The swept parameters' paths, in grid order.
+    /// The swept parameters' paths, in order.
     pub(super) fn param_paths(&self) -> Vec<String> {
-        self.parameters.iter().map(|p| p.path.clone()).collect()
+        match &self.design {
+            Some(d) => d.columns.clone(),
+            None => self.parameters.iter().map(|p| p.path.clone()).collect(),
+        }
+    }
+
+    /// `a grid of market.step x agents.rate` or `the design table design.csv`, for messages.
+    fn points_kind(&self) -> String {
+        match &self.design {
+            Some(d) => format!("the design table {}", d.file),
+            None => format!("a grid of {}", self.param_paths().join(" x ")),
+        }
     }
 
     /// The manifest as `sweep.json` holds it (pretty JSON, ending in a newline).
@@ -115,6 +157,12 @@ pub(super) fn read_manifest(path: &Path) -> Result<Manifest, Error> {
         return Err(Error::input(
             format!("{}: format '{}' is not {MANIFEST_FORMAT}", path.display(), m.format),
             "it was written by another pricegrad version; re-run the sweep with this one",
+        ));
+    }
+    if m.parameters.is_empty() == m.design.is_none() {
+        return Err(Error::input(
+            format!("{}: a sweep has either parameters or a design table", path.display()),
+            "it was damaged; re-run the sweep (with --resume it keeps the finished runs)",
         ));
     }
     Ok(m)

@@ -69,7 +69,7 @@ pub fn find_shards(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
 
 /// Read a shard directory's rows: `sweep.csv` when the shard finished, else its journal.
 fn shard_rows(dir: &Path, m: &Manifest) -> Result<(Vec<Row>, bool), Error> {
-    let grid = m.grid();
+    let points = m.points();
     let paths = m.param_paths();
     let csv = dir.join(files::SWEEP_CSV);
     if m.complete && csv.exists() {
@@ -101,8 +101,8 @@ fn shard_rows(dir: &Path, m: &Manifest) -> Result<(Vec<Row>, bool), Error> {
             let r = fields
                 .and_then(|record| parse_row(&record, &head, paths.len()))
                 .ok()
-                .filter(|r| r.point < grid.points() && r.replicate < grid.replicates)
-                .filter(|r| r.params.iter().map(String::as_str).eq(grid.values(r.point)))
+                .filter(|r| r.point < points.count() && r.replicate < m.replicates)
+                .filter(|r| r.params.iter().map(String::as_str).eq(points.values(r.point)))
                 .ok_or_else(|| {
                     Error::input(
                         format!("{} line {line}: not a row of this sweep", csv.display()),
@@ -119,7 +119,7 @@ fn shard_rows(dir: &Path, m: &Manifest) -> Result<(Vec<Row>, bool), Error> {
     }
     let bytes = fs::read(&journal)
         .map_err(|e| Error::input(format!("cannot read {}: {e}", journal.display()), "check the file"))?;
-    let read = read_journal_bytes(&bytes, &journal, &grid, None)?;
+    let read = read_journal_bytes(&bytes, &journal, &points, m.replicates, None)?;
     Ok((read.rows, true))
 }
 
@@ -148,7 +148,8 @@ pub fn merge(
                     d.display(),
                     diffs.iter().map(|x| format!("  - {x}")).collect::<Vec<_>>().join("\n")
                 ),
-                "merge the shards of one sweep only (same scenario, --set, --seed, --param, --replicates, version)",
+                "merge the shards of one sweep only (same scenario, --set, --seed, --param or --design, --replicates, \
+                 version)",
             ));
         }
     }
@@ -171,7 +172,7 @@ pub fn merge(
             "merge the shards of one --shard K/N run (the same N)",
         ));
     }
-    let grid = first.grid();
+    let points = first.points();
     let paths = first.param_paths();
     let mut all: BTreeMap<(u64, u64), Row> = BTreeMap::new();
     let mut every_timed = timing;
@@ -191,8 +192,8 @@ pub fn merge(
     let n_shards = counts[0];
     let mut missing: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     let mut n_missing = 0u64;
-    for p in 0..grid.points() {
-        for r in 0..grid.replicates {
+    for p in 0..points.count() {
+        for r in 0..first.replicates {
             if !all.contains_key(&(p, r)) {
                 n_missing += 1;
                 let v = missing.entry(p % n_shards + 1).or_default();
@@ -225,7 +226,7 @@ pub fn merge(
         return Err(Error::failed(
             format!(
                 "the sweep is incomplete: {n_missing} of {} runs are missing\n{}",
-                grid.runs(),
+                first.runs,
                 lines.join("\n")
             ),
             format!(

@@ -1,10 +1,13 @@
-//! Parameter sweeps: run a scenario over a grid of parameter values, with replicates, in
-//! parallel, and write one row per run to `sweep.csv`.
+//! Parameter sweeps: run a scenario over a grid of parameter values or the rows of a design
+//! table, with replicates, in parallel, and write one row per run to `sweep.csv`.
 //!
 //! * **Grid.** Each swept parameter is a `--set` path with a list of values (`0.1,0.2,0.5`,
 //!   `lin:A:B:N`, `log:A:B:N`). Points are the Cartesian product, numbered from 0 with the
 //!   first parameter varying slowest (row-major), so point `i` of a 2 x 3 grid is
 //!   (`i / 3`, `i % 3`).
+//! * **Design.** `--design FILE.csv`: a table whose header names `--set` paths; point `i` is
+//!   its data row `i + 1` (a Latin hypercube, a Sobol sample). Everything below works alike
+//!   for both: the rest of the sweep sees only [`Points`].
 //! * **Seeds.** Run (point, replicate) uses the seed [`derive_seed`]`(base, point, replicate)`,
 //!   where `base` is the point's `run.seed` (or `--seed`). The seed is written in each row, so
 //!   `pricegrad run FILE --set PATH=VALUE ... --seed SEED` reproduces any row. The rows do not
@@ -15,19 +18,23 @@
 //!   journal, sorted by (point, replicate), atomically. A sweep killed at any moment, even by
 //!   SIGKILL, therefore loses and duplicates nothing.
 //! * **Manifest.** `sweep.json` identifies the sweep (scenario SHA-256, `--set`s, seed,
-//!   parameters and their values, replicates, shard, version); resume and merge compare it.
+//!   parameters and their values or the design's SHA-256 and rows, replicates, shard,
+//!   version); resume and merge compare it.
 //! * **Shards.** `--shard K/N` runs the points with `point % N == K - 1` (round-robin, so
 //!   every shard gets a similar mix of cheap and expensive points) into `DIR/shard-K-of-N/`;
 //!   [`merge`] combines the shard directories into the `sweep.csv` an unsharded run writes.
 //!
-//! The files: `grid` (parameters and points), `seeds`, `shards`, `hash` (the scenario's
-//! SHA-256), `manifest` (`sweep.json`), `prepare` (the grid, validated at every point),
+//! The files: `grid` (parameters and points), `design` (a design table read and checked),
+//! `points` (either, as the rest sees them), `seeds`, `shards`, `manifest` (`sweep.json`),
+//! `prepare` (the points built), `check_points` (every point validated before anything runs),
 //! `execute` (the runs, in parallel, with progress and stop), `journal` (`sweep-journal.csv`
 //! and `--resume`), `read_row` (rows read back), `outputs` (the finished files), `merge`, and
 //! `error` (why a sweep stopped, as data; src/cli/sweep.rs words it). This file runs a
 //! prepared sweep from start to end ([`execute`]). The row type is src/output/rows/sweep.rs;
 //! the value specs are parsed by src/scenario/sweep_spec.rs.
 
+mod check_points;
+mod design;
 mod error;
 mod execute;
 mod grid;
@@ -35,17 +42,20 @@ mod journal;
 mod manifest;
 mod merge;
 mod outputs;
+mod points;
 mod prepare;
 mod read_row;
 mod seeds;
 mod shards;
 
 pub use crate::output::rows::{Outcome, SweepRow as Row};
+pub use design::Design;
 pub use error::{Error, Kind};
 pub use execute::{run_point, Progress};
 pub use grid::{Grid, Param};
 pub use manifest::{Manifest, MANIFEST_FORMAT};
 pub use merge::{find_shards, merge, MergeSummary};
+pub use points::Points;
 pub use prepare::{prepare, Plan, Request, MAX_RUNS};
 pub use seeds::{derive_seed, SEED_RULE};
 pub use shards::Shard;
@@ -130,7 +140,8 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
                     dir.display(),
                     diffs.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n")
                 ),
-                "resume with exactly the scenario, --set, --seed, --param and --replicates of the first run; or \
+                "resume with exactly the scenario, --set, --seed, --param (or --design table) and --replicates of the \
+                 first run; or \
                  give another --out DIR; or run without --resume to start over (discarding the finished runs)",
             ));
         }

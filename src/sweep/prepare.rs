@@ -1,13 +1,14 @@
-//! Preparing a sweep: read the scenario, build the grid from `--param` (or the file's
-//! `[sweep]` table) and validate every value and every point before anything runs. Nothing
-//! is written.
+//! Preparing a sweep: read the scenario, build its points (a grid from `--param` or the
+//! file's `[sweep]` table, or a design table from `--design`) and validate every point before
+//! anything runs. Nothing is written.
 
-use super::{derive_seed, Error, Grid, Manifest, Param, Shard, MANIFEST_FORMAT, SEED_RULE};
+use super::check_points::{check_design, check_grid, Base};
+use super::design::read_design;
+use super::{derive_seed, Error, Grid, Manifest, Param, Points, Shard, MANIFEST_FORMAT, SEED_RULE};
 use crate::economy::Economy;
 use crate::scenario::sha256_hex;
 use crate::scenario::sweep_spec::{parse_spec, split_param};
 use crate::scenario::{self, InputError, Problem, ScenarioFile};
-use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// Most runs (points x replicates) in one sweep.
@@ -19,6 +20,8 @@ pub struct Request {
     pub file: PathBuf,
     /// `--param PATH=SPEC` (when any is given, the file's `[sweep] params` are not used).
     pub params: Vec<String>,
+    /// `--design FILE.csv`: one point per row of the table, in place of a grid (not with `params`).
+    pub design: Option<PathBuf>,
     pub sets: Vec<String>,
     pub replicates: Option<u64>,
     pub seed: Option<u64>,
@@ -33,7 +36,9 @@ pub struct Plan {
     pub text: String,
     /// The parsed scenario with the `--set`s applied.
     pub base: ScenarioFile,
-    pub grid: Grid,
+    pub points: Points,
+    /// Runs per point.
+    pub replicates: u64,
     /// Base seed of every point (`--seed`, or the point's `run.seed`).
     pub base_seeds: Vec<u64>,
     pub shard: Option<Shard>,
@@ -49,8 +54,8 @@ impl Plan {
 
     /// The runs of this shard (or all), as (point, replicate), in order.
     pub fn runs(&self) -> Vec<(u64, u64)> {
-        let reps = self.grid.replicates;
-        (0..self.grid.points())
+        let reps = self.replicates;
+        (0..self.points.count())
             .filter(|&p| self.shard.is_none_or(|s| s.owns(p)))
             .flat_map(|p| (0..reps).map(move |r| (p, r)))
             .collect()
@@ -70,7 +75,7 @@ impl Plan {
     /// Parse, override and validate the economy of (point, replicate).
     pub fn economy(&self, point: u64, replicate: u64) -> Result<Economy, InputError> {
         let mut file = self.base.clone();
-        let sets = self.grid.assignments(point);
+        let sets = self.points.assignments(point);
         scenario::apply_overrides(&mut file, &self.label, &self.text, &sets)?;
         let seed = derive_seed(self.base_seeds[point as usize], point, replicate);
         let mut economy = scenario::validate(&file, &self.text, Some(seed))
@@ -85,12 +90,7 @@ impl Plan {
     }
 }
 
-/// An input error about the sweep value(s) that `note` names (`market.step=5` at point 3).
-fn value_error(error: InputError, note: String) -> Error {
-    Error::Value { error, note }
-}
-
-/// Read the scenario, build the grid and validate every point. Nothing is written.
+/// Read the scenario, build the points and validate every point. Nothing is written.
 pub fn prepare(req: &Request) -> Result<Plan, Error> {
     let label = req.file.display().to_string();
     let text = scenario::read(&req.file).map_err(Error::Scenario)?;
@@ -100,10 +100,20 @@ pub fn prepare(req: &Request) -> Result<Plan, Error> {
         scenario::validate(&base, &text, req.seed).map_err(|p| Error::Scenario(InputError::new(&label, &text, p)))?;
     let name = base_economy.name.clone();
 
-    // parameters: the command line, else the file's [sweep] table
+    // parameters: a design table, else the command line, else the file's [sweep] table
     let table = base.sweep.clone().unwrap_or_default();
+    if req.design.is_some() && !req.params.is_empty() {
+        return Err(Error::input(
+            "--design and --param together: a design table lists every point itself",
+            "give either --design FILE.csv (one point per row) or --param PATH=SPEC (a grid); to cross a design \
+             with more values, add the column to the design table",
+        ));
+    }
+    let design = req.design.as_deref().map(read_design).transpose()?;
     let mut params: Vec<Param> = Vec::new();
-    if !req.params.is_empty() {
+    if design.is_some() {
+        // the points are the design's rows
+    } else if !req.params.is_empty() {
         for arg in &req.params {
             let (path, spec) = split_param(arg).map_err(|m| {
                 Error::input(
@@ -139,11 +149,11 @@ pub fn prepare(req: &Request) -> Result<Plan, Error> {
             });
         }
     }
-    if params.is_empty() {
+    if params.is_empty() && design.is_none() {
         return Err(Error::input(
             format!("{label}: nothing to sweep"),
             "give parameters with --param PATH=SPEC, e.g. --param market.step=log:0.05:2:8 --param agents.rate=0.1,0.5, \
-             or add a [sweep] table to the scenario: [sweep] params = { \"market.step\" = \"log:0.05:2:8\" }",
+             or a design table with --design FILE.csv, or add a [sweep] table to the scenario: [sweep] params = { \"market.step\" = \"log:0.05:2:8\" }",
         ));
     }
     let mut seen = Vec::new();
@@ -184,24 +194,29 @@ pub fn prepare(req: &Request) -> Result<Plan, Error> {
             "use --replicates 1 (the default) or more",
         ));
     }
-    let grid = Grid { params, replicates };
-    let points = grid
-        .params
-        .iter()
-        .try_fold(1u64, |acc, p| acc.checked_mul(p.values.len() as u64));
-    let runs = points.and_then(|p| p.checked_mul(replicates));
-    if runs.is_none_or(|r| r > MAX_RUNS) {
+    let (count, shape) = match &design {
+        Some(d) => (
+            Some(d.design.points()),
+            format!("{} rows of {}", d.design.points(), d.design.file),
+        ),
+        None => (
+            params
+                .iter()
+                .try_fold(1u64, |acc, p| acc.checked_mul(p.values.len() as u64)),
+            params
+                .iter()
+                .map(|p| p.values.len().to_string())
+                .collect::<Vec<_>>()
+                .join(" x "),
+        ),
+    };
+    if count
+        .and_then(|p| p.checked_mul(replicates))
+        .is_none_or(|r| r > MAX_RUNS)
+    {
         return Err(Error::input(
-            format!(
-                "the grid has too many runs ({} x {} replicates; at most {MAX_RUNS})",
-                grid.params
-                    .iter()
-                    .map(|p| p.values.len().to_string())
-                    .collect::<Vec<_>>()
-                    .join(" x "),
-                replicates
-            ),
-            "use fewer values per parameter, or split the study into several sweeps",
+            format!("the sweep has too many runs ({shape} x {replicates} replicates; at most {MAX_RUNS})"),
+            "use fewer points, or split the study into several sweeps",
         ));
     }
     if let Some(0) = req.log_every {
@@ -211,41 +226,25 @@ pub fn prepare(req: &Request) -> Result<Plan, Error> {
         ));
     }
 
-    // every value of every parameter on its own (the clearest message) ...
-    for p in &grid.params {
-        for v in &p.values {
-            let set = format!("{}={v}", p.path);
-            let mut file = base.clone();
-            let r = scenario::apply_overrides(&mut file, &label, &text, std::slice::from_ref(&set)).and_then(|_| {
-                scenario::validate(&file, &text, req.seed).map_err(|pr| InputError::new(&label, &text, pr))
-            });
-            if let Err(e) = r {
-                return Err(value_error(
-                    e,
-                    format!("the sweep sets {set} (parameter {} = {})", p.path, p.spec),
-                ));
-            }
+    // every point, before anything runs; each point's run.seed is its base seed
+    let check_base = Base {
+        label: &label,
+        text: &text,
+        file: &base,
+        seed: req.seed,
+    };
+    let (points, base_seeds) = match design {
+        Some(d) => {
+            let seeds = check_design(&check_base, &d)?;
+            (Points::Design(d.design), seeds)
         }
-    }
-    // ... then every point, in parallel; each point's run.seed is its base seed
-    let n = grid.points();
-    let checked: Vec<Result<u64, Error>> = (0..n)
-        .into_par_iter()
-        .map(|point| {
-            let mut file = base.clone();
-            let sets = grid.assignments(point);
-            scenario::apply_overrides(&mut file, &label, &text, &sets)
-                .and_then(|_| {
-                    scenario::validate(&file, &text, req.seed).map_err(|pr| InputError::new(&label, &text, pr))
-                })
-                .map(|e| e.run.seed)
-                .map_err(|e| value_error(e, format!("at grid point {point} of {n}: {}", grid.describe(point))))
-        })
-        .collect();
-    let mut base_seeds = Vec::with_capacity(n as usize);
-    for c in checked {
-        base_seeds.push(c?);
-    }
+        None => {
+            let grid = Grid { params };
+            let seeds = check_grid(&check_base, &grid)?;
+            (Points::Grid(grid), seeds)
+        }
+    };
+    let n = points.count();
 
     let manifest = Manifest {
         format: MANIFEST_FORMAT.to_string(),
@@ -257,7 +256,14 @@ pub fn prepare(req: &Request) -> Result<Plan, Error> {
         seed: req.seed,
         seed_rule: SEED_RULE.to_string(),
         log_every: req.log_every,
-        parameters: grid.params.clone(),
+        parameters: match &points {
+            Points::Grid(g) => g.params.clone(),
+            Points::Design(_) => Vec::new(),
+        },
+        design: match &points {
+            Points::Design(d) => Some(d.clone()),
+            Points::Grid(_) => None,
+        },
         replicates,
         points: n,
         runs: n * replicates,
@@ -268,7 +274,8 @@ pub fn prepare(req: &Request) -> Result<Plan, Error> {
         label,
         text,
         base,
-        grid,
+        points,
+        replicates,
         base_seeds,
         shard: req.shard,
         log_every: req.log_every,

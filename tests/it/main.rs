@@ -26,4 +26,5 @@ mod reliability;
 mod scenarios;
 mod snapshots;
 mod sweep;
+mod sweep_design;
 mod tables;

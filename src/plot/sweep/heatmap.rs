@@ -13,7 +13,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 /// Viridis colour map (colour-blind friendly, perceptually uniform), t in 0..=1.
-fn viridis(t: f64) -> RGBColor {
+pub(super) fn viridis(t: f64) -> RGBColor {
     const STOPS: [(u8, u8, u8); 9] = [
         (68, 1, 84),
         (71, 44, 122),
@@ -56,13 +56,7 @@ pub(super) fn draw_sweep_2d<DB: DrawingBackend>(
         }
     }
     let medians: Vec<Option<f64>> = cells.iter().map(Agg::median_ticks).collect();
-    let extent = positive_extent(medians.iter().flatten().copied());
-    let (vmin, vmax) = match extent {
-        Some((a, b)) if b > a => (a, b),
-        Some((a, _)) => (a / 1.5, a * 1.5),
-        None => (1.0, 1000.0),
-    };
-    let color_of = |m: f64| viridis((m.log10() - vmin.log10()) / (vmax.log10() - vmin.log10()));
+    let scale = TickColours::new(medians.iter().flatten().copied());
 
     let pad = th.px(10.0);
     let right_w = ((w as f64 * 0.25) as i32).max(th.px(260.0));
@@ -121,7 +115,7 @@ pub(super) fn draw_sweep_2d<DB: DrawingBackend>(
                     any_empty = true;
                     WHITE
                 }
-                (_, Some(m)) => color_of(m),
+                (_, Some(m)) => scale.colour(m),
                 (_, None) => {
                     any_grey = true;
                     NO_CONVERGENCE
@@ -173,40 +167,8 @@ pub(super) fn draw_sweep_2d<DB: DrawingBackend>(
         HPos::Left,
     )?;
 
-    // Colour bar, drawn by hand so that labels and title sit exactly beside it.
     let bar_x0 = pad + chart_w + th.px(24.0);
-    let bar_w = th.px(34.0);
-    let bar_x1 = bar_x0 + bar_w;
-    let bar_top = r.1;
-    let bar_h = ((r.3 - r.1) as f64 * 0.55) as i32;
-    let bar_bot = bar_top + bar_h;
-    let cb_axis = Axis::log(vmin, vmax);
-    for py in bar_top..bar_bot {
-        let t = (bar_bot - py) as f64 / bar_h.max(1) as f64;
-        root.draw(&Rectangle::new([(bar_x0, py), (bar_x1, py + 1)], viridis(t).filled()))?;
-    }
-    root.draw(&Rectangle::new(
-        [(bar_x0, bar_top), (bar_x1, bar_bot)],
-        MUTED.stroke_width(1),
-    ))?;
-    let mut label_w = 0;
-    for v in cb_axis.major((bar_h / th.px(40.0)).clamp(2, 8) as usize) {
-        let py = cb_axis.map(&v, (bar_bot, bar_top));
-        put_line(root, (bar_x1, py), (bar_x1 + th.px(6.0), py), MUTED.stroke_width(1))?;
-        let text = cb_axis.label(v);
-        label_w = label_w.max(text_width(root, &text, tick));
-        put_text(root, &text, (bar_x1 + th.px(10.0), py), tick, INK, HPos::Left)?;
-    }
-    let bar_desc = "median ticks to converge";
-    let ds = fit_font(root, bar_desc, th.desc(), bar_h);
-    root.draw(&Text::new(
-        bar_desc.to_string(),
-        (
-            bar_x1 + th.px(22.0) + label_w + (ds * 0.6) as i32,
-            (bar_top + bar_bot) / 2,
-        ),
-        style(ds, INK, HPos::Center, VPos::Center).transform(FontTransform::Rotate90),
-    ))?;
+    let bar_bot = scale.draw_bar(root, bar_x0, r.1, r.3 - r.1, th)?;
 
     // Legend under the colour bar.
     let reps = cells.iter().map(|a| a.n).max().unwrap_or(0);
@@ -234,7 +196,67 @@ pub(super) fn draw_sweep_2d<DB: DrawingBackend>(
             format!("up to {reps} replicates per cell")
         },
     ));
-    let ly = bar_top + bar_h + th.px(30.0);
+    let ly = bar_bot + th.px(30.0);
     draw_legend(root, (bar_x0, ly, w - bar_x0 - pad, h - ly - pad), &e, th)?;
     Ok(())
+}
+
+/// The colour scale of the median ticks to converge: viridis over their extent, log scale.
+pub(super) struct TickColours {
+    vmin: f64,
+    vmax: f64,
+}
+
+impl TickColours {
+    pub(super) fn new(medians: impl IntoIterator<Item = f64>) -> TickColours {
+        let (vmin, vmax) = match positive_extent(medians) {
+            Some((a, b)) if b > a => (a, b),
+            Some((a, _)) => (a / 1.5, a * 1.5),
+            None => (1.0, 1000.0),
+        };
+        TickColours { vmin, vmax }
+    }
+
+    pub(super) fn colour(&self, m: f64) -> RGBColor {
+        viridis((m.log10() - self.vmin.log10()) / (self.vmax.log10() - self.vmin.log10()))
+    }
+
+    /// The colour bar at `x0`, from `top` down over 55% of `data_h`, drawn by hand so that
+    /// labels and title sit exactly beside it; its bottom.
+    pub(super) fn draw_bar<DB: DrawingBackend>(
+        &self,
+        root: &Area<DB>,
+        x0: i32,
+        top: i32,
+        data_h: i32,
+        th: Theme,
+    ) -> Result<i32, PlotError> {
+        let tick = th.tick();
+        let bar_w = th.px(34.0);
+        let bar_x1 = x0 + bar_w;
+        let bar_h = (data_h as f64 * 0.55) as i32;
+        let bar_bot = top + bar_h;
+        let cb_axis = Axis::log(self.vmin, self.vmax);
+        for py in top..bar_bot {
+            let t = (bar_bot - py) as f64 / bar_h.max(1) as f64;
+            root.draw(&Rectangle::new([(x0, py), (bar_x1, py + 1)], viridis(t).filled()))?;
+        }
+        root.draw(&Rectangle::new([(x0, top), (bar_x1, bar_bot)], MUTED.stroke_width(1)))?;
+        let mut label_w = 0;
+        for v in cb_axis.major((bar_h / th.px(40.0)).clamp(2, 8) as usize) {
+            let py = cb_axis.map(&v, (bar_bot, top));
+            put_line(root, (bar_x1, py), (bar_x1 + th.px(6.0), py), MUTED.stroke_width(1))?;
+            let text = cb_axis.label(v);
+            label_w = label_w.max(text_width(root, &text, tick));
+            put_text(root, &text, (bar_x1 + th.px(10.0), py), tick, INK, HPos::Left)?;
+        }
+        let bar_desc = "median ticks to converge";
+        let ds = fit_font(root, bar_desc, th.desc(), bar_h);
+        root.draw(&Text::new(
+            bar_desc.to_string(),
+            (bar_x1 + th.px(22.0) + label_w + (ds * 0.6) as i32, (top + bar_bot) / 2),
+            style(ds, INK, HPos::Center, VPos::Center).transform(FontTransform::Rotate90),
+        ))?;
+        Ok(bar_bot)
+    }
 }

@@ -1,7 +1,7 @@
 //! The sweep chart over one parameter: ticks to converge (median and range over the
 //! replicates) above the final error of each replicate.
 
-use super::{categories, Agg};
+use super::{categories, value_axis, Agg};
 use crate::plot::axis::{fmt_num, positive_extent, Axis, LOG_FLOOR};
 use crate::plot::canvas::{
     fit_font, put_cross, put_line, put_text, put_triangle, text_width, Area, Theme, C_BLUE, C_ORANGE, C_VERMILLION,
@@ -34,28 +34,7 @@ pub(super) fn draw_sweep_1d<DB: DrawingBackend>(
             aggs[i].add(r);
         }
     }
-    // x axis: numeric (log if positive and spanning > 30x) or categorical.
-    let (x_axis, xs, x_desc): (Axis, Vec<f64>, String) = match &nums {
-        Some(n) => {
-            let (lo, hi) = (n[0], n[n.len() - 1]);
-            if lo > 0.0 && hi / lo > 30.0 {
-                (
-                    Axis::log_padded(lo, hi, 0.04, 0.04),
-                    n.clone(),
-                    format!("{name} (log scale)"),
-                )
-            } else {
-                let span = if hi > lo { hi - lo } else { lo.abs().max(1.0) };
-                let pad = span * 0.05;
-                (Axis::linear(lo - pad, hi + pad), n.clone(), name.clone())
-            }
-        }
-        None => (
-            Axis::categorical(cats.clone()),
-            (0..cats.len()).map(|i| i as f64).collect(),
-            name.clone(),
-        ),
-    };
+    let (x_axis, xs, x_desc) = value_axis(name, &cats, &nums);
     let avail = h - top - th.px(6.0);
     let caption_h = th.caption_h();
     let marker_row = th.px(26.0).max((th.font(15.0) * 1.6) as i32);

@@ -1,16 +1,19 @@
 //! The chart of a sweep (`sweep.png`): a line chart for one swept parameter
-//! ([`line`]), a heatmap over the first two parameters otherwise ([`heatmap`]).
+//! ([`line`]), a heatmap over the first two parameters otherwise ([`heatmap`]), or, when the
+//! points are not a full grid of those two (a design table), a scatter of them ([`scatter`]).
 
 mod heatmap;
 mod line;
+mod scatter;
 
-use super::axis::fmt_num;
+use super::axis::{fmt_num, Axis};
 use super::canvas::{render, Area, Drawing, Format, Theme};
 use super::series::median;
 use super::{ChartSize, Outcome, PlotError, SweepData, SweepRow};
 use heatmap::draw_sweep_2d;
 use line::draw_sweep_1d;
 use plotters::prelude::DrawingBackend;
+use scatter::{draw_sweep_scatter, is_full_grid};
 
 /// Replicates aggregated at one parameter value (or grid cell).
 #[derive(Default)]
@@ -64,6 +67,32 @@ pub(super) fn categories(values: impl Iterator<Item = String>) -> (Vec<String>, 
     }
 }
 
+/// The axis of a parameter's values `cats` (`nums` when all are numbers): numeric (log if
+/// positive and spanning > 30x) or categorical; the position of each value and the axis title.
+pub(super) fn value_axis(name: &str, cats: &[String], nums: &Option<Vec<f64>>) -> (Axis, Vec<f64>, String) {
+    match nums {
+        Some(n) => {
+            let (lo, hi) = (n[0], n[n.len() - 1]);
+            if lo > 0.0 && hi / lo > 30.0 {
+                (
+                    Axis::log_padded(lo, hi, 0.04, 0.04),
+                    n.clone(),
+                    format!("{name} (log scale)"),
+                )
+            } else {
+                let span = if hi > lo { hi - lo } else { lo.abs().max(1.0) };
+                let pad = span * 0.05;
+                (Axis::linear(lo - pad, hi + pad), n.clone(), name.to_string())
+            }
+        }
+        None => (
+            Axis::categorical(cats.to_vec()),
+            (0..cats.len()).map(|i| i as f64).collect(),
+            name.to_string(),
+        ),
+    }
+}
+
 /// Axis labels for parameter values: numbers in short form (`0.30000000000000004`
 /// becomes `0.3`) unless that would make two values look the same.
 pub(super) fn display_labels(raw: &[String], nums: &Option<Vec<f64>>) -> Vec<String> {
@@ -98,8 +127,8 @@ pub(super) fn display_labels(raw: &[String], nums: &Option<Vec<f64>>) -> Vec<Str
     raw.to_vec()
 }
 
-/// Renders a sweep chart as PNG bytes: a line chart for one swept parameter,
-/// a heatmap over the first two parameters otherwise.
+/// Renders a sweep chart as PNG bytes: a line chart for one swept parameter, a heatmap over
+/// the first two parameters otherwise, or a scatter of them when they are not a full grid.
 ///
 /// `title` is drawn at the top; when empty, `data.title` is used.
 pub fn render_sweep(data: &SweepData, title: &str, size: ChartSize) -> Result<Vec<u8>, PlotError> {
@@ -165,8 +194,10 @@ impl Drawing for Sweep<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &Area<DB>, th: Theme) -> Result<(), PlotError> {
         if self.data.param_names.len() == 1 {
             draw_sweep_1d(root, self.data, self.title, self.subtitle, th)
-        } else {
+        } else if is_full_grid(self.data) {
             draw_sweep_2d(root, self.data, self.title, self.subtitle, th)
+        } else {
+            draw_sweep_scatter(root, self.data, self.title, self.subtitle, th)
         }
     }
 }
