@@ -232,6 +232,15 @@ pub(crate) fn load(args: &ScenarioArgs) -> Result<crate::economy::Economy, u8> {
 }
 
 /// 5000 as "5,000".
+/// `n` things, with thousands separators: "1 point", "16,384 points".
+pub(crate) fn plural(n: u64, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{} {one}s", thousands(n as usize))
+    }
+}
+
 pub(crate) fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();

@@ -299,16 +299,16 @@ pub fn run(args: &SweepArgs) -> u8 {
     let show = !args.quiet && std::io::stderr().is_terminal();
     if !args.quiet {
         eprintln!(
-            "sweep {}: {} = {} points x {} replicates = {} runs{}, {} jobs",
+            "sweep {}: {} = {} x {} = {}{}, {}",
             plan.name(),
             plan.points.summary(),
-            plan.points.count(),
-            plan.replicates,
-            plan.manifest.runs,
+            super::plural(plan.points.count(), "point"),
+            super::plural(plan.replicates, "replicate"),
+            super::plural(plan.manifest.runs, "run"),
             plan.shard
-                .map(|s| format!(" (shard {s}: {} runs)", plan.runs().len()))
+                .map(|s| format!(" (shard {s}: {})", super::plural(plan.runs().len() as u64, "run")))
                 .unwrap_or_default(),
-            pool.current_num_threads()
+            super::plural(pool.current_num_threads() as u64, "job")
         );
     }
     let bar = Bar::new(show);
@@ -343,8 +343,8 @@ pub fn run(args: &SweepArgs) -> u8 {
     }
     let rate = if s.seconds > 0.0 { s.ran as f64 / s.seconds } else { 0.0 };
     println!(
-        "{} runs{}: {} converged, {} diverged, {} hit max_ticks ({} run now in {:.2} s, {:.0} runs/s)",
-        s.total,
+        "{}{}: {} converged, {} diverged, {} hit max_ticks ({} ran now, in {:.2} s: {:.0} runs/s)",
+        super::plural(s.total, "run"),
         plan.shard.map(|k| format!(" in shard {k}")).unwrap_or_default(),
         s.converged,
         s.diverged,
