@@ -747,7 +747,7 @@ fn sigint_and_sigterm_stop_a_sweep_and_resume_equals_an_uninterrupted_sweep() {
         let (code, stdout, err) = run(&resume, None);
         assert_eq!(code, 0, "{err}");
         assert!(
-            stdout.contains(&format!("({} run now", SLOW_RUNS - before.len())),
+            stdout.contains(&format!("({} ran now", SLOW_RUNS - before.len())),
             "finished runs are not run again: {stdout}"
         );
         assert_eq!(

@@ -338,7 +338,7 @@ fn killed_with_sigkill_and_resumed_equals_an_uninterrupted_sweep() {
     // resuming a finished sweep runs nothing and rewrites the same result
     let (code, stdout, err) = sweep(&file, &out, &args(SLOW, &["--resume"]));
     assert_eq!(code, 0, "{err}");
-    assert!(stdout.contains("(0 run now"), "{stdout}");
+    assert!(stdout.contains("(0 ran now"), "{stdout}");
     assert_eq!(journal_rows(&out).len(), SLOW_RUNS);
 }
 

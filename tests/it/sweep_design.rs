@@ -203,7 +203,7 @@ fn shards_merged_and_a_resumed_design_sweep_equal_the_whole_sweep() {
     fs::write(&journal, kept.join("\n") + "\n").unwrap();
     fs::remove_file(whole.join("sweep.csv")).unwrap();
     let stdout = sweep_ok(&file, &whole, &args(COMMON, &["--design", t, "--resume"]));
-    assert!(stdout.contains("(9 run now"), "{stdout}");
+    assert!(stdout.contains("(9 ran now"), "{stdout}");
     assert_eq!(fs::read_to_string(whole.join("sweep.csv")).unwrap(), csv);
 
     // resuming with a changed design is refused, and changes nothing
