@@ -16,10 +16,13 @@ from ._scenario import Scenario, Sets, scenario_arg, sets_arg
 
 
 def _read_csv(path: Path):
+    """A CSV file of pricegrad's as a DataFrame, every number exactly as written."""
     import pandas as pd
 
-    # round_trip: every number exactly as written (pandas' default parser may be off in the
-    # last digit)
+    if int(pd.__version__.split(".")[0]) >= 3:
+        # pandas 3 reads numbers exactly (and deprecates the option)
+        return pd.read_csv(path)
+    # before 3, the default parser may be off in the last digit
     return pd.read_csv(path, float_precision="round_trip")
 
 

@@ -29,8 +29,11 @@ pub fn inline(v: &Bound<'_, PyAny>) -> PyResult<String> {
 }
 
 fn key(k: &Bound<'_, PyAny>, at: &str) -> PyResult<String> {
-    k.extract::<String>()
-        .map_err(|_| PyTypeError::new_err(format!("scenario{at}: the keys of a scenario dict are strings, not {k:?}")))
+    k.extract::<String>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "scenario{at}: the keys of a scenario dict are strings, not {k:?}"
+        ))
+    })
 }
 
 /// A top-level entry: a dict becomes a `[table]` (a dict of dicts, `[goods.NAME]` tables), a
@@ -124,6 +127,9 @@ fn value(v: &Bound<'_, PyAny>, at: &str) -> PyResult<Value> {
     }
     Err(PyTypeError::new_err(format!(
         "scenario{at} is a {}: a scenario dict holds dicts, lists, strings, numbers and booleans",
-        v.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "value".into())
+        v.get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| "value".into())
     )))
 }

@@ -16,9 +16,13 @@ pub fn gradient(py: Python<'_>, kind: &str, scenario: String, sets: Vec<String>)
         .load(&sets, None)
         .map_err(|e| errors::input(py, &e))?;
     let economy = loaded.economy;
-    let g = py
-        .detach(|| compute(&economy))
-        .map_err(|e| errors::failed(py, &e, "the gradient needs a forward pass (chains and trees) or the reference solver"))?;
+    let g = py.detach(|| compute(&economy)).map_err(|e| {
+        errors::failed(
+            py,
+            &e,
+            "the gradient needs a forward pass (chains and trees) or the reference solver",
+        )
+    })?;
     let d = PyDict::new(py);
     let column = |f: fn(&pricegrad::check::gradient::GoodGradient) -> f64| g.goods.iter().map(f).collect::<Vec<f64>>();
     d.set_item("good", g.goods.iter().map(|r| r.good.clone()).collect::<Vec<_>>())?;

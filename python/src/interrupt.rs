@@ -29,18 +29,13 @@ pub fn run<T: Send>(py: Python<'_>, work: impl FnOnce(&AtomicBool) -> T + Send) 
                 result
             });
             let mut raised = None;
-            loop {
-                match finished.recv_timeout(POLL) {
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        if raised.is_none() {
-                            if let Err(e) = Python::attach(|py| py.check_signals()) {
-                                stop.store(true, Ordering::Relaxed);
-                                raised = Some(e);
-                            }
-                        }
+            // until the worker is done (or panicked: join passes the panic on)
+            while let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(POLL) {
+                if raised.is_none() {
+                    if let Err(e) = Python::attach(|py| py.check_signals()) {
+                        stop.store(true, Ordering::Relaxed);
+                        raised = Some(e);
                     }
-                    // done, or the worker panicked (join passes the panic on)
-                    _ => break,
                 }
             }
             match worker.join() {

@@ -25,7 +25,13 @@ pub fn pool(py: Python<'_>, threads: Option<usize>, what: &str) -> PyResult<rayo
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
         .build()
-        .map_err(|e| errors::failed(py, &format!("cannot start {} threads: {e}", threads.unwrap_or(0)), "use fewer threads"))
+        .map_err(|e| {
+            errors::failed(
+                py,
+                &format!("cannot start {} threads: {e}", threads.unwrap_or(0)),
+                "use fewer threads",
+            )
+        })
 }
 
 fn require(py: Python<'_>, text: &str) -> PyResult<Require> {
