@@ -132,3 +132,12 @@ def test_a_run_replacing_another_says_so(tmp_path):
     r = pricegrad.run("scenarios/tupperware.toml", out=tmp_path / "o", set={"market.step": 0.4})
     assert r.replaced == "no --set"
     assert r.summary["provenance"]["sets"] == ["market.step=0.4"]
+
+
+def test_log_every_is_log_dot_every():
+    every = pricegrad.run("scenarios/tupperware.toml", log_every=10)
+    ticks = every.metrics.tick.tolist()
+    # every 10th tick, and the last
+    assert all(t % 10 == 0 for t in ticks[:-1]) and ticks[-1] == every.summary["ticks"] - 1
+    assert every.summary["provenance"]["sets"] == ["log.every=10"]
+    assert len(ticks) < len(pricegrad.run("scenarios/tupperware.toml").metrics)
