@@ -11,6 +11,7 @@ from typing import Optional
 from . import _native
 from ._run import _read_csv
 from ._scenario import Scenario, Sets, scenario_arg, sets_arg, value_text
+from .errors import ScenarioError
 
 
 def _spec(values) -> str:
@@ -63,18 +64,23 @@ def sweep(
             file = os.path.join(tmp, "scenario.toml")
             Path(file).write_text(text, encoding="utf-8")
         dest = os.path.join(tmp, "sweep") if out is None else os.fspath(out)
-        info = _native.sweep(
-            file,
-            params_arg,
-            sets_arg(set),
-            replicates,
-            jobs,
-            seed,
-            log_every,
-            dest,
-            timings,
-            force,
-        )
+        try:
+            info = _native.sweep(
+                file,
+                params_arg,
+                sets_arg(set),
+                replicates,
+                jobs,
+                seed,
+                log_every,
+                dest,
+                timings,
+                force,
+            )
+        except ScenarioError as e:
+            if kind == "path":
+                raise
+            raise e._relabel(file, kind) from None
         df = _read_csv(Path(info["dir"]) / "sweep.csv")
     if out is not None:
         df.attrs["dir"] = info["dir"]

@@ -64,6 +64,12 @@ class ScenarioError(Error, ValueError):
         self.column = first.column
         self.set = first.set
 
+    def _relabel(self, old: str, new: str) -> "ScenarioError":
+        """The same error with the file ``old`` called ``new`` (a temporary copy of a
+        scenario given as text, named as the text)."""
+        problems = [dict(p.__dict__, file=new if p.file == old else p.file) for p in self.problems]
+        return ScenarioError(self.rendered.replace(old, new), problems)
+
 
 class UsageError(Error, ValueError):
     """A bad argument (a thread count of 0, a parameter spec that does not parse, ...)."""

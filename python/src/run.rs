@@ -18,7 +18,7 @@ pub fn pool(py: Python<'_>, threads: Option<usize>, what: &str) -> PyResult<rayo
     if threads == Some(0) {
         return Err(errors::usage(
             py,
-            &format!("{what}=0: a run needs at least one thread"),
+            &format!("{what}=0: the engine needs at least one thread"),
             &format!("leave {what} out (None) to use every core, or give a number >= 1"),
         ));
     }

@@ -98,3 +98,13 @@ def test_an_unusable_out_is_an_output_error(tmp_path):
 def test_zero_threads_is_a_usage_error():
     with pytest.raises(pricegrad.UsageError):
         pricegrad.check("scenarios/tupperware.toml", threads=0)
+
+
+def test_a_sweep_of_a_bad_string_names_the_string(root):
+    text = bad_tupperware(root)
+    with pytest.raises(pricegrad.ScenarioError) as info:
+        pricegrad.sweep(text, params={"agents.rate": [0.1, 0.2]})
+    e = info.value
+    line = next(i for i, l in enumerate(text.split("\n")) if l.startswith("step = -0.5")) + 1
+    assert (e.file, e.line) == ("<string>", line)
+    assert f"--> <string>:{line}:" in str(e) and "pricegrad-sweep-" not in str(e)
