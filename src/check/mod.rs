@@ -1,11 +1,13 @@
 //! Everything that compares a run with theory: backprop adjoints ([`backprop`]), the
-//! independent reference equilibrium ([`mod@reference`]), the per-tick diagnostics of the
+//! independent reference equilibrium ([`mod@reference`]), the gradient of final value
+//! computed centrally ([`gradient`]), the per-tick diagnostics of the
 //! out-of-equilibrium trajectory ([`diagnostics`]), the Lyapunov function of the dynamics
 //! ([`lyapunov`]), the travel of shocks through the chain ([`propagation`]), and why a run
 //! that ran out of ticks did not converge ([`stall`]).
 
 pub mod backprop;
 pub mod diagnostics;
+pub mod gradient;
 pub mod lyapunov;
 pub mod propagation;
 pub mod reference;
