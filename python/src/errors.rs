@@ -35,15 +35,27 @@ pub fn scenario(py: Python<'_>, e: &InputError, rendered: String) -> PyErr {
             let d = PyDict::new(py);
             d.set_item("message", &p.message)?;
             d.set_item("help", &p.help)?;
-            d.set_item("file", &e.file)?;
-            let (line, column, set) = match &p.location {
+            let (file, line, column, set) = match &p.location {
                 Location::Span(r) => {
                     let (l, c) = e.line_col(r.start);
-                    (Some(l), Some(c), None)
+                    (
+                        e.file.clone(),
+                        Some(l as u64),
+                        Some(c.into_pyobject(py)?.into_any()),
+                        None,
+                    )
                 }
-                Location::Set(arg) => (None, None, Some(arg.clone())),
-                Location::File => (None, None, None),
+                Location::Set(arg) => (e.file.clone(), None, None, Some(arg.clone())),
+                Location::File => (e.file.clone(), None, None, None),
+                // a cell of a table ([tables]): the table's file, its line, the column's name
+                Location::Table { file, line, column } => (
+                    file.clone(),
+                    Some(*line),
+                    Some(column.clone().into_pyobject(py)?.into_any()),
+                    None,
+                ),
             };
+            d.set_item("file", file)?;
             d.set_item("line", line)?;
             d.set_item("column", column)?;
             d.set_item("set", set)?;
