@@ -1,8 +1,8 @@
 //! Loading and validating a generated economy of 100,000 firms (10 layers of 10,000,
 //! Cobb-Douglas, 3 inputs: about 19 MB of text): the chunked loader that large files use,
 //! and the whole-document parse for comparison; and a file of 1,000,000 firms (198 MB) read
-//! as `pricegrad validate` reads it (mapped, its pages given back as they are parsed). Prints
-//! firms per second.
+//! as `pricegrad validate` reads it (mapped, its pages given back as they are parsed), and the
+//! same economy as CSV tables (README.md, Tables). Prints firms per second.
 //!
 //! cargo bench --bench load
 
@@ -78,6 +78,16 @@ fn load(c: &mut Criterion) {
     group.throughput(Throughput::Elements(firms));
     group.bench_function("file-1e6-firms", |b| {
         b.iter(|| black_box(scenario::load(Some(&path), &[], None).expect("valid").0.firms.len()))
+    });
+    // the same economy as tables (`generate --format tables`)
+    let plan = generate::plan(&Spec::new(10, 100_000, 3)).expect("valid spec");
+    generate::write_tables(&plan, &dir.path().join("tables")).expect("written");
+    let tables = dir.path().join("tables/scenario.toml");
+    timed("tables", firms, || {
+        scenario::load(Some(&tables), &[], None).expect("valid").0
+    });
+    group.bench_function("tables-1e6-firms", |b| {
+        b.iter(|| black_box(scenario::load(Some(&tables), &[], None).expect("valid").0.firms.len()))
     });
     group.finish();
 }

@@ -255,6 +255,9 @@ pub(super) fn load(
     if !set_problems.is_empty() {
         return Err(error(set_problems));
     }
+    // the rows' many small allocations, freed, go back to the system before the economy is
+    // built (as after a chunked load)
+    super::free_memory::release_free_memory();
     let result = validate::finish(head, &file, text, batches);
     let mut problems = read_problems;
     let economy = match result {
