@@ -149,6 +149,10 @@ pub struct RunArgs {
     /// they did not).
     #[arg(long, value_name = "all|adjoint", default_value = "all")]
     pub require: crate::run::Require,
+    /// Format of the tables: 'csv' (trajectory.csv, metrics.csv, firms.csv) or 'parquet'
+    /// (trajectory.parquet, metrics.parquet, firms.parquet instead, same columns).
+    #[arg(long, value_name = "csv|parquet", default_value = "csv")]
+    pub format: crate::output::format::Format,
 }
 
 impl RunArgs {
@@ -165,6 +169,7 @@ impl RunArgs {
             no_timing: false,
             chart_size: crate::plot::ChartSize::default(),
             require: crate::run::Require::All,
+            format: crate::output::format::Format::Csv,
         }
     }
 }

@@ -10,7 +10,8 @@
 //! fonts, no C libraries) and a fixed PNG encoder setup, so the same input always gives the
 //! same PNG bytes.
 //!
-//! The files: `read` reads the CSV files (their rows are [`crate::output::rows`]); `canvas`
+//! The files: `read` reads the CSV files (their rows are [`crate::output::rows`]),
+//! `read_parquet` a run's Parquet files (`--format parquet`); `canvas`
 //! is the PNG with its font, colours and sizes; `axis`, `series`, `data_area`, `legend` and
 //! `panel` are the drawing kit; `convergence` and `sweep` are the two charts.
 
@@ -23,6 +24,7 @@ mod fixtures;
 mod legend;
 mod panel;
 mod read;
+mod read_parquet;
 mod series;
 mod sweep;
 
