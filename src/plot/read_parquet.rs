@@ -17,9 +17,10 @@ fn plot_error(e: ReadError) -> PlotError {
         ReadError::Io { path, source } => PlotError::Io {
             path,
             source,
-            hint: "expected a Parquet file as `pricegrad run --format parquet` writes it; check the path, or re-run to \
+            hint:
+                "expected a Parquet file as `pricegrad run --format parquet` writes it; check the path, or re-run to \
                    produce it"
-                .to_string(),
+                    .to_string(),
         },
         ReadError::File { path, message } => PlotError::Data {
             path,
@@ -58,7 +59,10 @@ pub fn read_run_files(trajectory: &Path, metrics: &Path, title: String) -> Resul
         if row.good.is_empty() {
             return Err(PlotError::Data {
                 path: trajectory.to_path_buf(),
-                message: format!("row {}: column `good` is empty (every row needs a good name; {RERUN})", i + 1),
+                message: format!(
+                    "row {}: column `good` is empty (every row needs a good name; {RERUN})",
+                    i + 1
+                ),
             });
         }
         points.push(row);

@@ -256,7 +256,17 @@ pub fn merge(
     let rows: Vec<Row> = all.into_values().collect();
     let mut m = first.clone();
     m.shard = None;
-    let files = write_outputs(&out, &first.scenario, &m, &paths, &rows, every_timed, size, true, format)?;
+    let files = write_outputs(
+        &out,
+        &first.scenario,
+        &m,
+        &paths,
+        &rows,
+        every_timed,
+        size,
+        true,
+        format,
+    )?;
     let count = |o: Outcome| rows.iter().filter(|r| r.outcome == o).count() as u64;
     Ok(MergeSummary {
         dir: out,

@@ -4,11 +4,11 @@
 //! of `sweep.csv`; merged shards give the unsharded sweep's `sweep.parquet`.
 
 use crate::common::{pricegrad, TUPPERWARE};
+use ::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, UInt64Type};
 use arrow_array::Array;
 use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::fs;
 use std::path::Path;
 
@@ -108,13 +108,27 @@ fn assert_same_rows(csv_path: &Path, parquet_path: &Path) -> Table {
 fn types_of(t: &Table, names: &[&str]) -> Vec<DataType> {
     names
         .iter()
-        .map(|n| t.types[t.names.iter().position(|m| m == n).unwrap_or_else(|| panic!("no column {n}"))].clone())
+        .map(|n| {
+            t.types[t
+                .names
+                .iter()
+                .position(|m| m == n)
+                .unwrap_or_else(|| panic!("no column {n}"))]
+            .clone()
+        })
         .collect()
 }
 
 fn run(dir: &Path, extra: &[&str]) {
     let output = pricegrad()
-        .args(["run", "scenarios/tupperware_shock.toml", "--no-timing", "--quiet", "--seed", "11"])
+        .args([
+            "run",
+            "scenarios/tupperware_shock.toml",
+            "--no-timing",
+            "--quiet",
+            "--seed",
+            "11",
+        ])
         .args(extra)
         .arg("--out")
         .arg(dir)
@@ -135,19 +149,35 @@ fn a_parquet_run_has_the_csv_runs_rows_and_chart() {
     run(&pq_dir, &["--format", "parquet", "--threads", "2"]);
     for table in ["trajectory", "metrics", "firms"] {
         assert!(!pq_dir.join(format!("{table}.csv")).exists(), "{table}.csv written too");
-        assert!(!csv_dir.join(format!("{table}.parquet")).exists(), "{table}.parquet by default");
+        assert!(
+            !csv_dir.join(format!("{table}.parquet")).exists(),
+            "{table}.parquet by default"
+        );
     }
     let t = assert_same_rows(&csv_dir.join("trajectory.csv"), &pq_dir.join("trajectory.parquet"));
     assert_eq!(
         types_of(&t, &["tick", "good", "price", "reference", "firm_lag"]),
-        [DataType::UInt64, DataType::Utf8, DataType::Float64, DataType::Float64, DataType::Float64]
+        [
+            DataType::UInt64,
+            DataType::Utf8,
+            DataType::Float64,
+            DataType::Float64,
+            DataType::Float64
+        ]
     );
     let m = assert_same_rows(&csv_dir.join("metrics.csv"), &pq_dir.join("metrics.parquet"));
-    assert_eq!(types_of(&m, &["tick", "phi", "shock"]), [DataType::UInt64, DataType::Float64, DataType::Utf8]);
+    assert_eq!(
+        types_of(&m, &["tick", "phi", "shock"]),
+        [DataType::UInt64, DataType::Float64, DataType::Utf8]
+    );
     // the shock's tick has a label, the others null (CSV: empty)
     let shock = m.names.iter().position(|n| n == "shock").unwrap();
     let labelled = m.rows.iter().filter(|r| matches!(r[shock], Cell::S(_))).count();
-    assert!(labelled >= 1 && labelled < m.rows.len(), "{labelled} of {}", m.rows.len());
+    assert!(
+        labelled >= 1 && labelled < m.rows.len(),
+        "{labelled} of {}",
+        m.rows.len()
+    );
     let f = assert_same_rows(&csv_dir.join("firms.csv"), &pq_dir.join("firms.parquet"));
     assert_eq!(
         types_of(&f, &["firm", "count", "role", "quantity"]),
@@ -160,15 +190,24 @@ fn a_parquet_run_has_the_csv_runs_rows_and_chart() {
     );
     // the chart, drawn from the Parquet files, is the CSV run's
     let png = fs::read(csv_dir.join("convergence.png")).unwrap();
-    assert!(fs::read(pq_dir.join("convergence.png")).unwrap() == png, "the charts differ");
+    assert!(
+        fs::read(pq_dir.join("convergence.png")).unwrap() == png,
+        "the charts differ"
+    );
     // and `plot` draws it again from them
     fs::remove_file(pq_dir.join("convergence.png")).unwrap();
     pricegrad().arg("plot").arg(&pq_dir).assert().success();
-    assert!(fs::read(pq_dir.join("convergence.png")).unwrap() == png, "plot's chart differs");
+    assert!(
+        fs::read(pq_dir.join("convergence.png")).unwrap() == png,
+        "plot's chart differs"
+    );
     // the same bytes on one thread
     run(&pq_one, &["--format", "parquet", "--threads", "1"]);
     for file in ["trajectory.parquet", "metrics.parquet", "firms.parquet"] {
-        assert!(fs::read(pq_dir.join(file)).unwrap() == fs::read(pq_one.join(file)).unwrap(), "{file}");
+        assert!(
+            fs::read(pq_dir.join(file)).unwrap() == fs::read(pq_one.join(file)).unwrap(),
+            "{file}"
+        );
     }
     let summary: serde_json::Value = serde_json::from_slice(&fs::read(pq_dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["pass"], true);
@@ -246,7 +285,16 @@ fn sweep_parquet_has_the_rows_of_sweep_csv() {
     assert_eq!(
         types_of(
             &t,
-            &["point", "market.step", "agents.rule", "run.max_ticks", "seed", "outcome", "max_rel_error", "wall_seconds"]
+            &[
+                "point",
+                "market.step",
+                "agents.rule",
+                "run.max_ticks",
+                "seed",
+                "outcome",
+                "max_rel_error",
+                "wall_seconds"
+            ]
         ),
         [
             DataType::UInt64,
@@ -275,7 +323,10 @@ fn sweep_parquet_has_the_rows_of_sweep_csv() {
         .assert()
         .success();
     for f in ["sweep.csv", "sweep.parquet"] {
-        assert!(fs::read(sharded.join(f)).unwrap() == fs::read(timeless.join(f)).unwrap(), "{f} differs");
+        assert!(
+            fs::read(sharded.join(f)).unwrap() == fs::read(timeless.join(f)).unwrap(),
+            "{f} differs"
+        );
     }
     // a sweep without --format parquet removes an earlier sweep's sweep.parquet
     let output = pricegrad()

@@ -6,12 +6,13 @@ use super::layout::Layout;
 use crate::numeric::float_text;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type,
-    UInt8Type,
+    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::{DataType, Schema};
-use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor,
+};
 use std::ops::Range;
 
 /// Why a row could not be read, in words (`column `price`: ...`).
@@ -74,10 +75,7 @@ impl<'de> Deserializer<'de> for RowReader<'_> {
     type Error = DecodeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DecodeError> {
-        visitor.visit_map(FieldReader {
-            row: self,
-            next: 0,
-        })
+        visitor.visit_map(FieldReader { row: self, next: 0 })
     }
 
     serde::forward_to_deserialize_any! {

@@ -322,7 +322,10 @@ impl Cell<'_> {
     fn one(&mut self) -> Result<&mut Builder, EncodeError> {
         match self.builders {
             [b] => Ok(b),
-            _ => Err(EncodeError(format!("column `{}`: a single value for a list field", self.name))),
+            _ => Err(EncodeError(format!(
+                "column `{}`: a single value for a list field",
+                self.name
+            ))),
         }
     }
 

@@ -319,7 +319,10 @@ mod tests {
     use crate::output::rows::{columns, FirmRow, MetricsRow, PropagationRow, SweepRow, TrajectoryRow};
 
     fn kinds(l: &Layout) -> Vec<(&str, Kind, bool)> {
-        l.columns.iter().map(|c| (c.name.as_str(), c.kind, c.nullable)).collect()
+        l.columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.kind, c.nullable))
+            .collect()
     }
 
     /// Every row type traces to the columns of its CSV header, in order.
@@ -352,7 +355,10 @@ mod tests {
         assert_eq!(kinds(&p)[0], ("shock_tick", UInt64, true));
         assert_eq!(kinds(&p)[3], ("arrival_tick", UInt64, true));
         let s = Layout::of::<SweepRow>()
-            .expand("params", &[("market.step".into(), Float64), ("agents.rule".into(), Utf8)])
+            .expand(
+                "params",
+                &[("market.step".into(), Float64), ("agents.rule".into(), Utf8)],
+            )
             .without("wall_seconds");
         assert_eq!(
             kinds(&s),

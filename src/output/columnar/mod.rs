@@ -118,7 +118,10 @@ mod tests {
         rows[1].reference = Some(f64::INFINITY);
         write_file(&path, &rows);
         let e = read_all::<TrajectoryRow>(&path).unwrap_err().to_string();
-        assert!(e.contains("row 2") && e.contains("column `adjoint`") && e.contains("null"), "{e}");
+        assert!(
+            e.contains("row 2") && e.contains("column `adjoint`") && e.contains("null"),
+            "{e}"
+        );
         let mut reader = Rows::<TrajectoryRow>::open(&path, &[]).unwrap();
         assert_eq!(reader.next().unwrap().unwrap(), rows[0]);
         let file = std::fs::File::open(&path).unwrap();
@@ -178,12 +181,17 @@ mod tests {
         std::fs::write(&csv, "tick,phi\n1,2\n").unwrap();
         assert!(!is_parquet(&csv));
         let e = read_all::<MetricsRow>(&csv).unwrap_err().to_string();
-        assert!(e.contains("metrics.csv") && e.contains("not a readable Parquet file"), "{e}");
+        assert!(
+            e.contains("metrics.csv") && e.contains("not a readable Parquet file"),
+            "{e}"
+        );
         let path = dir.path().join("t.parquet");
         write_file(&path, &[trajectory_row(0, 0)]);
         let e = read_all::<MetricsRow>(&path).unwrap_err().to_string();
         assert!(e.contains("missing columns `max_rel_excess`"), "{e}");
-        let e = read_all::<MetricsRow>(&dir.path().join("none.parquet")).unwrap_err().to_string();
+        let e = read_all::<MetricsRow>(&dir.path().join("none.parquet"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cannot read") && e.contains("none.parquet"), "{e}");
     }
 }

@@ -85,7 +85,11 @@ impl<R: DeserializeOwned> Rows<R> {
                 has.join(","),
                 crate::output::rows::columns::<R>()
                     .iter()
-                    .map(|&c| if layout.is_list(c) { format!("<{c}...>") } else { c.to_string() })
+                    .map(|&c| if layout.is_list(c) {
+                        format!("<{c}...>")
+                    } else {
+                        c.to_string()
+                    })
                     .collect::<Vec<_>>()
                     .join(",")
             )));
@@ -153,7 +157,10 @@ impl<R: DeserializeOwned> Iterator for Rows<R> {
                 Err(e) => {
                     return Some(Err(ReadError::File {
                         path: self.path.clone(),
-                        message: format!("cannot read the rows after row {} ({e}; the file is damaged)", self.read),
+                        message: format!(
+                            "cannot read the rows after row {} ({e}; the file is damaged)",
+                            self.read
+                        ),
                     }))
                 }
             }
