@@ -28,7 +28,7 @@ struct TempTable {
 
 enum Out {
     Csv(csv::Writer<File>),
-    Parquet(Box<TableWriter<File>>),
+    Parquet(TableWriter<File>),
 }
 
 impl TempTable {
@@ -60,7 +60,7 @@ impl TempTable {
             Ok(w) => Ok(TempTable {
                 tmp,
                 dest,
-                out: Out::Parquet(Box::new(w)),
+                out: Out::Parquet(w),
             }),
             Err(e) => {
                 let _ = fs::remove_file(&tmp);

@@ -35,7 +35,7 @@ mod tests {
             demand: 2.5e15 * tick as f64,
             excess: -0.0,
             adjoint: 1.0 / 3.0,
-            reference: (k % 3 != 0).then_some(k as f64 * 0.7),
+            reference: (!k.is_multiple_of(3)).then_some(k as f64 * 0.7),
             mispricing: Some(-1e-12),
             firm_lag: None,
         }
