@@ -189,6 +189,11 @@ mod tests {
         write_file(&path, &[trajectory_row(0, 0)]);
         let e = read_all::<MetricsRow>(&path).unwrap_err().to_string();
         assert!(e.contains("missing columns `max_rel_excess`"), "{e}");
+        // a file without rows has its columns, and reads as no rows
+        let empty = dir.path().join("empty.parquet");
+        write_file::<MetricsRow>(&empty, &[]);
+        assert!(Rows::<MetricsRow>::open(&empty, &[]).unwrap().is_empty());
+        assert!(read_all::<MetricsRow>(&empty).unwrap().is_empty());
         let e = read_all::<MetricsRow>(&dir.path().join("none.parquet"))
             .unwrap_err()
             .to_string();
