@@ -11,6 +11,7 @@
 use crate::economy::Economy;
 use crate::output::directory::{self, DirError};
 use crate::output::files;
+use crate::output::format::Format;
 use crate::output::run_writer::RunWriter;
 use crate::plot::{self, ChartSize};
 use crate::run::{self, Provenance, Report, Require};
@@ -34,6 +35,8 @@ pub struct RunDirSettings {
     /// The effective scenario ([`crate::scenario::effective`]), written as `scenario.toml`;
     /// None for a scenario file too large to be rewritten.
     pub effective: Option<Result<String, String>>,
+    /// The format of the tables (trajectory, metrics, firms): CSV or Parquet.
+    pub format: Format,
 }
 
 /// A recorded run.
@@ -75,7 +78,7 @@ pub fn record(
     let dir = settings.dir.as_path();
     let before = earlier_run(dir);
     directory::prepare_dir(dir, settings.force, "run")?;
-    let mut writer = RunWriter::create(dir)?;
+    let mut writer = RunWriter::create(dir, settings.format)?;
     // on an error the writer's drop removes the temporary files
     let mut report = run::execute(economy, &mut writer, progress, stop)?;
     report.set_require(settings.require);
@@ -122,7 +125,13 @@ pub fn record(
     let chart_error = writer.finish(&report, effective.as_deref(), chart)?;
     report.timings = timings;
     let chart_error = chart_error.filter(|_| !nothing_to_draw);
-    let mut written = vec![files::SUMMARY, files::TRAJECTORY, files::METRICS, files::FIRMS];
+    let table = |name| settings.format.name(name);
+    let mut written = vec![
+        files::SUMMARY,
+        table(files::TRAJECTORY),
+        table(files::METRICS),
+        table(files::FIRMS),
+    ];
     if dir.join(files::PROPAGATION).exists() {
         written.push(files::PROPAGATION);
     }

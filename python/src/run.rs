@@ -62,6 +62,8 @@ pub fn run(
     let pool = pool(py, threads, "threads")?;
     let loaded = input.load(&sets, seed).map_err(|e| errors::input(py, &e))?;
     let settings = RunDirSettings {
+        // the package reads the tables back with pandas.read_csv
+        format: Default::default(),
         dir: out.clone(),
         force,
         chart_size: Default::default(),

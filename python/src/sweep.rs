@@ -47,6 +47,8 @@ pub fn sweep(
         .detach(|| pool.install(|| library::prepare(&request)))
         .map_err(|e| errors::sweep(py, &e))?;
     let opts = Options {
+        // the package reads sweep.csv back with pandas.read_csv
+        format: Default::default(),
         out: Some(out),
         resume: false,
         timing: timings,

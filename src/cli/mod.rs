@@ -48,13 +48,15 @@ Examples:
   pricegrad run scenarios/tupperware.toml
   pricegrad run scenarios/tupperware.toml --set agents.rule=best_response --set market.step=0.2
   pricegrad run scenarios/competitive_industry.toml --seed 7 --out runs/seed7 --threads 2
+  pricegrad run scenarios/tupperware.toml --format parquet   # tables for pandas/polars/pyarrow
 
 --set paths: market.rule|step|initial_price, agents.rule|rate|form|noise|activation,
 run.max_ticks|tolerance|patience|seed|check_tolerance, log.every,
 goods.NAME.price|endowment|initial_price, firms.NAME.rate|rule|count|productivity|...,
 firms.NAME.production.scale|exponents.GOOD|..., shocks.N.tick|price|endowment|productivity.
 
-Writes summary.json, trajectory.csv, metrics.csv and convergence.png (see README.md) into
+Writes summary.json, trajectory.csv, metrics.csv and convergence.png (see README.md; with
+--format parquet, trajectory.parquet, metrics.parquet and firms.parquet for the CSV files) into
 DIR (--out, default output/<name>), each under a temporary name, renamed into place together
 at the end: a run that fails to write leaves the previous results and no temporary file.
 pricegrad marks the directories it creates with a .pricegrad file and refuses an existing,
@@ -149,6 +151,10 @@ pub struct RunArgs {
     /// they did not).
     #[arg(long, value_name = "all|adjoint", default_value = "all")]
     pub require: crate::run::Require,
+    /// Format of the tables: 'csv' (trajectory.csv, metrics.csv, firms.csv) or 'parquet'
+    /// (trajectory.parquet, metrics.parquet, firms.parquet instead, same columns).
+    #[arg(long, value_name = "csv|parquet", default_value = "csv")]
+    pub format: crate::output::format::Format,
 }
 
 impl RunArgs {
@@ -165,6 +171,7 @@ impl RunArgs {
             no_timing: false,
             chart_size: crate::plot::ChartSize::default(),
             require: crate::run::Require::All,
+            format: crate::output::format::Format::Csv,
         }
     }
 }

@@ -79,6 +79,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
             require: args.require,
             provenance: provenance(args, &label),
             effective: scenario::effective::of_text(&label, &source, &args.sets, &economy),
+            format: args.format,
         };
         drop(source);
         let recorded = pool.install(|| run_dir::record(economy, settings, &mut progress, stop));

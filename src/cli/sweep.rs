@@ -2,6 +2,7 @@
 //! shardable) and `pricegrad merge` (combine shard outputs).
 
 use super::{EXIT_BAD_INPUT, EXIT_FAIL, EXIT_PASS};
+use crate::output::format::Format;
 use crate::plot::ChartSize;
 use crate::sweep::{self, Error, Kind, Options, Progress, Request, Row, Shard};
 use clap::Args;
@@ -41,6 +42,7 @@ Writes to DIR (default output/<scenario name>-sweep/):
   sweep.json          the manifest: scenario SHA-256, parameters and values (or the design
                       table's SHA-256 and rows), replicates, ...
   sweep-journal.csv   finished runs, appended one line at a time (what --resume reads)
+  sweep.parquet       with --format parquet: sweep.csv's rows and columns, typed
 sweep.csv is byte-identical for any --jobs and any sharding (with --no-timing). Any row is
 reproduced by `pricegrad run FILE --set PATH=VALUE ... --seed SEED`.
 
@@ -122,6 +124,10 @@ pub struct SweepArgs {
     /// Size of sweep.png in pixels.
     #[arg(long, value_name = "WxH", default_value = "1600x1200", value_parser = super::plot::parse_size)]
     pub chart_size: ChartSize,
+    /// 'parquet' writes sweep.parquet too: the rows of sweep.csv, with typed columns (sweep.csv
+    /// stays: resume, merge and plot read it).
+    #[arg(long, value_name = "csv|parquet", default_value = "csv")]
+    pub format: Format,
 }
 
 const MERGE_HELP: &str = "\
@@ -157,6 +163,10 @@ pub struct MergeArgs {
     /// Size of sweep.png in pixels.
     #[arg(long, value_name = "WxH", default_value = "1600x1200", value_parser = super::plot::parse_size)]
     pub chart_size: ChartSize,
+    /// 'parquet' writes sweep.parquet too: the rows of sweep.csv, with typed columns (sweep.csv
+    /// stays: resume, merge and plot read it).
+    #[arg(long, value_name = "csv|parquet", default_value = "csv")]
+    pub format: Format,
 }
 
 /// The progress bar: done/total, rate, ETA, and how many runs failed (diverged, or ran out of
@@ -318,6 +328,7 @@ pub fn run(args: &SweepArgs) -> u8 {
         timing: !args.no_timing,
         chart_size: args.chart_size,
         force: args.force,
+        format: args.format,
     };
     // Slurm sends SIGTERM before killing a job at its time limit: stop cleanly then
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
@@ -372,6 +383,7 @@ pub fn merge(args: &MergeArgs) -> u8 {
         !args.no_timing,
         args.chart_size,
         args.force,
+        args.format,
     ) {
         Ok(s) => {
             println!(

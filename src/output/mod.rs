@@ -1,6 +1,7 @@
 //! Run outputs (docs/MODEL.md, "Outputs"): `summary.json`, `trajectory.csv` (tidy, one row per
 //! logged tick and good), `metrics.csv` (one row per logged tick), the row type of every CSV
-//! file ([`rows`]), and the safety rules every command that writes files follows:
+//! file ([`rows`]), the same tables as Parquet ([`columnar`], `--format parquet`: [`format`]),
+//! and the safety rules every command that writes files follows:
 //!
 //! - every file is written under a temporary name (`.NAME.PID.tmp`, in the same directory),
 //!   synced, and renamed into place when complete, so a crash, a full disk or a signal never
@@ -14,7 +15,9 @@
 //!   `--force` ([`directory::prepare_dir`]).
 
 pub mod atomic;
+pub mod columnar;
 pub mod directory;
 pub mod files;
+pub mod format;
 pub mod rows;
 pub mod run_writer;

@@ -1,56 +1,92 @@
 //! The files of one run: `trajectory.csv` and `metrics.csv` written as the run goes,
 //! `firms.csv`, `propagation.csv`, `convergence.png` and `summary.json` at its end, all
-//! renamed into place together.
+//! renamed into place together. With `--format parquet` ([`Format`]) the three tables are
+//! `trajectory.parquet`, `metrics.parquet` and `firms.parquet` instead (`propagation.csv`, a
+//! row per good a shock reached, stays CSV).
 
 use super::atomic::{create_temp, io_context, temp_name, Staged};
+use super::columnar::{Layout, TableWriter};
 use super::files;
+use super::format::Format;
 use super::rows::{self, columns, FirmRow, MetricsRow, PropagationRow, TrajectoryRow};
 use crate::check::diagnostics::{self, GoodSample};
 use crate::check::propagation;
 use crate::economy::Economy;
 use crate::run::{Report, Sink};
 use crate::sim::firm_totals::GroupTotals;
+use serde::de::DeserializeOwned;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// A CSV file being written under a temporary name.
-struct TempCsv {
+/// A table file (CSV or Parquet) being written under a temporary name.
+struct TempTable {
     tmp: PathBuf,
     dest: PathBuf,
-    out: csv::Writer<File>,
+    out: Out,
 }
 
-impl TempCsv {
-    /// Create the file, with its `header` (every file has one, also without rows).
-    fn create(dest: PathBuf, header: &[&str]) -> io::Result<TempCsv> {
+enum Out {
+    Csv(csv::Writer<File>),
+    Parquet(TableWriter<File>),
+}
+
+impl TempTable {
+    /// Create a CSV file, with its `header` (every file has one, also without rows).
+    fn csv(dest: PathBuf, header: &[&str]) -> io::Result<TempTable> {
         let tmp = temp_name(&dest);
         let file = create_temp(&tmp).map_err(|e| io_context("write", &dest, e))?;
-        let mut csv = TempCsv {
+        let mut t = TempTable {
             tmp,
             dest,
-            out: rows::writer(file),
+            out: Out::Csv(rows::writer(file)),
         };
-        csv.out.write_record(header).map_err(|e| csv.context(e))?;
-        Ok(csv)
+        if let Out::Csv(w) = &mut t.out {
+            let written = w.write_record(header).map_err(rows::io_error);
+            written.map_err(|e| io_context("write", &t.dest, e))?;
+        }
+        Ok(t)
+    }
+
+    /// Create a file of rows `R` in `format`, named by `csv_name` in that format.
+    fn of<R: DeserializeOwned>(dir: &Path, csv_name: &'static str, format: Format) -> io::Result<TempTable> {
+        let dest = dir.join(format.name(csv_name));
+        if format == Format::Csv {
+            return TempTable::csv(dest, columns::<R>());
+        }
+        let tmp = temp_name(&dest);
+        let file = create_temp(&tmp).map_err(|e| io_context("write", &dest, e))?;
+        match TableWriter::new(file, Layout::of::<R>()) {
+            Ok(w) => Ok(TempTable {
+                tmp,
+                dest,
+                out: Out::Parquet(w),
+            }),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(io_context("write", &dest, e))
+            }
+        }
     }
 
     /// Append a row.
     fn write(&mut self, row: &impl serde::Serialize) -> io::Result<()> {
-        self.out.serialize(row).map_err(|e| self.context(e))
-    }
-
-    fn context(&self, e: csv::Error) -> io::Error {
-        io_context("write", &self.dest, rows::io_error(e))
+        let written = match &mut self.out {
+            Out::Csv(w) => w.serialize(row).map_err(rows::io_error),
+            Out::Parquet(w) => w.write(row),
+        };
+        written.map_err(|e| io_context("write", &self.dest, e))
     }
 
     /// Flush and sync the file, handing it to `stage` (which removes it if anything fails).
     fn close_into(self, stage: &mut Staged) -> io::Result<()> {
-        let TempCsv { tmp, dest, out } = self;
+        let TempTable { tmp, dest, out } = self;
         stage.adopt(tmp, dest.clone());
-        let file = out
-            .into_inner()
-            .map_err(|e| io_context("write", &dest, e.into_error()))?;
+        let file = match out {
+            Out::Csv(w) => w.into_inner().map_err(|e| e.into_error()),
+            Out::Parquet(w) => w.finish(),
+        };
+        let file = file.map_err(|e| io_context("write", &dest, e))?;
         file.sync_all().map_err(|e| io_context("write", &dest, e))
     }
 }
@@ -59,41 +95,41 @@ impl TempCsv {
 /// adds the summary and the chart and renames all of them into place together.
 pub struct RunWriter {
     dir: PathBuf,
-    trajectory: Option<TempCsv>,
-    metrics: Option<TempCsv>,
+    format: Format,
+    trajectory: Option<TempTable>,
+    metrics: Option<TempTable>,
     /// Written when the run had a shock.
-    propagation: Option<TempCsv>,
+    propagation: Option<TempTable>,
     /// Written after the last tick.
-    firms: Option<TempCsv>,
+    firms: Option<TempTable>,
 }
 
 impl RunWriter {
-    /// Create the temporary CSV files in `dir` (made ready by [`super::directory::prepare_dir`]).
-    pub fn create(dir: &Path) -> io::Result<RunWriter> {
+    /// Create the temporary table files in `dir` (made ready by
+    /// [`super::directory::prepare_dir`]), in `format`.
+    pub fn create(dir: &Path, format: Format) -> io::Result<RunWriter> {
         let mut w = RunWriter {
             dir: dir.to_path_buf(),
+            format,
             trajectory: None,
             metrics: None,
             propagation: None,
             firms: None,
         };
         // on an error, the writer's drop removes what was created
-        w.trajectory = Some(TempCsv::create(
-            dir.join(files::TRAJECTORY),
-            columns::<TrajectoryRow>(),
-        )?);
-        w.metrics = Some(TempCsv::create(dir.join(files::METRICS), columns::<MetricsRow>())?);
+        w.trajectory = Some(TempTable::of::<TrajectoryRow>(dir, files::TRAJECTORY, format)?);
+        w.metrics = Some(TempTable::of::<MetricsRow>(dir, files::METRICS, format)?);
         Ok(w)
     }
 
-    /// Complete the run's files: sync the CSV files, write `scenario.toml` (the effective
+    /// Complete the run's files: sync the table files, write `scenario.toml` (the effective
     /// scenario, when given), `summary.json` (the report as it
     /// is: without the wall-clock times when `report.timings` is `None`) and
     /// `convergence.png` (drawn by `chart` from the trajectory and metrics files, and the
     /// propagation file of a run with a shock), then rename all of them into place. When a
     /// write fails nothing is renamed: the directory keeps the previous results, and no
     /// temporary file is left. A `propagation.csv` of an earlier run is removed when this run
-    /// had no shock.
+    /// had no shock, and the tables of an earlier run in the other format are removed.
     ///
     /// Returns the chart's error, if it could not be drawn (the other files are written, and
     /// a `convergence.png` of an earlier run is removed).
@@ -154,6 +190,10 @@ impl RunWriter {
         }
         // an SVG that `pricegrad plot --format svg` drew of an earlier run
         let _ = fs::remove_file(self.dir.join(files::CONVERGENCE_SVG));
+        for table in [files::TRAJECTORY, files::METRICS, files::FIRMS] {
+            // an earlier run's, in the other format
+            let _ = fs::remove_file(self.dir.join(self.format.other().name(table)));
+        }
         Ok(chart_error)
     }
 }
@@ -199,7 +239,7 @@ impl Sink for RunWriter {
 
     fn propagation(&mut self, economy: &Economy, records: &[propagation::Arrival]) -> io::Result<()> {
         let several = rows::propagation::several_shocks(records);
-        let mut t = TempCsv::create(self.dir.join(files::PROPAGATION), &rows::propagation::header(several))?;
+        let mut t = TempTable::csv(self.dir.join(files::PROPAGATION), &rows::propagation::header(several))?;
         for r in records {
             t.write(&PropagationRow::new(r, &economy.goods.name[r.good as usize], several))?;
         }
@@ -208,7 +248,7 @@ impl Sink for RunWriter {
     }
 
     fn firms(&mut self, economy: &Economy, prices: &[f64], x: &[f64], y: &[f64]) -> io::Result<()> {
-        let mut t = TempCsv::create(self.dir.join(files::FIRMS), columns::<FirmRow>())?;
+        let mut t = TempTable::of::<FirmRow>(&self.dir, files::FIRMS, self.format)?;
         let mut totals = GroupTotals::default();
         for g in 0..economy.groups.len() {
             totals.measure(economy, prices, x, y, g);

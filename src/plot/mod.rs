@@ -15,10 +15,10 @@
 //! text out with the same embedded font and writes `<text>` elements that ask for it by name
 //! ([`SVG_FONT_FAMILY`]).
 //!
-//! The files: `read` reads the CSV files (their rows are [`crate::output::rows`]); `select`
-//! is a part of a run to read; `canvas` is the image with its font, colours and sizes; `axis`,
-//! `series`, `data_area`, `legend` and `panel` are the drawing kit; `convergence` and `sweep`
-//! are the two charts.
+//! The files: `read` reads the CSV files (their rows are [`crate::output::rows`]),
+//! `read_parquet` a run's Parquet files (`--format parquet`); `select` is a part of a run to
+//! read; `canvas` is the image with its font, colours and sizes; `axis`, `series`, `data_area`,
+//! `legend` and `panel` are the drawing kit; `convergence` and `sweep` are the two charts.
 
 mod axis;
 mod canvas;
@@ -29,6 +29,7 @@ mod fixtures;
 mod legend;
 mod panel;
 mod read;
+mod read_parquet;
 mod select;
 mod series;
 mod sweep;

@@ -5,6 +5,7 @@
 use super::select::{list, Selected, Selection, TickRange};
 use super::PlotError;
 use crate::output::files;
+use crate::output::format::Format;
 use crate::output::rows::{self, columns, MetricsRow, PropagationRow, SweepRow, TrajectoryRow};
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
@@ -246,7 +247,13 @@ pub fn read_run(dir: &Path) -> Result<RunData, PlotError> {
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut data = read_run_files(&dir.join(files::TRAJECTORY), &dir.join(files::METRICS), title)?;
+    // a run with --format parquet has Parquet tables instead of the CSV files
+    let format = match dir.join(files::TRAJECTORY).exists() {
+        false if dir.join(files::TRAJECTORY_PARQUET).exists() => Format::Parquet,
+        _ => Format::Csv,
+    };
+    let (trajectory, metrics) = (format.name(files::TRAJECTORY), format.name(files::METRICS));
+    let mut data = read_run_files(&dir.join(trajectory), &dir.join(metrics), title)?;
     let wave = dir.join(files::PROPAGATION);
     if wave.exists() {
         data.propagation = read_propagation(&wave)?;
@@ -265,8 +272,11 @@ pub fn read_propagation(path: &Path) -> Result<Vec<PropagationRow>, PlotError> {
 }
 
 /// Read a run's trajectory and metrics from the given files (e.g. the temporary files of a
-/// run that is still being written).
+/// run that is still being written), CSV or Parquet (by their first bytes).
 pub fn read_run_files(trajectory: &Path, metrics: &Path, title: String) -> Result<RunData, PlotError> {
+    if crate::output::columnar::is_parquet(trajectory) {
+        return super::read_parquet::read_run_files(trajectory, metrics, title);
+    }
     let logged_ticks = count_rows::<MetricsRow>(metrics, &MetricsRow::ADDED_LATER)?;
     let stride = logged_ticks.div_ceil(MAX_CHART_TICKS).max(1);
     let metrics = read_metrics(metrics, stride, logged_ticks, TickRange::ALL)?;
@@ -291,6 +301,14 @@ pub fn read_run_selected(dir: &Path, sel: &Selection) -> Result<RunData, PlotErr
         return read_run(dir);
     }
     let (trajectory, metrics) = (dir.join(files::TRAJECTORY), dir.join(files::METRICS));
+    if !trajectory.exists() && dir.join(files::TRAJECTORY_PARQUET).exists() {
+        return Err(PlotError::Data {
+            path: dir.join(files::TRAJECTORY_PARQUET),
+            message: "--goods and --ticks read a run's CSV files, and this run wrote Parquet tables \
+                      (`plot DIR` without them draws it whole; or re-run with --format csv)"
+                .to_string(),
+        });
+    }
     let run_goods = first_tick_goods(&trajectory)?;
     let goods = if sel.goods.is_empty() {
         run_goods.clone()

@@ -9,6 +9,7 @@ use super::read_row::parse_row;
 use super::{Error, Manifest, Outcome, Row};
 use crate::output::directory;
 use crate::output::files;
+use crate::output::format::Format;
 use crate::output::rows::sweep as sweep_rows;
 use crate::plot::ChartSize;
 use std::collections::BTreeMap;
@@ -124,13 +125,14 @@ fn shard_rows(dir: &Path, m: &Manifest) -> Result<(Vec<Row>, bool), Error> {
 }
 
 /// Combine shard directories into one sweep in `out` (default: the directory that holds the
-/// shards). Fails, writing nothing, when the shards disagree or runs are missing.
+/// shards), with `sweep.parquet` for [`Format::Parquet`]. Fails, writing nothing, when the shards disagree or runs are missing.
 pub fn merge(
     dirs: &[PathBuf],
     out: Option<&Path>,
     timing: bool,
     size: ChartSize,
     force: bool,
+    format: Format,
 ) -> Result<MergeSummary, Error> {
     let shards = find_shards(dirs)?;
     let mut manifests = Vec::new();
@@ -255,7 +257,17 @@ pub fn merge(
     let rows: Vec<Row> = all.into_values().collect();
     let mut m = first.clone();
     m.shard = None;
-    let files = write_outputs(&out, &first.scenario, &m, &paths, &rows, every_timed, size, true)?;
+    let files = write_outputs(
+        &out,
+        &first.scenario,
+        &m,
+        &paths,
+        &rows,
+        every_timed,
+        size,
+        true,
+        format,
+    )?;
     let count = |o: Outcome| rows.iter().filter(|r| r.outcome == o).count() as u64;
     Ok(MergeSummary {
         dir: out,

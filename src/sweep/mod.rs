@@ -63,6 +63,7 @@ pub use shards::Shard;
 use crate::output::atomic::write_atomic;
 use crate::output::directory;
 use crate::output::files;
+use crate::output::format::Format;
 use crate::plot::ChartSize;
 use journal::Journal;
 use manifest::read_manifest;
@@ -82,6 +83,8 @@ pub struct Options {
     pub chart_size: ChartSize,
     /// Write into an existing directory that pricegrad did not create.
     pub force: bool,
+    /// With [`Format::Parquet`], `sweep.parquet` too (beside `sweep.csv`).
+    pub format: Format,
 }
 
 /// What a sweep did.
@@ -165,7 +168,7 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
             }
         }
         journal.truncate()?;
-        for stale in [files::SWEEP_CSV, files::SWEEP_PNG] {
+        for stale in [files::SWEEP_CSV, files::SWEEP_PARQUET, files::SWEEP_PNG] {
             let p = dir.join(stale);
             if p.exists() {
                 fs::remove_file(&p).map_err(|e| Error::io("remove", &p, e))?;
@@ -215,6 +218,7 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
         opts.timing,
         opts.chart_size,
         plan.shard.is_none(),
+        opts.format,
     )?;
     drop(journal);
     Ok(Summary {

@@ -1,9 +1,11 @@
-//! The finished sweep's files: `sweep.csv`, `sweep.png` (unsharded) and the completed
-//! `sweep.json`, each written under a temporary name and renamed into place together.
+//! The finished sweep's files: `sweep.csv`, `sweep.parquet` (`--format parquet`), `sweep.png`
+//! (unsharded) and the completed `sweep.json`, each written under a temporary name and renamed
+//! into place together.
 
 use super::{Error, Manifest, Row};
 use crate::output::atomic::{self, Staged};
 use crate::output::files;
+use crate::output::format::Format;
 use crate::output::rows::sweep as sweep_rows;
 use crate::plot::{self, ChartSize};
 use std::path::Path;
@@ -20,6 +22,7 @@ pub(super) fn write_outputs(
     timing: bool,
     size: ChartSize,
     chart: bool,
+    format: Format,
 ) -> Result<Vec<&'static str>, Error> {
     let mut stage = Staged::default();
     let csv_path = dir.join(files::SWEEP_CSV);
@@ -27,6 +30,14 @@ pub(super) fn write_outputs(
         .write_with(&csv_path, |out| sweep_rows::write(out, paths, rows, timing))
         .map_err(|e| Error::io("write", &csv_path, e))?;
     let mut files = vec![files::SWEEP_CSV, files::SWEEP_MANIFEST];
+    let parquet = dir.join(files::SWEEP_PARQUET);
+    if format == Format::Parquet {
+        // beside sweep.csv, which resume, merge and plot read
+        stage
+            .write_with(&parquet, |out| sweep_rows::write_parquet(out, paths, rows, timing))
+            .map_err(|e| Error::io("write", &parquet, e))?;
+        files.insert(1, files::SWEEP_PARQUET);
+    }
     if chart && !rows.is_empty() {
         let csv_tmp = atomic::temp_name(&csv_path);
         let data = plot::read_sweep(&csv_tmp).map_err(|e| {
@@ -58,5 +69,9 @@ pub(super) fn write_outputs(
     stage
         .commit()
         .map_err(|e| Error::io("move the results into place in", dir, e))?;
+    if format == Format::Csv {
+        // an earlier sweep's
+        let _ = std::fs::remove_file(&parquet);
+    }
     Ok(files)
 }

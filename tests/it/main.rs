@@ -18,6 +18,7 @@ mod fuzz_regressions;
 mod generate;
 mod methods;
 mod out_of_equilibrium;
+mod parquet;
 mod peer;
 mod plot_options;
 mod records;

@@ -8,6 +8,9 @@
 //! - [`PropagationRow`]: `propagation.csv`, one row per good a shock reached;
 //! - [`SweepRow`]: `sweep.csv` and `sweep-journal.csv`, one row per run of a sweep.
 //!
+//! The same row types are the columns of the Parquet files (`--format parquet`,
+//! [`crate::output::columnar`]).
+//!
 //! A file's header is the names of its row type's fields, in order ([`columns`]). Numbers are
 //! written by [`crate::numeric::float_text`]: the shortest text that reads back to the same
 //! f64, and an empty field for a missing or non-finite value. Files are written and read with
@@ -72,14 +75,24 @@ impl<'de> Deserializer<'de> for &mut FieldNames {
     }
 }
 
-/// `serialize_with` of an f64 column: [`float_text::num`].
+/// `serialize_with` of an f64 column: [`float_text::num`] as text (CSV); the number itself
+/// to a serializer that is not human-readable (Parquet, [`crate::output::columnar`]).
 pub(crate) fn num<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&float_text::num(*v))
+    if s.is_human_readable() {
+        s.serialize_str(&float_text::num(*v))
+    } else {
+        s.serialize_f64(*v)
+    }
 }
 
-/// `serialize_with` of an optional f64 column: [`float_text::opt`] (empty when missing).
+/// `serialize_with` of an optional f64 column: [`float_text::opt`] (empty when missing) as
+/// text; the number or nothing to a serializer that is not human-readable.
 pub(crate) fn opt<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&float_text::opt(*v))
+    match v {
+        _ if s.is_human_readable() => s.serialize_str(&float_text::opt(*v)),
+        Some(v) => s.serialize_some(v),
+        None => s.serialize_none(),
+    }
 }
 
 /// A CSV writer of rows into `out`. It writes no header of its own: a file's header is written

@@ -4,6 +4,7 @@
 //! with `--no-timing`.
 
 use super::{columns, io_error, opt, writer};
+use crate::output::columnar::{Kind, Layout, TableWriter};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 use std::ops::Range;
@@ -119,6 +120,50 @@ pub fn write(out: impl Write, params: &[String], rows: &[SweepRow], timing: bool
         written.map_err(io_error)?;
     }
     w.flush()
+}
+
+/// The columns of `sweep.parquet` over the parameters `params` holding `rows`: those of
+/// [`header`], a parameter column typed by its values (Int64 when every value is an integer,
+/// Float64 when every value is a finite number, Utf8 otherwise, e.g. rule names).
+pub fn layout(params: &[String], rows: &[SweepRow], timing: bool) -> Layout {
+    let columns: Vec<(String, Kind)> = params
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let values = || rows.iter().map(move |r| r.params.get(i).map_or("", String::as_str));
+            let kind = if values().all(|v| v.parse::<i64>().is_ok()) {
+                Kind::Int64
+            } else if values().all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)) {
+                Kind::Float64
+            } else {
+                Kind::Utf8
+            };
+            (name.clone(), if rows.is_empty() { Kind::Utf8 } else { kind })
+        })
+        .collect();
+    let layout = Layout::of::<SweepRow>().expand("params", &columns);
+    if timing {
+        layout
+    } else {
+        layout.without("wall_seconds")
+    }
+}
+
+/// Write `sweep.parquet` into `out`: the rows of [`fn@write`]'s `sweep.csv`, in the columns of
+/// [`layout`].
+pub fn write_parquet(out: impl Write + Send, params: &[String], rows: &[SweepRow], timing: bool) -> io::Result<()> {
+    let mut w = TableWriter::new(out, layout(params, rows, timing))?;
+    for r in rows {
+        if timing {
+            w.write(r)?;
+        } else {
+            w.write(&SweepRow {
+                wall_seconds: None,
+                ..r.clone()
+            })?;
+        }
+    }
+    w.finish().map(drop)
 }
 
 /// The lines of a sweep file pricegrad wrote (`bytes` of whole lines), in order: the line
