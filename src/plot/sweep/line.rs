@@ -251,7 +251,7 @@ pub(super) fn draw_sweep_1d<DB: DrawingBackend>(
         for &(x, v, o) in &pts {
             let c = (x_axis.map(&x, (r.0, r.2)), y.map(&v, (r.3, r.1)));
             match o {
-                Outcome::Converged => {
+                Outcome::Converged | Outcome::Stationary => {
                     root.draw(&Circle::new(c, th.px(5.0), C_BLUE.filled()))?;
                 }
                 Outcome::MaxTicks => put_triangle(root, c, th.px(7.0), C_ORANGE)?,

@@ -27,7 +27,8 @@ impl Agg {
     pub(super) fn add(&mut self, r: &SweepRow) {
         self.n += 1;
         match r.outcome {
-            Outcome::Converged => self.conv_ticks.push(r.ticks.max(1) as f64),
+            // a stationary run settled too: its ticks are those to its measured window's end
+            Outcome::Converged | Outcome::Stationary => self.conv_ticks.push(r.ticks.max(1) as f64),
             Outcome::Diverged => self.diverged += 1,
             Outcome::MaxTicks => self.max_ticks += 1,
         }
@@ -134,10 +135,16 @@ pub fn render_sweep_as(data: &SweepData, title: &str, size: ChartSize, format: F
         base.to_string()
     };
     let (c, d, m) = data.rows.iter().fold((0, 0, 0), |(c, d, m), r| match r.outcome {
-        Outcome::Converged => (c + 1, d, m),
+        Outcome::Converged | Outcome::Stationary => (c + 1, d, m),
         Outcome::Diverged => (c, d + 1, m),
         Outcome::MaxTicks => (c, d, m + 1),
     });
+    let s = data.rows.iter().filter(|r| r.outcome == Outcome::Stationary).count();
+    let c = if s > 0 {
+        format!("{} ({s} stationary)", c)
+    } else {
+        c.to_string()
+    };
     let mut points: Vec<u64> = data.rows.iter().map(|r| r.point).collect();
     points.sort_unstable();
     points.dedup();
