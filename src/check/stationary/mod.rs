@@ -87,3 +87,6 @@ pub struct Window {
     /// Windows judged before the run was found stationary (this one included).
     pub windows: u64,
 }
+
+#[cfg(test)]
+mod tests;
