@@ -691,7 +691,8 @@ pub fn execute_with(
     };
     let require = Require::default();
     let window = measured.map(|m| m.window);
-    let pass = verdict_pass(converged_at.is_some() || window.is_some(), &checks, require);
+    let pass = verdict_pass(converged_at.is_some() || window.is_some(), &checks, require)
+        && window.as_ref().is_none_or(|w| w.judgeable());
     let outcome_detail = match (&outcome, &window) {
         (Outcome::Stationary { .. }, Some(w)) => format!(
             "stationary: measured over ticks {}–{} ({} batches of {} ticks)",
@@ -775,6 +776,17 @@ impl Measured {
                 confidence: settings.confidence,
                 first_tick,
                 last_tick: first_tick + k * b - 1,
+                widest_interval: stats
+                    .iter()
+                    .map(|s| {
+                        let h = t * s.var_of_mean.sqrt() / s.mean.abs();
+                        if h.is_nan() {
+                            f64::INFINITY
+                        } else {
+                            h
+                        }
+                    })
+                    .fold(0.0, f64::max),
                 windows: detector.windows(),
             },
         }
@@ -857,8 +869,9 @@ fn summarise_check(
 /// gives the reason it is).
 pub const NEEDS_REFERENCE: &str = "finite differences of V need the reference equilibrium, which is missing";
 
-/// Whether a run passes: it converged, every check that ran passed, and the checks that
-/// `require` names ran.
+/// Whether a run passes: it converged (or became stationary), every check that ran passed, and
+/// the checks that `require` names ran. (A stationary run also needs intervals narrow enough to
+/// judge by: [`stationary::Window::judgeable`].)
 pub fn verdict_pass(converged: bool, checks: &[CheckRun], require: Require) -> bool {
     let required = |c: &CheckRun| match require {
         Require::All => true,
@@ -871,7 +884,8 @@ impl Report {
     /// Judge the run again under `require` (the report is made under [`Require::All`]).
     pub fn set_require(&mut self, require: Require) {
         self.require = require;
-        self.pass = verdict_pass(self.settled(), &self.checks, require);
+        self.pass = verdict_pass(self.settled(), &self.checks, require)
+            && self.stationary.as_ref().is_none_or(|w| w.judgeable());
     }
 
     /// Whether the run converged or became stationary (the checks can judge it).

@@ -172,11 +172,17 @@ fn outcome_help(r: &Report, optimistic: bool) {
              (README.md, Stable settings), e.g. --set market.step=0.1"
                 .to_string(),
             "stationary" if r.pass => return,
+            "stationary" if r.stationary.as_ref().is_some_and(|w| !w.judgeable()) => {
+                "the prices wander so far that their means are not known well enough to compare with the gradient: \
+                 take smaller steps (a smaller market.step or agents.rate), or less noise or more activation \
+                 (docs/NOISE.md)"
+                    .to_string()
+            }
             "stationary" => match stationary_failure(r) {
                 Some(_) => format!(
-                    "the mean prices are biased: noisy firms (agents.noise) misjudge prices by a second-order amount \
-                     (docs/NOISE.md explains it and how it grows with the noise); this is a finding, not an error. To \
-                     accept a bias of this size, --set run.check_tolerance={:.0e}",
+                    "the mean prices are biased: noisy or intermittent firms misjudge prices by an amount of second \
+                     order in agents.noise (docs/NOISE.md derives it); this is a finding, not an error. To accept a \
+                     bias of this size, --set run.check_tolerance={:.0e}",
                     suggested_tolerance(r)
                 ),
                 None => return,
@@ -489,6 +495,29 @@ fn suggested_tolerance(r: &Report) -> f64 {
     (e / mag).ceil() * mag
 }
 
+/// The verdict of a stationary run whose intervals are too wide to judge by (None for other
+/// runs): the good with the widest interval.
+fn too_noisy(r: &Report) -> Option<String> {
+    let w = r.stationary.as_ref().filter(|w| !w.judgeable())?;
+    let widest = r
+        .goods
+        .iter()
+        .filter_map(|g| {
+            let ([lo, hi], m) = (g.mean_price_ci?, g.mean_price?);
+            let h = 0.5 * (hi - lo) / m.abs();
+            Some((if h.is_nan() { f64::INFINITY } else { h }, r.goods.name(g.good)))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+    Some(format!(
+        "STATIONARY, TOO NOISY TO JUDGE: the mean price of {} is known only within ±{} ({:.0}% CI; judging price = \
+         gradient needs every interval within ±{:.0}% of its price)",
+        widest.1,
+        pct(widest.0).replacen('+', "", 1),
+        100.0 * w.confidence,
+        100.0 * crate::check::stationary::JUDGEABLE
+    ))
+}
+
 /// The verdict of a stationary run: whether the mean prices equal the gradient within their
 /// intervals (and `check_tolerance`), or which good's bias is the finding.
 fn stationary_verdict(r: &Report, which: &str) -> String {
@@ -540,7 +569,7 @@ fn stationary_verdict(r: &Report, which: &str) -> String {
             };
             format!(
                 "STATIONARY, BIASED: the mean price of {good} is {} off {against} ({level} {} to {}), beyond \
-                 check_tolerance {:e}; {off} of {} goods are biased ({which})",
+                 check_tolerance {:e}; {off} of {} goods biased (checks: {which})",
                 pct(d),
                 pct(ci[0]),
                 pct(ci[1]),
@@ -582,6 +611,9 @@ pub fn verdict(r: &Report) -> String {
             .collect::<Vec<_>>()
             .join("; "),
     };
+    if let Some(text) = too_noisy(r) {
+        return text;
+    }
     if r.stationary.is_some() && (r.pass || ran.iter().any(|c| !c.pass)) {
         let which = if skipped.is_empty() {
             names

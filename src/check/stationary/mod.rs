@@ -62,6 +62,11 @@ impl Settings {
     }
 }
 
+/// The widest interval a stationary run can be judged by: a mean price known only within
+/// more than this share of itself (95% half-width) says nothing about price = gradient, and
+/// the run fails as too noisy to judge.
+pub const JUDGEABLE: f64 = 0.1;
+
 /// Whether a run of `economy` can only become stationary, not converge exactly: some firm
 /// sees noisy prices or skips ticks. (Firms that only skip ticks keep the exact equilibrium as
 /// a fixed point; such a run still ends `converged` when it reaches it first.)
@@ -84,8 +89,18 @@ pub struct Window {
     /// the prices of these ticks in `trajectory.csv` (when every tick is logged).
     pub first_tick: u64,
     pub last_tick: u64,
+    /// The widest interval of a mean price, as the share of the price its half-width is
+    /// (the run is judged only when it is at most [`JUDGEABLE`]).
+    pub widest_interval: f64,
     /// Windows judged before the run was found stationary (this one included).
     pub windows: u64,
+}
+
+impl Window {
+    /// Whether the intervals are narrow enough to judge price = gradient by.
+    pub fn judgeable(&self) -> bool {
+        self.widest_interval <= JUDGEABLE
+    }
 }
 
 #[cfg(test)]
