@@ -287,3 +287,97 @@ pub(super) fn start_px(p: &ConvPrep, w: &WindowPrep, (x0, x1): (i32, i32)) -> Op
     let t = w.first_tick as f64;
     (t >= p.x.lo && t <= p.x.hi).then(|| p.x.map(&t, (x0, x1)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plot::fixtures::*;
+    use crate::plot::{render_convergence_as, Format, RunData};
+
+    /// A window over ticks 200–399 of a synthetic run, with an interval of ±1% about each
+    /// good's mean price over those ticks and the adjoint 0.5% below it.
+    fn with_window(data: &mut RunData) -> StationaryView {
+        let mut goods: Vec<StationaryGood> = Vec::new();
+        for r in data.trajectory.iter().filter(|r| (200..=399).contains(&r.tick)) {
+            match goods.iter_mut().find(|g| g.name == r.good) {
+                Some(g) => g.mean_price += r.price,
+                None => goods.push(StationaryGood {
+                    name: r.good.clone(),
+                    mean_price: r.price,
+                    mean_price_ci: [0.0; 2],
+                    adjoint: 0.0,
+                    reference: r.reference,
+                }),
+            }
+        }
+        for g in goods.iter_mut() {
+            g.mean_price /= 200.0;
+            g.mean_price_ci = [0.99 * g.mean_price, 1.01 * g.mean_price];
+            g.adjoint = 0.995 * g.mean_price;
+        }
+        let view = StationaryView {
+            first_tick: 200,
+            last_tick: 399,
+            confidence: 0.95,
+            goods,
+        };
+        data.stationary = Some(view.clone());
+        view
+    }
+
+    #[test]
+    fn the_window_panel_ends_at_the_reported_interval() {
+        let (_d, mut data) = Synth::converged().data();
+        let view = with_window(&mut data);
+        let prep = ConvPrep::new(&data).unwrap();
+        let w = prep.window.as_ref().expect("a window panel");
+        assert_eq!(w.series.len(), 4);
+        for s in &w.series {
+            let g = view.goods.iter().find(|g| g.name == prep.goods[s.good].name).unwrap();
+            let q = g.reference.unwrap();
+            // the running mean ends at the mean price, the band at its interval
+            let (t, last) = *s.mean.last().unwrap();
+            assert_eq!(t, 399.0);
+            assert!((last - 100.0 * (g.mean_price / q - 1.0)).abs() < 1e-9, "{last}");
+            let band = s.band.last().unwrap();
+            assert!((band.1 - 100.0 * (g.mean_price_ci[0] / q - 1.0)).abs() < 1e-9);
+            assert!((band.2 - 100.0 * (g.mean_price_ci[1] / q - 1.0)).abs() < 1e-9);
+            // drawn from the end of the first of 32 batches (200 ticks / 32 = 6.25)
+            assert_eq!(s.band.first().unwrap().0, 206.0);
+            // halfway, the band is sqrt(2) times as wide
+            let mid = s.band.iter().find(|b| b.0 == 299.0).unwrap();
+            let m = s.mean.iter().find(|m| m.0 == 299.0).unwrap().1;
+            let want = 100.0 * 0.01 * g.mean_price / q * 2f64.sqrt();
+            assert!((mid.2 - m - want).abs() < 1e-9, "{} vs {want}", mid.2 - m);
+        }
+        let png = check_run(&data, SMALL);
+        let (_d, plain) = Synth::converged().data();
+        assert_ne!(png, check_run(&plain, SMALL), "the window is drawn");
+        let svg = render_convergence_as(&data, "t", SMALL, Format::Svg).unwrap();
+        let text = assert_svg(&svg, SMALL);
+        for s in [
+            "Stationary window, ticks 200–399",
+            "stationary window from here",
+            "backprop at the mean plans",
+        ] {
+            assert!(text.contains(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn the_window_is_read_from_a_summary() {
+        let summary = serde_json::json!({
+            "stationary": {"first_tick": 10, "last_tick": 41, "confidence": 0.95},
+            "goods": [
+                {"good": "a", "mean_price": 2.0, "mean_price_ci": [1.9, 2.1], "adjoint": 1.95, "reference": 2.0},
+                {"good": "fixed", "adjoint": 1.0, "reference": null}
+            ]
+        });
+        let v = StationaryView::of_summary(&summary).unwrap();
+        assert_eq!((v.first_tick, v.last_tick), (10, 41));
+        assert_eq!(v.goods.len(), 1);
+        assert_eq!(v.goods[0].mean_price_ci, [1.9, 2.1]);
+        // an exact run's summary has no window
+        assert!(StationaryView::of_summary(&serde_json::json!({"goods": []})).is_none());
+    }
+}
