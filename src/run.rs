@@ -500,7 +500,7 @@ pub fn execute_with(
     // the price each good is judged by: the last tick's, or of a stationary run the mean
     let mut judged_price = prices.clone();
     // per market good of a stationary run: the mean price's interval, the bias and its interval
-    let mut intervals: Vec<Option<([f64; 2], f64, [f64; 2])>> = vec![None; economy.goods.len()];
+    let mut intervals: Vec<Option<Intervals>> = vec![None; economy.goods.len()];
     if let Some(m) = &measured {
         for (i, &g) in market.iter().enumerate() {
             let (mean, h) = m.price[i];
@@ -747,6 +747,9 @@ fn outcome_detail(outcome: &Outcome, run: &crate::economy::RunSettings) -> Strin
         Outcome::Interrupted { tick } => format!("interrupted at tick {tick}"),
     }
 }
+
+/// A good's mean price interval, bias, and bias interval, of a stationary run.
+type Intervals = ([f64; 2], f64, [f64; 2]);
 
 /// A noisy run's measurements over its stationary window: per market good, the mean price
 /// and its interval's half-width, the bias's half-width; the mean plans; the window.

@@ -14,6 +14,9 @@
 //! Writes OUT/noise_bias.csv (one row per run and good) and OUT/noise_bias.png (the chart in
 //! docs/NOISE.md), and prints the table of docs/NOISE.md.
 
+// The prediction's small dense matrices are indexed by several arrays at once.
+#![allow(clippy::needless_range_loop)]
+
 mod theory;
 
 use plotters::prelude::*;
@@ -326,6 +329,16 @@ fn theory_curves() -> Curves {
     c
 }
 
+/// What a panel draws: points (good, x, y, interval low, high), lines (good, points), the
+/// axes' titles and the caption.
+type Panel = (
+    Vec<(usize, f64, f64, f64, f64)>,
+    Vec<(usize, Vec<(f64, f64)>)>,
+    &'static str,
+    &'static str,
+    String,
+);
+
 const COLORS: [RGBColor; 3] = [RGBColor(0, 114, 178), RGBColor(230, 159, 0), RGBColor(0, 158, 115)];
 
 /// Four rows of two panels (the chain, the split economy): the bias against the noise, the bias
@@ -363,13 +376,7 @@ fn chart(rows: &[Row], curves: &Curves) -> Vec<u8> {
                 }
                 g
             };
-            let (points, lines, x_desc, y_desc, caption): (
-                Vec<(usize, f64, f64, f64, f64)>,
-                Vec<(usize, Vec<(f64, f64)>)>,
-                &str,
-                &str,
-                String,
-            ) = match row {
+            let (points, lines, x_desc, y_desc, caption): Panel = match row {
                 0..=2 => {
                     let sel: Vec<&Row> = rows
                         .iter()

@@ -94,6 +94,10 @@ impl Model<'_> {
     }
 }
 
+/// One activation pattern's linearised tick: A = dG/ds and B = dG/de (as columns), and its
+/// probability.
+type System = (Vec<Vec<f64>>, Vec<Vec<f64>>, f64);
+
 /// The prediction for `economy` with every firm's noise `noise` and activation `activation`;
 /// None (with why) when the theory does not apply or the noise makes the state's variance grow
 /// without bound (a mean-square unstable process).
@@ -162,7 +166,7 @@ pub fn predict(economy: &Economy, noise: f64, activation: f64) -> Result<Predict
             })
             .collect() // column k
     };
-    let systems: Vec<(Vec<Vec<f64>>, Vec<Vec<f64>>, f64)> = patterns
+    let systems: Vec<System> = patterns
         .iter()
         .map(|(b, w)| (jac(b, true), jac(b, false), *w))
         .collect();

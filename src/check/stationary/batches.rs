@@ -31,7 +31,7 @@ impl Batches {
     /// `n` series, windows of `batches` batches (an even number, at least 4).
     pub fn new(n: usize, batches: usize) -> Batches {
         assert!(
-            batches >= 4 && batches % 2 == 0,
+            batches >= 4 && batches.is_multiple_of(2),
             "an even number of batches, at least 4"
         );
         Batches {
@@ -171,7 +171,7 @@ mod tests {
         let mut means = Vec::new();
         for (t, v) in values.iter().enumerate() {
             s.add(0, *v);
-            if (t as u64 + 1) % b == 0 {
+            if (t as u64 + 1).is_multiple_of(b) {
                 let half = (means.len() >= k / 2) as usize;
                 means.push(s.close(0, b, half));
             }
