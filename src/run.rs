@@ -13,7 +13,7 @@ use crate::check::diagnostics::{price_floor, rel_error, Diagnostics, GoodSample,
 use crate::check::propagation::{Arrival, Tracker};
 use crate::check::reference;
 use crate::check::stall::{Stall, StallWatch};
-use crate::check::stationary::{self, Check, Detector, Event, Plans};
+use crate::check::stationary::{self, describe, Check, Detector, Event, Measured, Plans};
 use crate::economy::{Economy, Names};
 use crate::sim::engine::{Engine, Outcome};
 use serde::Serialize;
@@ -750,76 +750,6 @@ fn outcome_detail(outcome: &Outcome, run: &crate::economy::RunSettings) -> Strin
 
 /// A good's mean price interval, bias, and bias interval, of a stationary run.
 type Intervals = ([f64; 2], f64, [f64; 2]);
-
-/// A noisy run's measurements over its stationary window: per market good, the mean price
-/// and its interval's half-width, the bias's half-width; the mean plans; the window.
-struct Measured {
-    price: Vec<(f64, f64)>,
-    bias_half_width: Vec<f64>,
-    plans: Vec<f64>,
-    window: stationary::Window,
-}
-
-impl Measured {
-    fn new(detector: &Detector, plans: &Plans, settings: &stationary::Settings) -> Measured {
-        let t = settings.t_factor();
-        let n = detector.batch_means().len();
-        let stats: Vec<_> = (0..n).map(|i| detector.stats(i)).collect();
-        let b = detector.batch_ticks();
-        let k = detector.batches() as u64;
-        let first_tick = detector.window_start();
-        Measured {
-            price: stats.iter().map(|s| (s.mean, t * s.var_of_mean.sqrt())).collect(),
-            bias_half_width: (0..n).map(|i| t * plans.bias(i).var_of_mean.sqrt()).collect(),
-            plans: plans.mean_plans(),
-            window: stationary::Window {
-                autocorrelation_ticks: stats.iter().map(|s| s.autocorrelation).fold(0.0, f64::max),
-                batch_ticks: b,
-                batches: detector.batches(),
-                confidence: settings.confidence,
-                first_tick,
-                last_tick: first_tick + k * b - 1,
-                widest_interval: stats
-                    .iter()
-                    .map(|s| {
-                        let h = t * s.var_of_mean.sqrt() / s.mean.abs();
-                        if h.is_nan() {
-                            f64::INFINITY
-                        } else {
-                            h
-                        }
-                    })
-                    .fold(0.0, f64::max),
-                windows: detector.windows(),
-            },
-        }
-    }
-}
-
-/// Why a window was not stationary, in words (`name(i)` is series i's good).
-fn describe<'a>(check: &Check, name: impl Fn(usize) -> &'a str) -> String {
-    match check {
-        Check::Stationary => "was stationary".to_string(),
-        Check::Settling => "passed, but had no window before it to compare with".to_string(),
-        Check::Short {
-            series,
-            autocorrelation,
-            next_batch,
-        } => format!(
-            "had batches too short for the price of {} (autocorrelation time {autocorrelation:.0} ticks; the next \
-             batches were to be {next_batch} ticks)",
-            name(*series)
-        ),
-        Check::Drift { series, t, critical } => format!(
-            "was drifting: the price of {} moved by {t:.1} standard errors between its halves (more than {critical:.1})",
-            name(*series)
-        ),
-        Check::Shift { series, t, critical } => format!(
-            "had moved from the window before: the mean price of {} by {t:.1} standard errors (more than {critical:.1})",
-            name(*series)
-        ),
-    }
-}
 
 /// One check over the goods: it ran unless `reason_not_run` says why not (a reason given for
 /// a check that ran, e.g. how a sample was chosen, is kept as its `reason`).

@@ -4,16 +4,18 @@
 //! good) and measures its time averages over the last window ([`plans`]: the mean plans and,
 //! per batch, the bias of the mean price against backprop at the batch's mean plans). The
 //! statistics are streamed ([`batches`]): memory grows with the goods and edges, not the
-//! ticks. Confidence intervals use Student's t ([`quantile`]). docs/NOISE.md has the method
-//! and its justification.
+//! ticks. Confidence intervals use Student's t ([`quantile`]); [`measured`] gathers what the
+//! final checks compare. docs/NOISE.md has the method and its justification.
 
 pub mod batches;
 pub mod detector;
+pub mod measured;
 pub mod plans;
 pub mod quantile;
 
 pub use batches::{Batches, WindowStats};
 pub use detector::{Check, Detector, Event};
+pub use measured::{describe, Measured};
 pub use plans::Plans;
 
 use crate::economy::Economy;
