@@ -3,11 +3,17 @@
 //! 1. the backprop adjoints at the final allocation (price = derivative),
 //! 2. the independent reference equilibrium, and
 //! 3. central finite differences of the reference value V with respect to each supply.
+//!
+//! A run whose firms see noisy prices or skip ticks cannot converge exactly; it ends
+//! `stationary` when its prices have become a stationary process, and the checks compare the
+//! mean prices over the measuring window, with their confidence intervals, to backprop at the
+//! mean plans and to the reference ([`crate::check::stationary`], docs/NOISE.md).
 
 use crate::check::diagnostics::{price_floor, rel_error, Diagnostics, GoodSample, TickSample};
 use crate::check::propagation::{Arrival, Tracker};
 use crate::check::reference;
 use crate::check::stall::{Stall, StallWatch};
+use crate::check::stationary::{self, describe, Check, Detector, Event, Measured, Plans};
 use crate::economy::{Economy, Names};
 use crate::sim::engine::{Engine, Outcome};
 use serde::Serialize;
@@ -63,13 +69,19 @@ impl Sink for Memory {
 /// always listed them sorted, and is written straight from this struct).
 #[derive(Debug, Clone, Serialize)]
 pub struct GoodCheck {
-    /// The backprop adjoint; where it is an interval (a Leontief firm at a kink downstream),
-    /// the interval's point nearest the price.
+    /// The backprop adjoint at the final plans (of a stationary run: at the mean plans over
+    /// the window); where it is an interval (a Leontief firm at a kink downstream), the
+    /// interval's point nearest the price (the mean price).
     pub adjoint: f64,
     /// The adjoint interval [low, high], present only where it is not a single point: the
     /// adjoint check then asks that the price lie in it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adjoint_interval: Option<[f64; 2]>,
+    /// Of a stationary run's market goods: the mean price minus the adjoint at the mean plans,
+    /// and its confidence interval (from the batches' biases; docs/NOISE.md). None otherwise
+    /// (and left out of `summary.json`).
+    pub bias: Option<f64>,
+    pub bias_ci: Option<[f64; 2]>,
     /// Total use of the good by firms at the end (buyers of a fixed-price good outside the
     /// economy are not counted).
     pub demand: f64,
@@ -83,12 +95,21 @@ pub struct GoodCheck {
     /// `summary.json`).
     #[serde(skip)]
     pub good: u32,
+    /// Of a stationary run's market goods: the mean price over the window and its confidence
+    /// interval (batch means, Student t). None otherwise (and left out of `summary.json`).
+    pub mean_price: Option<f64>,
+    pub mean_price_ci: Option<[f64; 2]>,
     pub pass: bool,
+    /// The price at the last tick.
     pub price: f64,
     pub reference: Option<f64>,
     pub spread: f64,
     /// Total supply of the good at the end: its endowment plus what firms make of it.
     pub supply: f64,
+    /// The errors the checks judge (adjoint, reference, dV/ds): the relative errors, or of a
+    /// stationary run the distance from the derivative to the good's interval, relative.
+    #[serde(skip)]
+    pub judged: [Option<f64>; 3],
 }
 
 /// The final checks of every good, in file order, with the goods' names (taken over from the
@@ -127,12 +148,14 @@ impl Serialize for GoodChecks {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 use serde::ser::SerializeStruct;
                 let Named(name, c) = *self;
-                let mut st = s.serialize_struct("GoodCheck", 14)?;
+                let mut st = s.serialize_struct("GoodCheck", 18)?;
                 st.serialize_field("adjoint", &c.adjoint)?;
                 match &c.adjoint_interval {
                     Some(i) => st.serialize_field("adjoint_interval", i)?,
                     None => st.skip_field("adjoint_interval")?,
                 }
+                optional(&mut st, "bias", &c.bias)?;
+                optional(&mut st, "bias_ci", &c.bias_ci)?;
                 st.serialize_field("demand", &c.demand)?;
                 st.serialize_field("envelope", &c.envelope)?;
                 st.serialize_field("error_adjoint", &c.error_adjoint)?;
@@ -140,6 +163,8 @@ impl Serialize for GoodChecks {
                 st.serialize_field("error_reference", &c.error_reference)?;
                 st.serialize_field("fixed_price", &c.fixed_price)?;
                 st.serialize_field("good", name)?;
+                optional(&mut st, "mean_price", &c.mean_price)?;
+                optional(&mut st, "mean_price_ci", &c.mean_price_ci)?;
                 st.serialize_field("pass", &c.pass)?;
                 st.serialize_field("price", &c.price)?;
                 st.serialize_field("reference", &c.reference)?;
@@ -149,6 +174,18 @@ impl Serialize for GoodChecks {
             }
         }
         s.collect_seq(self.checks.iter().map(|c| Named(self.name(c.good), c)))
+    }
+}
+
+/// Serialize `value` as `key` when it is there, else leave the key out.
+fn optional<S: serde::ser::SerializeStruct, T: Serialize>(
+    st: &mut S,
+    key: &'static str,
+    value: &Option<T>,
+) -> Result<(), S::Error> {
+    match value {
+        Some(v) => st.serialize_field(key, v),
+        None => st.skip_field(key),
     }
 }
 
@@ -283,6 +320,9 @@ pub struct Report {
     /// Why a run that ended at `max_ticks` did not converge ([`crate::check::stall`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stall: Option<Stall>,
+    /// The window a stationary run was measured over (left out of other runs' `summary.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stationary: Option<stationary::Window>,
     pub ticks: u64,
     /// Always there after [`execute`]; left out of `summary.json` when `None` (`--no-timing`:
     /// the file is then bit-identical across runs).
@@ -295,11 +335,24 @@ pub struct Report {
 
 /// Run an economy to its outcome, logging into `sink` every `economy.log.every` ticks.
 /// `progress` is called now and then with the tick; `stop` ends the run at the end of a tick.
+/// A noisy run ends `stationary` as [`stationary::Settings::default`] judges it.
 pub fn execute(
     economy: Economy,
     sink: &mut dyn Sink,
     progress: &mut dyn FnMut(Progress),
     stop: &AtomicBool,
+) -> std::io::Result<Report> {
+    execute_with(economy, sink, progress, stop, &stationary::Settings::default())
+}
+
+/// [`execute`], judging and measuring a noisy run by `settings` (e.g. a longer window for
+/// tighter intervals).
+pub fn execute_with(
+    economy: Economy,
+    sink: &mut dyn Sink,
+    progress: &mut dyn FnMut(Progress),
+    stop: &AtomicBool,
+    settings: &stationary::Settings,
 ) -> std::io::Result<Report> {
     let start = Instant::now();
     let t_ref = Instant::now();
@@ -307,7 +360,18 @@ pub fn execute(
     let mut reference_seconds = t_ref.elapsed().as_secs_f64();
     let run = economy.run.clone();
     let log = economy.log.clone();
+    let noisy = stationary::applies(&economy);
     let mut engine = Engine::new(economy);
+    // A noisy run watches its market goods' prices for stationarity (and, over a window that
+    // may end the run, the plans): memory per good and edge, none per tick.
+    let market: Vec<usize> = (0..engine.prices.len()).filter(|&g| engine.traded[g]).collect();
+    let mut watch = noisy.then(|| {
+        (
+            Detector::new(market.len(), settings.clone()),
+            Plans::new(engine.x.len(), market.len(), settings.batches),
+        )
+    });
+    let mut last_check: Option<(u64, u64, u64, Check)> = None;
     let mut rows: Vec<GoodSample> = Vec::with_capacity(log.goods.len());
     let mut calm = 0u64;
     let mut outcome = Outcome::MaxTicks;
@@ -323,8 +387,42 @@ pub fn execute(
         let within = step.max_rel_excess <= run.tolerance && step.max_rel_change <= run.tolerance;
         calm = if within { calm + 1 } else { 0 };
         let diverged = step.diverged.clone();
-        let done =
-            diverged.is_some() || (calm >= run.patience && !engine.shocks_pending()) || tick + 1 >= run.max_ticks;
+        let mut settled = false;
+        if let Some((detector, plans)) = watch
+            .as_mut()
+            .filter(|_| diverged.is_none() && !engine.shocks_pending())
+        {
+            // tick t's row: the prices p_t the firms saw and the plans x_t they placed
+            let candidate = detector.candidate();
+            let b = detector.batch_ticks();
+            let event = detector.observe(tick, |i| engine.prev_prices[market[i]]);
+            if candidate {
+                if !plans.is_open() {
+                    plans.start();
+                }
+                plans.add(&engine.x);
+            }
+            let closed = match &event {
+                Event::Value => None,
+                Event::Batch { half, .. } => Some(*half),
+                Event::Window { half, .. } => Some(*half),
+            };
+            if let (Some(half), true) = (closed, candidate) {
+                let means = detector.batch_means();
+                plans.close(b, half, &engine.economy, &mut diagnostics, &market, means);
+            }
+            if let Event::Window { check, .. } = event {
+                settled = check == Check::Stationary;
+                if !settled {
+                    plans.stop();
+                }
+                last_check = Some((detector.window_start(), tick, b, check));
+            }
+        }
+        let done = diverged.is_some()
+            || settled
+            || (calm >= run.patience && !engine.shocks_pending())
+            || tick + 1 >= run.max_ticks;
         // rows record the tick's shocks; they apply after measuring
         if diverged.is_none() && (log.logs(tick, run.max_ticks) || done || !step.shocks.is_empty()) {
             rows.clear();
@@ -346,6 +444,10 @@ pub fn execute(
         }
         if calm >= run.patience && !engine.shocks_pending() {
             outcome = Outcome::Converged { tick };
+            break;
+        }
+        if settled {
+            outcome = Outcome::Stationary { tick };
             break;
         }
         if tick.is_multiple_of(256) {
@@ -370,17 +472,44 @@ pub fn execute(
     // The final adjoints reuse the diagnostics' buffers (a second set took about 40 bytes per
     // edge), and the engine's per-edge state is freed once they are computed: the report of
     // every good is built without them.
-    let (reference, reference_note, adj) = diagnostics.finish(&engine.economy, &engine.x);
+    // A stationary run is judged at its time averages over the window: the mean prices, and
+    // backprop at the mean plans.
+    let measured = match (&outcome, &watch) {
+        (Outcome::Stationary { .. }, Some((detector, plans))) => Some(Measured::new(detector, plans, settings)),
+        _ => None,
+    };
+    let plans_judged = measured.as_ref().map_or(&engine.x, |m| &m.plans);
+    let (reference, reference_note, adj) = diagnostics.finish(&engine.economy, plans_judged);
     let stall = matches!(outcome, Outcome::MaxTicks).then(|| {
-        let noisy = engine
-            .economy
-            .agents
-            .iter()
-            .any(|a| a.noise > 0.0 || a.activation < 1.0);
-        stall_watch.diagnose(noisy, run.tolerance)
+        let mut stall = stall_watch.diagnose(noisy, run.tolerance);
+        if noisy {
+            stall.detail = Some(match &last_check {
+                Some((first, last, b, check)) => format!(
+                    "no stationary window was found: the last one (ticks {first}–{last}, {} batches of {b} ticks) {}",
+                    settings.batches,
+                    describe(check, |i| &engine.economy.goods.name[market[i]])
+                ),
+                None => "no window of the price process was complete".to_string(),
+            });
+        }
+        stall
     });
+    drop(watch);
     let (mut final_economy, prices, traded, ticks, supply, demand) = final_engine(engine);
     let economy = &final_economy;
+    // the price each good is judged by: the last tick's, or of a stationary run the mean
+    let mut judged_price = prices.clone();
+    // per market good of a stationary run: the mean price's interval, the bias and its interval
+    let mut intervals: Vec<Option<Intervals>> = vec![None; economy.goods.len()];
+    if let Some(m) = &measured {
+        for (i, &g) in market.iter().enumerate() {
+            let (mean, h) = m.price[i];
+            judged_price[g] = mean;
+            let bias = mean - adj.nearest(g, mean);
+            let hb = m.bias_half_width[i];
+            intervals[g] = Some(([mean - h, mean + h], bias, [bias - hb, bias + hb]));
+        }
+    }
     let diverged = matches!(outcome, Outcome::Diverged { .. });
     let floor = price_floor(economy);
     // Finite differences (check 3) on every good with a market when there are few, else on
@@ -391,7 +520,7 @@ pub fn execute(
             let disagreement: Vec<f64> = checkable
                 .iter()
                 .map(|&g| {
-                    let p = prices[g];
+                    let p = judged_price[g];
                     rel_error(p, adj.nearest(g, p), floor).max(rel_error(p, eq.prices[g], floor))
                 })
                 .collect();
@@ -432,7 +561,7 @@ pub fn execute(
     let (mut max_adj, mut max_ref, mut max_env, mut max_spread) = (0.0f64, None::<f64>, None::<f64>, 0.0f64);
     for g in 0..economy.goods.len() {
         let fixed = economy.goods.fixed[g];
-        let price = prices[g];
+        let price = judged_price[g];
         let traded = traded[g];
         let reference = reference.as_ref().map(|r| r.prices[g]);
         let env = envelope.as_ref().and_then(|v| v.get(g).copied().flatten());
@@ -448,12 +577,23 @@ pub fn execute(
         let e_adj = check(Some(adjoint));
         let e_ref = check(reference);
         let e_env = check(env);
+        // a stationary run's checks judge the distance from the derivative to the interval:
+        // of the bias to 0 (adjoint), of the mean price to the reference and dV/ds
+        let beyond = |lo: f64, hi: f64, q: f64| (lo - q).max(q - hi).max(0.0) / q.abs().max(floor);
+        let judged = match intervals[g] {
+            Some(([lo, hi], _, [blo, bhi])) => [
+                e_adj.map(|_| blo.max(-bhi).max(0.0) / adjoint.abs().max(floor)),
+                e_ref.and(reference).map(|q| beyond(lo, hi, q)),
+                e_env.and(env).map(|q| beyond(lo, hi, q)),
+            ],
+            None => [e_adj, e_ref, e_env],
+        };
         let spread = if fixed || !traded {
             0.0
         } else {
             adj.spread[g] / adj.good[g].abs().max(floor)
         };
-        let pass = [e_adj, e_ref, e_env].iter().all(|e| e.is_none_or(|e| e <= tol));
+        let pass = judged.iter().all(|e| e.is_none_or(|e| e <= tol));
         max_adj = max_adj.max(e_adj.unwrap_or(0.0));
         if let Some(e) = e_ref {
             max_ref = Some(max_ref.unwrap_or(0.0).max(e));
@@ -462,10 +602,19 @@ pub fn execute(
             max_env = Some(max_env.unwrap_or(0.0).max(e));
         }
         max_spread = max_spread.max(spread);
+        let (mean_price, mean_price_ci, bias, bias_ci) = match intervals[g] {
+            Some((ci, bias, bias_ci)) => (Some(price), Some(ci), Some(bias), Some(bias_ci)),
+            None => (None, None, None, None),
+        };
         goods.push(GoodCheck {
             good: g as u32,
             fixed_price: fixed,
-            price: finite(price).unwrap_or(f64::NAN),
+            price: finite(prices[g]).unwrap_or(f64::NAN),
+            mean_price,
+            mean_price_ci,
+            bias,
+            bias_ci,
+            judged,
             adjoint,
             adjoint_interval: adj.is_interval(g).then(|| [adj.low[g], adj.high[g]]),
             reference: reference.and_then(finite),
@@ -505,7 +654,7 @@ pub fn execute(
         let market = checkable.len();
         vec![
             summarise_check(
-                "adjoint",
+                ("adjoint", 0),
                 &goods,
                 |c| c.error_adjoint,
                 market,
@@ -514,7 +663,7 @@ pub fn execute(
                 name,
             ),
             summarise_check(
-                "reference",
+                ("reference", 1),
                 &goods,
                 |c| c.error_reference,
                 market,
@@ -522,7 +671,15 @@ pub fn execute(
                 ref_reason,
                 name,
             ),
-            summarise_check("envelope", &goods, |c| c.error_envelope, market, tol, env_reason, name),
+            summarise_check(
+                ("envelope", 2),
+                &goods,
+                |c| c.error_envelope,
+                market,
+                tol,
+                env_reason,
+                name,
+            ),
         ]
     };
     // the report takes over the goods' names
@@ -533,20 +690,21 @@ pub fn execute(
         _ => None,
     };
     let require = Require::default();
-    let pass = verdict_pass(converged_at.is_some(), &checks, require);
-    let outcome_detail = match &outcome {
-        Outcome::Converged { tick } => format!("converged at tick {tick}"),
-        Outcome::Diverged { tick, what } => format!("diverged at tick {tick}: {what}"),
-        Outcome::MaxTicks => format!(
-            "did not converge within max_ticks = {} (tolerance {:e})",
-            run.max_ticks, run.tolerance
+    let window = measured.map(|m| m.window);
+    let pass = verdict_pass(converged_at.is_some() || window.is_some(), &checks, require)
+        && window.as_ref().is_none_or(|w| w.judgeable());
+    let outcome_detail = match (&outcome, &window) {
+        (Outcome::Stationary { .. }, Some(w)) => format!(
+            "stationary: measured over ticks {}–{} ({} batches of {} ticks)",
+            w.first_tick, w.last_tick, w.batches, w.batch_ticks
         ),
-        Outcome::Interrupted { tick } => format!("interrupted at tick {tick}"),
+        _ => outcome_detail(&outcome, &run),
     };
     Ok(Report {
         scenario,
         seed: run.seed,
         stall,
+        stationary: window,
         provenance: None,
         version: env!("CARGO_PKG_VERSION"),
         outcome: outcome.label(),
@@ -576,10 +734,27 @@ pub fn execute(
     })
 }
 
+/// What `outcome` means, in words (of a run that did not end stationary).
+fn outcome_detail(outcome: &Outcome, run: &crate::economy::RunSettings) -> String {
+    match outcome {
+        Outcome::Converged { tick } => format!("converged at tick {tick}"),
+        Outcome::Diverged { tick, what } => format!("diverged at tick {tick}: {what}"),
+        Outcome::Stationary { tick } => format!("stationary at tick {tick}"),
+        Outcome::MaxTicks => format!(
+            "did not converge within max_ticks = {} (tolerance {:e})",
+            run.max_ticks, run.tolerance
+        ),
+        Outcome::Interrupted { tick } => format!("interrupted at tick {tick}"),
+    }
+}
+
+/// A good's mean price interval, bias, and bias interval, of a stationary run.
+type Intervals = ([f64; 2], f64, [f64; 2]);
+
 /// One check over the goods: it ran unless `reason_not_run` says why not (a reason given for
 /// a check that ran, e.g. how a sample was chosen, is kept as its `reason`).
 fn summarise_check(
-    check: &'static str,
+    (check, judged): (&'static str, usize),
     goods: &[GoodCheck],
     error: impl Fn(&GoodCheck) -> Option<f64>,
     of: usize,
@@ -589,7 +764,12 @@ fn summarise_check(
 ) -> CheckRun {
     let mut compared = 0;
     let mut worst: Option<(f64, u32)> = None;
+    // the judged errors are the errors, or of a stationary run the distances to the intervals
+    let mut within = true;
     for c in goods {
+        if let Some(e) = c.judged[judged] {
+            within &= e <= tol;
+        }
         if let Some(e) = error(c) {
             compared += 1;
             // NaN (no comparison possible) counts as the worst
@@ -611,7 +791,7 @@ fn summarise_check(
         goods: compared,
         max_error: if ran { Some(worst.map_or(0.0, |(e, _)| e)) } else { None },
         of,
-        pass: ran && worst.is_none_or(|(e, _)| e <= tol),
+        pass: ran && within,
         ran,
         reason,
         worst_good: worst.map(|(_, g)| name(g)),
@@ -622,8 +802,9 @@ fn summarise_check(
 /// gives the reason it is).
 pub const NEEDS_REFERENCE: &str = "finite differences of V need the reference equilibrium, which is missing";
 
-/// Whether a run passes: it converged, every check that ran passed, and the checks that
-/// `require` names ran.
+/// Whether a run passes: it converged (or became stationary), every check that ran passed, and
+/// the checks that `require` names ran. (A stationary run also needs intervals narrow enough to
+/// judge by: [`stationary::Window::judgeable`].)
 pub fn verdict_pass(converged: bool, checks: &[CheckRun], require: Require) -> bool {
     let required = |c: &CheckRun| match require {
         Require::All => true,
@@ -636,7 +817,13 @@ impl Report {
     /// Judge the run again under `require` (the report is made under [`Require::All`]).
     pub fn set_require(&mut self, require: Require) {
         self.require = require;
-        self.pass = verdict_pass(self.converged_at.is_some(), &self.checks, require);
+        self.pass = verdict_pass(self.settled(), &self.checks, require)
+            && self.stationary.as_ref().is_none_or(|w| w.judgeable());
+    }
+
+    /// Whether the run converged or became stationary (the checks can judge it).
+    pub fn settled(&self) -> bool {
+        self.converged_at.is_some() || self.stationary.is_some()
     }
 
     /// The check named `check` (`adjoint`, `reference`, `envelope`).

@@ -120,6 +120,7 @@ pub fn record(
         if let Some(wave) = wave {
             data.propagation = plot::read_propagation(wave).map_err(|e| e.to_string())?;
         }
+        data.stationary = plot::StationaryView::of_report(&report);
         plot::render_convergence(&data, &report.scenario, settings.chart_size).map_err(|e| e.to_string())
     };
     let chart_error = writer.finish(&report, effective.as_deref(), chart)?;

@@ -262,6 +262,13 @@ impl Diagnostics {
         (reference, reference_note, adjoints)
     }
 
+    /// Backprop at plans `x` in the diagnostics' buffers (the next [`Diagnostics::measure`]
+    /// overwrites them).
+    pub fn adjoints_at(&mut self, economy: &Economy, x: &[f64]) -> &Adjoints {
+        backprop::backprop_into(economy, &self.schedule, &economy.goods.price, x, &mut self.adjoints);
+        &self.adjoints
+    }
+
     /// Measure the tick just run (before its shocks apply). Good rows go to `rows`.
     pub fn measure(&mut self, engine: &Engine, step: &Step, goods: &[usize], rows: &mut Vec<GoodSample>) -> TickSample {
         let economy = &engine.economy;

@@ -2,8 +2,9 @@
 //! independent reference equilibrium ([`mod@reference`]), the gradient of final value
 //! computed centrally ([`gradient`]), the per-tick diagnostics of the
 //! out-of-equilibrium trajectory ([`diagnostics`]), the Lyapunov function of the dynamics
-//! ([`lyapunov`]), the travel of shocks through the chain ([`propagation`]), and why a run
-//! that ran out of ticks did not converge ([`stall`]).
+//! ([`lyapunov`]), the travel of shocks through the chain ([`propagation`]), why a run
+//! that ran out of ticks did not converge ([`stall`]), and when a noisy run's prices are
+//! stationary and what their time averages are ([`stationary`]).
 
 pub mod backprop;
 pub mod diagnostics;
@@ -12,3 +13,4 @@ pub mod lyapunov;
 pub mod propagation;
 pub mod reference;
 pub mod stall;
+pub mod stationary;

@@ -5,7 +5,9 @@
 //! - **not converging**: it did not fall (an oscillation or cycle that does not shrink: steps
 //!   too large);
 //! - **noisy**: firms see noisy prices or skip ticks (`agents.noise`, `agents.activation`),
-//!   so prices never settle to a tolerance.
+//!   so prices never settle to a tolerance, and no window of the price process was found
+//!   stationary before `max_ticks` ([`crate::check::stationary`]; the run says why in
+//!   `detail`).
 //!
 //! The window is the last [`WINDOW`] ticks (or the second half of a shorter run); its first
 //! and second halves are compared by their medians, which a few spikes do not move.
@@ -29,8 +31,12 @@ pub enum StallKind {
 }
 
 /// Written to `summary.json` as `stall` when a run ends at `max_ticks`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stall {
+    /// Noisy: why no window of the price process was stationary
+    /// ([`crate::check::stationary`]), set by the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     pub kind: StallKind,
     /// Still converging: the further ticks the window's pace needs to reach the tolerance.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,6 +62,7 @@ impl StallWatch {
     pub fn diagnose(&self, noisy: bool, tolerance: f64) -> Stall {
         if noisy {
             return Stall {
+                detail: None,
                 kind: StallKind::Noisy,
                 more_ticks: None,
             };
@@ -73,11 +80,13 @@ impl StallWatch {
                 let last = *window.last().unwrap();
                 let more = (last / tolerance).ln() / per_tick;
                 Stall {
+                    detail: None,
                     kind: StallKind::StillConverging,
                     more_ticks: (more.is_finite() && more > 0.0).then(|| more.ceil() as u64),
                 }
             }
             _ => Stall {
+                detail: None,
                 kind: StallKind::NotConverging,
                 more_ticks: None,
             },

@@ -49,6 +49,7 @@ Examples:
   pricegrad run scenarios/tupperware.toml --set agents.rule=best_response --set market.step=0.2
   pricegrad run scenarios/competitive_industry.toml --seed 7 --out runs/seed7 --threads 2
   pricegrad run scenarios/tupperware.toml --format parquet   # tables for pandas/polars/pyarrow
+  pricegrad run scenarios/tupperware.toml --set agents.noise=0.02   (noisy firms: docs/NOISE.md)
 
 --set paths: market.rule|step|initial_price, agents.rule|rate|form|noise|activation,
 run.max_ticks|tolerance|patience|seed|check_tolerance, log.every,
@@ -67,7 +68,10 @@ Exit codes: 0 pass; 1 fail (a price differs from its derivative, the run diverge
 production function left its domain, max_ticks ran out) or the results could not be written
 (disk full); 2 bad input: the scenario, an argument, or an --out DIR that cannot be used (not
 writable, a file, someone else's directory), found before anything runs or is written;
-130 interrupted (the files hold the run so far).";
+130 interrupted (the files hold the run so far). A run with noisy or intermittent firms ends
+`stationary` and is judged by its mean prices: 0 when every mean price's 95% interval comes
+within check_tolerance of its derivative, 1 when a bias lies beyond it or an interval is
+wider than 10% of its price.";
 
 #[derive(Debug, Parser)]
 #[command(name = "pricegrad", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]

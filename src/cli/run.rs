@@ -109,7 +109,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
             Err(e) => return not_written(&e, atomic::io_help(&e)),
         };
         report.set_require(args.require);
-        if report.converged_at.is_some() {
+        if report.settled() {
             println!("{label}: {} ({})", verdict(&report), report.outcome_detail);
         } else {
             println!("{label}: {}", verdict(&report));
@@ -172,7 +172,23 @@ fn outcome_help(r: &Report, optimistic: bool) {
             "diverged" => "prices or plans ran away: a smaller market.step or agents.rate usually keeps them in range \
              (README.md, Stable settings), e.g. --set market.step=0.1"
                 .to_string(),
-            "max_ticks" => match r.stall.map(|s| (s.kind, s.more_ticks)) {
+            "stationary" if r.pass => return,
+            "stationary" if r.stationary.as_ref().is_some_and(|w| !w.judgeable()) => {
+                "the prices wander so far that their means are not known well enough to compare with the gradient: \
+                 take smaller steps (a smaller market.step or agents.rate), or less noise or more activation \
+                 (docs/NOISE.md)"
+                    .to_string()
+            }
+            "stationary" => match stationary_failure(r) {
+                Some(_) => format!(
+                    "the mean prices are biased: noisy or intermittent firms misjudge prices by an amount of second \
+                     order in agents.noise (docs/NOISE.md derives it); this is a finding, not an error. To accept a \
+                     bias of this size, --set run.check_tolerance={:.0e}",
+                    suggested_tolerance(r)
+                ),
+                None => return,
+            },
+            "max_ticks" => match r.stall.as_ref().map(|s| (s.kind, s.more_ticks)) {
                 Some((StallKind::StillConverging, more)) => format!(
                     "the excess demand was still falling{}: give the run more ticks (--set run.max_ticks=N) or take \
                  larger steps (a larger market.step or agents.rate; README.md, Stable settings)",
@@ -188,10 +204,15 @@ fn outcome_help(r: &Report, optimistic: bool) {
                 if optimistic { ", and agents.rate <= 0.2 for the optimistic rule" } else { "" }
             )
                 }
-                Some((StallKind::Noisy, _)) => "noisy or intermittent firms (agents.noise, agents.activation) keep \
-                 prices moving, so they never meet run.tolerance; loosen run.tolerance to the size of the noise, \
-                 or judge the final prices by run.check_tolerance"
-                    .to_string(),
+                Some((StallKind::Noisy, _)) => format!(
+                    "noisy or intermittent firms (agents.noise, agents.activation) keep prices moving, so they never \
+                     meet run.tolerance, and {}; give the run more ticks (--set run.max_ticks=N) or smaller steps \
+                     (a smaller market.step or agents.rate) so that the price process settles (docs/NOISE.md)",
+                    r.stall
+                        .as_ref()
+                        .and_then(|s| s.detail.clone())
+                        .unwrap_or_else(|| "no stationary window was found".to_string())
+                ),
                 None => "give the run more ticks (--set run.max_ticks=N), loosen run.tolerance, or change market.step \
                  or agents.rate (README.md, Stable settings)"
                     .to_string(),
@@ -262,6 +283,14 @@ pub fn print_table(r: &Report, label: &str, written: Option<(&std::path::Path, &
         );
         by_error
     };
+    if let Some(w) = &r.stationary {
+        print_stationary_table(r, w, &rows);
+        if let Some((d, files)) = written {
+            println!("wrote {}/ ({files})", d.display());
+        }
+        println!("{}", verdict(r));
+        return;
+    }
     println!(
         "{:<16} {:>16} {:>16} {:>16} {:>16} {:>9} {:>9} {:>9}  check",
         "good", "price", "adjoint", "reference", "dV/ds (FD)", "err adj", "err ref", "err FD"
@@ -319,9 +348,244 @@ pub fn print_table(r: &Report, label: &str, written: Option<(&std::path::Path, &
     println!("{}", verdict(r));
 }
 
+/// The table of a stationary run: per good the mean price over the window with its interval,
+/// backprop at the mean plans, the reference, dV/ds and the bias with its interval; the window;
+/// one line per check.
+fn print_stationary_table(r: &Report, w: &crate::check::stationary::Window, rows: &[&GoodCheck]) {
+    let level = format!("{:.0}%", 100.0 * w.confidence);
+    println!(
+        "{:<16} {:>14} {:>9} {:>14} {:>14} {:>14} {:>9} {:>21}  check",
+        "good",
+        "mean price",
+        format!("± ({level})"),
+        "adjoint (mean)",
+        "reference",
+        "dV/ds (FD)",
+        "bias",
+        format!("bias {level} interval"),
+    );
+    for g in rows {
+        let a = g.adjoint.abs().max(f64::MIN_POSITIVE);
+        let half = g
+            .mean_price_ci
+            .map(|[lo, hi]| 0.5 * (hi - lo) / g.mean_price.unwrap_or(1.0).abs());
+        println!(
+            "{:<16} {:>14} {:>9} {:>14} {:>14} {:>14} {:>9} {:>21}  {}",
+            r.goods.name(g.good),
+            short(g.mean_price),
+            half.map_or("-".to_string(), |h| pct(h).replacen('+', "", 1)),
+            short(Some(g.adjoint)),
+            short(g.reference),
+            short(g.envelope),
+            g.bias.map_or("-".to_string(), |b| pct(b / a)),
+            g.bias_ci.map_or("-".to_string(), |[lo, hi]| format!(
+                "[{}, {}]",
+                pct(lo / a),
+                pct(hi / a)
+            )),
+            if g.mean_price.is_none() {
+                "-"
+            } else if g.pass {
+                "ok"
+            } else {
+                "BIASED"
+            }
+        );
+    }
+    println!(
+        "stationary window: ticks {}–{} ({} ticks: {} batches of {}; longest autocorrelation time {:.1} ticks); \
+         {level} intervals from the batch means (docs/NOISE.md)",
+        w.first_tick,
+        w.last_tick,
+        thousands((w.last_tick + 1 - w.first_tick) as usize),
+        w.batches,
+        thousands(w.batch_ticks as usize),
+        w.autocorrelation_ticks
+    );
+    for c in &r.checks {
+        let name = match c.check {
+            "adjoint" => "adjoint (backprop at the mean plans over the window)",
+            "reference" => "reference (independent equilibrium solver)",
+            _ => "dV/ds (finite differences of V)",
+        };
+        match (c.ran, c.max_error) {
+            (true, Some(e)) => println!(
+                "{name}: largest relative difference from the mean price {e:.1e} over {} goods",
+                thousands(c.goods)
+            ),
+            _ => println!(
+                "{name}: not run: {}",
+                c.reason.as_deref().unwrap_or("no reason recorded")
+            ),
+        }
+    }
+}
+
+/// A number for the stationary table (7 significant digits).
+fn short(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v.is_finite() && (v == 0.0 || (1e-4..1e6).contains(&v.abs())) => {
+            let digits = (6 - v.abs().log10().floor() as i32).clamp(0, 10) as usize;
+            format!("{v:.digits$}")
+        }
+        Some(v) if v.is_finite() => format!("{v:.6e}"),
+        _ => "-".to_string(),
+    }
+}
+
+/// A signed relative difference in percent, with 2 or 3 significant digits.
+fn pct(v: f64) -> String {
+    let p = 100.0 * v;
+    if !p.is_finite() {
+        "-".to_string()
+    } else if p.abs() >= 1.0 {
+        format!("{p:+.2}%")
+    } else if p.abs() >= 0.01 || p == 0.0 {
+        format!("{p:+.3}%")
+    } else {
+        format!("{p:+.1e}%")
+    }
+}
+
+/// For each market good of a stationary run and each check that ran: the check's label, the
+/// good, the value compared with (the gradient), and the interval of the difference (mean
+/// price minus the value), relative to the value; with the judged error (the distance from 0
+/// to that interval, relative).
+fn stationary_rows(r: &Report) -> Vec<(&'static str, &GoodCheck, [f64; 2], f64, f64)> {
+    let mut out = Vec::new();
+    for g in r.goods.iter().filter(|g| g.mean_price.is_some()) {
+        let (Some(mean), Some([lo, hi]), Some([blo, bhi]), Some(bias)) =
+            (g.mean_price, g.mean_price_ci, g.bias_ci, g.bias)
+        else {
+            continue;
+        };
+        for (i, c) in r.checks.iter().enumerate().filter(|(_, c)| c.ran) {
+            let (q, d) = match c.check {
+                "adjoint" => (Some(g.adjoint), Some(([blo, bhi], bias))),
+                "reference" => (g.reference, g.reference.map(|q| ([lo - q, hi - q], mean - q))),
+                _ => (g.envelope, g.envelope.map(|q| ([lo - q, hi - q], mean - q))),
+            };
+            if let (Some(q), Some((ci, d)), Some(judged)) = (q, d, g.judged[i]) {
+                let a = q.abs().max(f64::MIN_POSITIVE);
+                out.push((c.label(), g, [ci[0] / a, ci[1] / a], d / a, judged));
+            }
+        }
+    }
+    out
+}
+
+/// The first failing check's worst good of a stationary run (by the distance from 0 to its
+/// interval): the check, the good, the relative difference and its interval.
+fn stationary_failure(r: &Report) -> Option<(&'static str, String, f64, [f64; 2])> {
+    let failing = r.checks.iter().find(|c| c.ran && !c.pass)?;
+    stationary_rows(r)
+        .into_iter()
+        .filter(|row| row.0 == failing.label())
+        .max_by(|a, b| a.4.total_cmp(&b.4))
+        .map(|(label, g, ci, d, _)| (label, r.goods.name(g.good).to_string(), d, ci))
+}
+
+/// A check_tolerance (one significant digit, rounded up) under which a stationary run would
+/// pass: the largest distance from a derivative to a good's interval.
+fn suggested_tolerance(r: &Report) -> f64 {
+    let e = stationary_rows(r).iter().map(|row| row.4).fold(0.0, f64::max);
+    if e <= 0.0 {
+        return r.check_tolerance;
+    }
+    let mag = 10f64.powf(e.log10().floor());
+    (e / mag).ceil() * mag
+}
+
+/// The verdict of a stationary run whose intervals are too wide to judge by (None for other
+/// runs): the good with the widest interval.
+fn too_noisy(r: &Report) -> Option<String> {
+    let w = r.stationary.as_ref().filter(|w| !w.judgeable())?;
+    let widest = r
+        .goods
+        .iter()
+        .filter_map(|g| {
+            let ([lo, hi], m) = (g.mean_price_ci?, g.mean_price?);
+            let h = 0.5 * (hi - lo) / m.abs();
+            Some((if h.is_nan() { f64::INFINITY } else { h }, r.goods.name(g.good)))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+    Some(format!(
+        "STATIONARY, TOO NOISY TO JUDGE: the mean price of {} is known only within ±{} ({:.0}% CI; judging price = \
+         gradient needs every interval within ±{:.0}% of its price)",
+        widest.1,
+        pct(widest.0).replacen('+', "", 1),
+        100.0 * w.confidence,
+        100.0 * crate::check::stationary::JUDGEABLE
+    ))
+}
+
+/// The verdict of a stationary run: whether the mean prices equal the gradient within their
+/// intervals (and `check_tolerance`), or which good's bias is the finding.
+fn stationary_verdict(r: &Report, which: &str) -> String {
+    let rows = stationary_rows(r);
+    let level = format!(
+        "{:.0}% CI",
+        100.0 * r.stationary.as_ref().map_or(0.95, |w| w.confidence)
+    );
+    let biases: Vec<_> = rows.iter().filter(|row| row.0 == "adjoint").collect();
+    let largest = biases.iter().max_by(|a, b| a.3.abs().total_cmp(&b.3.abs()));
+    let bias_text = |(_, g, ci, d, _): &(&str, &GoodCheck, [f64; 2], f64, f64)| {
+        format!(
+            "bias {} on {} ({level} {} to {})",
+            pct(*d),
+            r.goods.name(g.good),
+            pct(ci[0]),
+            pct(ci[1])
+        )
+    };
+    if r.pass {
+        let within = rows
+            .iter()
+            .map(|row| row.2[0].abs().max(row.2[1].abs()))
+            .fold(0.0, f64::max);
+        let largest = largest.map_or(String::new(), |row| format!("; largest {}", bias_text(row)));
+        let tolerance = if rows.iter().any(|row| row.2[0] > 0.0 || row.2[1] < 0.0) {
+            format!(
+                "; where an interval excludes the gradient, the difference is within check_tolerance {:e}",
+                r.check_tolerance
+            )
+        } else {
+            String::new()
+        };
+        return format!(
+            "STATIONARY PASS ({which}): the mean prices equal the gradient within {} ({level}){largest}{tolerance}",
+            pct(within).replacen('+', "", 1)
+        );
+    }
+    match stationary_failure(r) {
+        Some((label, good, d, ci)) => {
+            let off = rows
+                .iter()
+                .filter(|row| row.0 == label && row.4 > r.check_tolerance)
+                .count();
+            let against = match label {
+                "adjoint" => "backprop at the mean plans",
+                "reference" => "the reference price",
+                _ => "dV/ds",
+            };
+            format!(
+                "STATIONARY, BIASED: the mean price of {good} is {} off {against} ({level} {} to {}), beyond \
+                 check_tolerance {:e}; {off} of {} goods biased (checks: {which})",
+                pct(d),
+                pct(ci[0]),
+                pct(ci[1]),
+                r.check_tolerance,
+                biases.len()
+            )
+        }
+        None => format!("STATIONARY FAIL ({which})"),
+    }
+}
+
 /// The verdict in one line: PASS or FAIL, the checks that ran (and on how many goods where
 /// that is a sample) and, for a FAIL, its cause: the run did not converge, a check that had
-/// to run did not (and why), or which check failed at which good by how much.
+/// to run did not (and why), or which check failed at which good by how much. A stationary run
+/// says whether its mean prices equal the gradient ([`stationary_verdict`]).
 pub fn verdict(r: &Report) -> String {
     let ran: Vec<&CheckRun> = r.checks.iter().filter(|c| c.ran).collect();
     let skipped: Vec<&CheckRun> = r.checks.iter().filter(|c| !c.ran).collect();
@@ -348,6 +612,17 @@ pub fn verdict(r: &Report) -> String {
             .collect::<Vec<_>>()
             .join("; "),
     };
+    if let Some(text) = too_noisy(r) {
+        return text;
+    }
+    if r.stationary.is_some() && (r.pass || ran.iter().any(|c| !c.pass)) {
+        let which = if skipped.is_empty() {
+            names
+        } else {
+            format!("{names} only; {skipped_text}")
+        };
+        return stationary_verdict(r, &which);
+    }
     if r.pass {
         let worst = ran.iter().filter_map(|c| c.max_error).fold(0.0, f64::max);
         let which = if skipped.is_empty() {
@@ -360,7 +635,7 @@ pub fn verdict(r: &Report) -> String {
             r.check_tolerance
         );
     }
-    if r.converged_at.is_none() {
+    if !r.settled() {
         return format!("FAIL: {}", r.outcome_detail);
     }
     if let Some(c) = ran.iter().find(|c| !c.pass) {

@@ -206,7 +206,7 @@ impl Bar {
         match row.outcome {
             crate::sweep::Outcome::Diverged => self.diverged.fetch_add(1, Ordering::Relaxed),
             crate::sweep::Outcome::MaxTicks => self.max_ticks.fetch_add(1, Ordering::Relaxed),
-            crate::sweep::Outcome::Converged => return,
+            crate::sweep::Outcome::Converged | crate::sweep::Outcome::Stationary => return,
         };
         self.bar.set_message(format!(
             "failed: {} diverged, {} out of ticks",
@@ -354,10 +354,15 @@ pub fn run(args: &SweepArgs) -> u8 {
     }
     let rate = if s.seconds > 0.0 { s.ran as f64 / s.seconds } else { 0.0 };
     println!(
-        "{}{}: {} converged, {} diverged, {} hit max_ticks ({} ran now, in {:.2} s: {:.0} runs/s)",
+        "{}{}: {} converged{}, {} diverged, {} hit max_ticks ({} ran now, in {:.2} s: {:.0} runs/s)",
         super::plural(s.total, "run"),
         plan.shard.map(|k| format!(" in shard {k}")).unwrap_or_default(),
         s.converged,
+        if s.stationary > 0 {
+            format!(", {} stationary", s.stationary)
+        } else {
+            String::new()
+        },
         s.diverged,
         s.max_ticks,
         s.ran,

@@ -285,6 +285,11 @@ mod tests {
         let good = |g: u32, some: bool| GoodCheck {
             adjoint: 0.5,
             adjoint_interval: some.then_some([0.25, 1e-300]),
+            bias: some.then_some(-1e-3),
+            bias_ci: some.then_some([-2e-3, 0.0]),
+            mean_price: some.then_some(0.499),
+            mean_price_ci: some.then_some([0.498, 0.5]),
+            judged: [None; 3],
             demand: 2.5,
             supply: 4.0,
             envelope: some.then_some(0.5000001),
@@ -336,7 +341,9 @@ mod tests {
                 scenario_sha256: "00ff".into(),
                 sets: vec!["goods.natgas.endowment=5".into()],
             }),
+            stationary: None,
             stall: Some(crate::check::stall::Stall {
+                detail: None,
                 kind: crate::check::stall::StallKind::StillConverging,
                 more_ticks: Some(1234),
             }),

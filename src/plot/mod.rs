@@ -36,7 +36,7 @@ mod sweep;
 
 pub use crate::output::rows::{MetricsRow, Outcome, PropagationRow, SweepRow, TrajectoryRow};
 pub use canvas::{Format, SVG_FONT_FAMILY};
-pub use convergence::{render_convergence, render_convergence_as};
+pub use convergence::{render_convergence, render_convergence_as, StationaryGood, StationaryView};
 pub use read::{read_propagation, read_run, read_run_files, read_run_selected, read_sweep, RunData, SweepData};
 pub use select::{Selected, Selection, TickRange};
 pub use sweep::{render_sweep, render_sweep_as};

@@ -27,6 +27,8 @@ pub struct RunData {
     pub logged_ticks: usize,
     /// What was selected, when the data is a part of the run ([`read_run_selected`]).
     pub selected: Option<Selected>,
+    /// The stationary window of a noisy run (from its `summary.json`, or its report).
+    pub stationary: Option<crate::plot::StationaryView>,
 }
 
 /// Most logged ticks a chart reads. A run that logged more (an explicit `log.every` over a
@@ -258,7 +260,14 @@ pub fn read_run(dir: &Path) -> Result<RunData, PlotError> {
     if wave.exists() {
         data.propagation = read_propagation(&wave)?;
     }
+    data.stationary = read_stationary(dir);
     Ok(data)
+}
+
+/// The stationary window in a run directory's `summary.json`, if there is one.
+fn read_stationary(dir: &Path) -> Option<crate::plot::StationaryView> {
+    let bytes = std::fs::read(dir.join(files::SUMMARY)).ok()?;
+    crate::plot::StationaryView::of_summary(&serde_json::from_slice(&bytes).ok()?)
 }
 
 /// Reads `propagation.csv` (`[shock_tick,]good,depth,arrival_tick,final_change`).
@@ -289,6 +298,7 @@ pub fn read_run_files(trajectory: &Path, metrics: &Path, title: String) -> Resul
         propagation: Vec::new(),
         logged_ticks,
         selected: None,
+        stationary: None,
     })
 }
 
@@ -357,6 +367,8 @@ pub fn read_run_selected(dir: &Path, sel: &Selection) -> Result<RunData, PlotErr
             ticks: (!range.is_all()).then_some(range),
             run_ticks: (span.first, span.last),
         }),
+        // a part of the window would give a part of its running mean: drawn only when whole
+        stationary: read_stationary(dir).filter(|w| range.contains(w.first_tick) && range.contains(w.last_tick)),
     })
 }
 

@@ -80,5 +80,6 @@ pub fn read_run_files(trajectory: &Path, metrics: &Path, title: String) -> Resul
         propagation: Vec::new(),
         logged_ticks,
         selected: None,
+        stationary: None,
     })
 }

@@ -34,6 +34,10 @@ pub enum Outcome {
     Converged { tick: u64 },
     /// A price or quantity left the finite range.
     Diverged { tick: u64, what: String },
+    /// Noisy or intermittent firms keep prices moving, and the price process became
+    /// stationary: the run was measured over the window that ended at `tick`
+    /// ([`crate::check::stationary`]).
+    Stationary { tick: u64 },
     /// `max_ticks` ran out first.
     MaxTicks,
     /// Stopped by a signal at the end of a tick.
@@ -45,6 +49,7 @@ impl Outcome {
         match self {
             Outcome::Converged { .. } => "converged",
             Outcome::Diverged { .. } => "diverged",
+            Outcome::Stationary { .. } => "stationary",
             Outcome::MaxTicks => "max_ticks",
             Outcome::Interrupted { .. } => "interrupted",
         }

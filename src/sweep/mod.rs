@@ -98,6 +98,8 @@ pub struct Summary {
     /// Runs done now.
     pub ran: u64,
     pub converged: u64,
+    /// Runs that ended stationary (noisy firms).
+    pub stationary: u64,
     pub diverged: u64,
     pub max_ticks: u64,
     pub seconds: f64,
@@ -200,6 +202,7 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
             resumed,
             ran,
             converged: count(Outcome::Converged),
+            stationary: count(Outcome::Stationary),
             diverged: count(Outcome::Diverged),
             max_ticks: count(Outcome::MaxTicks),
             seconds: started.elapsed().as_secs_f64(),
@@ -227,6 +230,7 @@ pub fn execute(plan: &Plan, opts: &Options, progress: &dyn Progress, stop: &Atom
         resumed,
         ran,
         converged: count(Outcome::Converged),
+        stationary: count(Outcome::Stationary),
         diverged: count(Outcome::Diverged),
         max_ticks: count(Outcome::MaxTicks),
         seconds: started.elapsed().as_secs_f64(),

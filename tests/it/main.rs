@@ -17,6 +17,7 @@ mod engine;
 mod fuzz_regressions;
 mod generate;
 mod methods;
+mod noisy;
 mod out_of_equilibrium;
 mod parquet;
 mod peer;

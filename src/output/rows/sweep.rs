@@ -16,6 +16,8 @@ pub enum Outcome {
     Converged,
     Diverged,
     MaxTicks,
+    /// Noisy firms: the prices became stationary; `max_rel_error` compares the mean prices.
+    Stationary,
 }
 
 impl Outcome {
@@ -26,6 +28,7 @@ impl Outcome {
             "converged" => Some(Outcome::Converged),
             "diverged" => Some(Outcome::Diverged),
             "max_ticks" => Some(Outcome::MaxTicks),
+            "stationary" => Some(Outcome::Stationary),
             _ => None,
         }
     }

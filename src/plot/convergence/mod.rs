@@ -3,6 +3,9 @@
 
 mod panels;
 mod prep;
+mod window;
+
+pub use window::{StationaryGood, StationaryView};
 
 use super::canvas::{fit_text, put_dashed_vline, render, text_width, Area, Drawing, Format, Theme, SHOCK};
 use super::panel::{draw_title, Columns, TickPanels};
@@ -12,6 +15,7 @@ use plotters::coord::ranged1d::Ranged;
 use plotters::prelude::DrawingBackend;
 use plotters::style::Color;
 use prep::ConvPrep;
+use window::WINDOW;
 
 /// Goods charted individually when there are many goods.
 const WORST_SHOWN: usize = 8;
@@ -120,10 +124,11 @@ fn draw_convergence<DB: DrawingBackend>(
     let has_wave = !p.wave_shocks.is_empty();
     let strip = ShockStrip::new(root, p, &cols, th);
 
-    let fractions: &[f64] = if has_wave {
-        &[0.27, 0.175, 0.175, 0.19, 0.19]
-    } else {
-        &[0.31, 0.22, 0.22, 0.25]
+    let fractions: &[f64] = match (has_wave, p.window.is_some()) {
+        (true, true) => &[0.22, 0.13, 0.13, 0.16, 0.2, 0.16],
+        (false, true) => &[0.25, 0.15, 0.15, 0.19, 0.26],
+        (true, false) => &[0.27, 0.175, 0.175, 0.19, 0.19],
+        (false, false) => &[0.31, 0.22, 0.22, 0.25],
     };
     let mut heights: Vec<i32> = fractions.iter().map(|f| (avail as f64 * f) as i32).collect();
     heights[0] += strip.height / 2;
@@ -168,14 +173,30 @@ fn draw_convergence<DB: DrawingBackend>(
     y0 += heights[2];
     rects.push(panels::split(&l, y0, heights[3])?);
     y0 += heights[3];
+    let mut next = 4;
+    if let Some(w) = &p.window {
+        window::panel(&l, w, y0, heights[next])?;
+        y0 += heights[next];
+        next += 1;
+    }
     if has_wave {
-        panels::wave(&l, y0, heights[4])?;
+        panels::wave(&l, y0, heights[next])?;
     }
 
     // Shock lines across every panel with a tick axis.
     for &x in &strip.px {
         for r in &rects {
             put_dashed_vline(root, x, r.1, r.3, SHOCK.stroke_width(1), th)?;
+        }
+    }
+    // The start of the stationary window, likewise.
+    if let Some(x) = p
+        .window
+        .as_ref()
+        .and_then(|w| window::start_px(p, w, (rects[0].0, rects[0].2)))
+    {
+        for r in &rects {
+            put_dashed_vline(root, x, r.1, r.3, WINDOW.stroke_width(2), th)?;
         }
     }
     Ok(())

@@ -108,6 +108,12 @@ pub(super) fn prices<DB: DrawingBackend>(
     if p.refs_present > 0 {
         e.push(entry(Swatch::Dashed(MUTED), "p* (same colour)"));
     }
+    if p.window.is_some() {
+        e.push(entry(
+            Swatch::VDashed(super::window::WINDOW),
+            "stationary window from here",
+        ));
+    }
     if !p.shocks.is_empty() {
         let s = if omitted > 0 {
             format!("shock ({omitted} labels not shown)")

@@ -1,6 +1,7 @@
 //! What the convergence chart draws, prepared from a run's rows: the series per good, the
 //! quantile bands of many goods, the metrics over ticks, the shocks and the shock wave.
 
+use super::window::WindowPrep;
 use super::{MANY_GOODS, WORST_SHOWN};
 use crate::plot::axis::{Axis, LOG_FLOOR};
 use crate::plot::canvas::PALETTE;
@@ -93,6 +94,8 @@ pub(super) struct ConvPrep {
     /// The palette index of each good drawn, by rank: a selected good keeps the colour it has
     /// in the chart of the whole run (when that chart draws every good).
     pub(super) palette: Vec<usize>,
+    /// The stationary window of a noisy run, with the series drawn in its panel.
+    pub(super) window: Option<WindowPrep>,
 }
 
 impl ConvPrep {
@@ -279,7 +282,22 @@ impl ConvPrep {
                 .collect(),
             _ => (0..shown.len()).collect(),
         };
+        let window = data.stationary.as_ref().and_then(|view| {
+            let names: Vec<&str> = goods.iter().map(|g| g.name.as_str()).collect();
+            let shown: Vec<&str> = shown.iter().map(|&gi| names[gi]).collect();
+            // the goods drawn: those shown, by their index in `goods`
+            let prep = WindowPrep::new(view, &names, &rows)?;
+            Some(WindowPrep {
+                series: prep
+                    .series
+                    .into_iter()
+                    .filter(|s| shown.contains(&names[s.good]))
+                    .collect(),
+                ..prep
+            })
+        });
         Ok(ConvPrep {
+            window,
             goods,
             shown,
             many,

@@ -40,6 +40,7 @@ pub(super) fn draw_sweep_1d<DB: DrawingBackend>(
     let marker_row = th.px(26.0).max((th.font(15.0) * 1.6) as i32);
     let any_div = aggs.iter().any(|a| a.diverged > 0);
     let any_max = aggs.iter().any(|a| a.max_ticks > 0);
+    let any_stationary = aggs.iter().any(|a| a.stationary > 0);
     let strip_h = (any_div as i32 + any_max as i32) * marker_row + if any_div || any_max { th.px(6.0) } else { 0 };
     let h1 = (avail as f64 * 0.56) as i32;
     let h2 = avail - h1;
@@ -108,7 +109,11 @@ pub(super) fn draw_sweep_1d<DB: DrawingBackend>(
         let r = data_rect(&chart);
         put_text(
             root,
-            "Ticks to converge: median over converged replicates, band = min–max",
+            if any_stationary {
+                "Ticks to converge or to the end of the stationary window: median over those replicates, band = min–max"
+            } else {
+                "Ticks to converge: median over converged replicates, band = min–max"
+            },
             (r.0, y0 + caption_h / 2),
             th.caption(),
             INK,
@@ -150,7 +155,14 @@ pub(super) fn draw_sweep_1d<DB: DrawingBackend>(
         let mut e = vec![
             entry(Swatch::Line(C_BLUE), "median ticks"),
             entry(Swatch::Band(C_BLUE), "min–max"),
-            entry(Swatch::Note, "(converged replicates)"),
+            entry(
+                Swatch::Note,
+                if any_stationary {
+                    "(converged or stationary)"
+                } else {
+                    "(converged replicates)"
+                },
+            ),
         ];
         if any_div {
             e.push(entry(Swatch::Cross(C_VERMILLION), "≥1 replicate diverged"));
@@ -230,7 +242,7 @@ pub(super) fn draw_sweep_1d<DB: DrawingBackend>(
         for &(x, v, o) in &pts {
             let c = (x_axis.map(&x, (r.0, r.2)), y.map(&v, (r.3, r.1)));
             match o {
-                Outcome::Converged => {
+                Outcome::Converged | Outcome::Stationary => {
                     root.draw(&Circle::new(c, th.px(5.0), C_BLUE.filled()))?;
                 }
                 Outcome::MaxTicks => put_triangle(root, c, th.px(7.0), C_ORANGE)?,
@@ -239,7 +251,11 @@ pub(super) fn draw_sweep_1d<DB: DrawingBackend>(
         }
         put_text(
             root,
-            "Final max relative error per replicate (line = median)",
+            if any_stationary {
+                "Final max relative error per replicate, of the mean prices in stationary runs (line = median)"
+            } else {
+                "Final max relative error per replicate (line = median)"
+            },
             (r.0, y0 + caption_h / 2),
             th.caption(),
             INK,
@@ -257,7 +273,14 @@ pub(super) fn draw_sweep_1d<DB: DrawingBackend>(
             )?;
         }
         let mut e = vec![
-            entry(Swatch::Dot(C_BLUE), "converged"),
+            entry(
+                Swatch::Dot(C_BLUE),
+                if any_stationary {
+                    "converged or stationary"
+                } else {
+                    "converged"
+                },
+            ),
             entry(Swatch::Triangle(C_ORANGE), "max_ticks"),
             entry(Swatch::Cross(C_VERMILLION), "diverged"),
             entry(Swatch::Line(MUTED), "median"),

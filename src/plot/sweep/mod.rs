@@ -24,6 +24,8 @@ pub(super) struct Agg {
     pub(super) n: usize,
     pub(super) diverged: usize,
     pub(super) max_ticks: usize,
+    /// Runs that ended stationary (noisy firms; their ticks are in `conv_ticks`).
+    pub(super) stationary: usize,
 }
 
 impl Agg {
@@ -31,6 +33,11 @@ impl Agg {
         self.n += 1;
         match r.outcome {
             Outcome::Converged => self.conv_ticks.push(r.ticks.max(1) as f64),
+            // a stationary run settled too: its ticks are those to its measured window's end
+            Outcome::Stationary => {
+                self.stationary += 1;
+                self.conv_ticks.push(r.ticks.max(1) as f64)
+            }
             Outcome::Diverged => self.diverged += 1,
             Outcome::MaxTicks => self.max_ticks += 1,
         }
@@ -166,13 +173,20 @@ pub fn render_sweep_as(data: &SweepData, title: &str, size: ChartSize, format: F
         Outcome::Converged => (c + 1, d, m),
         Outcome::Diverged => (c, d + 1, m),
         Outcome::MaxTicks => (c, d, m + 1),
+        Outcome::Stationary => (c, d, m),
     });
+    let s = data.rows.iter().filter(|r| r.outcome == Outcome::Stationary).count();
+    let c = if s > 0 {
+        format!("{c} converged, {s} stationary")
+    } else {
+        format!("{c} converged")
+    };
     let mut points: Vec<u64> = data.rows.iter().map(|r| r.point).collect();
     points.sort_unstable();
     points.dedup();
     let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     let subtitle = format!(
-        "{}, {}: {c} converged, {d} diverged, {m} hit max_ticks",
+        "{}, {}: {c}, {d} diverged, {m} hit max_ticks",
         plural(points.len(), "point"),
         plural(data.rows.len(), "run")
     );
