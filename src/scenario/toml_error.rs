@@ -43,6 +43,13 @@ pub(crate) fn toml_problem(e: &toml::de::Error, text: &str) -> Problem {
             _ => "see the scenario format in README.md",
         };
         format!("add `{field}`, e.g. {example}")
+    } else if msg.starts_with("invalid type") && msg.ends_with("expected a borrowed string") {
+        // a table written as a [header] where pricegrad keeps its place in the file (the toml
+        // crate gives no place for header tables inside [[firms]])
+        "write this table inline, on the line of its key, e.g. production = { cobb_douglas = { exponents = \
+         { labor = 0.5 } } } or outputs = { a = 1.0, b = 1.0 }: inside [[firms]], pricegrad reads the \
+         production and outputs tables in that form only, not as [firms.production...] headers"
+            .to_string()
     } else if msg.starts_with("invalid type") {
         type_help(&msg).to_string()
     } else if msg.contains("number too large") || msg.contains("number too small") {
@@ -74,6 +81,11 @@ pub(crate) fn toml_problem(e: &toml::de::Error, text: &str) -> Problem {
             .to_string()
     } else {
         "fix the TOML syntax at this place (see https://toml.io for the format)".to_string()
+    };
+    let msg = if msg.starts_with("invalid type") && msg.ends_with("expected a borrowed string") {
+        "this table of a [[firms]] entry is written as a [header]; pricegrad reads it only inline".to_string()
+    } else {
+        msg
     };
     Problem::at(span, msg, help)
 }
