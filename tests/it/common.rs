@@ -69,3 +69,33 @@ pub fn journal_rows(dir: &std::path::Path) -> Vec<String> {
     let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
     complete.lines().skip(1).map(str::to_string).collect()
 }
+
+/// Run `pricegrad sweep FILE --out OUT EXTRA...`; (exit code, stdout, stderr).
+pub fn sweep(file: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> (i32, String, String) {
+    let output = pricegrad()
+        .arg("sweep")
+        .arg(file)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// [`sweep`], which must succeed; its stdout.
+#[track_caller]
+pub fn sweep_ok(file: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> String {
+    let (code, stdout, stderr) = sweep(file, out, extra);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    stdout
+}
+
+/// `base` then `more`.
+pub fn args<'a>(base: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
+    base.iter().chain(more).copied().collect()
+}

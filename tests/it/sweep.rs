@@ -2,7 +2,7 @@
 //! byte-identical results for any --jobs and any sharding, a sweep killed by a real signal
 //! and resumed, bad input (exit 2, nothing written), resume refusing another grid.
 
-use crate::common::{journal_rows, pricegrad, TUPPERWARE};
+use crate::common::{args, journal_rows, pricegrad, sweep, sweep_ok, TUPPERWARE};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -30,34 +30,6 @@ const GRID: &[&str] = &[
     "--no-timing",
     "--quiet",
 ];
-
-/// Run a sweep; return (exit code, stdout, stderr).
-fn sweep(file: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
-    let output = pricegrad()
-        .arg("sweep")
-        .arg(file)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-#[track_caller]
-fn sweep_ok(file: &Path, out: &Path, extra: &[&str]) -> String {
-    let (code, stdout, stderr) = sweep(file, out, extra);
-    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
-    stdout
-}
-
-fn args<'a>(base: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
-    base.iter().chain(more).copied().collect()
-}
 
 #[test]
 fn two_by_three_by_two_has_18_rows_identical_for_any_jobs() {

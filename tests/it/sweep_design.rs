@@ -3,7 +3,7 @@
 //! changed design is refused on resume; bad tables exit 2 naming file, line and column, and
 //! write nothing.
 
-use crate::common::{pricegrad, TUPPERWARE};
+use crate::common::{args, pricegrad, sweep, sweep_ok, TUPPERWARE};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -26,34 +26,6 @@ const COMMON: &[&str] = &[
     "--no-timing",
     "--quiet",
 ];
-
-/// Run a sweep; (exit code, stdout, stderr).
-fn sweep(file: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
-    let output = pricegrad()
-        .arg("sweep")
-        .arg(file)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-#[track_caller]
-fn sweep_ok(file: &Path, out: &Path, extra: &[&str]) -> String {
-    let (code, stdout, stderr) = sweep(file, out, extra);
-    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
-    stdout
-}
-
-fn args<'a>(base: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
-    base.iter().chain(more).copied().collect()
-}
 
 /// Write a design table: `header`, then one line per row.
 fn write_design(path: &Path, header: &str, rows: &[String]) {
