@@ -1,7 +1,11 @@
 //! Why a run ran out of ticks, from the worst relative excess demand of its last ticks:
 //!
 //! - **still converging**: the excess fell over the window (steps too small, or too few
-//!   ticks); at the window's pace, the ticks it would still need to reach `run.tolerance`;
+//!   ticks); at the window's pace, the ticks it would still need to reach `run.tolerance`.
+//!   It fell when the second half's median is well below the first's, or when it fell
+//!   steadily however slowly: the medians of [`SEGMENTS`] consecutive segments each below the
+//!   one before (a cycle that does not shrink, or an excess stuck at one value, does not do
+//!   that; tiny steps do);
 //! - **not converging**: it did not fall (an oscillation or cycle that does not shrink: steps
 //!   too large);
 //! - **noisy**: firms see noisy prices or skip ticks (`agents.noise`, `agents.activation`),
@@ -20,6 +24,9 @@ pub const WINDOW: usize = 2048;
 
 /// The excess fell when the second half's median is below this share of the first half's.
 const FALLING: f64 = 0.9;
+
+/// Or when the medians of this many consecutive segments of the window each fall.
+pub const SEGMENTS: usize = 8;
 
 /// What the last ticks of a run that ran out of ticks looked like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -73,10 +80,13 @@ impl StallWatch {
         let window: Vec<f64> = self.excess.iter().skip(skip).copied().collect();
         let half = window.len() / 2;
         let (first, second) = (median(&window[..half]), median(&window[half..]));
-        match (first, second) {
-            (Some(a), Some(b)) if b < FALLING * a && b > 0.0 => {
-                // log-linear pace between the halves' centres, half a window apart
-                let per_tick = (a / b).ln() / half as f64;
+        let pace = match (first, second) {
+            // log-linear pace between the halves' centres, half a window apart
+            (Some(a), Some(b)) if b < FALLING * a && b > 0.0 => Some((a / b).ln() / half as f64),
+            _ => steady_fall(&window),
+        };
+        match pace {
+            Some(per_tick) => {
                 let last = *window.last().unwrap();
                 let more = (last / tolerance).ln() / per_tick;
                 Stall {
@@ -92,6 +102,20 @@ impl StallWatch {
             },
         }
     }
+}
+
+/// The pace (log fall per tick) of an excess whose segment medians each fall below the one
+/// before, between the first and the last segment's centres; None when any does not.
+fn steady_fall(window: &[f64]) -> Option<f64> {
+    let len = window.len() / SEGMENTS;
+    if len == 0 {
+        return None;
+    }
+    let medians: Option<Vec<f64>> = window.chunks_exact(len).take(SEGMENTS).map(median).collect();
+    let medians = medians?;
+    let falls = medians.windows(2).all(|m| m[1] < m[0]);
+    let (a, b) = (medians[0], medians[SEGMENTS - 1]);
+    (falls && b > 0.0).then(|| (a / b).ln() / ((SEGMENTS - 1) * len) as f64)
 }
 
 fn median(v: &[f64]) -> Option<f64> {
@@ -131,6 +155,22 @@ mod tests {
         assert_eq!(w.diagnose(false, 1e-10).kind, StallKind::NotConverging);
         // a constant excess (a fixed point off equilibrium) too
         let w = watch((0..100).map(|_| 0.26));
+        assert_eq!(w.diagnose(false, 1e-10).kind, StallKind::NotConverging);
+    }
+
+    #[test]
+    fn a_slow_steady_fall_is_still_converging_not_a_cycle() {
+        // tiny price steps: the excess falls 3e-5 per tick, 6% over the window, smoothly
+        let rate = 3e-5f64;
+        let w = watch((0..300_000).map(|t| 0.34 * (-rate * t as f64).exp()));
+        let s = w.diagnose(false, 1e-10);
+        assert_eq!(s.kind, StallKind::StillConverging);
+        let last = 0.34 * (-rate * 299_999.0).exp();
+        let want = (last / 1e-10).ln() / rate;
+        let got = s.more_ticks.unwrap() as f64;
+        assert!((got - want).abs() <= 0.01 * want, "{got} vs {want}");
+        // the same slow fall beside a cycle that does not shrink is a cycle
+        let w = watch((0..300_000).map(|t| 0.34 * (-rate * t as f64).exp() + 0.01 * (1.5 + (t as f64).sin())));
         assert_eq!(w.diagnose(false, 1e-10).kind, StallKind::NotConverging);
     }
 
