@@ -392,10 +392,15 @@ pub fn merge(args: &MergeArgs) -> u8 {
     ) {
         Ok(s) => {
             println!(
-                "merged {} shard directories: {} runs: {} converged, {} diverged, {} hit max_ticks",
+                "merged {} shard directories: {} runs: {} converged{}, {} diverged, {} hit max_ticks",
                 s.shards.len(),
                 s.rows,
                 s.converged,
+                if s.stationary > 0 {
+                    format!(", {} stationary", s.stationary)
+                } else {
+                    String::new()
+                },
                 s.diverged,
                 s.max_ticks
             );

@@ -23,6 +23,8 @@ pub struct MergeSummary {
     pub shards: Vec<PathBuf>,
     pub rows: u64,
     pub converged: u64,
+    /// Noisy runs that ended with a stationary window of their prices.
+    pub stationary: u64,
     pub diverged: u64,
     pub max_ticks: u64,
     pub files: Vec<&'static str>,
@@ -274,6 +276,7 @@ pub fn merge(
         shards,
         rows: rows.len() as u64,
         converged: count(Outcome::Converged),
+        stationary: count(Outcome::Stationary),
         diverged: count(Outcome::Diverged),
         max_ticks: count(Outcome::MaxTicks),
         files,

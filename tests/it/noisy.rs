@@ -236,3 +236,33 @@ fn a_noisy_run_with_a_shock_is_measured_after_it() {
     let g = good(&s, "natgas");
     assert!((g["mean_price"].as_f64().unwrap() * 12.0 - 1.0).abs() < 0.02);
 }
+
+/// A sweep of noisy runs counts its stationary runs, and so does the merge of its shards.
+#[test]
+fn sweeps_and_merges_count_stationary_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = |shard: &str| {
+        let out = pricegrad()
+            .args(["sweep", "scenarios/tupperware.toml", "--no-timing", "--param"])
+            .args(["agents.noise=0.02,0.03", "--shard", shard, "--out"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(sweep("1/2").contains("0 converged, 1 stationary"));
+    sweep("2/2");
+    let out = pricegrad()
+        .arg("merge")
+        .arg(dir.path())
+        .arg("--no-timing")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("2 runs: 0 converged, 2 stationary, 0 diverged"),
+        "{stdout}"
+    );
+}
