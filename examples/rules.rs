@@ -230,6 +230,7 @@ fn main() {
         }
         md.push('\n');
     }
+    std::fs::create_dir_all(&out).expect("create the output directory");
     std::fs::write(out.join("rules.csv"), &csv).expect("write rules.csv");
     println!("{md}");
 
