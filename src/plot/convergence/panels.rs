@@ -9,7 +9,7 @@ use crate::plot::canvas::{
     C_VERMILLION, FONT, INK, MUTED, SHOCK,
 };
 use crate::plot::data_area::{draw_path, draw_quantiles, DataArea};
-use crate::plot::legend::{draw_legend, entry, Swatch};
+use crate::plot::legend::{draw_legend, entry, Entry, Swatch};
 use crate::plot::panel::{data_rect, draw_mesh, put_caption, put_panel_note, Columns, Mesh, TickPanels};
 use crate::plot::series::{floored, positive_only};
 use crate::plot::PlotError;
@@ -37,6 +37,24 @@ pub(super) struct Layout<'a, DB: DrawingBackend> {
 }
 
 impl<DB: DrawingBackend> Layout<'_, DB> {
+    /// The chart column of the panel at `y0`, `height` pixels high.
+    pub(super) fn area(&self, y0: i32, height: i32) -> Area<DB> {
+        self.root
+            .clone()
+            .shrink((self.cols.chart_x, y0), (self.cols.chart_w, height))
+    }
+
+    /// The legend of the panel at `y0`, `height` pixels high, beside it under its caption.
+    pub(super) fn legend(&self, y0: i32, height: i32, entries: &[Entry]) -> Result<(), PlotError> {
+        let (x, w) = (self.cols.legend_x, self.cols.legend_w);
+        draw_legend(
+            self.root,
+            (x, y0 + self.caption_h, w, height - self.caption_h),
+            entries,
+            self.th,
+        )
+    }
+
     /// Labels on a value axis `data_h` pixels high.
     fn y_labels(&self, data_h: i32) -> usize {
         (data_h / self.th.px(42.0)).clamp(2, 10) as usize
@@ -50,7 +68,7 @@ pub(super) fn prices<DB: DrawingBackend>(
     height: i32,
     strip: &ShockStrip,
 ) -> Result<(i32, i32, i32, i32), PlotError> {
-    let (root, p, cols, th) = (l.root, l.p, &l.cols, l.th);
+    let (root, p, th) = (l.root, l.p, l.th);
     let (buckets, caption_h, caption_w, lw) = (l.buckets, l.caption_h, l.caption_w, l.lw);
     let (tick_panels, xl_small, n_goods) = (&l.tick_panels, l.xl_small, l.n_goods);
     let (placed, omitted, row_h, label_size, strip_h) = (
@@ -60,7 +78,7 @@ pub(super) fn prices<DB: DrawingBackend>(
         strip.label_size,
         strip.height,
     );
-    let panel = root.clone().shrink((cols.chart_x, y0), (cols.chart_w, height));
+    let panel = l.area(y0, height);
     let mut vals: Vec<f64> = Vec::new();
     for &gi in &p.shown {
         vals.extend(p.goods[gi].price.iter().map(|q| q.1));
@@ -122,12 +140,7 @@ pub(super) fn prices<DB: DrawingBackend>(
         };
         e.push(entry(Swatch::VDashed(SHOCK), s));
     }
-    draw_legend(
-        root,
-        (cols.legend_x, y0 + caption_h, cols.legend_w, height - caption_h),
-        &e,
-        th,
-    )?;
+    l.legend(y0, height, &e)?;
     // Shock labels in the strip above the data area.
     for (x, row, text, right) in placed {
         let cy = y0 + caption_h + *row as i32 * row_h + row_h / 2;
@@ -149,10 +162,10 @@ pub(super) fn errors<DB: DrawingBackend>(
     y0: i32,
     height: i32,
 ) -> Result<(i32, i32, i32, i32), PlotError> {
-    let (root, p, cols, th) = (l.root, l.p, &l.cols, l.th);
+    let (root, p, th) = (l.root, l.p, l.th);
     let (buckets, caption_h, caption_w, lw) = (l.buckets, l.caption_h, l.caption_w, l.lw);
     let (tick_panels, xl_small, n_goods) = (&l.tick_panels, l.xl_small, l.n_goods);
-    let panel = root.clone().shrink((cols.chart_x, y0), (cols.chart_w, height));
+    let panel = l.area(y0, height);
     let rel: Vec<(Vec<(f64, f64)>, bool)> = p.shown.iter().map(|&gi| floored(&p.goods[gi].rel)).collect();
     let (excess, ex_floored) = floored(&p.excess);
     let floored_any = ex_floored || rel.iter().any(|r| r.1);
@@ -201,12 +214,7 @@ pub(super) fn errors<DB: DrawingBackend>(
     if floored_any {
         e.push(entry(Swatch::Note, format!("zeros drawn at {}", fmt_num(LOG_FLOOR))));
     }
-    draw_legend(
-        root,
-        (cols.legend_x, y0 + caption_h, cols.legend_w, height - caption_h),
-        &e,
-        th,
-    )?;
+    l.legend(y0, height, &e)?;
     Ok(r)
 }
 
@@ -216,10 +224,10 @@ pub(super) fn distance<DB: DrawingBackend>(
     y0: i32,
     height: i32,
 ) -> Result<(i32, i32, i32, i32), PlotError> {
-    let (root, p, cols, th) = (l.root, l.p, &l.cols, l.th);
+    let (root, p, th) = (l.root, l.p, l.th);
     let (buckets, caption_h, caption_w, lw) = (l.buckets, l.caption_h, l.caption_w, l.lw);
     let (tick_panels, xl_small) = (&l.tick_panels, l.xl_small);
-    let panel = root.clone().shrink((cols.chart_x, y0), (cols.chart_w, height));
+    let panel = l.area(y0, height);
     let data_h = height - caption_h - xl_small;
     // W and the gap fall to rounding (the gap can then be <= 0): such values are not drawn
     let (lyap, lyap_cut) = positive_only(&p.lyapunov);
@@ -301,12 +309,7 @@ pub(super) fn distance<DB: DrawingBackend>(
             th,
         )?;
     }
-    draw_legend(
-        root,
-        (cols.legend_x, y0 + caption_h, cols.legend_w, height - caption_h),
-        &e,
-        th,
-    )?;
+    l.legend(y0, height, &e)?;
     Ok(r)
 }
 
@@ -319,7 +322,7 @@ pub(super) fn split<DB: DrawingBackend>(
     let (root, p, cols, th) = (l.root, l.p, &l.cols, l.th);
     let (buckets, caption_h, caption_w, lw) = (l.buckets, l.caption_h, l.caption_w, l.lw);
     let (xl_big, x_labels, desc) = (l.xl_big, l.x_labels, l.desc);
-    let panel = root.clone().shrink((cols.chart_x, y0), (cols.chart_w, height));
+    let panel = l.area(y0, height);
     let (mis, mis_floored) = floored(&p.mispricing);
     let (lag, lag_floored) = floored(&p.firm_lag);
     let has_split = mis.iter().chain(&lag).any(|q| q.1.is_finite());
@@ -421,12 +424,7 @@ pub(super) fn split<DB: DrawingBackend>(
             ));
         }
     }
-    draw_legend(
-        root,
-        (cols.legend_x, y0 + caption_h, cols.legend_w, height - caption_h),
-        &e,
-        th,
-    )?;
+    l.legend(y0, height, &e)?;
     Ok(r)
 }
 
@@ -434,7 +432,7 @@ pub(super) fn split<DB: DrawingBackend>(
 pub(super) fn wave<DB: DrawingBackend>(l: &Layout<DB>, y0: i32, height: i32) -> Result<(), PlotError> {
     let (root, p, cols, th) = (l.root, l.p, &l.cols, l.th);
     let (caption_h, caption_w, xl_big, desc) = (l.caption_h, l.caption_w, l.xl_big, l.desc);
-    let panel = root.clone().shrink((cols.chart_x, y0), (cols.chart_w, height));
+    let panel = l.area(y0, height);
     let max_depth = p.wave.iter().map(|q| q.depth).fold(0.0, f64::max);
     let max_after = p.wave.iter().map(|q| q.after).fold(0.0, f64::max);
     let mut x = Axis::linear(-0.5, max_depth + 0.5);
@@ -513,11 +511,6 @@ pub(super) fn wave<DB: DrawingBackend>(l: &Layout<DB>, y0: i32, height: i32) -> 
             format!("{} goods did not move 10%", p.wave_missing),
         ));
     }
-    draw_legend(
-        root,
-        (cols.legend_x, y0 + caption_h, cols.legend_w, height - caption_h),
-        &e,
-        th,
-    )?;
+    l.legend(y0, height, &e)?;
     Ok(())
 }

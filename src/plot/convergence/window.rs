@@ -13,7 +13,7 @@ use crate::plot::canvas::{INK, MUTED};
 /// The colour of the line marking the window's start.
 pub(super) const WINDOW: RGBColor = INK;
 use crate::plot::data_area::{draw_band, draw_path};
-use crate::plot::legend::{draw_legend, entry, Swatch};
+use crate::plot::legend::{entry, Swatch};
 use crate::plot::panel::{data_rect, draw_mesh, put_caption, Mesh};
 use crate::plot::{PlotError, TrajectoryRow};
 use crate::run::Report;
@@ -180,7 +180,7 @@ fn s_batches() -> f64 {
 pub(super) fn panel<DB: DrawingBackend>(l: &Layout<DB>, w: &WindowPrep, y0: i32, height: i32) -> Result<(), PlotError> {
     let (root, p, cols, th) = (l.root, l.p, &l.cols, l.th);
     let (caption_h, caption_w, xl_big, desc, lw) = (l.caption_h, l.caption_w, l.xl_big, l.desc, l.lw);
-    let area = root.clone().shrink((cols.chart_x, y0), (cols.chart_w, height));
+    let area = l.area(y0, height);
     let mut x = Axis::linear(w.first_tick as f64, (w.last_tick as f64).max(w.first_tick as f64 + 1.0));
     x.integer = true;
     // the y range: the bands, the means after the first batch, the adjoints and 0
@@ -273,12 +273,7 @@ pub(super) fn panel<DB: DrawingBackend>(l: &Layout<DB>, w: &WindowPrep, y0: i32,
     if w.series.iter().any(|s| !s.reference) {
         e.push(entry(Swatch::Note, "(no p*: % from the adjoint)"));
     }
-    draw_legend(
-        root,
-        (cols.legend_x, y0 + caption_h, cols.legend_w, height - caption_h),
-        &e,
-        th,
-    )?;
+    l.legend(y0, height, &e)?;
     Ok(())
 }
 
