@@ -16,6 +16,9 @@
 //!
 //! Writes OUT/depth.csv (one row per economy) and OUT/depth.png (the chart in docs/).
 
+#[path = "common/png.rs"]
+mod png_out;
+
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 use pricegrad::check::propagation::{Arrival, Tracker};
@@ -354,15 +357,5 @@ fn chart(rows: &[Row], a: &Args) -> Vec<u8> {
             .unwrap();
         root.present().unwrap();
     }
-    let mut out = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut out, w, h);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        enc.set_compression(png::Compression::Best);
-        enc.set_filter(png::FilterType::Sub);
-        let mut wr = enc.write_header().unwrap();
-        wr.write_image_data(&buf).unwrap();
-    }
-    out
+    png_out::encode(&buf, w, h)
 }

@@ -19,6 +19,9 @@
 
 mod theory;
 
+#[path = "../common/png.rs"]
+mod png_out;
+
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 use pricegrad::check::diagnostics::{GoodSample, TickSample};
@@ -564,15 +567,5 @@ fn chart(rows: &[Row], curves: &Curves) -> Vec<u8> {
         }
         root.present().unwrap();
     }
-    let mut out = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut out, w, h);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        enc.set_compression(png::Compression::Best);
-        enc.set_filter(png::FilterType::Sub);
-        let mut wr = enc.write_header().unwrap();
-        wr.write_image_data(&buf).unwrap();
-    }
-    out
+    png_out::encode(&buf, w, h)
 }
