@@ -136,7 +136,8 @@ fn chain_text(links: &[(u8, f64)], endowment: f64, price: f64) -> String {
         };
         let production = match kind % 4 {
             0 => format!("\"{k} * sqrt({input})\""),
-            1 => format!("\"1 - 1/({input} + {k})\""),
+            // 1 - 1/(x + 1 + k): positive for every x >= 0, so the next firm's input is too
+            1 => format!("\"1 - 1/({input} + 1 + {k})\""),
             2 => format!("{{ power = {{ scale = {k}, exponent = 0.7, input = \"{input}\" }} }}"),
             _ => format!("\"ln(1 + {k} * {input})\""),
         };
