@@ -479,7 +479,10 @@ pub fn execute_with(
         _ => None,
     };
     let plans_judged = measured.as_ref().map_or(&engine.x, |m| &m.plans);
-    let (reference, reference_note, adj) = diagnostics.finish(&engine.economy, plans_judged);
+    let (reference, reference_note, mut adj) = diagnostics.finish(&engine.economy, plans_judged);
+    // the report reads only the per-good adjoints: the per-edge ones go before the finite
+    // differences of V allocate their own per-edge states
+    adj.keep_goods_only();
     let stall = matches!(outcome, Outcome::MaxTicks).then(|| {
         let mut stall = stall_watch.diagnose(noisy, run.tolerance);
         if noisy {
@@ -616,7 +619,7 @@ pub fn execute_with(
             bias_ci,
             judged,
             adjoint,
-            adjoint_interval: adj.is_interval(g).then(|| [adj.low[g], adj.high[g]]),
+            adjoint_interval: adj.is_interval(g).then(|| [adj.low(g), adj.high(g)]),
             reference: reference.and_then(finite),
             envelope: env.and_then(finite),
             error_adjoint: e_adj.and_then(finite),

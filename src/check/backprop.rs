@@ -35,8 +35,10 @@ pub struct Adjoints {
     /// The adjoint as an interval per good, [low, high]: where a non-smooth firm (Leontief)
     /// sits at a kink, every subgradient is a valid derivative, and the interval holds the
     /// adjoints of all of them (low = good = high where everything downstream is smooth).
-    pub low: Vec<f64>,
-    pub high: Vec<f64>,
+    /// Empty when every firm is smooth (then every interval is the point `good`: 16 bytes
+    /// per good not held); read them with [`Adjoints::low`] and [`Adjoints::high`].
+    low: Vec<f64>,
+    high: Vec<f64>,
     per_use_low: Vec<f64>,
     per_use_high: Vec<f64>,
 }
@@ -45,7 +47,7 @@ impl Adjoints {
     /// The point of good g's adjoint interval nearest to `price` (the adjoint itself where
     /// the interval is a point).
     pub fn nearest(&self, g: usize, price: f64) -> f64 {
-        if self.low[g] < self.high[g] {
+        if self.is_interval(g) {
             price.clamp(self.low[g], self.high[g])
         } else {
             self.good[g]
@@ -54,7 +56,41 @@ impl Adjoints {
 
     /// Whether good g's adjoint is an interval (a kink of a non-smooth firm downstream).
     pub fn is_interval(&self, g: usize) -> bool {
-        self.low[g] < self.high[g]
+        !self.low.is_empty() && self.low[g] < self.high[g]
+    }
+
+    /// The low end of good g's adjoint interval.
+    pub fn low(&self, g: usize) -> f64 {
+        if self.low.is_empty() {
+            self.good[g]
+        } else {
+            self.low[g]
+        }
+    }
+
+    /// The high end of good g's adjoint interval.
+    pub fn high(&self, g: usize) -> f64 {
+        if self.high.is_empty() {
+            self.good[g]
+        } else {
+            self.high[g]
+        }
+    }
+
+    /// Free what only backprop itself needs (the per-firm revenues and the per-use adjoints,
+    /// 8 bytes per firm and 8 to 24 per edge), keeping the per-good results that
+    /// [`Adjoints::nearest`], [`Adjoints::low`], [`Adjoints::high`], `good` and `spread`
+    /// read: a run's final checks hold only these while the reference's finite differences
+    /// run.
+    pub fn keep_goods_only(&mut self) {
+        for v in [
+            &mut self.revenue,
+            &mut self.per_use,
+            &mut self.per_use_low,
+            &mut self.per_use_high,
+        ] {
+            *v = Vec::new();
+        }
     }
 }
 
@@ -189,15 +225,17 @@ pub fn backprop_into(economy: &Economy, schedule: &Schedule, prices: &[f64], x: 
     reset(&mut out.per_use, firms.edges(), 0.0);
     reset(&mut out.spread, goods.len(), 0.0);
     for v in [&mut out.low, &mut out.high] {
-        reset(v, goods.len(), 0.0);
+        reset(v, if intervals { goods.len() } else { 0 }, 0.0);
     }
     for v in [&mut out.per_use_low, &mut out.per_use_high] {
         reset(v, if intervals { firms.edges() } else { 0 }, 0.0);
     }
     for g in (0..goods.len()).filter(|&g| goods.fixed[g]) {
         out.good[g] = prices[g];
-        out.low[g] = prices[g];
-        out.high[g] = prices[g];
+        if intervals {
+            out.low[g] = prices[g];
+            out.high[g] = prices[g];
+        }
     }
     for level in 0..schedule.levels() {
         // a good is settled once, by the task that owns its entries; it reads per-use
@@ -237,11 +275,7 @@ pub fn backprop_into(economy: &Economy, schedule: &Schedule, prices: &[f64], x: 
             |scratch, entries, f| firm_backward(economy, f, x, settled, intervals, scratch, entries),
         );
     }
-    if !intervals {
-        // every firm is smooth: each good's interval is its adjoint
-        out.low.copy_from_slice(&out.good);
-        out.high.copy_from_slice(&out.good);
-    }
+    // every firm smooth: each good's interval is its adjoint, and `low`, `high` stay empty
 }
 
 fn reset(v: &mut Vec<f64>, len: usize, value: f64) {
@@ -307,8 +341,8 @@ impl GoodEntries<'_> {
     fn split_at(self, g: usize) -> (Self, Self) {
         let at = g - self.g0;
         let (good, good_rest) = self.good.split_at_mut(at);
-        let (low, low_rest) = self.low.split_at_mut(at);
-        let (high, high_rest) = self.high.split_at_mut(at);
+        let (low, low_rest) = split_unless_empty(self.low, at);
+        let (high, high_rest) = split_unless_empty(self.high, at);
         let (spread, spread_rest) = self.spread.split_at_mut(at);
         (
             GoodEntries {
@@ -394,8 +428,10 @@ fn settle_good(
     if uses.is_empty() {
         // Nobody wants it: with free disposal its value is 0.
         out.good[i] = 0.0;
-        out.low[i] = 0.0;
-        out.high[i] = 0.0;
+        if intervals {
+            out.low[i] = 0.0;
+            out.high[i] = 0.0;
+        }
         return;
     }
     let mean = |u: &[f64]| {

@@ -52,19 +52,64 @@ impl Problem {
     }
 }
 
-/// All problems found in one scenario, with the file name and source to render them.
+/// All problems found in one scenario, with the file name and the source lines they point
+/// at. Only those lines are kept, not the source: an error in a 200 MB file costs a few
+/// lines, not a copy of the file.
 #[derive(Debug, Clone)]
 pub struct InputError {
     pub file: String,
-    pub source_text: String,
+    /// The lines that hold the start of a problem's span, by their start offset.
+    lines: Vec<SourceLine>,
     pub problems: Vec<Problem>,
+}
+
+/// One line of a scenario's source.
+#[derive(Debug, Clone)]
+struct SourceLine {
+    /// Byte offset of the line's first byte in the source, and its 1-based number.
+    start: usize,
+    number: usize,
+    /// The line, without its `\n`.
+    text: String,
 }
 
 impl InputError {
     pub fn new(file: &str, source_text: &str, problems: Vec<Problem>) -> Self {
+        let mut starts: Vec<usize> = problems
+            .iter()
+            .filter_map(|p| match &p.location {
+                Location::Span(r) => Some(floor_char_boundary(source_text, r.start.min(source_text.len()))),
+                _ => None,
+            })
+            .collect();
+        starts.sort_unstable();
+        starts.dedup();
+        // one pass over the source, counting line ends up to each start
+        let bytes = source_text.as_bytes();
+        let mut lines: Vec<SourceLine> = Vec::with_capacity(starts.len());
+        let (mut pos, mut number, mut line_start) = (0, 1, 0);
+        for off in starts {
+            if let Some(last) = lines.last() {
+                if off <= last.start + last.text.len() {
+                    continue; // on a line already kept
+                }
+            }
+            let gap = &bytes[pos..off];
+            if let Some(i) = memchr::memrchr(b'\n', gap) {
+                number += memchr::memchr_iter(b'\n', gap).count();
+                line_start = pos + i + 1;
+            }
+            pos = off;
+            let end = memchr::memchr(b'\n', &bytes[off..]).map_or(bytes.len(), |i| off + i);
+            lines.push(SourceLine {
+                start: line_start,
+                number,
+                text: source_text[line_start..end].to_string(),
+            });
+        }
         InputError {
             file: file.to_string(),
-            source_text: source_text.to_string(),
+            lines,
             problems,
         }
     }
@@ -74,9 +119,33 @@ impl InputError {
         Self::new(file, "", vec![Problem::new(Location::File, message, help)])
     }
 
-    /// (line, column), both 1-based, of a byte offset (column counts characters).
+    /// The kept line that holds byte `offset` (the last one starting at or before it).
+    fn line_of(&self, offset: usize) -> Option<&SourceLine> {
+        let i = self.lines.partition_point(|l| l.start <= offset);
+        self.lines.get(i.checked_sub(1)?)
+    }
+
+    /// (line, column), both 1-based, of the start of a problem's span (column counts
+    /// characters); (1, 1) for an offset on no kept line.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        line_col(&self.source_text, offset)
+        match self.line_of(offset) {
+            Some(l) => {
+                let within = floor_char_boundary(&l.text, (offset - l.start).min(l.text.len()));
+                (l.number, l.text[..within].chars().count() + 1)
+            }
+            None => (1, 1),
+        }
+    }
+
+    /// Whether `offset` lies on the kept line of `start` (its line end included).
+    fn same_line(&self, start: usize, offset: usize) -> bool {
+        self.line_of(start).is_some_and(|l| offset <= l.start + l.text.len())
+    }
+
+    /// The text of the line holding `offset`, without its line ending.
+    fn line_text(&self, offset: usize) -> &str {
+        let text = self.line_of(offset).map_or("", |l| l.text.as_str());
+        text.strip_suffix('\r').unwrap_or(text)
     }
 }
 
@@ -87,14 +156,6 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let col = text[line_start..offset].chars().count() + 1;
     (line, col)
-}
-
-/// The line of `text` that holds byte `offset`, without its line ending.
-fn line_text(text: &str, offset: usize) -> &str {
-    let offset = floor_char_boundary(text, offset.min(text.len()));
-    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
-    text[start..end].strip_suffix('\r').unwrap_or(&text[start..end])
 }
 
 fn floor_char_boundary(text: &str, mut i: usize) -> usize {
@@ -115,12 +176,12 @@ impl fmt::Display for InputError {
                 Location::Span(r) => {
                     let (line, col) = self.line_col(r.start);
                     writeln!(f, "  --> {}:{}:{}", self.file, line, col)?;
-                    let text = line_text(&self.source_text, r.start);
+                    let text = self.line_text(r.start);
                     let line_chars = text.chars().count();
                     let end_in_line = {
-                        let (l2, c2) = self.line_col(r.end.max(r.start + 1));
-                        if l2 == line {
-                            c2
+                        let end = r.end.max(r.start + 1);
+                        if self.same_line(r.start, end) {
+                            self.line_col(end).1
                         } else {
                             line_chars + 1
                         }

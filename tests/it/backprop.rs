@@ -195,8 +195,8 @@ production = { leontief = { scale = 2.0, requirements = { a = 1.0, b = 2.0 } } }
     // on the ray: x_a / 1 = x_b / 2, a kink
     let adj = backprop(&e, &e.goods.price, &[4.0, 8.0]);
     assert!(adj.is_interval(a) && adj.is_interval(b));
-    assert_eq!((adj.low[a], adj.high[a]), (0.0, 3.0 * 2.0 / 1.0));
-    assert_eq!((adj.low[b], adj.high[b]), (0.0, 3.0 * 2.0 / 2.0));
+    assert_eq!((adj.low(a), adj.high(a)), (0.0, 3.0 * 2.0 / 1.0));
+    assert_eq!((adj.low(b), adj.high(b)), (0.0, 3.0 * 2.0 / 2.0));
     // any price inside is its own nearest point; one outside is not
     assert_eq!(adj.nearest(a, 1.5), 1.5);
     assert_eq!(adj.nearest(b, 5.0), 3.0);
@@ -304,7 +304,7 @@ fn levels_give_the_bits_of_a_serial_walk() {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             let adj = pool.install(|| backprop(&e, &e.goods.price, &x));
             for (g, want) in good.iter().enumerate() {
-                let got = [adj.good[g], adj.low[g], adj.high[g], adj.spread[g]];
+                let got = [adj.good[g], adj.low(g), adj.high(g), adj.spread[g]];
                 assert_eq!(
                     got.map(f64::to_bits),
                     want.map(f64::to_bits),

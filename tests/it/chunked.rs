@@ -167,6 +167,39 @@ fn syntax_and_type_errors_are_identical() {
     }
 }
 
+/// A type error in a chunk of firms (the chunk is TOML, of the wrong shape) is reported by
+/// the chunked loader itself, without the whole-document tree, and is the whole-document
+/// parse's error: the first in file order, and a syntax error anywhere still comes first.
+#[test]
+fn type_errors_in_firm_chunks_are_decided_in_chunks() {
+    let text = generated_text(2, 10, 2, 1, Family::CobbDouglas);
+    let type_errors = [
+        ("name = \"f1_3\"", "name = \"f1_3\"\nrate = \"fast\""),
+        ("name = \"f1_3\"", "name = \"f1_3\"\nrat = 0.5"),
+        ("name = \"f2_9\"", "name = 5"),
+        ("scale = ", "scale = \"2\", x = "),
+    ];
+    for (from, to) in type_errors {
+        assert!(text.contains(from), "{from}");
+        let bad = text.replacen(from, to, 1);
+        assert!(scenario::load_whole("t.toml", &bad, &[], None).is_err(), "{to}");
+        assert_chunked(&bad, &[]);
+    }
+    // two type errors: the first in the file is reported
+    let two = text.replacen("name = \"f2_9\"", "name = 5", 1).replacen(
+        "name = \"f1_3\"",
+        "name = \"f1_3\"\nrate = \"fast\"",
+        1,
+    );
+    assert_chunked(&two, &[]);
+    // a type error, then a syntax error further on: the syntax error, as the whole parse says
+    let then_syntax = text
+        .replacen("name = \"f1_3\"", "name = \"f1_3\"\nrate = \"fast\"", 1)
+        .replacen("name = \"f2_9\"", "name = \"f2_9", 1);
+    same(&then_syntax, &[]);
+    assert!(render(&scenario::load_whole("t.toml", &then_syntax, &[], None)).contains("f2_9"));
+}
+
 #[test]
 fn set_arguments_are_identical() {
     let text = generated_text(2, 10, 2, 1, Family::CobbDouglas);

@@ -12,6 +12,9 @@ use toml::Spanned;
 /// A chunk that the `toml` crate rejected, located in the file.
 pub(super) struct PieceError {
     pub(super) problem: Problem,
+    /// Whether the chunk is not even TOML (a syntax error), rather than TOML of the wrong
+    /// shape (a type error, an unknown or missing key).
+    pub(super) syntax: bool,
 }
 
 fn toml_piece<T: serde::de::DeserializeOwned>(text: &str, r: &Range<usize>) -> Result<T, PieceError> {
@@ -20,7 +23,9 @@ fn toml_piece<T: serde::de::DeserializeOwned>(text: &str, r: &Range<usize>) -> R
         if let Location::Span(s) = &mut p.location {
             *s = s.start + r.start..s.end + r.start;
         }
-        PieceError { problem: p }
+        // a type error comes from a chunk that parses as TOML
+        let syntax = text[r.clone()].parse::<toml_edit::DocumentMut>().is_err();
+        PieceError { problem: p, syntax }
     })
 }
 
