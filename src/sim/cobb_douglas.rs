@@ -298,10 +298,9 @@ pub(super) fn step_run(
     let run_firms = run.firms.clone();
     let edges = firms.input_start[run_firms.start] as usize..firms.input_start[run_firms.end] as usize;
     let e0 = edges.start;
-    // the prices of the run's inputs are scattered: ask for them while the revenues are computed
-    for &g in &firms.input_good[edges.clone()] {
-        prefetch(&prices[g as usize]);
-    }
+    // (the scattered input prices are not prefetched: with the demand summed in the firm
+    // phase, a prefetch loop here, or one run ahead, measured 2 to 4% slower; see
+    // docs/PERFORMANCE.md)
     BUFFERS.with_borrow_mut(|b| {
         let n = run_firms.len();
         b.reserve(n, edges.len());
@@ -393,19 +392,6 @@ mod fixed_inputs {
             *ln_f = super::sum_a_ln_x(a, l);
         }
     }
-}
-
-/// Ask the cache for the line holding `v` (a hint; no effect where unsupported).
-#[inline(always)]
-fn prefetch<T>(v: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults, and `v` is a valid reference anyway.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(v as *const T as *const i8);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = v;
 }
 
 /// Per-thread buffers of [`step_run`], reused from tick to tick.
