@@ -1,6 +1,7 @@
 //! Demand summed where the plans are made: which goods the firm phase can sum itself, and the
 //! scatter that does it. A good's demand is the sum of its users' plans in CSR order, which is
-//! ascending edge order (`Goods::use_edge` is filled edge by edge). The firm phase runs each
+//! ascending edge order (`Goods::use_edge` is filled edge by edge; a good listed otherwise is
+//! left to the market phase). The firm phase runs each
 //! *segment* of firms (a fixed range of chunks, one per thread) in ascending edge order, so a
 //! good whose users all lie in one segment gets the same additions in the same order when that
 //! segment adds each new plan to the good's demand right after computing it (one scattered
@@ -63,6 +64,14 @@ impl FusedDemand {
                     s if s == segment => s,
                     _ => CROSSING,
                 };
+            }
+        }
+        // the scatter adds in edge order: a good whose users are not listed in that order (no
+        // loader writes them so, but nothing else promises it) is summed by the market phase
+        let goods = &economy.goods;
+        for g in 0..goods.len() {
+            if !goods.uses(g).windows(2).all(|w| w[0] < w[1]) {
+                self.owner[g] = CROSSING;
             }
         }
         self.any_crossing = self.owner.contains(&CROSSING);
