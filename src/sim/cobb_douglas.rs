@@ -7,6 +7,7 @@
 
 use crate::economy::Economy;
 use crate::numeric::fastmath;
+use crate::numeric::vector_level::Level;
 
 /// The gradient rule in relative form for a Cobb–Douglas firm, F = scale * prod x_i^a_i,
 /// without noise: the same step as [`crate::sim::agents::update`], specialised to cost one
@@ -64,23 +65,55 @@ pub fn step(
 /// the same operations in the same order as [`step`], so the same bits. Then [`sum_a_ln_x`]
 /// and [`outputs`] give each firm's new F and output. `goods[e]` must index `prices`.
 pub fn plans(ar: &[f64], rate: &[f64], goods: &[u32], prices: &[f64], x: &mut [f64], ln_x: &mut [f64]) {
+    plans_at(Level::best(), ar, rate, goods, prices, x, ln_x)
+}
+
+/// [`plans`] on the vector `level` (the bits do not depend on it).
+///
+/// # Panics
+/// If the CPU does not support `level`, or as [`plans`].
+pub fn plans_at(
+    level: Level,
+    ar: &[f64],
+    rate: &[f64],
+    goods: &[u32],
+    prices: &[f64],
+    x: &mut [f64],
+    ln_x: &mut [f64],
+) {
     let n = x.len();
     assert!(ar.len() == n && rate.len() == n && goods.len() == n && ln_x.len() == n);
     // (a maximum, which vectorises, rather than a test per good)
     let largest = goods.iter().copied().max().unwrap_or(0) as usize;
     assert!(n == 0 || largest < prices.len(), "input goods must index prices");
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2; the lengths and indices were checked above.
-        unsafe { plans_avx2(ar, rate, goods, prices, x, ln_x) };
-        return;
+    assert!(level <= Level::detected(), "the CPU does not support {level:?}");
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has AVX-512 (checked above); the lengths and indices were checked.
+        Level::Avx512 => unsafe { plans_avx512(ar, rate, goods, prices, x, ln_x) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has AVX2 (checked above); the lengths and indices were checked.
+        Level::Avx2 => unsafe { plans_avx2(ar, rate, goods, prices, x, ln_x) },
+        // SAFETY: the lengths and indices were checked above.
+        _ => unsafe { plans_loop(ar, rate, goods, prices, x, ln_x) },
     }
-    // SAFETY: the lengths and indices were checked above.
+}
+
+/// [`plans_loop`] compiled for AVX-512 (8 edges per instruction; the prices and the exp table
+/// are loaded one by one, no gathers). Without FMA, so every operation rounds as in the
+/// portable version.
+///
+/// # Safety
+/// The CPU must support AVX-512F; as for [`plans_loop`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn plans_avx512(ar: &[f64], rate: &[f64], goods: &[u32], prices: &[f64], x: &mut [f64], ln_x: &mut [f64]) {
     unsafe { plans_loop(ar, rate, goods, prices, x, ln_x) }
 }
 
-/// [`plans_loop`] compiled for AVX2 (4 edges per instruction, gathers for the prices).
-/// Without FMA, so every operation rounds as in the portable version.
+/// [`plans_loop`] compiled for AVX2 (4 edges per instruction; the compiler loads the prices
+/// and the exp table one by one rather than with `vgatherdpd`). Without FMA, so every
+/// operation rounds as in the portable version.
 ///
 /// # Safety
 /// The CPU must support AVX2; as for [`plans_loop`].
@@ -132,14 +165,35 @@ pub fn sum_a_ln_x(a: &[f64], ln_x: &[f64]) -> f64 {
 /// productivity * F (into `y`), as [`step`] computes them, in a loop that vectorises. All
 /// slices have one entry per firm.
 pub fn outputs(scale: &[f64], productivity: &[f64], ln_f: &[f64], f: &mut [f64], y: &mut [f64]) {
+    outputs_at(Level::best(), scale, productivity, ln_f, f, y)
+}
+
+/// [`outputs`] on the vector `level` (the bits do not depend on it).
+///
+/// # Panics
+/// If the CPU does not support `level`, or the slices differ in length.
+pub fn outputs_at(level: Level, scale: &[f64], productivity: &[f64], ln_f: &[f64], f: &mut [f64], y: &mut [f64]) {
     let n = f.len();
     assert!(scale.len() == n && productivity.len() == n && ln_f.len() == n && y.len() == n);
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2.
-        unsafe { outputs_avx2(scale, productivity, ln_f, f, y) };
-        return;
+    assert!(level <= Level::detected(), "the CPU does not support {level:?}");
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has AVX-512 (checked above).
+        Level::Avx512 => unsafe { outputs_avx512(scale, productivity, ln_f, f, y) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has AVX2 (checked above).
+        Level::Avx2 => unsafe { outputs_avx2(scale, productivity, ln_f, f, y) },
+        _ => outputs_loop(scale, productivity, ln_f, f, y),
     }
+}
+
+/// [`outputs_loop`] compiled for AVX-512; without FMA, so the same bits.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn outputs_avx512(scale: &[f64], productivity: &[f64], ln_f: &[f64], f: &mut [f64], y: &mut [f64]) {
     outputs_loop(scale, productivity, ln_f, f, y)
 }
 
@@ -244,10 +298,9 @@ pub(super) fn step_run(
     let run_firms = run.firms.clone();
     let edges = firms.input_start[run_firms.start] as usize..firms.input_start[run_firms.end] as usize;
     let e0 = edges.start;
-    // the prices of the run's inputs are scattered: ask for them while the revenues are computed
-    for &g in &firms.input_good[edges.clone()] {
-        prefetch(&prices[g as usize]);
-    }
+    // (the scattered input prices are not prefetched: with the demand summed in the firm
+    // phase, a prefetch loop here, or one run ahead, measured 2 to 4% slower; see
+    // docs/PERFORMANCE.md)
     BUFFERS.with_borrow_mut(|b| {
         let n = run_firms.len();
         b.reserve(n, edges.len());
@@ -341,19 +394,6 @@ mod fixed_inputs {
     }
 }
 
-/// Ask the cache for the line holding `v` (a hint; no effect where unsupported).
-#[inline(always)]
-fn prefetch<T>(v: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults, and `v` is a valid reference anyway.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(v as *const T as *const i8);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = v;
-}
-
 /// Per-thread buffers of [`step_run`], reused from tick to tick.
 #[derive(Default)]
 struct Buffers {
@@ -439,7 +479,7 @@ mod tests {
         fn cobb_douglas_passes_match_the_one_firm_kernel(
             firms in proptest::collection::vec(
                 (proptest::collection::vec((0.05f64..0.5, -700.0f64..700.0, 0usize..8), 1..6), 0.1f64..10.0, 0.1f64..10.0, 0.01f64..1.0, -5.0f64..5.0),
-                1..12),
+                1..48),
             prices in proptest::collection::vec(prop_oneof![Just(0.0), 1e-3f64..1e3], 8),
             revenue in 1e-3f64..1e3,
         ) {
@@ -466,20 +506,33 @@ mod tests {
                     x.push(v.1.exp());
                 }
             }
-            plans(&ar, &rates, &goods, &prices, &mut x, &mut ln_x);
-            let mut e = 0;
-            for ((inputs, scale, productivity, _, ln_f), (x1, ln_x1, f1, y1)) in firms.iter().zip(&one) {
-                let n = inputs.len();
-                let a: Vec<f64> = inputs.iter().map(|v| v.0).collect();
-                let (mut f, mut y) = ([0.0], [0.0]);
-                let _ = ln_f;
-                outputs(&[*scale], &[*productivity], &[sum_a_ln_x(&a, &ln_x[e..e + n])], &mut f, &mut y);
-                let (f, y) = (f[0], y[0]);
-                prop_assert_eq!(&x[e..e + n], &x1[..]);
-                prop_assert_eq!(&ln_x[e..e + n], &ln_x1[..]);
-                prop_assert_eq!(f.to_bits(), f1.to_bits());
-                prop_assert_eq!(y.to_bits(), y1.to_bits());
-                e += n;
+            // every vector level the CPU has gives these bits, with enough firms and edges for
+            // the vector loops' bodies (not only their remainders) to run
+            let scales: Vec<f64> = firms.iter().map(|v| v.1).collect();
+            let productivities: Vec<f64> = firms.iter().map(|v| v.2).collect();
+            for level in Level::available() {
+                let (mut x, mut ln_x) = (x.clone(), ln_x.clone());
+                plans_at(level, &ar, &rates, &goods, &prices, &mut x, &mut ln_x);
+                let mut e = 0;
+                let mut ln_fs = Vec::new();
+                for (inputs, ..) in &firms {
+                    let n = inputs.len();
+                    let a: Vec<f64> = inputs.iter().map(|v| v.0).collect();
+                    ln_fs.push(sum_a_ln_x(&a, &ln_x[e..e + n]));
+                    e += n;
+                }
+                let (mut f, mut y) = (vec![0.0; firms.len()], vec![0.0; firms.len()]);
+                outputs_at(level, &scales, &productivities, &ln_fs, &mut f, &mut y);
+                let mut e = 0;
+                for (i, (x1, ln_x1, f1, y1)) in one.iter().enumerate() {
+                    let n = x1.len();
+                    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+                    prop_assert_eq!(bits(&x[e..e + n]), bits(x1), "{:?}", level);
+                    prop_assert_eq!(bits(&ln_x[e..e + n]), bits(ln_x1), "{:?}", level);
+                    prop_assert_eq!(f[i].to_bits(), f1.to_bits(), "{:?}", level);
+                    prop_assert_eq!(y[i].to_bits(), y1.to_bits(), "{:?}", level);
+                    e += n;
+                }
             }
         }
     }

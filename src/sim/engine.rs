@@ -16,6 +16,7 @@
 
 use crate::economy::Economy;
 use crate::sim::firm_phase::FirmPhase;
+use crate::sim::fused_demand::FusedDemand;
 
 pub use crate::sim::market::PRICE_RANGE;
 
@@ -92,6 +93,8 @@ pub struct Engine {
     pub traded: Vec<bool>,
     /// The kernels of the firm phase and their state.
     pub(super) firm_phase: FirmPhase,
+    /// The segments of the firm phase and the goods whose demand each sums.
+    pub(super) fused: FusedDemand,
     /// The first shock not yet applied (shocks are sorted by tick).
     pub(super) next_shock: usize,
     /// Prices at or below this count as 0 (1e-15 of the largest fixed price).
@@ -141,6 +144,7 @@ impl Engine {
             demand: vec![0.0; n_goods],
             traded,
             firm_phase,
+            fused: FusedDemand::default(),
             next_shock: 0,
             free_price: FREE_PRICE
                 * (0..goods.len())
@@ -158,8 +162,22 @@ impl Engine {
     /// looking at the result (diagnostics see the economy before this tick's shocks).
     pub fn step(&mut self) -> Step {
         let tick = self.tick;
-        self.firm_phase
-            .step(&self.economy, &self.prices, tick, &mut self.x, &mut self.y);
+        let threads = rayon::current_num_threads();
+        if self.fused.threads != threads {
+            let chunks = self.firm_phase.chunks(&self.economy);
+            self.fused
+                .plan(&self.economy, threads, chunks, crate::sim::firm_phase::FIRM_CHUNK);
+        }
+        self.demand.fill(0.0);
+        self.firm_phase.step(
+            &self.economy,
+            &self.prices,
+            tick,
+            &mut self.x,
+            &mut self.y,
+            &self.fused,
+            &mut self.demand,
+        );
         let mut step = self.market_phase(tick);
         if step.diverged.is_some() {
             // a firm's output or plan that is not finite shows first as a market's supply or

@@ -10,10 +10,10 @@ use crate::economy::Economy;
 use crate::numeric::random;
 use crate::sim::agents::{self, FirmView, Scratch};
 use crate::sim::cobb_douglas;
-use rayon::iter::ParallelIterator;
+use crate::sim::fused_demand::{DemandSink, FusedDemand};
 
 /// Firms per parallel task in the firm phase.
-const FIRM_CHUNK: usize = 2048;
+pub(super) const FIRM_CHUNK: usize = 2048;
 
 /// How the firms of one group update their plans.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -126,6 +126,11 @@ impl FirmPhase {
         }
     }
 
+    /// The number of chunks of the firm phase.
+    pub(super) fn chunks(&self, economy: &Economy) -> usize {
+        economy.firms.len().div_ceil(FIRM_CHUNK)
+    }
+
     /// Whether some firm takes the Cobb–Douglas kernel.
     #[cfg(test)]
     pub(super) fn has_cobb_douglas_runs(&self) -> bool {
@@ -135,7 +140,20 @@ impl FirmPhase {
     /// Every firm moves its plan `x` (in place) from the prices of tick `tick` and sets its
     /// output `y`, in parallel over chunks of firms; each firm touches only its own edges and
     /// output.
-    pub(super) fn step(&mut self, economy: &Economy, prices: &[f64], tick: u64, x: &mut [f64], y: &mut [f64]) {
+    ///
+    /// Each segment of `fused` runs its chunks in order on one thread and adds every new plan
+    /// to the demand of its good where it owns the good (`demand` must be zero).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn step(
+        &mut self,
+        economy: &Economy,
+        prices: &[f64],
+        tick: u64,
+        x: &mut [f64],
+        y: &mut [f64],
+        fused: &FusedDemand,
+        demand: &mut [f64],
+    ) {
         let firms = &economy.firms;
         let kernels = &self.kernels;
         let seed = economy.run.seed;
@@ -171,36 +189,71 @@ impl FirmPhase {
             ln_x: &mut self.ln_x,
             f_value: &mut self.f_value,
         };
-        // rayon halves the chunks between tasks while threads are free to take them (as
-        // `par_chunks_mut` would); a task runs the firms of its chunks in order
-        rayon::iter::split(all, |share| Share::halve(share, &firms.input_start)).for_each(|mut share| {
+        let sink = DemandSink::new(demand, &fused.owner);
+        let only = fused.segments() == 1;
+        // a segment runs the firms of its chunks in order, adding each plan to its good's
+        // demand right after making it
+        let body = |mut share: Share, segment: u8| {
             let mut f = share.firm0;
+            let one = |f: usize, share: &mut Share| {
+                general(f, share);
+                let r = firms.inputs(f);
+                sink.add(
+                    segment,
+                    only,
+                    &firms.input_good[r.clone()],
+                    &share.x[r.start - share.edge0..r.end - share.edge0],
+                );
+            };
             for run in &cd_runs[chunk_runs[share.chunks.start]..chunk_runs[share.chunks.end]] {
                 while f < run.firms.start {
-                    general(f, &mut share);
+                    one(f, &mut share);
                     f += 1;
                 }
                 let own = run.firms.start - share.firm0..run.firms.end - share.firm0;
-                let edges = firms.input_start[run.firms.start] as usize - share.edge0
-                    ..firms.input_start[run.firms.end] as usize - share.edge0;
+                let global = firms.input_start[run.firms.start] as usize..firms.input_start[run.firms.end] as usize;
+                let edges = global.start - share.edge0..global.end - share.edge0;
                 cobb_douglas::step_run(
                     economy,
                     cd_kernel,
                     run,
                     prices,
                     &mut share.x[edges.clone()],
-                    &mut share.ln_x[edges],
+                    &mut share.ln_x[edges.clone()],
                     &mut share.f_value[own.clone()],
                     &mut share.y[own],
                 );
+                sink.add(segment, only, &firms.input_good[global], &share.x[edges]);
                 f = run.firms.end;
             }
             while f < share.firm0 + share.y.len() {
-                general(f, &mut share);
+                one(f, &mut share);
                 f += 1;
             }
-        });
+        };
+        run_segments(all, &fused.bounds, 0, &firms.input_start, &body);
     }
+}
+
+/// `body` for each segment `first + s` of `share` (segment s holds chunks `bounds[s]..bounds[s
+/// + 1]`), the segments in parallel.
+fn run_segments<'a>(
+    share: Share<'a>,
+    bounds: &[usize],
+    first: usize,
+    input_start: &[u32],
+    body: &(dyn Fn(Share<'a>, u8) + Sync),
+) {
+    if bounds.len() <= 2 {
+        body(share, first as u8);
+        return;
+    }
+    let mid = (bounds.len() - 1) / 2;
+    let (left, right) = share.split_at(bounds[mid], input_start);
+    rayon::join(
+        || run_segments(left, &bounds[..=mid], first, input_start, body),
+        || run_segments(right, &bounds[mid..], first + mid, input_start, body),
+    );
 }
 
 /// The firms of the chunks `chunks` and their numbers, split off the engine's buffers: what
@@ -221,13 +274,12 @@ struct Share<'a> {
 }
 
 impl<'a> Share<'a> {
-    /// The first half of the chunks and, when there are two or more, the other half.
-    fn halve(self, input_start: &[u32]) -> (Share<'a>, Option<Share<'a>>) {
-        if self.chunks.len() < 2 {
-            return (self, None);
-        }
-        let mid = self.chunks.start + self.chunks.len() / 2;
-        let (firm, edge) = (mid * FIRM_CHUNK, input_start[mid * FIRM_CHUNK] as usize);
+    /// The chunks before `mid` and those from `mid` on (`mid` within the chunks).
+    fn split_at(self, mid: usize, input_start: &[u32]) -> (Share<'a>, Share<'a>) {
+        assert!(self.chunks.start <= mid && mid <= self.chunks.end);
+        let firms = input_start.len() - 1;
+        let firm = (mid * FIRM_CHUNK).min(firms).max(self.firm0);
+        let edge = input_start[firm] as usize;
         let (y, y_rest) = self.y.split_at_mut(firm - self.firm0);
         let (x, x_rest) = self.x.split_at_mut(edge - self.edge0);
         let (last, last_rest) = split(self.last, edge - self.edge0);
@@ -253,7 +305,7 @@ impl<'a> Share<'a> {
             ln_x: ln_x_rest,
             f_value: f_value_rest,
         };
-        (first, Some(rest))
+        (first, rest)
     }
 }
 

@@ -2,6 +2,7 @@
 //! demand and moves its price against the excess demand (tatonnement).
 
 use crate::economy::market_settings::Rule;
+use crate::numeric::vector_level::Level;
 
 /// The next price of one market, given its supply and demand this tick.
 #[inline]
@@ -40,14 +41,54 @@ pub fn next_prices(
     demand: &[f64],
     next: &mut [f64],
 ) {
+    next_prices_at(Level::best(), rule, step, traded, price, supply, demand, next)
+}
+
+/// [`next_prices`] on the vector `level` (the bits do not depend on it).
+///
+/// # Panics
+/// If the CPU does not support `level`, or the slices differ in length.
+#[allow(clippy::too_many_arguments)]
+pub fn next_prices_at(
+    level: Level,
+    rule: Rule,
+    step: f64,
+    traded: &[bool],
+    price: &[f64],
+    supply: &[f64],
+    demand: &[f64],
+    next: &mut [f64],
+) {
     let n = next.len();
     assert!(traded.len() == n && price.len() == n && supply.len() == n && demand.len() == n);
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2.
-        unsafe { next_prices_avx2(rule, step, traded, price, supply, demand, next) };
-        return;
+    assert!(level <= Level::detected(), "the CPU does not support {level:?}");
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has AVX-512 (checked above).
+        Level::Avx512 => unsafe { next_prices_avx512(rule, step, traded, price, supply, demand, next) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has AVX2 (checked above).
+        Level::Avx2 => unsafe { next_prices_avx2(rule, step, traded, price, supply, demand, next) },
+        _ => next_prices_loop(rule, step, traded, price, supply, demand, next),
     }
+}
+
+/// [`next_prices_loop`] compiled for AVX-512 (8 goods per instruction); without FMA, so the
+/// same bits.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn next_prices_avx512(
+    rule: Rule,
+    step: f64,
+    traded: &[bool],
+    price: &[f64],
+    supply: &[f64],
+    demand: &[f64],
+    next: &mut [f64],
+) {
     next_prices_loop(rule, step, traded, price, supply, demand, next)
 }
 
@@ -144,7 +185,7 @@ mod tests {
                 proptest::prop_oneof![proptest::strategy::Just(0.0), 0.0f64..1e3, proptest::strategy::Just(f64::NAN)],
                 proptest::prop_oneof![proptest::strategy::Just(0.0), 0.0f64..1e3, proptest::strategy::Just(f64::INFINITY)],
                 proptest::bool::ANY,
-            ), 0..40),
+            ), 0..80),
             step in proptest::prop_oneof![0.01f64..2.0, 690.0f64..1e4],
             multiplicative in proptest::bool::ANY,
         ) {
@@ -153,8 +194,9 @@ mod tests {
             let supply: Vec<f64> = markets.iter().map(|m| m.1).collect();
             let demand: Vec<f64> = markets.iter().map(|m| m.2).collect();
             let traded: Vec<bool> = markets.iter().map(|m| m.3).collect();
+            for level in Level::available() {
             let mut next = vec![0.0; markets.len()];
-            next_prices(rule, step, &traded, &price, &supply, &demand, &mut next);
+            next_prices_at(level, rule, step, &traded, &price, &supply, &demand, &mut next);
             for i in 0..markets.len() {
                 let one = next_price(rule, step, price[i], supply[i], demand[i]);
                 let want = if !traded[i] {
@@ -167,7 +209,8 @@ mod tests {
                 // the same bits; a NaN is any NaN (its sign and payload depend on the order
                 // the compiler gave the operands of the operation that made it)
                 let same = next[i].to_bits() == want.to_bits() || (next[i].is_nan() && want.is_nan());
-                proptest::prop_assert!(same, "market {}: {} {} {}: {} vs {}", i, price[i], supply[i], demand[i], next[i], want);
+                proptest::prop_assert!(same, "{:?}, market {}: {} {} {}: {} vs {}", level, i, price[i], supply[i], demand[i], next[i], want);
+            }
             }
         }
     }

@@ -5,6 +5,7 @@
 use crate::economy::market_settings;
 use crate::economy::Economy;
 use crate::sim::engine::{Engine, Step};
+use crate::sim::fused_demand::CROSSING;
 use crate::sim::market;
 use crate::sim::tick_stats::TickStats;
 use rayon::prelude::*;
@@ -23,6 +24,8 @@ impl Engine {
         let traded = &self.traded;
         let free_price = self.free_price;
         let (x, y) = (&self.x, &self.y);
+        // the firm phase summed the demand of the goods it owns
+        let (owner, any_crossing) = (&self.fused.owner, self.fused.any_crossing);
         std::mem::swap(&mut self.prev_prices, &mut self.prices);
         let prev = &self.prev_prices;
         let stats = self
@@ -37,7 +40,9 @@ impl Engine {
                 // of their scattered loads in flight at once; then the prices; then the
                 // statistics, each a loop without branches
                 market_supply(economy, y, goods.clone(), ss);
-                market_demand(economy, x, goods.clone(), ds);
+                if any_crossing {
+                    market_demand(economy, x, goods.clone(), &owner[goods.clone()], ds);
+                }
                 let (last, traded) = (&prev[goods.clone()], &traded[goods.clone()]);
                 market::next_prices(rule, step_size, traded, last, ss, ds, ps);
                 let multiplicative = rule == market_settings::Rule::Multiplicative;
@@ -71,19 +76,21 @@ fn market_supply(economy: &Economy, y: &[f64], goods: std::ops::Range<usize>, su
     }
 }
 
-/// The demand of `goods` (users' plans, in CSR order) into `demand`: the same sums as
-/// [`market_totals`].
+/// The demand of those `goods` whose users straddle segments of the firm phase (`owner`
+/// [`CROSSING`]; users' plans, in CSR order) into `demand`: the same sums as
+/// [`market_totals`]. The firm phase summed the others.
 #[inline(never)]
-fn market_demand(economy: &Economy, x: &[f64], goods: std::ops::Range<usize>, demand: &mut [f64]) {
+fn market_demand(economy: &Economy, x: &[f64], goods: std::ops::Range<usize>, owner: &[u8], demand: &mut [f64]) {
     let g = &economy.goods;
     let starts = &g.use_start[goods.start..=goods.end];
-    let mut uses = g.use_edge[starts[0] as usize..starts[starts.len() - 1] as usize].iter();
-    for (d, w) in demand.iter_mut().zip(starts.windows(2)) {
-        let mut sum = 0.0;
-        for &e in uses.by_ref().take((w[1] - w[0]) as usize) {
-            sum += x[e as usize];
+    for ((d, w), &o) in demand.iter_mut().zip(starts.windows(2)).zip(owner) {
+        if o == CROSSING {
+            let mut sum = 0.0;
+            for &e in &g.use_edge[w[0] as usize..w[1] as usize] {
+                sum += x[e as usize];
+            }
+            *d = sum;
         }
-        *d = sum;
     }
 }
 

@@ -3,7 +3,8 @@
 //! [`crate::check`]).
 //!
 //! - [`engine`]: the [`engine::Engine`], its state and its tick loop;
-//! - `firm_phase`, `market_phase`, [`shocks`]: the three parts of a tick;
+//! - `firm_phase`, `market_phase`, [`shocks`]: the three parts of a tick; `fused_demand`:
+//!   the demand the firm phase sums as it makes the plans;
 //! - [`agents`]: the firm rules; [`cobb_douglas`]: their vectorised fast path for
 //!   Cobb–Douglas firms;
 //! - [`market`]: the price rules; `tick_stats`: the statistics of a market phase;
@@ -18,6 +19,7 @@ pub mod engine;
 mod faults;
 mod firm_phase;
 pub mod firm_totals;
+mod fused_demand;
 pub mod market;
 mod market_phase;
 pub mod reference_tick;

@@ -2,6 +2,7 @@
 //! excess demand and price change over the markets that count, and the first market that
 //! left the finite range (docs/MODEL.md, "Stopping").
 
+use crate::numeric::vector_level::Level;
 use crate::sim::market::PRICE_RANGE;
 
 /// Statistics of one tick's market phase.
@@ -31,15 +32,71 @@ impl TickStats {
         free_price: f64,
         multiplicative: bool,
     ) -> TickStats {
+        Self::of_markets_at(
+            Level::best(),
+            g0,
+            traded,
+            last,
+            price,
+            supply,
+            demand,
+            free_price,
+            multiplicative,
+        )
+    }
+
+    /// [`TickStats::of_markets`] on the vector `level` (the results do not depend on it).
+    ///
+    /// # Panics
+    /// If the CPU does not support `level`, or the slices differ in length.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn of_markets_at(
+        level: Level,
+        g0: usize,
+        traded: &[bool],
+        last: &[f64],
+        price: &[f64],
+        supply: &[f64],
+        demand: &[f64],
+        free_price: f64,
+        multiplicative: bool,
+    ) -> TickStats {
         let n = price.len();
         assert!(traded.len() == n && last.len() == n && supply.len() == n && demand.len() == n);
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2.
-            return unsafe {
+        assert!(level <= Level::detected(), "the CPU does not support {level:?}");
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the CPU has AVX-512 (checked above).
+            Level::Avx512 => unsafe {
+                Self::of_markets_avx512(g0, traded, last, price, supply, demand, free_price, multiplicative)
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the CPU has AVX2 (checked above).
+            Level::Avx2 => unsafe {
                 Self::of_markets_avx2(g0, traded, last, price, supply, demand, free_price, multiplicative)
-            };
+            },
+            _ => Self::of_markets_loop(g0, traded, last, price, supply, demand, free_price, multiplicative),
         }
+    }
+
+    /// [`TickStats::of_markets_loop`] compiled for AVX-512; the same results (max and min are
+    /// exact).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn of_markets_avx512(
+        g0: usize,
+        traded: &[bool],
+        last: &[f64],
+        price: &[f64],
+        supply: &[f64],
+        demand: &[f64],
+        free_price: f64,
+        multiplicative: bool,
+    ) -> TickStats {
         Self::of_markets_loop(g0, traded, last, price, supply, demand, free_price, multiplicative)
     }
 
@@ -214,7 +271,7 @@ mod tests {
         /// without a market, NaN, infinite and out-of-range numbers included.
         #[test]
         fn market_statistics_match_one_market_at_a_time(
-            markets in proptest::collection::vec((any::<bool>(), number(), number(), number(), number()), 0..30),
+            markets in proptest::collection::vec((any::<bool>(), number(), number(), number(), number()), 0..80),
             multiplicative in any::<bool>(),
         ) {
             let traded: Vec<bool> = markets.iter().map(|m| m.0).collect();
@@ -223,11 +280,13 @@ mod tests {
             let supply: Vec<f64> = markets.iter().map(|m| m.3).collect();
             let demand: Vec<f64> = markets.iter().map(|m| m.4).collect();
             let free = 1e-15;
-            let got = TickStats::of_markets(7, &traded, &last, &price, &supply, &demand, free, multiplicative);
             let want = stats_one_by_one(&traded, &last, &price, &supply, &demand, free, multiplicative);
-            prop_assert_eq!(got.rel_excess.to_bits(), want.rel_excess.to_bits());
-            prop_assert_eq!(got.rel_change.to_bits(), want.rel_change.to_bits());
-            prop_assert_eq!(got.first_bad, want.first_bad.map(|g| g + 7));
+            for level in Level::available() {
+                let got = TickStats::of_markets_at(level, 7, &traded, &last, &price, &supply, &demand, free, multiplicative);
+                prop_assert_eq!(got.rel_excess.to_bits(), want.rel_excess.to_bits(), "{:?}", level);
+                prop_assert_eq!(got.rel_change.to_bits(), want.rel_change.to_bits(), "{:?}", level);
+                prop_assert_eq!(got.first_bad, want.first_bad.map(|g| g + 7), "{:?}", level);
+            }
         }
     }
 }
