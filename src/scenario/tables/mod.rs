@@ -7,12 +7,14 @@
 //! The parts: `read.rs` reads a table, `specs.rs` knows the columns and makes rows into
 //! specs, `place.rs` maps the validators' spans to table cells.
 
+mod parquet;
 mod place;
 mod read;
+mod source;
 mod specs;
 
 use self::place::{Places, Table};
-use self::read::TableReader;
+use self::source::Source;
 use self::specs::Cells;
 use super::error::{InputError, Location, Problem};
 use super::format::*;
@@ -69,12 +71,13 @@ pub(super) fn load(
 
     // --- goods ---------------------------------------------------------------------------
     let goods_file = tables.goods.get_ref();
-    let mut goods = TableReader::open(
+    let mut goods = Source::open(
         dir,
         goods_file,
         tables.goods.span(),
         Table::Goods,
         &specs::GOODS,
+        &specs::GOODS_TEXT,
         &mut places,
     )
     .map_err(error)?;
@@ -120,19 +123,29 @@ pub(super) fn load(
 
     // --- firms, each with its rows of the inputs table -------------------------------------
     let firms_file = tables.firms.get_ref();
-    let mut firms = TableReader::open(
+    let mut firms = Source::open(
         dir,
         firms_file,
         tables.firms.span(),
         Table::Firms,
         &specs::FIRMS,
+        &specs::FIRMS_TEXT,
         &mut places,
     )
     .map_err(error)?;
     let inputs_file = name(&tables.inputs);
     let mut inputs = match &tables.inputs {
         Some(t) => Some(
-            TableReader::open(dir, t.get_ref(), t.span(), Table::Inputs, &specs::INPUTS, &mut places).map_err(error)?,
+            Source::open(
+                dir,
+                t.get_ref(),
+                t.span(),
+                Table::Inputs,
+                &specs::INPUTS,
+                &specs::INPUTS_TEXT,
+                &mut places,
+            )
+            .map_err(error)?,
         ),
         None => None,
     };
@@ -150,7 +163,7 @@ pub(super) fn load(
         while let Some(row) = reader.next_row(&inputs_file)? {
             let firm = row.get(specs::I_FIRM).map(str::to_string);
             match (firm, cells.input(&row)) {
-                (Some(firm), Some(input)) => return Ok(Some((firm, row.line, input))),
+                (Some(firm), Some(input)) => return Ok(Some((firm, row.line(), input))),
                 _ => cells.problems.push(Problem::at(
                     row.span(cells.places, specs::I_FIRM),
                     "a row of the inputs table lacks its firm or good",
@@ -238,7 +251,7 @@ pub(super) fn load(
         cells.problems.push(Problem::new(
             Location::Table {
                 file: firms_file.clone(),
-                line: 1,
+                line: source::head_line(firms_file),
                 column: String::new(),
             },
             "the firms table has no rows",
@@ -288,17 +301,28 @@ const CHUNK_FIRMS: usize = 8192;
 /// The problem of a goods table that names a good twice: read again to find where.
 fn repeated_good(dir: &Path, file: &str, at: &Spanned<String>, places: &mut Places) -> Problem {
     let mut first: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
-    if let Ok(mut goods) = TableReader::open(dir, file, at.span(), Table::Goods, &specs::GOODS, places) {
+    if let Ok(mut goods) = Source::open(
+        dir,
+        file,
+        at.span(),
+        Table::Goods,
+        &specs::GOODS,
+        &specs::GOODS_TEXT,
+        places,
+    ) {
         while let Ok(Some(row)) = goods.next_row(file) {
             if let Some(name) = row.get(0) {
-                if let Some(line) = first.insert(name.to_string(), row.line) {
+                if let Some(line) = first.insert(name.to_string(), row.line()) {
                     return Problem::new(
                         Location::Table {
                             file: file.to_string(),
-                            line: row.line,
+                            line: row.line(),
                             column: "name".into(),
                         },
-                        format!("good '{name}' appears twice (also on line {line})"),
+                        format!(
+                            "good '{name}' appears twice (also on {} {line})",
+                            source::line_word(file)
+                        ),
                         "name each good once",
                     );
                 }
@@ -321,6 +345,6 @@ fn set_problem(arg: &str, msg: String) -> Problem {
 }
 
 /// The span of a row's first cell.
-fn spec_span(row: &read::Row, places: &Places) -> std::ops::Range<usize> {
+fn spec_span(row: &source::Row, places: &Places) -> std::ops::Range<usize> {
     row.span(places, 0)
 }
