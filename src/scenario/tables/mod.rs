@@ -154,16 +154,21 @@ pub(super) fn load(
         problems: read_problems,
     };
     let ctx = head.firm_ctx(&file, text);
-    // the read input row ahead: (its firm, line, good, param)
-    type Pending = Option<(String, u64, (Spanned<String>, Option<Num>))>;
-    let mut next_input = |cells: &mut Cells| -> Result<Pending, Problem> {
+    // the read input row ahead: (its line, good, param), its firm in `pending_firm` (one
+    // buffer, not a string per row)
+    type Pending = Option<(u64, (Spanned<String>, Option<Num>))>;
+    let mut pending_firm = String::new();
+    let mut next_input = |cells: &mut Cells, firm_of: &mut String| -> Result<Pending, Problem> {
         let Some(reader) = inputs.as_mut() else {
             return Ok(None);
         };
         while let Some(row) = reader.next_row(&inputs_file)? {
-            let firm = row.get(specs::I_FIRM).map(str::to_string);
-            match (firm, cells.input(&row)) {
-                (Some(firm), Some(input)) => return Ok(Some((firm, row.line(), input))),
+            match (row.get(specs::I_FIRM), cells.input(&row)) {
+                (Some(firm), Some(input)) => {
+                    firm_of.clear();
+                    firm_of.push_str(firm);
+                    return Ok(Some((row.line(), input)));
+                }
                 _ => cells.problems.push(Problem::at(
                     row.span(cells.places, specs::I_FIRM),
                     "a row of the inputs table lacks its firm or good",
@@ -173,7 +178,7 @@ pub(super) fn load(
         }
         Ok(None)
     };
-    let mut pending = next_input(&mut cells).map_err(|p| error(vec![p]))?;
+    let mut pending = next_input(&mut cells, &mut pending_firm).map_err(|p| error(vec![p]))?;
     let mut firm_count = 0u64;
     // Read a chunk of firms (with their inputs and --sets applied) into specs.
     let mut read_chunk = |cells: &mut Cells, specs: &mut Vec<FirmSpec>| -> Result<bool, Problem> {
@@ -183,7 +188,7 @@ pub(super) fn load(
             let Some(row) = firms.next_row(firms_file)? else {
                 return Ok(false);
             };
-            let Some(name) = cells.firm_name(&row).map(str::to_string) else {
+            let Some(name) = cells.firm_name(&row) else {
                 cells.problems.push(Problem::at(
                     row.span(cells.places, 0),
                     "a row of the firms table has no name",
@@ -193,10 +198,10 @@ pub(super) fn load(
             };
             firm_count += 1;
             its_inputs.clear();
-            while pending.as_ref().is_some_and(|(firm, _, _)| *firm == name) {
-                let (_, _, input) = pending.take().expect("checked");
+            while pending.is_some() && pending_firm == name {
+                let (_, input) = pending.take().expect("checked");
                 its_inputs.push(input);
-                pending = next_input(cells)?;
+                pending = next_input(cells, &mut pending_firm)?;
             }
             let Some(mut spec) = cells.firm(&row, &its_inputs) else {
                 continue;
@@ -235,7 +240,8 @@ pub(super) fn load(
         batches.push(batch);
         more = next.map_err(|p| error(vec![p]))?;
     }
-    if let Some((firm, line, _)) = pending {
+    if let Some((line, _)) = pending {
+        let firm = pending_firm;
         cells.problems.push(Problem::new(
             Location::Table {
                 file: inputs_file.clone(),
@@ -285,7 +291,7 @@ pub(super) fn load(
         .into_iter()
         .chain(problems)
         .map(|mut p| {
-            p.location = places.locate(p.location);
+            p.location = at_the_good(places.locate(p.location), &p.message, &inputs_file);
             p
         })
         .collect::<Vec<_>>();
@@ -334,6 +340,24 @@ fn repeated_good(dir: &Path, file: &str, at: &Spanned<String>, places: &mut Plac
         "a good name repeats in the goods table",
         "name each good once",
     )
+}
+
+/// The validators place an unknown good of a production family at its parameter (in TOML,
+/// the value of `{ good = value }`); in the inputs table the good has a cell of its own, the
+/// `good` column of the same row, and that is where the problem is.
+fn at_the_good(location: Location, message: &str, inputs_file: &str) -> Location {
+    match location {
+        Location::Table { file, line, column }
+            if file == inputs_file && column == "param" && message.starts_with("unknown good '") =>
+        {
+            Location::Table {
+                file,
+                line,
+                column: "good".into(),
+            }
+        }
+        other => other,
+    }
 }
 
 fn set_problem(arg: &str, msg: String) -> Problem {
