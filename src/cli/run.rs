@@ -70,6 +70,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         );
         EXIT_FAIL
     };
+    let format_of_scenario = economy.log.format.map(crate::output::format::Format::from);
     let (report, mut chart_error, nothing_to_draw) = if write {
         let settings = RunDirSettings {
             dir: dir.clone(),
@@ -79,7 +80,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
             require: args.require,
             provenance: provenance(args, &label),
             effective: scenario::effective::of_text(&label, &source, &args.sets, &economy),
-            format: args.format,
+            format: args.format.or(format_of_scenario).unwrap_or_default(),
         };
         drop(source);
         let recorded = pool.install(|| run_dir::record(economy, settings, &mut progress, stop));
