@@ -75,6 +75,7 @@ pub fn run(
             scenario_file: loaded.label.clone(),
             scenario_sha256: input.sha256(),
             sets: sets.clone(),
+            tables: run_dir::table_hashes(&loaded.label, &loaded.source),
         },
         effective: scenario::effective::of_text(&loaded.label, &loaded.source, &sets, &loaded.economy),
     };

@@ -78,7 +78,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
             chart_size: args.chart_size,
             timings: !args.no_timing,
             require: args.require,
-            provenance: provenance(args, &label),
+            provenance: provenance(args, &label, &source),
             effective: scenario::effective::of_text(&label, &source, &args.sets, &economy),
             format: args.format.or(format_of_scenario).unwrap_or_default(),
         };
@@ -143,7 +143,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
 
 /// What produced this run: the scenario file as given (`label`) and its SHA-256, the `--set`
 /// overrides, and the command line.
-fn provenance(args: &RunArgs, label: &str) -> Provenance {
+fn provenance(args: &RunArgs, label: &str, text: &str) -> Provenance {
     let scenario_sha256 = match &args.file {
         // read again, streamed (hashing the mapped file would keep all of it in memory); the
         // file was read a moment ago: should it have gone, say so in the hash's place
@@ -156,6 +156,7 @@ fn provenance(args: &RunArgs, label: &str) -> Provenance {
         scenario_file: label.to_string(),
         scenario_sha256,
         sets: args.sets.clone(),
+        tables: crate::run_dir::table_hashes(label, text),
     }
 }
 

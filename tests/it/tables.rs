@@ -81,6 +81,32 @@ fn a_small_table_economy_runs_and_passes() {
     let why = summary["provenance"]["effective_scenario"].as_str().unwrap();
     assert!(why.starts_with("not written: the economy is in the tables"), "{why}");
     assert!(!out.join("scenario.toml").exists());
+    // the tables' SHA-256, as sha256sum gives them
+    let tables = summary["provenance"]["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 3);
+    for (t, (table, file)) in
+        tables
+            .iter()
+            .zip([("goods", "goods.csv"), ("firms", "firms.csv"), ("inputs", "inputs.csv")])
+    {
+        use sha2::Digest;
+        let sha = format!(
+            "{:x}",
+            sha2::Sha256::digest(std::fs::read(tmp.path().join(file)).unwrap())
+        );
+        assert_eq!((t["table"].as_str(), t["file"].as_str()), (Some(table), Some(file)));
+        assert_eq!(t["sha256"].as_str(), Some(sha.as_str()), "{file}");
+    }
+    // a changed table is another run: the note says what the directory held
+    std::fs::write(tmp.path().join("inputs.csv"), INPUTS.replace("0.3", "0.25")).unwrap();
+    let o = pricegrad()
+        .arg("run")
+        .arg(&path)
+        .args(["--quiet", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("other tables"), "{o:?}");
 }
 
 /// The error output of `pricegrad validate` on a table scenario.

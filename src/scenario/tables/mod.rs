@@ -301,6 +301,23 @@ pub(super) fn load(
     }
 }
 
+/// The tables a scenario `text` (labelled `label`, the path its tables are relative to)
+/// names: (table, path as written, path). None when it names none, or is too large to be a
+/// table scenario (a file the chunked loader reads is never parsed whole), or does not parse.
+pub fn files(label: &str, text: &str) -> Option<Vec<(&'static str, String, std::path::PathBuf)>> {
+    if text.len() >= super::chunked::CHUNKED_FROM || !text.contains("tables") {
+        return None;
+    }
+    let tables = super::parse(label, text).ok()?.tables?.into_inner();
+    let dir = Path::new(label).parent().unwrap_or(Path::new(""));
+    let mut out = vec![
+        ("goods", tables.goods.into_inner()),
+        ("firms", tables.firms.into_inner()),
+    ];
+    out.extend(tables.inputs.map(|i| ("inputs", i.into_inner())));
+    Some(out.into_iter().map(|(t, f)| (t, f.clone(), dir.join(f))).collect())
+}
+
 /// Firms read (and validated) at a time.
 const CHUNK_FIRMS: usize = 8192;
 
