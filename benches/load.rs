@@ -2,7 +2,7 @@
 //! Cobb-Douglas, 3 inputs: about 19 MB of text): the chunked loader that large files use,
 //! and the whole-document parse for comparison; and a file of 1,000,000 firms (198 MB) read
 //! as `pricegrad validate` reads it (mapped, its pages given back as they are parsed), and the
-//! same economy as CSV tables (README.md, Tables). Prints firms per second.
+//! same economy as CSV tables and as Parquet tables (README.md, Tables). Prints firms per second.
 //!
 //! cargo bench --bench load
 
@@ -88,6 +88,15 @@ fn load(c: &mut Criterion) {
     });
     group.bench_function("tables-1e6-firms", |b| {
         b.iter(|| black_box(scenario::load(Some(&tables), &[], None).expect("valid").0.firms.len()))
+    });
+    // the same economy as Parquet tables (`--tables-format parquet`)
+    generate::write_parquet_tables(&plan, &dir.path().join("parquet")).expect("written");
+    let parquet = dir.path().join("parquet/scenario.toml");
+    timed("Parquet tables", firms, || {
+        scenario::load(Some(&parquet), &[], None).expect("valid").0
+    });
+    group.bench_function("parquet-tables-1e6-firms", |b| {
+        b.iter(|| black_box(scenario::load(Some(&parquet), &[], None).expect("valid").0.firms.len()))
     });
     group.finish();
 }

@@ -214,6 +214,20 @@ pub struct Provenance {
     pub scenario_sha256: String,
     /// The `--set` overrides, in the order given (the seed is `seed`).
     pub sets: Vec<String>,
+    /// The tables of a `[tables]` scenario and their SHA-256 (left out for other scenarios).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<TableHash>,
+}
+
+/// A table of a `[tables]` scenario, in a run's provenance. Fields in alphabetical order.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TableHash {
+    /// Its path as the scenario gives it (relative to the scenario file's folder).
+    pub file: String,
+    /// SHA-256 of its bytes (what `sha256sum` prints), or why it could not be read.
+    pub sha256: String,
+    /// `goods`, `firms` or `inputs`.
+    pub table: String,
 }
 
 /// Wall-clock times (the only part of a run that is not deterministic). Fields in

@@ -14,7 +14,7 @@ use crate::output::files;
 use crate::output::format::Format;
 use crate::output::run_writer::RunWriter;
 use crate::plot::{self, ChartSize};
-use crate::run::{self, Provenance, Report, Require};
+use crate::run::{self, Provenance, Report, Require, TableHash};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -168,6 +168,20 @@ fn header(p: &Provenance, report: &Report) -> String {
     )
 }
 
+/// The tables a scenario `text` (labelled `label`) names, with their SHA-256 (none for a
+/// scenario without `[tables]`). Each file is read streamed.
+pub fn table_hashes(label: &str, text: &str) -> Vec<TableHash> {
+    crate::scenario::table_files(label, text)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(table, file, path)| TableHash {
+            sha256: crate::scenario::sha256_file(&path).unwrap_or_else(|e| format!("unreadable: {e}")),
+            file,
+            table: table.to_string(),
+        })
+        .collect()
+}
+
 /// The provenance and seed of the run a directory holds (None when it holds none, or its
 /// summary cannot be read).
 fn earlier_run(dir: &Path) -> Option<(Provenance, u64)> {
@@ -186,6 +200,16 @@ fn earlier_run(dir: &Path) -> Option<(Provenance, u64)> {
                 .iter()
                 .filter_map(|s| s.as_str().map(str::to_string))
                 .collect(),
+            tables: p["tables"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| TableHash {
+                    file: t["file"].as_str().unwrap_or_default().to_string(),
+                    sha256: t["sha256"].as_str().unwrap_or_default().to_string(),
+                    table: t["table"].as_str().unwrap_or_default().to_string(),
+                })
+                .collect(),
         },
         v["seed"].as_u64()?,
     ))
@@ -199,6 +223,9 @@ fn differs((old, old_seed): &(Provenance, u64), new: &Provenance, seed: u64) -> 
             "scenario {} (SHA-256 {:.12})",
             old.scenario_file, old.scenario_sha256
         ));
+    }
+    if old.tables != new.tables {
+        what.push("other tables".to_string());
     }
     if old.sets != new.sets {
         what.push(if old.sets.is_empty() {

@@ -26,12 +26,24 @@ def _read_csv(path: Path):
     return pd.read_csv(path, float_precision="round_trip")
 
 
+def _read_table(dir: Path, name: str, format: str):
+    """The table ``name`` (``trajectory``, ``metrics``, ``firms``, ``sweep``) of a directory,
+    from its ``.parquet`` file when ``format`` is ``"parquet"`` (pyarrow reads it; integers
+    stay unsigned, an empty cell is NaN or None as in the CSV form), else its ``.csv`` file."""
+    if format == "parquet":
+        import pandas as pd
+
+        return pd.read_parquet(dir / f"{name}.parquet")
+    return _read_csv(dir / f"{name}.csv")
+
+
 class Run:
     """A run recorded in its directory ``dir``, as ``pricegrad run`` writes it.
 
     ``summary`` is ``summary.json`` as a dict; ``trajectory``, ``metrics`` and ``firms`` are
     ``trajectory.csv``, ``metrics.csv`` and ``firms.csv`` as pandas DataFrames (the same
-    columns; an empty cell is NaN); ``propagation`` is ``propagation.csv`` for a shocked run,
+    columns; an empty cell is NaN), or their ``.parquet`` forms when ``format`` is
+    ``"parquet"``; ``propagation`` is ``propagation.csv`` for a shocked run,
     else None. ``passed`` is the verdict (what exit code 0 means for ``pricegrad run``),
     ``outcome`` one of converged, diverged, max_ticks. The files are read when first used.
 
@@ -48,6 +60,8 @@ class Run:
         self.chart_error: Optional[str] = info["chart_error"]
         #: what the directory held before, when it was another run (its files were replaced)
         self.replaced: Optional[str] = info["replaced"]
+        #: "csv" or "parquet": the files the tables were written to
+        self.format: str = info.get("format", "csv")
         self._keep = keep
 
     def __repr__(self) -> str:
@@ -60,15 +74,15 @@ class Run:
 
     @cached_property
     def trajectory(self):
-        return _read_csv(self.dir / "trajectory.csv")
+        return _read_table(self.dir, "trajectory", self.format)
 
     @cached_property
     def metrics(self):
-        return _read_csv(self.dir / "metrics.csv")
+        return _read_table(self.dir, "metrics", self.format)
 
     @cached_property
     def firms(self):
-        return _read_csv(self.dir / "firms.csv")
+        return _read_table(self.dir, "firms", self.format)
 
     @cached_property
     def propagation(self):
@@ -103,6 +117,7 @@ def run(
     force: bool = False,
     timings: bool = True,
     require: str = "all",
+    format: Optional[str] = None,
 ) -> Run:
     """Simulate ``scenario``, check its prices and record the run, as ``pricegrad run`` does.
 
@@ -113,6 +128,9 @@ def run(
     (created if missing; an existing directory is used only if pricegrad made it, or with
     ``force``) or to a temporary directory. ``timings=False`` leaves the wall-clock times
     out of ``summary.json``; ``require`` is ``"all"`` or ``"adjoint"`` (``--require``).
+    ``format`` is ``"csv"`` or ``"parquet"`` (``--format``; default: the scenario's
+    ``[log] format``, else CSV): with ``"parquet"`` the tables are written and read back as
+    Parquet files (pyarrow needed).
 
     The engine runs without the GIL. Ctrl-C stops the run at the end of its tick: the files
     hold the run so far (outcome ``interrupted``) and KeyboardInterrupt is raised.
@@ -134,6 +152,7 @@ def run(
         timings,
         force,
         require,
+        format,
     )
     return Run(info, keep)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import _native
-from ._run import _read_csv
+from ._run import _read_table
 from ._scenario import Scenario, Sets, scenario_arg, sets_arg, value_text
 from .errors import ScenarioError
 
@@ -38,6 +38,7 @@ def sweep(
     *,
     force: bool = False,
     timings: bool = True,
+    format: Optional[str] = None,
 ):
     """Run ``scenario`` over a grid of parameter values, as ``pricegrad sweep`` does.
 
@@ -52,7 +53,9 @@ def sweep(
     outcome, ticks, max_rel_error, max_rel_excess, mean_cosine, wall_seconds`` (no
     ``wall_seconds`` with ``timings=False``); ``df.attrs["dir"]`` is the sweep's directory
     when ``out`` is given (``sweep.png``, ``sweep.json`` are there). Ctrl-C stops the sweep
-    (runs in flight are abandoned) and raises KeyboardInterrupt.
+    (runs in flight are abandoned) and raises KeyboardInterrupt. With ``format="parquet"``
+    (``--format``; default: the scenario's ``[log] format``) ``sweep.parquet`` is written
+    beside ``sweep.csv`` and the rows are read from it, typed.
     """
     params_arg = [f"{p}={_spec(v)}" for p, v in (params or {}).items()]
     kind, text = scenario_arg(scenario)
@@ -76,12 +79,13 @@ def sweep(
                 dest,
                 timings,
                 force,
+                format,
             )
         except ScenarioError as e:
             if kind == "path":
                 raise
             raise e._relabel(file, kind) from None
-        df = _read_csv(Path(info["dir"]) / "sweep.csv")
+        df = _read_table(Path(info["dir"]), "sweep", info.get("format", "csv"))
     if out is not None:
         df.attrs["dir"] = info["dir"]
     return df

@@ -5,6 +5,7 @@
 use crate::errors;
 use crate::input::Input;
 use crate::interrupt;
+use pricegrad::output::format::Format;
 use pricegrad::output::run_writer::write_summary;
 use pricegrad::run::{self as engine, Discard, Provenance, Require};
 use pricegrad::run_dir::{self, RunDirSettings};
@@ -44,7 +45,7 @@ fn require(py: Python<'_>, text: &str) -> PyResult<Require> {
 /// passed, the files written, why the chart is missing, and what run it replaced.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (kind, scenario, sets, seed, threads, out, timings, force, require_checks))]
+#[pyo3(signature = (kind, scenario, sets, seed, threads, out, timings, force, require_checks, format=None))]
 pub fn run(
     py: Python<'_>,
     kind: &str,
@@ -56,14 +57,19 @@ pub fn run(
     timings: bool,
     force: bool,
     require_checks: &str,
+    format: Option<&str>,
 ) -> PyResult<Py<PyDict>> {
     let input = Input::new(kind, scenario);
     let require = require(py, require_checks)?;
+    let format = table_format(format)?;
     let pool = pool(py, threads, "threads")?;
     let loaded = input.load(&sets, seed).map_err(|e| errors::input(py, &e))?;
+    // as --format: the argument, else the scenario's [log] format, else CSV
+    let format = format
+        .or(loaded.economy.log.format.map(Format::from))
+        .unwrap_or_default();
     let settings = RunDirSettings {
-        // the package reads the tables back with pandas.read_csv
-        format: Default::default(),
+        format,
         dir: out.clone(),
         force,
         chart_size: Default::default(),
@@ -75,6 +81,7 @@ pub fn run(
             scenario_file: loaded.label.clone(),
             scenario_sha256: input.sha256(),
             sets: sets.clone(),
+            tables: run_dir::table_hashes(&loaded.label, &loaded.source),
         },
         effective: scenario::effective::of_text(&loaded.label, &loaded.source, &sets, &loaded.economy),
     };
@@ -94,7 +101,16 @@ pub fn run(
     d.set_item("written", r.written.clone())?;
     d.set_item("chart_error", r.chart_error.clone())?;
     d.set_item("replaced", r.replaced.clone())?;
+    d.set_item("format", format.to_string())?;
     Ok(d.unbind())
+}
+
+/// `format=` of `run` and `sweep`: "csv", "parquet" or None (the scenario's `[log] format`).
+pub fn table_format(format: Option<&str>) -> PyResult<Option<Format>> {
+    format
+        .map(|f| f.parse::<Format>())
+        .transpose()
+        .map_err(pyo3::exceptions::PyValueError::new_err)
 }
 
 /// Simulate and check, write nothing (what `pricegrad check` does); `summary.json` as it

@@ -19,7 +19,7 @@ impl Progress for Quiet {
 /// `pricegrad sweep FILE --param P ... --out OUT`; the directory and the run counts.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (file, params, sets, replicates, jobs, seed, log_every, out, timings, force))]
+#[pyo3(signature = (file, params, sets, replicates, jobs, seed, log_every, out, timings, force, format=None))]
 pub fn sweep(
     py: Python<'_>,
     file: PathBuf,
@@ -32,7 +32,9 @@ pub fn sweep(
     out: PathBuf,
     timings: bool,
     force: bool,
+    format: Option<&str>,
 ) -> PyResult<Py<PyDict>> {
+    let format = crate::run::table_format(format)?;
     let pool = pool(py, jobs, "jobs")?;
     let request = Request {
         file,
@@ -46,9 +48,11 @@ pub fn sweep(
     let plan = py
         .detach(|| pool.install(|| library::prepare(&request)))
         .map_err(|e| errors::sweep(py, &e))?;
+    let format = format
+        .or(plan.base.log.format.map(pricegrad::output::format::Format::from))
+        .unwrap_or_default();
     let opts = Options {
-        // the package reads sweep.csv back with pandas.read_csv
-        format: Default::default(),
+        format,
         out: Some(out),
         resume: false,
         timing: timings,
@@ -68,5 +72,6 @@ pub fn sweep(
     d.set_item("max_ticks", s.max_ticks)?;
     d.set_item("interrupted", s.interrupted)?;
     d.set_item("seconds", s.seconds)?;
+    d.set_item("format", format.to_string())?;
     Ok(d.unbind())
 }

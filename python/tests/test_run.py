@@ -141,3 +141,25 @@ def test_log_every_is_log_dot_every():
     assert all(t % 10 == 0 for t in ticks[:-1]) and ticks[-1] == every.summary["ticks"] - 1
     assert every.summary["provenance"]["sets"] == ["log.every=10"]
     assert len(ticks) < len(pricegrad.run("scenarios/tupperware.toml").metrics)
+
+
+def _same_values(a: pd.DataFrame, b: pd.DataFrame):
+    """The same columns and values (Parquet keeps integers unsigned; CSV reads them signed)."""
+    assert list(a.columns) == list(b.columns)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+def test_parquet_tables_are_the_csv_tables(tmp_path):
+    csv = pricegrad.run("scenarios/tupperware_shock.toml", out=tmp_path / "c", timings=False)
+    pq = pricegrad.run("scenarios/tupperware_shock.toml", out=tmp_path / "p", timings=False, format="parquet")
+    assert pq.format == "parquet" and csv.format == "csv"
+    assert (tmp_path / "p" / "trajectory.parquet").exists() and not (tmp_path / "p" / "trajectory.csv").exists()
+    assert str(pq.trajectory.tick.dtype) == "uint64"
+    for table in ["trajectory", "metrics", "firms"]:
+        _same_values(getattr(csv, table), getattr(pq, table))
+    # the scenario's [log] format, and the argument over it
+    text = open("scenarios/tupperware.toml", encoding="utf-8").read() + '\n[log]\nformat = "parquet"\n'
+    assert pricegrad.run(text).format == "parquet"
+    assert pricegrad.run(text, format="csv").format == "csv"
+    with pytest.raises(ValueError, match="not a table format"):
+        pricegrad.run("scenarios/tupperware.toml", format="xlsx")

@@ -41,3 +41,12 @@ def test_replicates_specs_and_a_dict_scenario(tmp_path):
     assert (tmp_path / "s" / "sweep.png").exists() and df.attrs["dir"] == tmp_path / "s"
     # replicates of a point differ in their seed
     assert df.groupby("point").seed.nunique().eq(2).all()
+
+
+def test_a_parquet_sweep_has_the_csv_rows(tmp_path):
+    grid = {"market.step": [0.1, 0.2]}
+    a = pricegrad.sweep("scenarios/tupperware.toml", params=grid, timings=False)
+    b = pricegrad.sweep("scenarios/tupperware.toml", params=grid, timings=False, format="parquet", out=tmp_path / "s")
+    assert (tmp_path / "s" / "sweep.parquet").exists()
+    assert str(b.point.dtype) == "uint64"
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)

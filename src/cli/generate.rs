@@ -25,6 +25,7 @@ Examples:
   pricegrad generate --layers 4 --width 50 --inputs 3 --family ces --seed 7 > ces.toml
   pricegrad generate --layers 20 --width 10 --inputs 1 --family power --out chains.toml
   pricegrad generate --layers 10 --width 100000 --inputs 3 --out million.toml
+  pricegrad generate --layers 10 --width 100000 --inputs 3 --format tables --tables-format parquet --out million/
 
 Exit codes: 0 written, 1 could not write, 2 bad arguments.";
 
@@ -78,6 +79,18 @@ pub struct GenerateArgs {
     /// scenario.toml naming them, in the folder --out names (README.md, Tables).
     #[arg(long, value_enum, default_value = "toml")]
     pub format: FormatArg,
+    /// With --format tables: `csv` writes goods.csv, firms.csv, inputs.csv; `parquet` writes
+    /// goods.parquet, firms.parquet, inputs.parquet (same columns; half the bytes of the CSV
+    /// files, and read faster).
+    #[arg(long, value_enum, value_name = "T")]
+    pub tables_format: Option<TablesFormatArg>,
+}
+
+/// The file format of `generate --format tables`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TablesFormatArg {
+    Csv,
+    Parquet,
 }
 
 /// How `generate` writes the economy.
@@ -110,16 +123,27 @@ pub fn run(args: &GenerateArgs) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
+    if args.tables_format.is_some() && args.format != FormatArg::Tables {
+        eprintln!("error: --tables-format chooses the files of --format tables");
+        eprintln!("  = help: add --format tables --out DIR, or leave out --tables-format");
+        return EXIT_BAD_INPUT;
+    }
     if args.format == FormatArg::Tables {
         let Some(dir) = &args.out else {
             eprintln!("error: --format tables writes a folder of files, not standard output");
             eprintln!("  = help: name the folder with --out DIR, e.g. --format tables --out million/");
             return EXIT_BAD_INPUT;
         };
-        return match generate::write_tables(&plan, dir) {
+        let parquet = args.tables_format == Some(TablesFormatArg::Parquet);
+        let (written, ext) = if parquet {
+            (generate::write_parquet_tables(&plan, dir), "parquet")
+        } else {
+            (generate::write_tables(&plan, dir), "csv")
+        };
+        return match written {
             Ok(bytes) => {
                 println!(
-                    "wrote {}/{{scenario.toml, goods.csv, firms.csv, inputs.csv}}: {} goods, {} firms, {} input edges ({} bytes); run: pricegrad run {}",
+                    "wrote {}/{{scenario.toml, goods.{ext}, firms.{ext}, inputs.{ext}}}: {} goods, {} firms, {} input edges ({} bytes); run: pricegrad run {}",
                     dir.display(),
                     plan.goods,
                     plan.firms,

@@ -156,9 +156,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "all|adjoint", default_value = "all")]
     pub require: crate::run::Require,
     /// Format of the tables: 'csv' (trajectory.csv, metrics.csv, firms.csv) or 'parquet'
-    /// (trajectory.parquet, metrics.parquet, firms.parquet instead, same columns).
-    #[arg(long, value_name = "csv|parquet", default_value = "csv")]
-    pub format: crate::output::format::Format,
+    /// (trajectory.parquet, metrics.parquet, firms.parquet instead, same columns)
+    /// [default: the scenario's `[log] format`, else csv].
+    #[arg(long, value_name = "csv|parquet")]
+    pub format: Option<crate::output::format::Format>,
 }
 
 impl RunArgs {
@@ -175,7 +176,7 @@ impl RunArgs {
             no_timing: false,
             chart_size: crate::plot::ChartSize::default(),
             require: crate::run::Require::All,
-            format: crate::output::format::Format::Csv,
+            format: None,
         }
     }
 }

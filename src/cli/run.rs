@@ -70,6 +70,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
         );
         EXIT_FAIL
     };
+    let format_of_scenario = economy.log.format.map(crate::output::format::Format::from);
     let (report, mut chart_error, nothing_to_draw) = if write {
         let settings = RunDirSettings {
             dir: dir.clone(),
@@ -77,9 +78,9 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
             chart_size: args.chart_size,
             timings: !args.no_timing,
             require: args.require,
-            provenance: provenance(args, &label),
+            provenance: provenance(args, &label, &source),
             effective: scenario::effective::of_text(&label, &source, &args.sets, &economy),
-            format: args.format,
+            format: args.format.or(format_of_scenario).unwrap_or_default(),
         };
         drop(source);
         let recorded = pool.install(|| run_dir::record(economy, settings, &mut progress, stop));
@@ -142,7 +143,7 @@ pub fn run(args: &RunArgs, write: bool) -> u8 {
 
 /// What produced this run: the scenario file as given (`label`) and its SHA-256, the `--set`
 /// overrides, and the command line.
-fn provenance(args: &RunArgs, label: &str) -> Provenance {
+fn provenance(args: &RunArgs, label: &str, text: &str) -> Provenance {
     let scenario_sha256 = match &args.file {
         // read again, streamed (hashing the mapped file would keep all of it in memory); the
         // file was read a moment ago: should it have gone, say so in the hash's place
@@ -155,6 +156,7 @@ fn provenance(args: &RunArgs, label: &str) -> Provenance {
         scenario_file: label.to_string(),
         scenario_sha256,
         sets: args.sets.clone(),
+        tables: crate::run_dir::table_hashes(label, text),
     }
 }
 

@@ -125,9 +125,9 @@ pub struct SweepArgs {
     #[arg(long, value_name = "WxH", default_value = "1600x1200", value_parser = super::plot::parse_size)]
     pub chart_size: ChartSize,
     /// 'parquet' writes sweep.parquet too: the rows of sweep.csv, with typed columns (sweep.csv
-    /// stays: resume, merge and plot read it).
-    #[arg(long, value_name = "csv|parquet", default_value = "csv")]
-    pub format: Format,
+    /// stays: resume, merge and plot read it) [default: the scenario's `[log] format`, else csv].
+    #[arg(long, value_name = "csv|parquet")]
+    pub format: Option<Format>,
 }
 
 const MERGE_HELP: &str = "\
@@ -328,7 +328,10 @@ pub fn run(args: &SweepArgs) -> u8 {
         timing: !args.no_timing,
         chart_size: args.chart_size,
         force: args.force,
-        format: args.format,
+        format: args
+            .format
+            .or(plan.base.log.format.map(Format::from))
+            .unwrap_or_default(),
     };
     // Slurm sends SIGTERM before killing a job at its time limit: stop cleanly then
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));

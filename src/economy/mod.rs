@@ -244,9 +244,19 @@ pub struct RunSettings {
     pub check_tolerance: f64,
 }
 
+/// `[log] format`: the files a run writes its tables into (`--format` wins over it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Csv,
+    Parquet,
+}
+
 /// `[log]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogSettings {
+    /// `[log] format`, when the scenario gives it.
+    pub format: Option<LogFormat>,
     pub every: u64,
     /// `every` is a default: runs of more than [`LogSettings::THIN_AFTER`] logged ticks log
     /// more sparsely after that ([`LogSettings::logs`]). False when the scenario, `--set` or
@@ -450,6 +460,7 @@ mod log_tests {
     fn default_cadence_is_thinned_to_a_bounded_count_explicit_is_not() {
         for every in [1, 100] {
             let thin = LogSettings {
+                format: None,
                 every,
                 thin: true,
                 goods: vec![],

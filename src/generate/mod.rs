@@ -19,16 +19,19 @@
 //!
 //! The files: `draw.rs` draws the economy (goods, wiring, technologies) and hands each good
 //! and firm to a writer: `toml.rs` writes a scenario file, `tables.rs` the goods, firms and
-//! inputs tables with a scenario naming them (`--format tables`).
+//! inputs tables with a scenario naming them (`--format tables`), `parquet_tables.rs` the same
+//! tables as Parquet files (`--tables-format parquet`).
 //!
 //! Scales keep quantities near 1 in every layer: a good's supply is split between K users on
 //! average, so a firm's inputs are about 1/K each, and the scale K^returns (Cobb-Douglas, CES)
 //! or its analogue (expressions) brings its output back to about 1.
 
 mod draw;
+mod parquet_tables;
 mod tables;
 mod toml;
 
+pub use parquet_tables::write_parquet_tables;
 pub use tables::write_tables;
 pub use toml::write;
 

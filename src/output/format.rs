@@ -36,6 +36,15 @@ impl Format {
     }
 }
 
+impl From<crate::economy::LogFormat> for Format {
+    fn from(f: crate::economy::LogFormat) -> Format {
+        match f {
+            crate::economy::LogFormat::Csv => Format::Csv,
+            crate::economy::LogFormat::Parquet => Format::Parquet,
+        }
+    }
+}
+
 impl std::str::FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Format, String> {

@@ -340,6 +340,7 @@ mod tests {
                 scenario_file: "scenarios/x.toml".into(),
                 scenario_sha256: "00ff".into(),
                 sets: vec!["goods.natgas.endowment=5".into()],
+                tables: vec![],
             }),
             stationary: None,
             stall: Some(crate::check::stall::Stall {

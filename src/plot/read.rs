@@ -310,34 +310,47 @@ pub fn read_run_selected(dir: &Path, sel: &Selection) -> Result<RunData, PlotErr
     if sel.is_all() {
         return read_run(dir);
     }
-    let (trajectory, metrics) = (dir.join(files::TRAJECTORY), dir.join(files::METRICS));
-    if !trajectory.exists() && dir.join(files::TRAJECTORY_PARQUET).exists() {
-        return Err(PlotError::Data {
-            path: dir.join(files::TRAJECTORY_PARQUET),
-            message: "--goods and --ticks read a run's CSV files, and this run wrote Parquet tables \
-                      (`plot DIR` without them draws it whole; or re-run with --format csv)"
-                .to_string(),
-        });
-    }
-    let run_goods = first_tick_goods(&trajectory)?;
+    // a run with --format parquet has Parquet tables instead of the CSV files
+    let parquet = !dir.join(files::TRAJECTORY).exists() && dir.join(files::TRAJECTORY_PARQUET).exists();
+    let format = if parquet { Format::Parquet } else { Format::Csv };
+    let trajectory = dir.join(format.name(files::TRAJECTORY));
+    let metrics = dir.join(format.name(files::METRICS));
+    let run_goods = if parquet {
+        super::read_parquet::first_tick_goods(&trajectory)?
+    } else {
+        first_tick_goods(&trajectory)?
+    };
     let goods = if sel.goods.is_empty() {
         run_goods.clone()
     } else {
         sel.goods_of(&run_goods)?
     };
     let range = sel.ticks;
-    let span = tick_span(&metrics, range)?;
+    let span = if parquet {
+        super::read_parquet::tick_span(&metrics, range)?
+    } else {
+        tick_span(&metrics, range)?
+    };
     if span.in_range == 0 && !range.is_all() {
         return Err(empty_range(range, &span));
     }
     let stride = span.in_range.div_ceil(MAX_CHART_TICKS).max(1);
-    let metrics = read_metrics(&metrics, stride, span.in_range, range)?;
+    let metrics = if parquet {
+        super::read_parquet::read_metrics(&metrics, stride, span.in_range, range)?
+    } else {
+        read_metrics(&metrics, stride, span.in_range, range)?
+    };
     // the trajectory's rows of the ticks kept (the two files log the same ticks)
     let kept: Option<HashSet<u64>> = (stride > 1).then(|| metrics.iter().map(|m| m.tick).collect());
     let wanted: HashSet<&str> = goods.iter().map(String::as_str).collect();
-    let rows = read_trajectory(&trajectory, |r| {
+    let keep = |r: &TrajectoryRow| {
         kept.as_ref().map_or(range.contains(r.tick), |k| k.contains(&r.tick)) && wanted.contains(r.good.as_str())
-    });
+    };
+    let rows = if parquet {
+        super::read_parquet::read_trajectory(&trajectory, keep)
+    } else {
+        read_trajectory(&trajectory, keep)
+    };
     let rows = match rows {
         // metrics.csv logged ticks in the range that trajectory.csv lacks
         Err(PlotError::Data { .. }) if !range.is_all() => return Err(empty_range(range, &span)),
@@ -396,7 +409,7 @@ fn first_tick_goods(path: &Path) -> Result<Vec<String>, PlotError> {
 
 /// The logged ticks of `metrics.csv` against a range.
 #[derive(Debug, Default)]
-struct TickSpan {
+pub(super) struct TickSpan {
     /// Logged ticks in the range.
     in_range: usize,
     /// All logged ticks, the first and the last.
@@ -406,6 +419,24 @@ struct TickSpan {
     /// The last logged tick before the range and the first after it.
     before: Option<u64>,
     after: Option<u64>,
+}
+
+impl TickSpan {
+    /// Count the next logged tick.
+    pub(super) fn add(&mut self, tick: u64, range: TickRange) {
+        if self.logged == 0 {
+            self.first = tick;
+        }
+        self.logged += 1;
+        self.last = tick;
+        if range.contains(tick) {
+            self.in_range += 1;
+        } else if range.from.is_some_and(|a| tick < a) {
+            self.before = Some(tick);
+        } else if self.after.is_none() {
+            self.after = Some(tick);
+        }
+    }
 }
 
 fn tick_span(path: &Path, range: TickRange) -> Result<TickSpan, PlotError> {
@@ -418,18 +449,7 @@ fn tick_span(path: &Path, range: TickRange) -> Result<TickSpan, PlotError> {
             // the row's own error, which says what is wrong with the field
             Err(_) => return Err(f.row::<MetricsRow>().err().unwrap_or_else(|| f.err("bad tick".into()))),
         };
-        if span.logged == 0 {
-            span.first = tick;
-        }
-        span.logged += 1;
-        span.last = tick;
-        if range.contains(tick) {
-            span.in_range += 1;
-        } else if range.from.is_some_and(|a| tick < a) {
-            span.before = Some(tick);
-        } else if span.after.is_none() {
-            span.after = Some(tick);
-        }
+        span.add(tick, range);
     }
     Ok(span)
 }

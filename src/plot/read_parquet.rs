@@ -1,8 +1,9 @@
 //! Reading a run's Parquet tables (`pricegrad run --format parquet`: `trajectory.parquet`,
 //! `metrics.parquet`) for its chart, into the same row types and with the same sampling as the
-//! CSV files ([`super::read`]).
+//! CSV files ([`super::read`]); and the parts of them that `plot --goods/--ticks` selects.
 
-use super::read::{RunData, MAX_CHART_TICKS};
+use super::read::{RunData, TickSpan, MAX_CHART_TICKS};
+use super::select::TickRange;
 use super::PlotError;
 use crate::output::columnar::{ReadError, Rows};
 use crate::output::rows::{MetricsRow, TrajectoryRow};
@@ -82,4 +83,92 @@ pub fn read_run_files(trajectory: &Path, metrics: &Path, title: String) -> Resul
         selected: None,
         stationary: None,
     })
+}
+
+/// The goods of a run: those of its first logged tick in `trajectory.parquet`, in order.
+pub(super) fn first_tick_goods(path: &Path) -> Result<Vec<String>, PlotError> {
+    let mut goods: Vec<String> = Vec::new();
+    let mut first = None;
+    for row in Rows::<TrajectoryRow>::open(path, &TrajectoryRow::ADDED_LATER).map_err(plot_error)? {
+        let row = row.map_err(plot_error)?;
+        if first.is_some_and(|t| t != row.tick) {
+            break;
+        }
+        first = Some(row.tick);
+        if !goods.contains(&row.good) {
+            goods.push(row.good);
+        }
+    }
+    if goods.is_empty() {
+        return Err(no_rows(path));
+    }
+    Ok(goods)
+}
+
+/// The logged ticks of `metrics.parquet` against a range.
+pub(super) fn tick_span(path: &Path, range: TickRange) -> Result<TickSpan, PlotError> {
+    let mut span = TickSpan::default();
+    for row in Rows::<MetricsRow>::open(path, &MetricsRow::ADDED_LATER).map_err(plot_error)? {
+        span.add(row.map_err(plot_error)?.tick, range);
+    }
+    Ok(span)
+}
+
+/// The rows of `metrics.parquet` in `range` (`logged` of them): every `stride`-th, every one
+/// with a shock, and the last.
+pub(super) fn read_metrics(
+    path: &Path,
+    stride: usize,
+    logged: usize,
+    range: TickRange,
+) -> Result<Vec<MetricsRow>, PlotError> {
+    let mut rows = Vec::new();
+    let mut i = 0;
+    for row in Rows::<MetricsRow>::open(path, &MetricsRow::ADDED_LATER).map_err(plot_error)? {
+        let row = row.map_err(plot_error)?;
+        if !range.contains(row.tick) {
+            continue;
+        }
+        if i % stride == 0 || i + 1 == logged || row.shock.is_some() {
+            rows.push(row);
+        }
+        i += 1;
+    }
+    Ok(rows)
+}
+
+/// The rows of `trajectory.parquet` that `keep` keeps (at least one).
+pub(super) fn read_trajectory(
+    path: &Path,
+    keep: impl Fn(&TrajectoryRow) -> bool,
+) -> Result<Vec<TrajectoryRow>, PlotError> {
+    let mut rows = Vec::new();
+    let reader = Rows::<TrajectoryRow>::open(path, &TrajectoryRow::ADDED_LATER).map_err(plot_error)?;
+    for (i, row) in reader.enumerate() {
+        let row = row.map_err(plot_error)?;
+        if !keep(&row) {
+            continue;
+        }
+        if row.good.is_empty() {
+            return Err(PlotError::Data {
+                path: path.to_path_buf(),
+                message: format!(
+                    "row {}: column `good` is empty (every row needs a good name; {RERUN})",
+                    i + 1
+                ),
+            });
+        }
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        return Err(no_rows(path));
+    }
+    Ok(rows)
+}
+
+fn no_rows(path: &Path) -> PlotError {
+    PlotError::Data {
+        path: path.to_path_buf(),
+        message: format!("no data rows (the run logged no ticks; {RERUN} with logging enabled)"),
+    }
 }

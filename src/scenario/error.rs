@@ -17,7 +17,8 @@ pub enum Location {
     Set(String),
     /// The file as a whole (e.g. "no firms").
     File,
-    /// A cell of a table file (`[tables]`): its path, line and column name.
+    /// A cell of a table file (`[tables]`): its path, line (CSV, the header being line 1; for
+    /// a Parquet file its data row, from 1, or 0 for the file's columns) and column name.
     Table { file: String, line: u64, column: String },
 }
 
@@ -213,6 +214,15 @@ impl fmt::Display for InputError {
                 }
                 Location::Set(arg) => writeln!(f, "  --> {} (from --set {arg})", self.file)?,
                 Location::File => writeln!(f, "  --> {}", self.file)?,
+                // a Parquet table counts data rows from 1, its columns as a whole at row 0
+                Location::Table { file, line, column } if file.ends_with(".parquet") => {
+                    let row = if *line == 0 {
+                        String::new()
+                    } else {
+                        format!(", row {line}")
+                    };
+                    writeln!(f, "  --> {file}{row}, column `{column}` (a table of {})", self.file)?
+                }
                 Location::Table { file, line, column } => {
                     writeln!(f, "  --> {file}:{line}, column `{column}` (a table of {})", self.file)?
                 }

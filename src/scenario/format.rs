@@ -312,6 +312,8 @@ pub struct RunSpec {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSpec {
+    /// "csv" or "parquet" (as `--format`).
+    pub format: Option<crate::economy::LogFormat>,
     pub every: Option<Int>,
     pub goods: Option<Spanned<Vec<Spanned<String>>>>,
 }
@@ -335,4 +337,6 @@ pub struct SweepSpec {
     #[serde(default)]
     pub params: IndexMap<String, Spanned<String>>,
     pub replicates: Option<Int>,
+    /// A design table (as `--design`), relative to the scenario file's folder.
+    pub design: Option<Spanned<String>>,
 }

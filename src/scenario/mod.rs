@@ -25,6 +25,7 @@ pub mod validate;
 pub use error::{InputError, Location, Problem};
 pub use format::{Origin, ScenarioFile};
 pub use source::{read, read_source, sha256_file, sha256_hex, Source, MAX_FILE_BYTES};
+pub use tables::files as table_files;
 pub use validate::{valid_scenario_name, validate};
 
 use crate::economy::Economy;

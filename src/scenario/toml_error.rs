@@ -24,8 +24,13 @@ pub(crate) fn toml_problem(e: &toml::de::Error, text: &str) -> Problem {
     } else if let Some(rest) = msg.strip_prefix("unknown variant `") {
         let field = rest.split('`').next().unwrap_or("");
         let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
+        let what = if expected.contains(&"parquet") {
+            "the formats are"
+        } else {
+            "production families are"
+        };
         format!(
-            "{}production families are: {}",
+            "{}{what}: {}",
             error::did_you_mean(field, expected.iter().copied()),
             expected.join(", ")
         )

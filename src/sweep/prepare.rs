@@ -109,7 +109,40 @@ pub fn prepare(req: &Request) -> Result<Plan, Error> {
              with more values, add the column to the design table",
         ));
     }
-    let design = req.design.as_deref().map(read_design).transpose()?;
+    // the file's [sweep] design (relative to the scenario's folder), unless the command line
+    // gives a grid or a design
+    let file_design = match &table.design {
+        Some(d) if req.design.is_none() && req.params.is_empty() => {
+            let at = |message: String, help: &str| {
+                Error::Scenario(InputError::new(
+                    &label,
+                    &text,
+                    vec![Problem::at(d.span(), message, help)],
+                ))
+            };
+            if !table.params.is_empty() {
+                return Err(at(
+                    "[sweep] gives both params and a design".into(),
+                    "a design table lists every point itself: keep `design` or `params`, not both",
+                ));
+            }
+            let path = req.file.parent().unwrap_or(Path::new("")).join(d.get_ref());
+            if !path.is_file() {
+                return Err(at(
+                    format!("[sweep] design: no table at {}", path.display()),
+                    "the design is a CSV file whose header names --set paths; its path is relative to the scenario                      file's folder",
+                ));
+            }
+            Some(path)
+        }
+        _ => None,
+    };
+    let design = req
+        .design
+        .as_deref()
+        .or(file_design.as_deref())
+        .map(read_design)
+        .transpose()?;
     let mut params: Vec<Param> = Vec::new();
     if design.is_some() {
         // the points are the design's rows

@@ -25,6 +25,7 @@ mod plot_options;
 mod records;
 mod reference;
 mod reliability;
+mod scenario_keys;
 mod scenarios;
 mod snapshots;
 mod sweep;

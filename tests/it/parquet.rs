@@ -201,6 +201,49 @@ fn a_parquet_run_has_the_csv_runs_rows_and_chart() {
         fs::read(pq_dir.join("convergence.png")).unwrap() == png,
         "plot's chart differs"
     );
+    // a part of it (--goods, --ticks): the CSV run's part, with its shock and out of range
+    for part in [
+        &["--goods", "ethylene,natgas", "--ticks", "50:300"][..],
+        &["--ticks", "200:"][..],
+        &["--goods", "polyethylene"][..],
+    ] {
+        let (a, b) = (tmp.path().join("part-csv.png"), tmp.path().join("part-pq.png"));
+        pricegrad()
+            .arg("plot")
+            .arg(&csv_dir)
+            .args(part)
+            .arg("--out")
+            .arg(&a)
+            .assert()
+            .success();
+        pricegrad()
+            .arg("plot")
+            .arg(&pq_dir)
+            .args(part)
+            .arg("--out")
+            .arg(&b)
+            .assert()
+            .success();
+        assert!(
+            fs::read(&a).unwrap() == fs::read(&b).unwrap(),
+            "{part:?}: the parts differ"
+        );
+        assert!(fs::read(&a).unwrap() != png, "{part:?} drew the whole run");
+    }
+    let e = pricegrad()
+        .arg("plot")
+        .arg(&pq_dir)
+        .args(["--ticks", "900000:"])
+        .arg("--out")
+        .arg(tmp.path().join("none.png"))
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(
+        String::from_utf8_lossy(&e.stderr).contains("holds no logged tick"),
+        "{e:?}"
+    );
     // the same bytes on one thread
     run(&pq_one, &["--format", "parquet", "--threads", "1"]);
     for file in ["trajectory.parquet", "metrics.parquet", "firms.parquet"] {

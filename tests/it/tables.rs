@@ -81,6 +81,32 @@ fn a_small_table_economy_runs_and_passes() {
     let why = summary["provenance"]["effective_scenario"].as_str().unwrap();
     assert!(why.starts_with("not written: the economy is in the tables"), "{why}");
     assert!(!out.join("scenario.toml").exists());
+    // the tables' SHA-256, as sha256sum gives them
+    let tables = summary["provenance"]["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 3);
+    for (t, (table, file)) in
+        tables
+            .iter()
+            .zip([("goods", "goods.csv"), ("firms", "firms.csv"), ("inputs", "inputs.csv")])
+    {
+        use sha2::Digest;
+        let sha = format!(
+            "{:x}",
+            sha2::Sha256::digest(std::fs::read(tmp.path().join(file)).unwrap())
+        );
+        assert_eq!((t["table"].as_str(), t["file"].as_str()), (Some(table), Some(file)));
+        assert_eq!(t["sha256"].as_str(), Some(sha.as_str()), "{file}");
+    }
+    // a changed table is another run: the note says what the directory held
+    std::fs::write(tmp.path().join("inputs.csv"), INPUTS.replace("0.3", "0.25")).unwrap();
+    let o = pricegrad()
+        .arg("run")
+        .arg(&path)
+        .args(["--quiet", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("other tables"), "{o:?}");
 }
 
 /// The error output of `pricegrad validate` on a table scenario.
@@ -111,6 +137,10 @@ fn problems_name_the_table_line_and_column() {
         e.contains("unknown good 'oar'") && e.contains("did you mean 'ore'?"),
         "{e}"
     );
+    // at the good's cell, not its parameter's
+    assert!(e.contains("inputs.csv:3, column `good`"), "{e}");
+    // a bad parameter of a known good stays at the parameter
+    let e = refused(GOODS, FIRMS, Some(&INPUTS.replace("W,ore,0.5", "W,ore,1.5")));
     assert!(e.contains("inputs.csv:3, column `param`"), "{e}");
     // an unknown column, with a suggestion
     let e = refused(&GOODS.replace("endowment", "endowmnet"), FIRMS, Some(INPUTS));
@@ -157,4 +187,198 @@ fn a_set_naming_no_row_is_refused() {
     assert!(e.contains("no good 'oar'") && e.contains("did you mean 'ore'?"), "{e}");
     let e = load(&path, &["firms.Q.rate=0.2"]).unwrap_err().to_string();
     assert!(e.contains("no firm 'Q'"), "{e}");
+}
+
+// --- Parquet tables -----------------------------------------------------------------------
+
+#[test]
+fn parquet_tables_give_the_identical_economy() {
+    for (family, inputs) in [
+        (Family::CobbDouglas, 3),
+        (Family::Ces, 2),
+        (Family::Power, 1),
+        (Family::Expression, 3),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut spec = Spec::new(3, 40, inputs);
+        spec.family = family;
+        spec.seed = 11;
+        both_forms(&spec, tmp.path());
+        let plan = generate::plan(&spec).unwrap();
+        generate::write_parquet_tables(&plan, &tmp.path().join("pq")).unwrap();
+        assert!(tmp.path().join("pq/inputs.parquet").exists());
+        for set in [&[][..], &["goods.g0_3.endowment=2.5", "firms.f2_1.rate=0.25"][..]] {
+            let toml = load(&tmp.path().join("economy.toml"), set).unwrap();
+            let pq = load(&tmp.path().join("pq/scenario.toml"), set).unwrap();
+            assert_eq!(format!("{toml:?}"), format!("{pq:?}"), "{family:?} {set:?}");
+        }
+    }
+}
+
+/// A column of a Parquet file written by hand.
+enum Col<'a> {
+    Text(&'a [Option<&'a str>]),
+    Number(&'a [Option<f64>]),
+    Whole(&'a [Option<i64>]),
+}
+
+fn write_parquet(path: &Path, columns: &[(&str, Col)]) {
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+    use std::sync::Arc;
+    let batch = RecordBatch::try_from_iter(columns.iter().map(|(name, c)| {
+        let a: ArrayRef = match c {
+            Col::Text(v) => Arc::new(StringArray::from(v.to_vec())),
+            Col::Number(v) => Arc::new(Float64Array::from(v.to_vec())),
+            Col::Whole(v) => Arc::new(Int64Array::from(v.to_vec())),
+        };
+        (*name, a)
+    }))
+    .unwrap();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+/// The economy of GOODS, FIRMS and INPUTS as Parquet tables in `dir`, the goods' endowment
+/// column and the inputs' good column given; `firms_extra`: one more column of the firms.
+fn parquet_scenario(
+    dir: &Path,
+    endowment: Col,
+    input_goods: &[Option<&str>],
+    firms_extra: Option<(&str, Col)>,
+) -> std::path::PathBuf {
+    write_parquet(
+        &dir.join("goods.parquet"),
+        &[
+            (
+                "name",
+                Col::Text(&[Some("labor"), Some("widget"), Some("cash"), Some("ore")]),
+            ),
+            ("price", Col::Number(&[Some(1.0), None, Some(1.0), None])),
+            ("endowment", endowment),
+        ],
+    );
+    let mut firms = vec![
+        ("name", Col::Text(&[Some("W"), Some("S"), Some("M")])),
+        ("output", Col::Text(&[Some("widget"), Some("cash"), Some("labor")])),
+        (
+            "production",
+            Col::Text(&[None, Some("sqrt(widget)"), Some(" sqrt(ore) ")]),
+        ),
+        ("family", Col::Text(&[Some("cobb_douglas"), None, Some("")])),
+        ("scale", Col::Whole(&[Some(1), None, None])),
+    ];
+    firms.extend(firms_extra);
+    write_parquet(&dir.join("firms.parquet"), &firms);
+    write_parquet(
+        &dir.join("inputs.parquet"),
+        &[
+            ("firm", Col::Text(&[Some("W"), Some("W")])),
+            ("good", Col::Text(input_goods)),
+            ("param", Col::Number(&[Some(0.3), Some(0.5)])),
+        ],
+    );
+    let text =
+        "name = \"t\"\n[tables]\ngoods = \"goods.parquet\"\nfirms = \"firms.parquet\"\ninputs = \"inputs.parquet\"\n";
+    std::fs::write(dir.join("scenario.toml"), text).unwrap();
+    dir.join("scenario.toml")
+}
+
+fn validate_stderr(path: &Path) -> String {
+    let out = pricegrad()
+        .arg("validate")
+        .arg(path)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn a_parquet_economy_equals_its_csv_form() {
+    // nulls and empty texts are empty cells, Int64 reads as a number, texts are trimmed
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = scenario_with(tmp.path(), GOODS, FIRMS, Some(INPUTS));
+    let pq_dir = tmp.path().join("pq");
+    std::fs::create_dir(&pq_dir).unwrap();
+    let pq = parquet_scenario(
+        &pq_dir,
+        Col::Number(&[None, None, None, Some(4.0)]),
+        &[Some("labor"), Some("ore")],
+        Some(("count", Col::Number(&[Some(1.0), None, None]))),
+    );
+    let (a, b) = (load(&csv, &[]).unwrap(), load(&pq, &[]).unwrap());
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+}
+
+#[test]
+fn parquet_problems_name_the_table_row_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let goods = [Some("labor"), Some("ore")];
+    // a text that is not a number in a number column
+    let p = parquet_scenario(tmp.path(), Col::Text(&[None, None, None, Some("four")]), &goods, None);
+    let e = validate_stderr(&p);
+    assert!(
+        e.contains("'four' is not a number") && e.contains("goods.parquet, row 4, column `endowment`"),
+        "{e}"
+    );
+    // an unknown good in an input row, at its good cell, with a suggestion
+    let p = parquet_scenario(
+        tmp.path(),
+        Col::Number(&[None, None, None, Some(4.0)]),
+        &[Some("labor"), Some("oar")],
+        None,
+    );
+    let e = validate_stderr(&p);
+    assert!(
+        e.contains("unknown good 'oar'")
+            && e.contains("did you mean 'ore'?")
+            && e.contains("inputs.parquet, row 2, column `good`"),
+        "{e}"
+    );
+    // a count that is not whole
+    let p = parquet_scenario(
+        tmp.path(),
+        Col::Number(&[None, None, None, Some(4.0)]),
+        &goods,
+        Some(("count", Col::Number(&[None, Some(2.5), None]))),
+    );
+    let e = validate_stderr(&p);
+    assert!(
+        e.contains("'2.5' is not a whole number") && e.contains("firms.parquet, row 2, column `count`"),
+        "{e}"
+    );
+    // a text column stored as numbers, and an unknown column
+    let p = parquet_scenario(
+        tmp.path(),
+        Col::Number(&[None, None, None, Some(4.0)]),
+        &goods,
+        Some(("rule", Col::Number(&[None, None, None]))),
+    );
+    let e = validate_stderr(&p);
+    assert!(
+        e.contains("column 'rule' of the firms table holds texts, but this file stores it as Float64")
+            && e.contains("firms.parquet, column `rule`"),
+        "{e}"
+    );
+    let p = parquet_scenario(
+        tmp.path(),
+        Col::Number(&[None, None, None, Some(4.0)]),
+        &goods,
+        Some(("rats", Col::Number(&[None, None, None]))),
+    );
+    let e = validate_stderr(&p);
+    assert!(
+        e.contains("no column 'rats'") && e.contains("did you mean 'rate'?"),
+        "{e}"
+    );
+    // not a Parquet file
+    std::fs::write(tmp.path().join("firms.parquet"), "name,output\n").unwrap();
+    let e = validate_stderr(&p);
+    assert!(
+        e.contains("cannot read the firms table") && e.contains("as Parquet"),
+        "{e}"
+    );
 }

@@ -7,12 +7,14 @@
 //! The parts: `read.rs` reads a table, `specs.rs` knows the columns and makes rows into
 //! specs, `place.rs` maps the validators' spans to table cells.
 
+mod parquet;
 mod place;
 mod read;
+mod source;
 mod specs;
 
 use self::place::{Places, Table};
-use self::read::TableReader;
+use self::source::Source;
 use self::specs::Cells;
 use super::error::{InputError, Location, Problem};
 use super::format::*;
@@ -69,12 +71,13 @@ pub(super) fn load(
 
     // --- goods ---------------------------------------------------------------------------
     let goods_file = tables.goods.get_ref();
-    let mut goods = TableReader::open(
+    let mut goods = Source::open(
         dir,
         goods_file,
         tables.goods.span(),
         Table::Goods,
         &specs::GOODS,
+        &specs::GOODS_TEXT,
         &mut places,
     )
     .map_err(error)?;
@@ -120,19 +123,29 @@ pub(super) fn load(
 
     // --- firms, each with its rows of the inputs table -------------------------------------
     let firms_file = tables.firms.get_ref();
-    let mut firms = TableReader::open(
+    let mut firms = Source::open(
         dir,
         firms_file,
         tables.firms.span(),
         Table::Firms,
         &specs::FIRMS,
+        &specs::FIRMS_TEXT,
         &mut places,
     )
     .map_err(error)?;
     let inputs_file = name(&tables.inputs);
     let mut inputs = match &tables.inputs {
         Some(t) => Some(
-            TableReader::open(dir, t.get_ref(), t.span(), Table::Inputs, &specs::INPUTS, &mut places).map_err(error)?,
+            Source::open(
+                dir,
+                t.get_ref(),
+                t.span(),
+                Table::Inputs,
+                &specs::INPUTS,
+                &specs::INPUTS_TEXT,
+                &mut places,
+            )
+            .map_err(error)?,
         ),
         None => None,
     };
@@ -141,16 +154,21 @@ pub(super) fn load(
         problems: read_problems,
     };
     let ctx = head.firm_ctx(&file, text);
-    // the read input row ahead: (its firm, line, good, param)
-    type Pending = Option<(String, u64, (Spanned<String>, Option<Num>))>;
-    let mut next_input = |cells: &mut Cells| -> Result<Pending, Problem> {
+    // the read input row ahead: (its line, good, param), its firm in `pending_firm` (one
+    // buffer, not a string per row)
+    type Pending = Option<(u64, (Spanned<String>, Option<Num>))>;
+    let mut pending_firm = String::new();
+    let mut next_input = |cells: &mut Cells, firm_of: &mut String| -> Result<Pending, Problem> {
         let Some(reader) = inputs.as_mut() else {
             return Ok(None);
         };
         while let Some(row) = reader.next_row(&inputs_file)? {
-            let firm = row.get(specs::I_FIRM).map(str::to_string);
-            match (firm, cells.input(&row)) {
-                (Some(firm), Some(input)) => return Ok(Some((firm, row.line, input))),
+            match (row.get(specs::I_FIRM), cells.input(&row)) {
+                (Some(firm), Some(input)) => {
+                    firm_of.clear();
+                    firm_of.push_str(firm);
+                    return Ok(Some((row.line(), input)));
+                }
                 _ => cells.problems.push(Problem::at(
                     row.span(cells.places, specs::I_FIRM),
                     "a row of the inputs table lacks its firm or good",
@@ -160,7 +178,7 @@ pub(super) fn load(
         }
         Ok(None)
     };
-    let mut pending = next_input(&mut cells).map_err(|p| error(vec![p]))?;
+    let mut pending = next_input(&mut cells, &mut pending_firm).map_err(|p| error(vec![p]))?;
     let mut firm_count = 0u64;
     // Read a chunk of firms (with their inputs and --sets applied) into specs.
     let mut read_chunk = |cells: &mut Cells, specs: &mut Vec<FirmSpec>| -> Result<bool, Problem> {
@@ -170,7 +188,7 @@ pub(super) fn load(
             let Some(row) = firms.next_row(firms_file)? else {
                 return Ok(false);
             };
-            let Some(name) = cells.firm_name(&row).map(str::to_string) else {
+            let Some(name) = cells.firm_name(&row) else {
                 cells.problems.push(Problem::at(
                     row.span(cells.places, 0),
                     "a row of the firms table has no name",
@@ -180,10 +198,10 @@ pub(super) fn load(
             };
             firm_count += 1;
             its_inputs.clear();
-            while pending.as_ref().is_some_and(|(firm, _, _)| *firm == name) {
-                let (_, _, input) = pending.take().expect("checked");
+            while pending.is_some() && pending_firm == name {
+                let (_, input) = pending.take().expect("checked");
                 its_inputs.push(input);
-                pending = next_input(cells)?;
+                pending = next_input(cells, &mut pending_firm)?;
             }
             let Some(mut spec) = cells.firm(&row, &its_inputs) else {
                 continue;
@@ -222,7 +240,8 @@ pub(super) fn load(
         batches.push(batch);
         more = next.map_err(|p| error(vec![p]))?;
     }
-    if let Some((firm, line, _)) = pending {
+    if let Some((line, _)) = pending {
+        let firm = pending_firm;
         cells.problems.push(Problem::new(
             Location::Table {
                 file: inputs_file.clone(),
@@ -238,7 +257,7 @@ pub(super) fn load(
         cells.problems.push(Problem::new(
             Location::Table {
                 file: firms_file.clone(),
-                line: 1,
+                line: source::head_line(firms_file),
                 column: String::new(),
             },
             "the firms table has no rows",
@@ -272,7 +291,7 @@ pub(super) fn load(
         .into_iter()
         .chain(problems)
         .map(|mut p| {
-            p.location = places.locate(p.location);
+            p.location = at_the_good(places.locate(p.location), &p.message, &inputs_file);
             p
         })
         .collect::<Vec<_>>();
@@ -282,23 +301,51 @@ pub(super) fn load(
     }
 }
 
+/// The tables a scenario `text` (labelled `label`, the path its tables are relative to)
+/// names: (table, path as written, path). None when it names none, or is too large to be a
+/// table scenario (a file the chunked loader reads is never parsed whole), or does not parse.
+pub fn files(label: &str, text: &str) -> Option<Vec<(&'static str, String, std::path::PathBuf)>> {
+    if text.len() >= super::chunked::CHUNKED_FROM || !text.contains("tables") {
+        return None;
+    }
+    let tables = super::parse(label, text).ok()?.tables?.into_inner();
+    let dir = Path::new(label).parent().unwrap_or(Path::new(""));
+    let mut out = vec![
+        ("goods", tables.goods.into_inner()),
+        ("firms", tables.firms.into_inner()),
+    ];
+    out.extend(tables.inputs.map(|i| ("inputs", i.into_inner())));
+    Some(out.into_iter().map(|(t, f)| (t, f.clone(), dir.join(f))).collect())
+}
+
 /// Firms read (and validated) at a time.
 const CHUNK_FIRMS: usize = 8192;
 
 /// The problem of a goods table that names a good twice: read again to find where.
 fn repeated_good(dir: &Path, file: &str, at: &Spanned<String>, places: &mut Places) -> Problem {
     let mut first: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
-    if let Ok(mut goods) = TableReader::open(dir, file, at.span(), Table::Goods, &specs::GOODS, places) {
+    if let Ok(mut goods) = Source::open(
+        dir,
+        file,
+        at.span(),
+        Table::Goods,
+        &specs::GOODS,
+        &specs::GOODS_TEXT,
+        places,
+    ) {
         while let Ok(Some(row)) = goods.next_row(file) {
             if let Some(name) = row.get(0) {
-                if let Some(line) = first.insert(name.to_string(), row.line) {
+                if let Some(line) = first.insert(name.to_string(), row.line()) {
                     return Problem::new(
                         Location::Table {
                             file: file.to_string(),
-                            line: row.line,
+                            line: row.line(),
                             column: "name".into(),
                         },
-                        format!("good '{name}' appears twice (also on line {line})"),
+                        format!(
+                            "good '{name}' appears twice (also on {} {line})",
+                            source::line_word(file)
+                        ),
                         "name each good once",
                     );
                 }
@@ -312,6 +359,24 @@ fn repeated_good(dir: &Path, file: &str, at: &Spanned<String>, places: &mut Plac
     )
 }
 
+/// The validators place an unknown good of a production family at its parameter (in TOML,
+/// the value of `{ good = value }`); in the inputs table the good has a cell of its own, the
+/// `good` column of the same row, and that is where the problem is.
+fn at_the_good(location: Location, message: &str, inputs_file: &str) -> Location {
+    match location {
+        Location::Table { file, line, column }
+            if file == inputs_file && column == "param" && message.starts_with("unknown good '") =>
+        {
+            Location::Table {
+                file,
+                line,
+                column: "good".into(),
+            }
+        }
+        other => other,
+    }
+}
+
 fn set_problem(arg: &str, msg: String) -> Problem {
     Problem::new(
         Location::Set(arg.to_string()),
@@ -321,6 +386,6 @@ fn set_problem(arg: &str, msg: String) -> Problem {
 }
 
 /// The span of a row's first cell.
-fn spec_span(row: &read::Row, places: &Places) -> std::ops::Range<usize> {
+fn spec_span(row: &source::Row, places: &Places) -> std::ops::Range<usize> {
     row.span(places, 0)
 }

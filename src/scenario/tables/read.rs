@@ -64,13 +64,6 @@ impl TableReader {
             Table::Inputs => "inputs",
         };
         let names = || columns.iter().map(|c| c.name).collect::<Vec<_>>().join(", ");
-        if !file.ends_with(".csv") {
-            return Err(vec![Problem::at(
-                at,
-                format!("the {what} table '{file}' is not a .csv file"),
-                "tables are CSV files with a header row (README.md, Tables)",
-            )]);
-        }
         let handle = File::open(&path).map_err(|e| {
             vec![Problem::at(
                 at.clone(),

@@ -3,7 +3,8 @@
 //! spanned at its cell so that validation places its problems there.
 
 use super::place::Places;
-use super::read::{Column, Row};
+use super::read::Column;
+use super::source::Row;
 use crate::scenario::error::Problem;
 use crate::scenario::format::*;
 use indexmap::IndexMap;
@@ -21,6 +22,10 @@ pub const GOODS: [Column; 4] = [
     col("initial_price", false),
 ];
 const G_NAME: usize = 0;
+/// The columns of each table that hold texts (the rest hold numbers).
+pub const GOODS_TEXT: [usize; 1] = [G_NAME];
+pub const FIRMS_TEXT: [usize; 6] = [F_NAME, 1, 2, 3, 11, 13];
+pub const INPUTS_TEXT: [usize; 2] = [I_FIRM, I_GOOD];
 
 /// `firms.csv`: one row per firm (or group of `count` firms).
 pub const FIRMS: [Column; 16] = [
@@ -67,14 +72,13 @@ impl Cells<'_> {
         })
     }
     fn num(&mut self, row: &Row, c: usize) -> Option<Num> {
-        let v = row.get(c)?;
         let span = row.span(self.places, c);
-        match v.parse::<f64>() {
+        match row.number(c)? {
             Ok(value) => Some(Num {
                 value,
                 origin: Origin::File(span),
             }),
-            Err(_) => {
+            Err(v) => {
                 self.problems.push(Problem::at(
                     span,
                     format!("'{v}' is not a number"),
@@ -85,14 +89,13 @@ impl Cells<'_> {
         }
     }
     fn int(&mut self, row: &Row, c: usize) -> Option<Int> {
-        let v = row.get(c)?;
         let span = row.span(self.places, c);
-        match v.parse::<i64>() {
+        match row.whole(c)? {
             Ok(value) => Some(Int {
                 value,
                 origin: Origin::File(span),
             }),
-            Err(_) => {
+            Err(v) => {
                 self.problems.push(Problem::at(
                     span,
                     format!("'{v}' is not a whole number"),

@@ -212,6 +212,7 @@ pub(crate) fn finish(
         market,
         run,
         log: LogSettings {
+            format: file.log.format,
             every,
             thin,
             goods: log_goods,
