@@ -317,4 +317,19 @@ mod tests {
         let plan = scan("[log]\ngoods = [\n[\"a\"],\n]\n[[firms]]\nname = \"A\"\n", 1, true).unwrap();
         assert_eq!(plan.firms.len(), 1);
     }
+
+    /// `[goods.NAME]` tables are chunked, whole, only where no other spelling of goods is near.
+    #[test]
+    fn goods_tables_are_chunked_alone() {
+        let t = "name = \"x\"\n[goods.a]\nprice = 1\n[goods.\"b\"] # c\nendowment = [\n1]\n[market]\n[goods.c]\n";
+        let plan = scan(t, 1, true).unwrap();
+        assert!(plan.goods_tables);
+        let runs: Vec<&str> = plan.goods.iter().map(|r| &t[r.clone()]).collect();
+        assert_eq!(runs, ["[goods.a]\nprice = 1\n", "[goods.\"b\"] # c\nendowment = [\n1]\n", "[goods.c]\n"]);
+        for other in ["[goods]\nd = {}\n", "[goods.d.e]\n", "[[goods.d]]\n", "[[goods]]\n"] {
+            let t = format!("{t}{other}");
+            let plan = scan(&t, 1, true).unwrap();
+            assert!(plan.goods.is_empty() && !plan.goods_tables, "{other}");
+        }
+    }
 }
