@@ -292,7 +292,11 @@ fn readme_style(text: &str, quote: impl Fn(usize) -> bool) -> String {
             }
         } else if in_goods && line.contains(" = {") {
             let (name, rest) = line.split_once(" = ").unwrap();
-            let name = if quote(k) { format!("\"{name}\"") } else { name.to_string() };
+            let name = if quote(k) {
+                format!("\"{name}\"")
+            } else {
+                name.to_string()
+            };
             k += 1;
             out += &format!("\n[goods.{name}]\n");
             let inner = rest.trim().trim_start_matches('{').trim_end_matches('}');
@@ -319,7 +323,11 @@ fn readme_style_economies_are_identical() {
     }
     let text = readme_style(&generated_text(3, 12, 3, 1, Family::CobbDouglas), |_| false);
     // goods tables between and after the firms, comments, CRLF, a [market] table between
-    let moved = text.replacen("\n[goods.g1_2]\n", "\n[market]\nstep = 0.25\n# goods again\n[goods.g1_2] # c\n", 1);
+    let moved = text.replacen(
+        "\n[goods.g1_2]\n",
+        "\n[market]\nstep = 0.25\n# goods again\n[goods.g1_2] # c\n",
+        1,
+    );
     let moved = moved.replacen("\n[goods.g0_5]\nendowment", "\n[goods.g0_5]\r\nendowment", 1);
     let (head, tail) = moved.split_at(moved.find("[goods.g3_0]").unwrap());
     let firms_at = tail.find("[[firms]]").unwrap();

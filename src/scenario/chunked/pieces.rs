@@ -36,10 +36,7 @@ pub(super) fn toml_goods(text: &str, r: Range<usize>) -> Result<Vec<(String, Spa
 }
 
 /// A run of whole `[goods.NAME]` tables.
-pub(super) fn toml_goods_tables(
-    text: &str,
-    r: Range<usize>,
-) -> Result<Vec<(String, Spanned<GoodSpec>)>, PieceError> {
+pub(super) fn toml_goods_tables(text: &str, r: Range<usize>) -> Result<Vec<(String, Spanned<GoodSpec>)>, PieceError> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Chunk {

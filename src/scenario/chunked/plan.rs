@@ -159,10 +159,7 @@ pub(super) fn scan(text: &str, chunk: usize, chunk_goods: bool) -> Option<Plan> 
             depth = brackets(line, depth)?;
             kind = section;
         }
-        let split = at_top
-            && pos - cur_start >= chunk
-            && cur_kind == kind
-            && (kind == Kind::Goods || entry_start);
+        let split = at_top && pos - cur_start >= chunk && cur_kind == kind && (kind == Kind::Goods || entry_start);
         if kind != cur_kind || split {
             plan.push(cur_kind, cur_start..pos);
             cur_kind = kind;
@@ -325,7 +322,14 @@ mod tests {
         let plan = scan(t, 1, true).unwrap();
         assert!(plan.goods_tables);
         let runs: Vec<&str> = plan.goods.iter().map(|r| &t[r.clone()]).collect();
-        assert_eq!(runs, ["[goods.a]\nprice = 1\n", "[goods.\"b\"] # c\nendowment = [\n1]\n", "[goods.c]\n"]);
+        assert_eq!(
+            runs,
+            [
+                "[goods.a]\nprice = 1\n",
+                "[goods.\"b\"] # c\nendowment = [\n1]\n",
+                "[goods.c]\n"
+            ]
+        );
         for other in ["[goods]\nd = {}\n", "[goods.d.e]\n", "[[goods.d]]\n", "[[goods]]\n"] {
             let t = format!("{t}{other}");
             let plan = scan(&t, 1, true).unwrap();
