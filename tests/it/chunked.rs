@@ -278,3 +278,125 @@ fn mapped_files_give_the_same_economy_and_errors() {
         assert_eq!(mapped, whole, "{to}");
     }
 }
+
+/// A generated file in the README's spelling: one `[goods.NAME]` table per good (names
+/// quoted where `quote` says), a `key = value` line per field and a blank line between goods.
+fn readme_style(text: &str, quote: impl Fn(usize) -> bool) -> String {
+    let mut out = String::new();
+    let (mut in_goods, mut k) = (false, 0);
+    for line in text.lines() {
+        if line.starts_with('[') {
+            in_goods = line == "[goods]";
+            if in_goods {
+                continue;
+            }
+        } else if in_goods && line.contains(" = {") {
+            let (name, rest) = line.split_once(" = ").unwrap();
+            let name = if quote(k) {
+                format!("\"{name}\"")
+            } else {
+                name.to_string()
+            };
+            k += 1;
+            out += &format!("\n[goods.{name}]\n");
+            let inner = rest.trim().trim_start_matches('{').trim_end_matches('}');
+            for kv in inner.split(',').map(str::trim).filter(|kv| !kv.is_empty()) {
+                out += &format!("{kv}\n");
+            }
+            continue;
+        }
+        out += line;
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn readme_style_economies_are_identical() {
+    for family in [Family::CobbDouglas, Family::Ces, Family::Expression] {
+        let text = readme_style(&generated_text(3, 12, 3, 1, family), |k| k % 7 == 3);
+        assert!(text.contains("[goods.g0_0]") && text.contains("[goods.\"g0_3\"]"));
+        assert!(!text.contains("[goods]"));
+        assert_chunked(&text, &[]);
+        assert_chunked(&text, &["goods.g0_1.endowment=2", "goods.g0_3.endowment=3"]);
+        assert_chunked(&text, &["goods.nothing.price=1"]);
+    }
+    let text = readme_style(&generated_text(3, 12, 3, 1, Family::CobbDouglas), |_| false);
+    // goods tables between and after the firms, comments, CRLF, a [market] table between
+    let moved = text.replacen(
+        "\n[goods.g1_2]\n",
+        "\n[market]\nstep = 0.25\n# goods again\n[goods.g1_2] # c\n",
+        1,
+    );
+    let moved = moved.replacen("\n[goods.g0_5]\nendowment", "\n[goods.g0_5]\r\nendowment", 1);
+    let (head, tail) = moved.split_at(moved.find("[goods.g3_0]").unwrap());
+    let firms_at = tail.find("[[firms]]").unwrap();
+    let moved = format!("{head}{}{}", &tail[firms_at..], &tail[..firms_at]);
+    assert!(moved.rfind("[goods.g3_11]") > moved.rfind("[[firms]]"));
+    assert_chunked(&moved, &[]);
+    // quoted names that are not good names: the same problems at the same places
+    assert_chunked(&text.replacen("[goods.g2_4]", "[goods.\"g2 4\"]", 1), &[]);
+    assert_chunked(&text.replacen("[goods.g2_4]", "[goods.'g2_4']", 1), &[]);
+}
+
+/// Where a `[goods.NAME]` split might not be what a TOML parser sees, the loader gives what
+/// the whole-document parse gives (it falls back, or leaves the goods in the rest).
+#[test]
+fn goods_tables_the_split_refuses_are_identical() {
+    let text = readme_style(&generated_text(2, 10, 2, 1, Family::CobbDouglas), |_| false);
+    // a [goods] table beside [goods.NAME] tables, with another good (valid TOML)
+    let extra = text.replacen("[goods.g0_2]", "[goods]\nextra = { price = 2.0 }\n[goods.g0_2]", 1);
+    assert!(scenario::load_whole("t.toml", &extra, &[], None).is_ok());
+    same(&extra, &[]);
+    for (from, to) in [
+        // a [goods] table beside [goods.NAME] tables, with the same good
+        ("[goods.g0_2]", "[goods]\ng0_2 = { price = 2.0 }\n[goods.g0_2]"),
+        ("[goods.g0_2]", "[goods.g0_2]\n[goods]\ng0_3 = { price = 2.0 }"),
+        // dotted and array headers under goods, dotted keys in a good
+        ("[goods.g0_2]", "[goods.g0_2.x]\nprice = 1\n[goods.g0_2]"),
+        ("[goods.g0_2]", "[[goods.g0_2]]"),
+        ("[goods.g0_2]\n", "[goods.g0_2]\nprice.x = 1\n"),
+        // the same good twice, near and far
+        ("[goods.g0_3]", "[goods.g0_2]"),
+        ("[goods.g2_3]", "[goods.g0_2]"),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let bad = text.replacen(from, to, 1);
+        same(&bad, &[]);
+        assert!(scenario::load_whole("t.toml", &bad, &[], None).is_err(), "{to}");
+    }
+}
+
+/// Errors inside a `[goods.NAME]` table, of syntax, of type and of value, are reported at the
+/// same place (file, line, column) with the same words by both loaders.
+#[test]
+fn errors_in_goods_tables_are_identical() {
+    let text = readme_style(&generated_text(2, 10, 2, 1, Family::CobbDouglas), |k| k == 4);
+    let g04 = "[goods.\"g0_4\"]\n";
+    let g15 = "[goods.g1_5]\n";
+    assert!(text.contains(g04) && text.contains(g15));
+    let at = |g: &str, line: &str| text.replacen(g, &format!("{g}{line}\n"), 1);
+    // decided by the chunked loader itself: values the validation rejects
+    for bad in [
+        at(g04, "initial_price = -1.0"),
+        at(g15, "price = 0"),
+        at(g04, "price = 1.0"),
+        text.replacen(g15, "[goods.sqrt]\n", 1),
+    ] {
+        assert!(scenario::load_whole("t.toml", &bad, &[], None).is_err());
+        assert_chunked(&bad, &[]);
+    }
+    // syntax and type errors
+    for bad in [
+        at(g04, "prise = 1.0"),
+        at(g15, "price = \"1\""),
+        at(g15, "price = 1.0 2"),
+        at(g04, "endowment = 3.0"),
+        at(g15, "price = {}"),
+        text.replacen(g15, "[goods.g1_5\n", 1),
+    ] {
+        let whole = render(&scenario::load_whole("t.toml", &bad, &[], None));
+        assert!(whole.contains("t.toml:"), "{whole}");
+        same(&bad, &[]);
+    }
+}

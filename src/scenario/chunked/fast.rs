@@ -1,6 +1,6 @@
-//! The fast parser: a parser for the plain subset of TOML that `pricegrad generate` writes:
-//! `[[firms]]` headers, `key = value` lines with bare keys, basic strings without escapes,
-//! decimal numbers, one-line inline tables and comments. It gives exactly what the `toml`
+//! The fast parser: a parser for the plain subset of TOML that `pricegrad generate` and the
+//! README write: `[[firms]]` and `[goods.NAME]` headers, `key = value` lines with bare keys,
+//! basic strings without escapes, decimal numbers, one-line inline tables and comments. It gives exactly what the `toml`
 //! crate gives (values and spans) or None, and then the chunk goes to the `toml` crate
 //! ([`super::pieces`]).
 
@@ -276,6 +276,57 @@ pub(crate) fn goods(text: &str, r: Range<usize>) -> Option<Vec<(String, Spanned<
     Some(out)
 }
 
+/// Whole `[goods.NAME]` tables: a header (NAME a bare key, or a quoted one without escapes),
+/// then `price`, `endowment` and `initial_price` lines.
+pub(crate) fn goods_tables(text: &str, r: Range<usize>) -> Option<Vec<(String, Spanned<GoodSpec>)>> {
+    let mut c = Cur::new(text, &r);
+    let mut out = Vec::new();
+    while c.blank_lines()? {
+        let h0 = c.i;
+        if !c.b[c.i..c.end].starts_with(b"[goods.") {
+            return None;
+        }
+        c.i += b"[goods.".len();
+        let name = match c.peek()? {
+            q @ (b'"' | b'\'') => {
+                c.i += 1;
+                let s = c.i;
+                loop {
+                    match c.peek()? {
+                        b'\\' | 0x7f => return None,
+                        x if x < 0x20 => return None,
+                        x if x == q => break,
+                        _ => c.i += 1,
+                    }
+                }
+                let name = c.since(s)?;
+                c.i += 1;
+                name
+            }
+            _ => c.key()?,
+        };
+        c.eat(b']')?;
+        let mut last = c.i;
+        c.eol()?;
+        let mut g = GoodSpec::default();
+        while c.blank_lines()? {
+            if c.peek() == Some(b'[') {
+                break;
+            }
+            match c.key_eq()? {
+                "price" => once(&mut g.price, c.num())?,
+                "endowment" => once(&mut g.endowment, c.num())?,
+                "initial_price" => once(&mut g.initial_price, c.num())?,
+                _ => return None,
+            }
+            last = c.i;
+            c.eol()?;
+        }
+        out.push((name.to_string(), Spanned::new(h0..last, g)));
+    }
+    Some(out)
+}
+
 fn family(c: &mut Cur, fam: &str) -> Option<FamilySpec> {
     let mut scale = None;
     let mut rho = None;
@@ -418,7 +469,7 @@ pub(crate) fn each_firm(text: &str, r: Range<usize>, mut each: impl FnMut(Spanne
 
 #[cfg(test)]
 mod tests {
-    use super::super::pieces::{toml_firms, toml_goods};
+    use super::super::pieces::{toml_firms, toml_goods, toml_goods_tables};
     use super::super::plan::scan;
     use super::*;
 
@@ -446,6 +497,49 @@ mod tests {
                 for r in &plan.goods {
                     let fast = goods(text, r.clone()).expect("the fast parser reads generated goods");
                     let slow = toml_goods(text, r.clone()).ok().unwrap();
+                    assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
+                }
+            }
+        }
+    }
+
+    /// A generated file's `[goods]` lines as `[goods.NAME]` tables, one `key = value` line each.
+    fn as_tables(text: &str) -> String {
+        let mut out = String::new();
+        let mut in_goods = false;
+        for line in text.lines() {
+            if line.starts_with('[') {
+                in_goods = line == "[goods]";
+                if in_goods {
+                    continue;
+                }
+            } else if in_goods && line.contains(" = {") {
+                let (name, rest) = line.split_once(" = ").unwrap();
+                out += &format!("[goods.{name}]\n");
+                let inner = rest.trim().trim_start_matches('{').trim_end_matches('}');
+                for kv in inner.split(',').map(str::trim).filter(|kv| !kv.is_empty()) {
+                    out += &format!("{kv}\n");
+                }
+                continue;
+            }
+            out += line;
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The fast parser reads every chunk of `[goods.NAME]` tables exactly as the toml crate does.
+    #[test]
+    fn fast_parser_reads_goods_tables_like_toml() {
+        for text in GENERATED {
+            let text = as_tables(text);
+            for chunk in [1, 500, 1 << 20] {
+                let plan = scan(&text, chunk, true).expect("goods tables split");
+                assert!(plan.goods_tables && !plan.goods.is_empty());
+                for r in &plan.goods {
+                    assert!(text[r.clone()].starts_with("[goods."), "{}", &text[r.clone()]);
+                    let fast = goods_tables(&text, r.clone()).expect("the fast parser reads goods tables");
+                    let slow = toml_goods_tables(&text, r.clone()).ok().unwrap();
                     assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
                 }
             }
@@ -510,5 +604,37 @@ mod tests {
                 assert_eq!(format!("{fast:?}"), format!("{:?}", slow.expect(line)), "{line}");
             }
         }
+        let mut declined = 0;
+        for table in [
+            "[goods.a]\nprice = 1\n",
+            "[goods.a]\n",
+            "[goods.a]\n\n[goods.b]\nendowment = 2.5 # c\n",
+            "[goods.a] # c\n  price = 1\n\tendowment=2\n",
+            "[goods.\"a b\"]\nprice = 1\n",
+            "[goods.'a\\b']\nprice = 1\n",
+            "[goods.\"a\\u0041\"]\nprice = 1\n",
+            "[goods.\"\"]\nprice = 1\n",
+            "[goods.a]\nprice = 1\nprice = 2\n",
+            "[goods.a]\nprise = 1\n",
+            "[goods.a]\nprice = \"1\"\n",
+            "[goods.a]\nprice.x = 1\n",
+            "[goods.a]\nprice = 1 endowment = 2\n",
+            "[goods.a]x\nprice = 1\n",
+            "[ goods.a ]\nprice = 1\n",
+            "[goods.a]\r\nprice = 1\r\n",
+            "[goods.a]\n[goods.a.b]\n",
+        ] {
+            let r = 0..table.len();
+            let slow = toml_goods_tables(table, r.clone()).ok();
+            match goods_tables(table, r) {
+                Some(fast) => assert_eq!(format!("{fast:?}"), format!("{:?}", slow.expect(table)), "{table}"),
+                None => declined += 1,
+            }
+        }
+        assert!(declined < 16, "the fast parser declines too much ({declined})");
+        // a good defined twice is not the parser's to see (the loader finds equal names)
+        let twice = "[goods.a]\nprice = 1\n[goods.a]\nprice = 2\n";
+        assert!(toml_goods_tables(twice, 0..twice.len()).is_err());
+        assert_eq!(goods_tables(twice, 0..twice.len()).map(|l| l.len()), Some(2));
     }
 }

@@ -1,8 +1,9 @@
 //! Loading large scenario files in chunks, in parallel, without a whole-document tree.
 //!
-//! `[[firms]]` entries are independent, and so are the lines of a `[goods]` table. The text is
-//! split at top-level lines: runs of whole `[[firms]]` entries (with any `[firms.…]`
-//! sub-tables that follow them), runs of `[goods]` lines, and the rest. Every chunk is parsed
+//! `[[firms]]` entries are independent, and so are the lines of a `[goods]` table and the
+//! `[goods.NAME]` tables. The text is split at top-level lines: runs of whole `[[firms]]`
+//! entries (with any `[firms.…]` sub-tables that follow them), runs of `[goods]` lines or of
+//! whole `[goods.NAME]` tables, and the rest. Every chunk is parsed
 //! on its own, by a fast parser for the plain subset of TOML that generated files use or, when
 //! it meets anything else, by the `toml` crate, and is validated at once into the compact
 //! per-firm form, so no tree of the whole file ever exists. The rest (name, `[market]`,
@@ -10,7 +11,8 @@
 //! offsets in the file, so messages point at the same file:line:col.
 //!
 //! Whenever the split might not be what a TOML parser would see (multi-line strings, a
-//! `[firms]` table, root keys named `firms` or `goods`, unbalanced brackets, ...), and whenever
+//! `[firms]` table, root keys named `firms` or `goods`, unbalanced brackets, `[goods.a.b]`,
+//! a `[goods]` table beside `[goods.NAME]` tables, ...), and whenever
 //! any chunk fails to parse, the loader falls back to the whole-document parse, so every
 //! file gives the same economy or the same errors as before. Files longer than
 //! [`WHOLE_PARSE_LIMIT`] (which the whole-document parse could not hold in memory) report the
@@ -25,7 +27,7 @@ mod pieces;
 mod plan;
 mod shift;
 
-use self::pieces::{toml_firms, toml_goods, PieceError};
+use self::pieces::{toml_firms, toml_goods, toml_goods_tables, PieceError};
 use self::plan::scan;
 use self::shift::Shift;
 use super::error::{InputError, Location, Problem};
@@ -140,8 +142,14 @@ pub fn load_releasing(
         plan.goods
             .par_iter()
             .map(|r| {
-                let list = match fast::goods(text, r.clone()) {
+                let fast = if plan.goods_tables {
+                    fast::goods_tables(text, r.clone())
+                } else {
+                    fast::goods(text, r.clone())
+                };
+                let list = match fast {
                     Some(l) => l,
+                    None if plan.goods_tables => toml_goods_tables(text, r.clone())?,
                     None => toml_goods(text, r.clone())?,
                 };
                 release(r.clone());

@@ -35,6 +35,18 @@ pub(super) fn toml_goods(text: &str, r: Range<usize>) -> Result<Vec<(String, Spa
     Ok(map.into_iter().collect())
 }
 
+/// A run of whole `[goods.NAME]` tables.
+pub(super) fn toml_goods_tables(text: &str, r: Range<usize>) -> Result<Vec<(String, Spanned<GoodSpec>)>, PieceError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Chunk {
+        goods: IndexMap<String, Spanned<GoodSpec>>,
+    }
+    let mut chunk: Chunk = toml_piece(text, &r)?;
+    chunk.goods.shift(&|p, _| p + r.start);
+    Ok(chunk.goods.into_iter().collect())
+}
+
 pub(super) fn toml_firms(text: &str, r: Range<usize>) -> Result<Vec<Spanned<FirmSpec>>, PieceError> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]

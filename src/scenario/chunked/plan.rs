@@ -1,5 +1,6 @@
 //! The split: the text of a large file cut at top-level lines into runs of whole
-//! `[[firms]]` entries, runs of `[goods]` lines and the rest ([`Plan`]), or None where that
+//! `[[firms]]` entries, runs of goods (`[goods]` lines, or whole `[goods.NAME]` tables) and
+//! the rest ([`Plan`]), or None where that
 //! might not be what a TOML parser would see; and the map from offsets in the rest's text back
 //! to the file's ([`SegmentMap`]).
 
@@ -10,8 +11,10 @@ use std::ops::Range;
 pub(super) struct Plan {
     /// The rest, in pieces (file order).
     pub(super) rest: Vec<Range<usize>>,
-    /// Runs of `[goods]` lines.
+    /// Runs of `[goods]` lines, or of whole `[goods.NAME]` tables when `goods_tables`.
     pub(super) goods: Vec<Range<usize>>,
+    /// Whether the goods are `[goods.NAME]` tables (never both spellings in one plan).
+    pub(super) goods_tables: bool,
     /// Runs of whole `[[firms]]` entries.
     pub(super) firms: Vec<Range<usize>>,
 }
@@ -20,6 +23,7 @@ pub(super) struct Plan {
 enum Kind {
     Rest,
     Goods,
+    GoodsTables,
     Firms,
 }
 
@@ -33,7 +37,7 @@ impl Plan {
                 Some(last) if last.end == r.start => last.end = r.end,
                 _ => self.rest.push(r),
             },
-            Kind::Goods => self.goods.push(r),
+            Kind::Goods | Kind::GoodsTables => self.goods.push(r),
             Kind::Firms => self.firms.push(r),
         }
     }
@@ -71,7 +75,11 @@ impl SegmentMap {
     }
 }
 
-/// Split the text at top-level lines, or None when that is not safe.
+/// Split the text at top-level lines, or None when that is not safe. With `chunk_goods`,
+/// goods are chunked too: the lines of one `[goods]` table, or `[goods.NAME]` tables (a
+/// header of exactly two keys, with its key/value lines) when there is no `[goods]` table
+/// and no other header under `goods` (`[goods.a.b]`, `[[goods.a]]`, ...); otherwise the goods
+/// stay in the rest.
 pub(super) fn scan(text: &str, chunk: usize, chunk_goods: bool) -> Option<Plan> {
     let b = text.as_bytes();
     let mut plan = Plan::default();
@@ -81,6 +89,7 @@ pub(super) fn scan(text: &str, chunk: usize, chunk_goods: bool) -> Option<Plan> 
     let mut root = true;
     let mut goods_table = false;
     let mut other_goods = false;
+    let mut goods_tables = false;
     let (mut cur_kind, mut cur_start) = (Kind::Rest, 0);
     while pos < b.len() {
         let end = memchr::memchr(b'\n', &b[pos..]).map_or(b.len(), |i| pos + i);
@@ -114,6 +123,12 @@ pub(super) fn scan(text: &str, chunk: usize, chunk_goods: bool) -> Option<Plan> 
                     section = if chunk_goods { Kind::Goods } else { Kind::Rest };
                     Kind::Rest
                 }
+                ("goods", false, 2) if chunk_goods => {
+                    goods_tables = true;
+                    entry_start = true;
+                    section = Kind::GoodsTables;
+                    Kind::GoodsTables
+                }
                 ("goods", ..) => {
                     other_goods = true;
                     section = Kind::Rest;
@@ -144,9 +159,7 @@ pub(super) fn scan(text: &str, chunk: usize, chunk_goods: bool) -> Option<Plan> 
             depth = brackets(line, depth)?;
             kind = section;
         }
-        let split = at_top
-            && pos - cur_start >= chunk
-            && ((cur_kind == Kind::Goods && kind == Kind::Goods) || (cur_kind == Kind::Firms && entry_start));
+        let split = at_top && pos - cur_start >= chunk && cur_kind == kind && (kind == Kind::Goods || entry_start);
         if kind != cur_kind || split {
             plan.push(cur_kind, cur_start..pos);
             cur_kind = kind;
@@ -158,9 +171,10 @@ pub(super) fn scan(text: &str, chunk: usize, chunk_goods: bool) -> Option<Plan> 
         return None;
     }
     plan.push(cur_kind, cur_start..b.len());
-    if other_goods && chunk_goods && !plan.goods.is_empty() {
+    if chunk_goods && !plan.goods.is_empty() && (other_goods || (goods_table && goods_tables)) {
         return scan(text, chunk, false);
     }
+    plan.goods_tables = goods_tables;
     Some(plan)
 }
 
@@ -299,5 +313,27 @@ mod tests {
         // an array spanning lines is not a header
         let plan = scan("[log]\ngoods = [\n[\"a\"],\n]\n[[firms]]\nname = \"A\"\n", 1, true).unwrap();
         assert_eq!(plan.firms.len(), 1);
+    }
+
+    /// `[goods.NAME]` tables are chunked, whole, only where no other spelling of goods is near.
+    #[test]
+    fn goods_tables_are_chunked_alone() {
+        let t = "name = \"x\"\n[goods.a]\nprice = 1\n[goods.\"b\"] # c\nendowment = [\n1]\n[market]\n[goods.c]\n";
+        let plan = scan(t, 1, true).unwrap();
+        assert!(plan.goods_tables);
+        let runs: Vec<&str> = plan.goods.iter().map(|r| &t[r.clone()]).collect();
+        assert_eq!(
+            runs,
+            [
+                "[goods.a]\nprice = 1\n",
+                "[goods.\"b\"] # c\nendowment = [\n1]\n",
+                "[goods.c]\n"
+            ]
+        );
+        for other in ["[goods]\nd = {}\n", "[goods.d.e]\n", "[[goods.d]]\n", "[[goods]]\n"] {
+            let t = format!("{t}{other}");
+            let plan = scan(&t, 1, true).unwrap();
+            assert!(plan.goods.is_empty() && !plan.goods_tables, "{other}");
+        }
     }
 }
