@@ -40,9 +40,8 @@ PY
 
 measure() { # label, command...: wall s, peak MB, B/edge
   local label=$1; shift
-  local out
-  out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 ) || true
-  read -r wall kb <<<"$out"
+  /usr/bin/time -o "$DIR/time.txt" -f "%e %M" "$@" >/dev/null 2>&1 || true
+  read -r wall kb < <(tail -1 "$DIR/time.txt")
   printf "| %-44s | %7s s | %6d MB | %4d |\n" "$label" "$wall" $((kb / 1024)) $((kb * 1024 / EDGES))
 }
 echo "load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, $(date -u +%F)"
