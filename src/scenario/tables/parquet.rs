@@ -140,7 +140,7 @@ impl ParquetTable {
         places: &mut Places,
     ) -> Result<ParquetTable, Vec<Problem>> {
         let path = dir.join(file);
-        let what = super::source::what(table);
+        let what = table.name();
         let names = || columns.iter().map(|c| c.name).collect::<Vec<_>>().join(", ");
         let handle = File::open(&path).map_err(|e| {
             vec![Problem::at(

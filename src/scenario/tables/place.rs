@@ -13,6 +13,17 @@ pub enum Table {
     Inputs = 2,
 }
 
+impl Table {
+    /// The table's name in messages: `goods`, `firms`, `inputs`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Goods => "goods",
+            Table::Firms => "firms",
+            Table::Inputs => "inputs",
+        }
+    }
+}
+
 const TABLES: usize = 3;
 /// Columns a table may have (more are refused when the header is read).
 pub const MAX_COLUMNS: usize = 64;

@@ -9,15 +9,6 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::path::Path;
 
-/// The table's word in messages.
-pub fn what(table: Table) -> &'static str {
-    match table {
-        Table::Goods => "goods",
-        Table::Firms => "firms",
-        Table::Inputs => "inputs",
-    }
-}
-
 /// Whether `file` is a Parquet table (else CSV).
 pub fn is_parquet(file: &str) -> bool {
     file.ends_with(".parquet")
@@ -75,7 +66,7 @@ impl Source {
                 at,
                 format!(
                     "the {} table '{file}' is neither a .csv nor a .parquet file",
-                    what(table)
+                    table.name()
                 ),
                 "tables are CSV files with a header row or Parquet files (README.md, Tables)",
             )])
