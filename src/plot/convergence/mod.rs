@@ -4,18 +4,19 @@
 mod panels;
 mod prep;
 mod window;
+mod window_prep;
 
-pub use window::{StationaryGood, StationaryView};
+pub use window_prep::{StationaryGood, StationaryView};
 
 use super::canvas::{fit_text, put_dashed_vline, render, text_width, Area, Drawing, Format, Theme, SHOCK};
 use super::panel::{draw_title, Columns, TickPanels};
 use super::{ChartSize, PlotError, RunData};
 use panels::Layout;
+use panels::WINDOW;
 use plotters::coord::ranged1d::Ranged;
 use plotters::prelude::DrawingBackend;
 use plotters::style::Color;
 use prep::ConvPrep;
-use window::WINDOW;
 
 /// Goods charted individually when there are many goods.
 const WORST_SHOWN: usize = 8;

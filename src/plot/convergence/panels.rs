@@ -16,6 +16,9 @@ use crate::plot::PlotError;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
+/// The colour of the line marking a stationary window's start.
+pub(super) const WINDOW: RGBColor = INK;
+
 /// What every panel needs: the canvas, the prepared run, the columns and the sizes.
 pub(super) struct Layout<'a, DB: DrawingBackend> {
     pub(super) root: &'a Area<DB>,
@@ -127,10 +130,7 @@ pub(super) fn prices<DB: DrawingBackend>(
         e.push(entry(Swatch::Dashed(MUTED), "p* (same colour)"));
     }
     if p.window.is_some() {
-        e.push(entry(
-            Swatch::VDashed(super::window::WINDOW),
-            "stationary window from here",
-        ));
+        e.push(entry(Swatch::VDashed(WINDOW), "stationary window from here"));
     }
     if !p.shocks.is_empty() {
         let s = if omitted > 0 {

@@ -1,7 +1,7 @@
 //! What the convergence chart draws, prepared from a run's rows: the series per good, the
 //! quantile bands of many goods, the metrics over ticks, the shocks and the shock wave.
 
-use super::window::WindowPrep;
+use super::window_prep::WindowPrep;
 use super::{MANY_GOODS, WORST_SHOWN};
 use crate::plot::axis::{Axis, LOG_FLOOR};
 use crate::plot::canvas::PALETTE;
