@@ -30,6 +30,7 @@ mod legend;
 mod panel;
 mod read;
 mod read_parquet;
+mod run_data;
 mod select;
 mod series;
 mod sweep;
@@ -37,7 +38,8 @@ mod sweep;
 pub use crate::output::rows::{MetricsRow, Outcome, PropagationRow, SweepRow, TrajectoryRow};
 pub use canvas::{Format, SVG_FONT_FAMILY};
 pub use convergence::{render_convergence, render_convergence_as, StationaryGood, StationaryView};
-pub use read::{read_propagation, read_run, read_run_files, read_run_selected, read_sweep, RunData, SweepData};
+pub use read::{read_propagation, read_run, read_run_files, read_run_selected, read_sweep, SweepData};
+pub use run_data::RunData;
 pub use select::{Selected, Selection, TickRange};
 pub use sweep::{render_sweep, render_sweep_as};
 

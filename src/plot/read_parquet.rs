@@ -2,7 +2,7 @@
 //! `metrics.parquet`) for its chart, into the same row types and with the same sampling as the
 //! CSV files ([`super::read`]); and the parts of them that `plot --goods/--ticks` selects.
 
-use super::read::{RunData, TickSpan, MAX_CHART_TICKS};
+use super::run_data::{RunData, TickSpan, MAX_CHART_TICKS};
 use super::select::TickRange;
 use super::PlotError;
 use crate::output::columnar::{ReadError, Rows};

@@ -156,7 +156,7 @@ pub(super) fn list(names: &[String], max: usize) -> String {
 mod tests {
     use super::*;
     use crate::plot::fixtures::Synth;
-    use crate::plot::read::MAX_CHART_TICKS;
+    use crate::plot::run_data::MAX_CHART_TICKS;
     use crate::plot::{read_run, read_run_selected};
 
     fn ticks(s: &str) -> Selection {

@@ -370,7 +370,7 @@ mod tests {
         // read every 6th logged tick (and the last): bounded memory for any run length
         assert_eq!(data.logged_ticks, 100_001);
         assert_eq!(data.metrics.len(), 16_668);
-        assert!(data.metrics.len() <= crate::plot::read::MAX_CHART_TICKS);
+        assert!(data.metrics.len() <= crate::plot::run_data::MAX_CHART_TICKS);
         assert_eq!(data.trajectory.len(), 2 * data.metrics.len());
         assert_eq!(data.metrics.last().unwrap().tick, 100_000);
         check_run(&data, SMALL);
