@@ -5,14 +5,13 @@
 //! load into the same economy.
 
 use super::draw::{draw, Emit, GoodKind, Production};
-use super::tables::SCENARIO;
-use super::toml::header;
+use super::tables::write_scenario;
 use super::Plan;
 use crate::output::atomic::Staged;
 use crate::output::columnar::{Layout, TableWriter};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter};
 use std::path::Path;
 
 pub const GOODS: &str = "goods.parquet";
@@ -90,15 +89,7 @@ pub fn write_parquet_tables(plan: &Plan, dir: &Path) -> io::Result<u64> {
         file.sync_all()?;
         bytes += file.metadata()?.len();
     }
-    let mut text = Vec::new();
-    header(plan, &mut text)?;
-    writeln!(
-        text,
-        "# The goods, firms and inputs are tables in this folder (README.md, Tables).\n\
-         [tables]\ngoods = \"{GOODS}\"\nfirms = \"{FIRMS}\"\ninputs = \"{INPUTS}\""
-    )?;
-    bytes += text.len() as u64;
-    stage.write(&dir.join(SCENARIO), &text)?;
+    bytes += write_scenario(plan, [GOODS, FIRMS, INPUTS], dir, &mut stage)?;
     stage.commit()?;
     Ok(bytes)
 }

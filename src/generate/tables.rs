@@ -57,17 +57,28 @@ pub fn write_tables(plan: &Plan, dir: &Path) -> io::Result<u64> {
         file.sync_all()?;
         bytes += file.metadata()?.len();
     }
+    bytes += write_scenario(plan, [GOODS, FIRMS, INPUTS], dir, &mut stage)?;
+    stage.commit()?;
+    Ok(bytes)
+}
+
+/// `scenario.toml` of a table economy: `generate`'s header and a `[tables]` naming the goods,
+/// firms and inputs files (CSV or Parquet), staged in `dir`; returns its size.
+pub(super) fn write_scenario(
+    plan: &Plan,
+    [goods, firms, inputs]: [&str; 3],
+    dir: &Path,
+    stage: &mut Staged,
+) -> io::Result<u64> {
     let mut text = Vec::new();
     header(plan, &mut text)?;
     writeln!(
         text,
         "# The goods, firms and inputs are tables in this folder (README.md, Tables).\n\
-         [tables]\ngoods = \"{GOODS}\"\nfirms = \"{FIRMS}\"\ninputs = \"{INPUTS}\""
+         [tables]\ngoods = \"{goods}\"\nfirms = \"{firms}\"\ninputs = \"{inputs}\""
     )?;
-    bytes += text.len() as u64;
     stage.write(&dir.join(SCENARIO), &text)?;
-    stage.commit()?;
-    Ok(bytes)
+    Ok(text.len() as u64)
 }
 
 struct Tables {
