@@ -180,6 +180,70 @@ fn problems_name_the_table_line_and_column() {
 }
 
 #[test]
+fn a_firm_rows_own_problems_are_at_its_cells() {
+    let with_w = |row: &str| FIRMS.replace("W,widget,,cobb_douglas,1", row);
+    let cases = [
+        // (firms table, inputs table, message, place)
+        (
+            with_w("W,widget,,,"),
+            INPUTS.to_string(),
+            "firm 'W' has no production",
+            "firms.csv:2, column `name`",
+        ),
+        (
+            with_w("W,widget,sqrt(labor),cobb_douglas,1"),
+            INPUTS.to_string(),
+            "firm 'W' has both a production expression and a family",
+            "firms.csv:2, column `production`",
+        ),
+        (
+            with_w("W,widget,,cobb_dougla,1"),
+            INPUTS.to_string(),
+            "'cobb_dougla' is not a production family",
+            "did you mean 'cobb_douglas'?",
+        ),
+        (
+            with_w("W,widget,,ces,1"),
+            INPUTS.to_string(),
+            "a ces firm needs `rho`",
+            "firms.csv:2, column `family`",
+        ),
+        (
+            with_w("W,widget,,power,1"),
+            INPUTS.to_string(),
+            "a power firm needs `exponent`",
+            "firms.csv:2, column `family`",
+        ),
+        (
+            with_w("W,widget,,cobb_douglas,1"),
+            INPUTS.replace("W,labor,0.3", "W,labor,"),
+            "the input 'labor' has no `param` (its exponent)",
+            "inputs.csv:2, column `good`",
+        ),
+        (
+            with_w("W,widget,,cobb_douglas,1"),
+            INPUTS.replace("W,ore,0.5", "W,labor,0.5"),
+            "firm 'W' lists the input 'labor' twice (also on line 2)",
+            "inputs.csv:3, column `good`",
+        ),
+        (
+            with_w("W,widget,,cobb_douglas,one"),
+            INPUTS.to_string(),
+            "'one' is not a number",
+            "firms.csv:2, column `scale`",
+        ),
+    ];
+    for (firms, inputs, message, place) in cases {
+        let e = refused(GOODS, &firms, Some(&inputs));
+        assert!(e.contains(message) && e.contains(place), "{message}: {e}");
+    }
+    // a power firm has one input row
+    let firms = "name,output,production,family,scale,exponent\nW,widget,,power,1,0.5\nS,cash,sqrt(widget),,,\nM,labor,sqrt(ore),,,\n";
+    let e = refused(GOODS, firms, Some(INPUTS));
+    assert!(e.contains("a power firm has one input; this one has 2"), "{e}");
+}
+
+#[test]
 fn a_set_naming_no_row_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let path = scenario_with(tmp.path(), GOODS, FIRMS, Some(INPUTS));

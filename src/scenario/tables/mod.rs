@@ -1,18 +1,22 @@
 //! Economies as tables: a scenario whose `[tables]` names a goods table, a firms table and an
 //! inputs table (CSV files, one row per good, per firm, per input of a firm) instead of
-//! `[goods]` and `[[firms]]`. The rows become the same specs a TOML file gives and go through
-//! the same validation, one at a time (no table is held whole), so both forms of an economy
+//! `[goods]` and `[[firms]]`. The rows go through the same validation as a TOML file's
+//! entries, a chunk of firms at a time (no table is held whole), so both forms of an economy
 //! give the identical [`Economy`]. Problems name the table file, line and column.
 //!
-//! The parts: `read.rs` reads a table, `specs.rs` knows the columns and makes rows into
-//! specs, `place.rs` maps the validators' spans to table cells.
+//! The parts: `source.rs` opens a table as CSV (`read.rs`) or Parquet (`parquet.rs`),
+//! `specs.rs` knows the columns and reads rows (goods into specs, firms into the chunks of
+//! `firm_rows.rs`, which validation reads in place), `place.rs` maps the validators' spans
+//! to table cells.
 
+mod firm_rows;
 mod parquet;
 mod place;
 mod read;
 mod source;
 mod specs;
 
+use self::firm_rows::{Columns, FirmRows, InputRow, TableFirm};
 use self::place::{Places, Table};
 use self::source::Source;
 use self::specs::Cells;
@@ -86,6 +90,8 @@ pub(super) fn load(
     let mut cells = Cells {
         places: &places,
         problems: Vec::new(),
+        input_columns: Vec::new(),
+        line_word: "line",
     };
     while let Some(row) = goods.next_row(goods_file).map_err(|p| error(vec![p]))? {
         let Some((name, mut spec)) = cells.good(&row) else {
@@ -149,25 +155,34 @@ pub(super) fn load(
         ),
         None => None,
     };
+    let columns = (
+        firms.columns().to_vec(),
+        inputs.as_ref().map_or_else(Vec::new, |t| t.columns().to_vec()),
+    );
+    let at = Columns {
+        places: &places,
+        firms: &columns.0,
+        inputs: &columns.1,
+    };
     let mut cells = Cells {
         places: &places,
         problems: read_problems,
+        input_columns: columns.1.clone(),
+        line_word: source::line_word(&inputs_file),
     };
     let ctx = head.firm_ctx(&file, text);
-    // the read input row ahead: (its line, good, param), its firm in `pending_firm` (one
-    // buffer, not a string per row)
-    type Pending = Option<(u64, (Spanned<String>, Option<Num>))>;
-    let mut pending_firm = String::new();
-    let mut next_input = |cells: &mut Cells, firm_of: &mut String| -> Result<Pending, Problem> {
+    // The input row read ahead (one set of buffers, not a string per row).
+    let mut ahead = Ahead::default();
+    let mut next_input = |cells: &mut Cells, ahead: &mut Ahead| -> Result<bool, Problem> {
         let Some(reader) = inputs.as_mut() else {
-            return Ok(None);
+            return Ok(false);
         };
         while let Some(row) = reader.next_row(&inputs_file)? {
-            match (row.get(specs::I_FIRM), cells.input(&row)) {
-                (Some(firm), Some(input)) => {
-                    firm_of.clear();
-                    firm_of.push_str(firm);
-                    return Ok(Some((row.line(), input)));
+            let param = cells.input_param(&row);
+            match (row.get(specs::I_FIRM), row.get(specs::I_GOOD)) {
+                (Some(firm), Some(good)) => {
+                    ahead.set(row.line(), firm, good, param);
+                    return Ok(true);
                 }
                 _ => cells.problems.push(Problem::at(
                     row.span(cells.places, specs::I_FIRM),
@@ -176,19 +191,18 @@ pub(super) fn load(
                 )),
             }
         }
-        Ok(None)
+        Ok(false)
     };
-    let mut pending = next_input(&mut cells, &mut pending_firm).map_err(|p| error(vec![p]))?;
+    let mut pending = next_input(&mut cells, &mut ahead).map_err(|p| error(vec![p]))?;
     let mut firm_count = 0u64;
-    // Read a chunk of firms (with their inputs and --sets applied) into specs.
-    let mut read_chunk = |cells: &mut Cells, specs: &mut Vec<FirmSpec>| -> Result<bool, Problem> {
-        specs.clear();
-        let mut its_inputs = Vec::new();
-        while specs.len() < CHUNK_FIRMS {
+    // Read a chunk of firms, with their inputs (and any --set applied).
+    let mut read_chunk = |cells: &mut Cells, rows: &mut FirmRows| -> Result<bool, Problem> {
+        rows.clear();
+        while rows.len() < CHUNK_FIRMS {
             let Some(row) = firms.next_row(firms_file)? else {
                 return Ok(false);
             };
-            let Some(name) = cells.firm_name(&row) else {
+            let Some(name) = row.get(specs::F::NAME) else {
                 cells.problems.push(Problem::at(
                     row.span(cells.places, 0),
                     "a row of the firms table has no name",
@@ -197,38 +211,59 @@ pub(super) fn load(
                 continue;
             };
             firm_count += 1;
-            its_inputs.clear();
-            while pending.is_some() && pending_firm == name {
-                let (_, input) = pending.take().expect("checked");
-                its_inputs.push(input);
-                pending = next_input(cells, &mut pending_firm)?;
+            let first = rows.inputs.len();
+            while pending && ahead.firm == name {
+                let good = rows.keep(&ahead.good);
+                rows.inputs.push(InputRow {
+                    line: ahead.line,
+                    good,
+                    param: ahead.param,
+                });
+                pending = next_input(cells, &mut ahead)?;
             }
-            let Some(mut spec) = cells.firm(&row, &its_inputs) else {
+            if !cells.firm(&row, rows, first) {
+                rows.inputs.truncate(first);
                 continue;
-            };
+            }
             for (target, arg, hit) in firm_sets.iter_mut() {
                 if *target == name && !*hit {
                     *hit = true;
+                    let last = rows.len() - 1;
+                    let mut spec = validate::to_spec(&TableFirm::new(rows, last, &at, &mut Vec::new()));
                     if let Err(msg) = overrides::apply_firm(&mut spec, arg) {
                         set_problems.push(set_problem(arg, msg));
                     }
+                    rows.firms[last].set = Some(Box::new(spec));
                 }
             }
-            specs.push(spec);
         }
         Ok(true)
     };
-    // Validate one chunk while the next is read (the two take about as long).
-    let validate_chunk = |specs: &[FirmSpec]| {
+    // Validate one chunk while the next is read. A firm's goods are looked up among a
+    // million names: the lookups of the firms a few places ahead are fetched meanwhile.
+    let validate_chunk = |rows: &FirmRows| {
         let (mut batch, mut cache) = (Batch::default(), ShapeCache::default());
-        for spec in specs {
-            validate::validate_firm(&ctx, spec, &mut cache, &mut batch);
+        let mut params = Vec::new();
+        for i in 0..rows.len() {
+            if i + 16 < rows.len() {
+                rows.goods_of(i + 16, |g| ctx.index.prefetch_slot(g));
+            }
+            if i + 8 < rows.len() {
+                rows.goods_of(i + 8, |g| ctx.index.prefetch_entry(g));
+            }
+            match &rows.firms[i].set {
+                Some(spec) => validate::validate_firm(&ctx, spec.as_ref(), &mut cache, &mut batch),
+                None => {
+                    let firm = TableFirm::new(rows, i, &at, &mut params);
+                    validate::validate_firm(&ctx, &firm, &mut cache, &mut batch);
+                }
+            }
         }
         batch.shrink_to_fit();
         batch
     };
     let mut batches = Vec::new();
-    let (mut reading, mut read) = (Vec::with_capacity(CHUNK_FIRMS), Vec::with_capacity(CHUNK_FIRMS));
+    let (mut reading, mut read) = (FirmRows::default(), FirmRows::default());
     let mut more = read_chunk(&mut cells, &mut read).map_err(|p| error(vec![p]))?;
     loop {
         std::mem::swap(&mut reading, &mut read);
@@ -240,8 +275,9 @@ pub(super) fn load(
         batches.push(batch);
         more = next.map_err(|p| error(vec![p]))?;
     }
-    if let Some((line, _)) = pending {
-        let firm = pending_firm;
+    drop((reading, read));
+    if pending {
+        let (line, firm) = (ahead.line, ahead.firm);
         cells.problems.push(Problem::new(
             Location::Table {
                 file: inputs_file.clone(),
@@ -316,6 +352,26 @@ pub fn files(label: &str, text: &str) -> Option<Vec<(&'static str, String, std::
     ];
     out.extend(tables.inputs.map(|i| ("inputs", i.into_inner())));
     Some(out.into_iter().map(|(t, f)| (t, f.clone(), dir.join(f))).collect())
+}
+
+/// The input row read ahead of the firm it belongs to: its line, firm, good and parameter.
+#[derive(Default)]
+struct Ahead {
+    line: u64,
+    firm: String,
+    good: String,
+    param: Option<f64>,
+}
+
+impl Ahead {
+    fn set(&mut self, line: u64, firm: &str, good: &str, param: Option<f64>) {
+        self.line = line;
+        self.firm.clear();
+        self.firm.push_str(firm);
+        self.good.clear();
+        self.good.push_str(good);
+        self.param = param;
+    }
 }
 
 /// Firms read (and validated) at a time.

@@ -242,6 +242,11 @@ impl ParquetTable {
         })
     }
 
+    /// For each of the table's known columns, its index in the file, if the file has it.
+    pub fn columns(&self) -> &[Option<usize>] {
+        &self.index
+    }
+
     /// The next row, None at the end. A batch that cannot be decoded is a problem at the
     /// row it starts at.
     pub fn next_row(&mut self, file: &str) -> Result<Option<Row<'_>>, Problem> {

@@ -47,6 +47,11 @@ impl Row<'_> {
 }
 
 impl TableReader {
+    /// For each of the table's known columns, its index in the file, if the file has it.
+    pub fn columns(&self) -> &[Option<usize>] {
+        &self.index
+    }
+
     /// Open `file` (relative to `dir`) and read its header. `at`: the span of the path in the
     /// scenario file, where a problem with the file as a whole is reported.
     pub fn open(

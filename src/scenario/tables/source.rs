@@ -73,6 +73,14 @@ impl Source {
         }
     }
 
+    /// For each of the table's known columns, its index in the file, if the file has it.
+    pub fn columns(&self) -> &[Option<usize>] {
+        match self {
+            Source::Csv(r) => r.columns(),
+            Source::Parquet(r) => r.columns(),
+        }
+    }
+
     /// The next row, None at the end.
     pub fn next_row(&mut self, file: &str) -> Result<Option<Row<'_>>, Problem> {
         Ok(match self {

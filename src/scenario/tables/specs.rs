@@ -1,13 +1,14 @@
-//! The columns of the three tables, and a row (a firm's with its input rows) made into the
-//! same `GoodSpec` and `FirmSpec` a `[goods]` line or a `[[firms]]` entry gives, each value
-//! spanned at its cell so that validation places its problems there.
+//! The columns of the three tables, and their rows read: a goods row into the same
+//! `GoodSpec` a `[goods]` line gives, a firm row (with its rows of the inputs table) into a
+//! [`FirmRow`] of a chunk that validation reads as it reads a `[[firms]]` entry. Each value
+//! is spanned at its cell, so that validation places its problems there.
 
+use super::firm_rows::*;
 use super::place::Places;
 use super::read::Column;
 use super::source::Row;
 use crate::scenario::error::Problem;
 use crate::scenario::format::*;
-use indexmap::IndexMap;
 use toml::Spanned;
 
 const fn col(name: &'static str, required: bool) -> Column {
@@ -24,7 +25,7 @@ pub const GOODS: [Column; 4] = [
 const G_NAME: usize = 0;
 /// The columns of each table that hold texts (the rest hold numbers).
 pub const GOODS_TEXT: [usize; 1] = [G_NAME];
-pub const FIRMS_TEXT: [usize; 6] = [F_NAME, 1, 2, 3, 11, 13];
+pub const FIRMS_TEXT: [usize; 6] = [F::NAME, F::OUTPUT, F::PRODUCTION, F::FAMILY, F::RULE, F::FORM];
 pub const INPUTS_TEXT: [usize; 2] = [I_FIRM, I_GOOD];
 
 /// `firms.csv`: one row per firm (or group of `count` firms).
@@ -46,41 +47,57 @@ pub const FIRMS: [Column; 16] = [
     col("noise", false),
     col("activation", false),
 ];
-const F_NAME: usize = 0;
+/// The positions of the firms table's columns in [`FIRMS`].
+pub struct F;
+impl F {
+    pub const NAME: usize = 0;
+    pub const OUTPUT: usize = 1;
+    pub const PRODUCTION: usize = 2;
+    pub const FAMILY: usize = 3;
+    pub const SCALE: usize = 4;
+    pub const RHO: usize = 5;
+    pub const RETURNS: usize = 6;
+    pub const EXPONENT: usize = 7;
+    pub const COUNT: usize = 8;
+    pub const PRODUCTIVITY: usize = 9;
+    pub const SPREAD: usize = 10;
+    pub const RULE: usize = 11;
+    pub const RATE: usize = 12;
+    pub const FORM: usize = 13;
+    pub const NOISE: usize = 14;
+    pub const ACTIVATION: usize = 15;
+}
 
 /// `inputs.csv`: one row per input of a firm with a production family.
 pub const INPUTS: [Column; 3] = [col("firm", true), col("good", true), col("param", false)];
 pub const I_FIRM: usize = 0;
-const I_GOOD: usize = 1;
-const I_PARAM: usize = 2;
+pub const I_GOOD: usize = 1;
+pub const I_PARAM: usize = 2;
 
 /// Reads typed cells of rows, collecting the problems of cells that do not parse.
 pub struct Cells<'p> {
     pub places: &'p Places,
     pub problems: Vec<Problem>,
+    /// The inputs table's columns in its file (empty until it is open), and how its places
+    /// are counted ("line" or "row").
+    pub input_columns: Vec<Option<usize>>,
+    pub line_word: &'static str,
 }
 
 impl Cells<'_> {
-    fn text(&self, row: &Row, c: usize) -> Option<Spanned<String>> {
-        row.get(c)
-            .map(|v| Spanned::new(row.span(self.places, c), v.to_string()))
+    /// The span of column `c` of the inputs table's row at `line`.
+    pub fn input_cell(&self, line: u64, c: usize) -> std::ops::Range<usize> {
+        let column = self.input_columns.get(c).copied().flatten().unwrap_or(0);
+        self.places.span(super::place::Table::Inputs, line, column)
     }
-    fn word(&self, row: &Row, c: usize) -> Option<Text> {
-        row.get(c).map(|v| Text {
-            value: v.to_string(),
-            origin: Origin::File(row.span(self.places, c)),
-        })
-    }
-    fn num(&mut self, row: &Row, c: usize) -> Option<Num> {
-        let span = row.span(self.places, c);
+
+    /// The number in column `c`, None when empty or not a number (a problem recorded).
+    fn number(&mut self, row: &Row, c: usize) -> Option<f64> {
         match row.number(c)? {
-            Ok(value) => Some(Num {
-                value,
-                origin: Origin::File(span),
-            }),
+            Ok(value) => Some(value),
             Err(v) => {
                 self.problems.push(Problem::at(
-                    span,
+                    row.span(self.places, c),
                     format!("'{v}' is not a number"),
                     "write a number such as 0.5 or 1e-3, or leave the cell empty",
                 ));
@@ -88,22 +105,29 @@ impl Cells<'_> {
             }
         }
     }
-    fn int(&mut self, row: &Row, c: usize) -> Option<Int> {
-        let span = row.span(self.places, c);
+    fn num(&mut self, row: &Row, c: usize) -> Option<Num> {
+        self.number(row, c).map(|value| Num {
+            value,
+            origin: Origin::File(row.span(self.places, c)),
+        })
+    }
+    fn whole(&mut self, row: &Row, c: usize) -> Option<i64> {
         match row.whole(c)? {
-            Ok(value) => Some(Int {
-                value,
-                origin: Origin::File(span),
-            }),
+            Ok(value) => Some(value),
             Err(v) => {
                 self.problems.push(Problem::at(
-                    span,
+                    row.span(self.places, c),
                     format!("'{v}' is not a whole number"),
                     "write a whole number such as 100, or leave the cell empty",
                 ));
                 None
             }
         }
+    }
+
+    /// The `param` of a row of `inputs.csv` (None when empty, or not a number: a problem).
+    pub fn input_param(&mut self, row: &Row) -> Option<f64> {
+        self.number(row, I_PARAM)
     }
 
     /// A row of `goods.csv` as its name and spec.
@@ -117,163 +141,155 @@ impl Cells<'_> {
         Some((name, Spanned::new(row.span(self.places, G_NAME), spec)))
     }
 
-    /// The name of a firm row (None for a row without one).
-    pub fn firm_name<'r>(&self, row: &'r Row) -> Option<&'r str> {
-        row.get(F_NAME)
-    }
-
-    /// A row of `firms.csv` and the `inputs` of that firm (good name, its parameter) as the
-    /// firm's spec. `inputs_at`: the span of the firm's first input row, else its name.
-    pub fn firm(&mut self, row: &Row, inputs: &[(Spanned<String>, Option<Num>)]) -> Option<FirmSpec> {
-        let name = self.text(row, F_NAME)?;
-        let family_cell = self.text(row, 3);
-        let production_span = family_cell
-            .as_ref()
-            .map_or_else(|| row.span(self.places, 2), |f| f.span());
-        let production = match (self.text(row, 2), family_cell) {
-            (Some(e), None) => Spanned::new(e.span(), ProductionSpec::Expression(e.into_inner())),
+    /// A row of `firms.csv` (with a name) into `rows`, its rows of the inputs table being
+    /// `rows.inputs[first..]`. False, with the problem recorded, when the row cannot be a
+    /// firm (then its input rows are left for the caller to drop).
+    pub fn firm(&mut self, row: &Row, rows: &mut FirmRows, first: usize) -> bool {
+        let Some(name) = row.get(F::NAME) else {
+            return false;
+        };
+        let mut numbers = [None; NUMBERS];
+        let made = match (row.get(F::PRODUCTION), row.get(F::FAMILY)) {
+            (Some(e), None) => Made::Expression(rows.keep(e)),
             (e, Some(family)) => {
-                if let Some(e) = e {
+                if e.is_some() {
                     self.problems.push(Problem::at(
-                        e.span(),
-                        format!("firm '{}' has both a production expression and a family", name.get_ref()),
+                        row.span(self.places, F::PRODUCTION),
+                        format!("firm '{name}' has both a production expression and a family"),
                         "fill in `production` (an expression) or `family` (with its inputs in the inputs table), not both",
                     ));
                 }
-                let family = self.family(row, &family, inputs)?;
-                Spanned::new(production_span, ProductionSpec::Family(family))
+                match self.family(row, name, family, rows, first, &mut numbers) {
+                    Some(kind) => Made::Family(kind),
+                    None => return false,
+                }
             }
             (None, None) => {
                 self.problems.push(Problem::at(
-                    name.span(),
-                    format!("firm '{}' has no production", name.get_ref()),
+                    row.span(self.places, F::NAME),
+                    format!("firm '{name}' has no production"),
                     "fill in `production` (an expression such as sqrt(natgas)) or `family` (cobb_douglas, ces, \
                      power, linear or leontief, with the firm's inputs in the inputs table)",
                 ));
-                return None;
+                return false;
             }
         };
-        Some(FirmSpec {
+        let count = self.whole(row, F::COUNT);
+        numbers[PRODUCTIVITY] = self.number(row, F::PRODUCTIVITY);
+        numbers[SPREAD] = self.number(row, F::SPREAD);
+        let rule = row.get(F::RULE).map(|r| rows.keep(r));
+        numbers[RATE] = self.number(row, F::RATE);
+        let form = row.get(F::FORM).map(|f| rows.keep(f));
+        numbers[NOISE] = self.number(row, F::NOISE);
+        numbers[ACTIVATION] = self.number(row, F::ACTIVATION);
+        let name = rows.keep(name);
+        let output = row.get(F::OUTPUT).map(|o| rows.keep(o));
+        rows.firms.push(FirmRow {
+            line: row.line(),
             name,
-            output: self.text(row, 1),
-            outputs: None,
-            production,
-            count: self.int(row, 8),
-            productivity: self.num(row, 9),
-            productivity_spread: self.num(row, 10),
-            rule: self.word(row, 11),
-            rate: self.num(row, 12),
-            form: self.word(row, 13),
-            noise: self.num(row, 14),
-            activation: self.num(row, 15),
-            production_set: None,
-        })
+            output,
+            made,
+            numbers,
+            count,
+            rule,
+            form,
+            inputs: first as u32..rows.inputs.len() as u32,
+            set: None,
+        });
+        true
     }
 
-    /// The family named in a firm row, with its inputs.
+    /// The family named in a firm row, its numbers read into `numbers` and its inputs
+    /// (`rows.inputs[first..]`) checked.
     fn family(
         &mut self,
         row: &Row,
-        family: &Spanned<String>,
-        inputs: &[(Spanned<String>, Option<Num>)],
-    ) -> Option<FamilySpec> {
-        let span = family.span();
-        let table = |what: &str, cells: &mut Self| -> Spanned<IndexMap<String, Num>> {
-            let mut map = IndexMap::new();
-            for (good, param) in inputs {
-                match param {
-                    Some(p) => {
-                        map.insert(good.get_ref().clone(), p.clone());
-                    }
-                    None => cells.problems.push(Problem::at(
-                        good.span(),
-                        format!("the input '{}' has no `param` (its {what})", good.get_ref()),
+        name: &str,
+        family: &str,
+        rows: &FirmRows,
+        first: usize,
+        numbers: &mut [Option<f64>; NUMBERS],
+    ) -> Option<Kind> {
+        let span = row.span(self.places, F::FAMILY);
+        let inputs = &rows.inputs[first..];
+        // each input of a family with per-input parameters needs its parameter, once
+        let params = |what: &str, cells: &mut Self| -> bool {
+            let mut ok = true;
+            for (k, input) in inputs.iter().enumerate() {
+                let good = rows.get(input.good);
+                let good_span = cells.input_cell(input.line, I_GOOD);
+                if input.param.is_none() {
+                    cells.problems.push(Problem::at(
+                        good_span.clone(),
+                        format!("the input '{good}' has no `param` (its {what})"),
+                        format!("give each input of a {family} firm its {what} in the `param` column"),
+                    ));
+                }
+                if let Some(before) = inputs[..k].iter().find(|b| rows.get(b.good) == good) {
+                    cells.problems.push(Problem::at(
+                        good_span,
                         format!(
-                            "give each input of a {} firm its {what} in the `param` column",
-                            family.get_ref()
+                            "firm '{name}' lists the input '{good}' twice (also on {} {})",
+                            cells.line_word, before.line
                         ),
-                    )),
+                        "give each input of a firm one row in the inputs table",
+                    ));
+                    ok = false;
                 }
             }
-            Spanned::new(span.clone(), map)
+            ok
         };
-        let scale = self.num(row, 4);
-        Some(match family.get_ref().as_str() {
-            "cobb_douglas" => FamilySpec::CobbDouglas {
-                scale,
-                exponents: table("exponent", self),
-            },
-            "ces" => {
-                let rho = self.num(row, 5);
-                let returns = self.num(row, 6);
-                let weights = table("weight", self);
-                let Some(rho) = rho else {
+        numbers[SCALE] = self.number(row, F::SCALE);
+        let Some(kind) = Kind::parse(family) else {
+            self.problems.push(Problem::at(
+                span,
+                format!("'{family}' is not a production family"),
+                format!(
+                    "{}use cobb_douglas, ces, power, linear or leontief (or an expression in `production`)",
+                    crate::scenario::error::did_you_mean(family, Kind::NAMES)
+                ),
+            ));
+            return None;
+        };
+        let ok = match kind {
+            Kind::CobbDouglas => params("exponent", self),
+            Kind::Ces => {
+                numbers[RHO] = self.number(row, F::RHO);
+                numbers[RETURNS] = self.number(row, F::RETURNS);
+                let ok = params("weight", self);
+                if numbers[RHO].is_none() {
                     self.problems.push(Problem::at(
                         span,
                         "a ces firm needs `rho`",
                         "fill in the `rho` column, e.g. 0.5",
                     ));
                     return None;
-                };
-                FamilySpec::Ces {
-                    scale,
-                    rho,
-                    returns,
-                    weights,
                 }
+                ok
             }
-            "power" => {
-                let exponent = self.num(row, 7);
-                match (exponent, inputs) {
-                    (Some(exponent), [(input, _)]) => FamilySpec::Power {
-                        scale,
-                        exponent,
-                        input: input.clone(),
-                    },
-                    (None, _) => {
-                        self.problems.push(Problem::at(
-                            span,
-                            "a power firm needs `exponent`",
-                            "fill in the `exponent` column, e.g. 0.5",
-                        ));
-                        return None;
-                    }
-                    (_, other) => {
-                        self.problems.push(Problem::at(
-                            span,
-                            format!("a power firm has one input; this one has {}", other.len()),
-                            "give it exactly one row in the inputs table",
-                        ));
-                        return None;
-                    }
+            Kind::Power => {
+                numbers[EXPONENT] = self.number(row, F::EXPONENT);
+                if numbers[EXPONENT].is_none() {
+                    self.problems.push(Problem::at(
+                        span,
+                        "a power firm needs `exponent`",
+                        "fill in the `exponent` column, e.g. 0.5",
+                    ));
+                    return None;
                 }
+                if inputs.len() != 1 {
+                    self.problems.push(Problem::at(
+                        span,
+                        format!("a power firm has one input; this one has {}", inputs.len()),
+                        "give it exactly one row in the inputs table",
+                    ));
+                    return None;
+                }
+                true
             }
-            "linear" => FamilySpec::Linear {
-                coefficients: table("coefficient", self),
-            },
-            "leontief" => FamilySpec::Leontief {
-                scale,
-                requirements: table("requirement", self),
-            },
-            other => {
-                self.problems.push(Problem::at(
-                    span,
-                    format!("'{other}' is not a production family"),
-                    format!(
-                        "{}use cobb_douglas, ces, power, linear or leontief (or an expression in `production`)",
-                        crate::scenario::error::did_you_mean(
-                            other,
-                            ["cobb_douglas", "ces", "power", "linear", "leontief"]
-                        )
-                    ),
-                ));
-                return None;
-            }
-        })
-    }
-
-    /// A row of `inputs.csv` as the good and its parameter.
-    pub fn input(&mut self, row: &Row) -> Option<(Spanned<String>, Option<Num>)> {
-        Some((self.text(row, I_GOOD)?, self.num(row, I_PARAM)))
+            Kind::Linear => params("coefficient", self),
+            Kind::Leontief => params("requirement", self),
+        };
+        ok.then_some(kind)
     }
 }

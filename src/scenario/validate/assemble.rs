@@ -116,8 +116,9 @@ pub(crate) fn finish(
     let technologies = techs.list;
     let agents = agents.list;
     // duplicate firm names: the first use of a name wins
-    let firm_index = NameIndex::build(groups.len(), |i| &group_names[i]);
-    for (f, name) in group_names.iter().enumerate() {
+    // (when the index finds every name new, there is nothing to look for)
+    let (firm_index, unique) = NameIndex::build_checked(groups.len(), |i| &group_names[i]);
+    for (f, name) in group_names.iter().enumerate().filter(|_| !unique) {
         let first = firm_index.get(name).expect("indexed");
         if first != f {
             let (line, _) = crate::scenario::error::line_col(source, name_spans[first].start);

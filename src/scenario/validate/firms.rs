@@ -3,6 +3,7 @@
 //! into a [`Batch`]. Entries are independent, so the chunked loader checks them in parallel.
 
 use super::batch::Batch;
+use super::firm_entry::FirmEntry;
 use super::goods::lookup_good;
 use super::limits::{memory_needed, MAX_FIRMS};
 use super::names::NameIndex;
@@ -19,7 +20,7 @@ use std::collections::HashMap;
 /// What validating one firm needs: the goods, the agent defaults and the source text.
 pub(crate) struct FirmCtx<'a> {
     pub(super) names: &'a Names,
-    pub(super) index: &'a NameIndex,
+    pub(crate) index: &'a NameIndex,
     pub(super) defaults: &'a AgentSettings,
     pub(super) agents_rate: Option<&'a Num>,
     pub(super) agents_rule: Option<&'a Text>,
@@ -31,24 +32,25 @@ pub(crate) type ShapeCache = HashMap<Vec<u64>, Result<(), ShapeProblem>>;
 
 /// The problems of a production that `--set firms.NAME.production=...` gave are reported at
 /// that argument: the production is not in the file.
-fn at_the_set(problems: &mut [Problem], f: &FirmSpec) {
-    if let Some(arg) = &f.production_set {
+fn at_the_set(problems: &mut [Problem], f: &impl FirmEntry) {
+    if let Some(arg) = f.production_set() {
         for p in problems {
             if matches!(p.location, Location::Span(_)) {
-                p.location = Location::Set(arg.clone());
+                p.location = Location::Set(arg.to_string());
             }
         }
     }
 }
 
-/// Validate one `[[firms]]` entry into `batch` (in file order). The duplicate-name check is
-/// left to [`finish`](super::finish), which sees all firms.
-pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut ShapeCache, batch: &mut Batch) {
+/// Validate one firm entry (a `[[firms]]` table or a firms-table row) into `batch` (in file
+/// order). The duplicate-name check is left to [`finish`](super::finish), which sees all
+/// firms.
+pub(crate) fn validate_firm(ctx: &FirmCtx, f: &impl FirmEntry, shape_cache: &mut ShapeCache, batch: &mut Batch) {
     let mut c = Check {
         problems: Vec::new(),
         defer: true,
     };
-    if let Some(n) = &f.count {
+    if let Some(n) = f.count() {
         batch.note_count(n);
     }
     let firm = batch.len() as u32;
@@ -56,8 +58,7 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
     let source = ctx.source;
     let agent_defaults = ctx.defaults;
     let goods_name = ctx.names;
-    let fname: &str = f.name.get_ref();
-    let name_span = span_of(&f.name);
+    let (fname, name_span) = f.name();
     if fname.is_empty() || fname.len() > 128 || fname.chars().any(|ch| ch.is_control() || ch == '.' || ch == '#') {
         c.at(name_span.clone(), format!("firm name {fname:?} is not usable"), "use 1 to 128 characters without '.', '#' or control characters (names appear in --set paths like firms.NAME.rate)");
     }
@@ -65,9 +66,9 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
 
     // outputs
     let mut outputs: Vec<(usize, f64)> = Vec::new();
-    match (&f.output, &f.outputs) {
-        (Some(o), None) => {
-            if let Some(g) = lookup_good(&mut c, names, ctx.index, o.get_ref(), span_of(o), || {
+    match (f.output(), f.outputs()) {
+        (Some((o, o_span)), None) => {
+            if let Some(g) = lookup_good(&mut c, names, ctx.index, o, o_span, || {
                 format!("as the output of firm '{fname}'")
             }) {
                 outputs.push((g, 1.0));
@@ -101,8 +102,8 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
                 }
             }
         }
-        (Some(o), Some(_)) => c.at(
-            span_of(o),
+        (Some((_, o_span)), Some(_)) => c.at(
+            o_span,
             format!("firm '{fname}' has both `output` and `outputs`"),
             "use `output = \"good\"` for one output or `outputs = { a = 1.0, b = 2.0 }` for joint production, not both",
         ),
@@ -115,8 +116,17 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
 
     // production
     let before_production = c.problems.len();
-    let from_set = f.production_set.is_some();
-    let (tech, inputs, params) = match technology(&mut c, &f.production, from_set, fname, source, names, ctx.index) {
+    let from_set = f.production_set().is_some();
+    let (production, prod_span) = f.production();
+    let (tech, inputs, params) = match technology(
+        &mut c,
+        (production, prod_span.clone()),
+        from_set,
+        fname,
+        source,
+        names,
+        ctx.index,
+    ) {
         Some(t) => t,
         None => {
             at_the_set(&mut c.problems[before_production..], f);
@@ -135,7 +145,6 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
             return;
         }
     };
-    let prod_span = span_of(&f.production);
     for (&g, _) in inputs.iter().zip(&params) {
         if outputs.iter().any(|&(o, _)| o == g) {
             c.at(prod_span.clone(), format!("firm '{fname}' uses its own output '{}' as an input", &goods_name[g]), "a firm cannot feed itself: the goods graph must be acyclic; remove the good from the production function");
@@ -180,7 +189,7 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
     at_the_set(&mut c.problems[before_production..], f);
 
     // counts and productivity
-    let count = match &f.count {
+    let count = match f.count() {
         None => 1,
         Some(n) if n.value > MAX_FIRMS as i64 => {
             // refused before anything is allocated, with what it would take
@@ -206,7 +215,7 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
         ) as u64,
     };
     batch.total += count;
-    let productivity = f.productivity.as_ref().map_or(1.0, |n| {
+    let productivity = f.productivity().map_or(1.0, |n| {
         c.num_with(
             n,
             || format!("firms.{fname}.productivity"),
@@ -216,7 +225,7 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
             "a productivity multiplier on F, e.g. productivity = 1.0",
         )
     });
-    let spread = f.productivity_spread.as_ref().map_or(0.0, |n| {
+    let spread = f.productivity_spread().map_or(0.0, |n| {
         c.num_with(
             n,
             || format!("firms.{fname}.productivity_spread"),
@@ -227,32 +236,30 @@ pub(crate) fn validate_firm(ctx: &FirmCtx, f: &FirmSpec, shape_cache: &mut Shape
         )
     });
     if spread > 0.0 && count == 1 {
-        if let Some(n) = &f.productivity_spread {
+        if let Some(n) = f.productivity_spread() {
             c.push((&n.origin).into(), format!("firm '{fname}' has productivity_spread but count = 1"), "productivity_spread varies productivity across the replicas of `count = N` firms; add count or remove the spread");
         }
     }
     let agent = settings::agent_settings(
         &mut c,
-        &f.rule,
-        &f.rate,
-        &f.form,
-        &f.noise,
-        &f.activation,
+        f.rule(),
+        f.rate(),
+        f.form(),
+        f.noise(),
+        f.activation(),
         Some(agent_defaults),
         ("firms.", fname),
     );
     if agent.rule == agent_settings::Rule::BestResponse && agent.rate > 1.0 {
         let loc = f
-            .rate
-            .as_ref()
+            .rate()
             .or(ctx.agents_rate)
             .map_or(Location::File, |n| (&n.origin).into());
         c.push(loc, format!("firm '{fname}' uses best_response with rate {} > 1", agent.rate), "for best_response, rate is the fraction of the way to the best plan moved each tick (beta), in (0, 1], e.g. rate = 0.5");
     }
     if agent.rule == agent_settings::Rule::BestResponse && tech.returns(&params) == Returns::Constant {
         let loc = f
-            .rule
-            .as_ref()
+            .rule()
             .or(ctx.agents_rule)
             .map_or(Location::Span(prod_span.clone()), |t| (&t.origin).into());
         c.push(loc, format!("firm '{fname}' has constant returns to scale ({}), so it has no best response", tech.kind()), "with constant returns profit is 0 or unbounded and the best response does not exist; use rule = \"gradient\" or \"optimistic\" for this firm");

@@ -3,7 +3,8 @@
 //!
 //! The steps, each in its own file: `head.rs` checks everything before the firms (name,
 //! version, the goods of `goods.rs`, and the `[market]`, `[agents]`, `[run]` and `[log]`
-//! tables of `settings.rs`); `firms.rs` checks each `[[firms]]` entry (its production through
+//! tables of `settings.rs`); `firms.rs` checks each firm entry (a `[[firms]]` table or a row
+//! of a firms table, read through `firm_entry.rs`; its production through
 //! `technology.rs`, its errors placed by `expr_place.rs`) into a compact batch (`batch.rs`);
 //! `assemble.rs` merges the batches, checks what needs all firms (duplicate names, the size
 //! and memory limits of `limits.rs`, `[log] goods`, the shocks of `shocks.rs`, the sources and
@@ -14,6 +15,7 @@
 mod assemble;
 mod batch;
 mod expr_place;
+mod firm_entry;
 mod firms;
 mod goods;
 mod graph;
@@ -28,6 +30,7 @@ mod technology;
 
 pub(crate) use assemble::finish;
 pub(crate) use batch::Batch;
+pub(crate) use firm_entry::{to_spec, Family, FirmEntry, ParamList, Params, Production};
 pub(crate) use firms::{validate_firm, ShapeCache};
 pub(crate) use goods::{validate_good, GoodsPart};
 pub use graph::{index_goods, topological_order};

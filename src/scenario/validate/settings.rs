@@ -14,11 +14,11 @@ use crate::scenario::format::*;
 pub(super) fn agent_defaults(c: &mut Check, agents: &AgentSpec) -> AgentSettings {
     agent_settings(
         c,
-        &agents.rule,
-        &agents.rate,
-        &agents.form,
-        &agents.noise,
-        &agents.activation,
+        agents.rule.as_ref(),
+        agents.rate.as_ref(),
+        agents.form.as_ref(),
+        agents.noise.as_ref(),
+        agents.activation.as_ref(),
         None,
         ("agents", ""),
     )
@@ -150,11 +150,11 @@ pub(super) fn parse_rule<T: Copy>(
 #[allow(clippy::too_many_arguments)]
 pub(super) fn agent_settings(
     c: &mut Check,
-    rule: &Option<Text>,
-    rate: &Option<Num>,
-    form: &Option<Text>,
-    noise: &Option<Num>,
-    activation: &Option<Num>,
+    rule: Option<&Text>,
+    rate: Option<&Num>,
+    form: Option<&Text>,
+    noise: Option<&Num>,
+    activation: Option<&Num>,
     defaults: Option<&AgentSettings>,
     (prefix, name): (&str, &str),
 ) -> AgentSettings {
@@ -162,13 +162,13 @@ pub(super) fn agent_settings(
     AgentSettings {
         rule: parse_rule(
             c,
-            rule.as_ref(),
+            rule,
             || format!("{prefix}{name}.rule"),
             agent_settings::Rule::parse,
             &agent_settings::Rule::NAMES,
         )
         .unwrap_or(d.rule),
-        rate: rate.as_ref().map_or(d.rate, |n| {
+        rate: rate.map_or(d.rate, |n| {
             c.num_with(
                 n,
                 || format!("{prefix}{name}.rate"),
@@ -180,13 +180,13 @@ pub(super) fn agent_settings(
         }),
         form: parse_rule(
             c,
-            form.as_ref(),
+            form,
             || format!("{prefix}{name}.form"),
             agent_settings::Form::parse,
             &agent_settings::Form::NAMES,
         )
         .unwrap_or(d.form),
-        noise: noise.as_ref().map_or(d.noise, |n| {
+        noise: noise.map_or(d.noise, |n| {
             c.num_with(
                 n,
                 || format!("{prefix}{name}.noise"),
@@ -196,7 +196,7 @@ pub(super) fn agent_settings(
                 "relative observation noise from 0 (none) to 1, e.g. noise = 0.01",
             )
         }),
-        activation: activation.as_ref().map_or(d.activation, |n| {
+        activation: activation.map_or(d.activation, |n| {
             c.num_with(
                 n,
                 || format!("{prefix}{name}.activation"),

@@ -4,12 +4,13 @@
 //! parameters.
 
 use super::expr_place::StringMap;
+use super::firm_entry::{Family, Params, Production};
 use super::names::NameIndex;
-use super::problems::{list, span_of, Check};
+use super::problems::{list, Check};
 use crate::economy::Names;
 use crate::production::{Expr, Technology};
 use crate::scenario::format::*;
-use toml::Spanned;
+use std::ops::Range;
 
 /// Longest production expression, in bytes.
 pub const MAX_EXPRESSION_BYTES: usize = 1 << 20;
@@ -18,20 +19,20 @@ pub const MAX_EXPRESSION_BYTES: usize = 1 << 20;
 /// points, so a few hundred inputs took minutes; families have no such limit.
 pub const MAX_EXPRESSION_INPUTS: usize = 64;
 
-/// Parse a production spec into a technology, its input goods and per-input parameters.
+/// Parse a production (at `span`) into a technology, its input goods and per-input parameters.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn technology(
     c: &mut Check,
-    spec: &Spanned<ProductionSpec>,
+    (production, span): (Production, Range<usize>),
     from_set: bool,
     fname: &str,
     source: &str,
     names: &Names,
     index: &NameIndex,
 ) -> Option<(Technology, Vec<usize>, Vec<f64>)> {
-    let span = span_of(spec);
     let before = c.problems.len();
     let goods_of = |c: &mut Check,
-                    table: &Spanned<indexmap::IndexMap<String, Num>>,
+                    table: &Params,
                     what: &str,
                     lo: f64,
                     lo_open: bool,
@@ -40,14 +41,14 @@ pub(super) fn technology(
      -> (Vec<usize>, Vec<f64>) {
         let mut gs = Vec::new();
         let mut ps = Vec::new();
-        if table.get_ref().is_empty() {
+        if table.is_empty() {
             c.at(
-                span_of(table),
+                table.span.clone(),
                 format!("firm '{fname}': `{what}` lists no inputs"),
                 format!("name at least one input good, e.g. {what} = {{ labor = 0.5 }}"),
             );
         }
-        for (g, n) in table.get_ref() {
+        table.each(|g, n| {
             let v = c.num_with(
                 n,
                 || format!("firms.{fname}.production.{what}.{g}"),
@@ -58,7 +59,7 @@ pub(super) fn technology(
             );
             let s = match &n.origin {
                 Origin::File(r) => r.clone(),
-                _ => span_of(table),
+                _ => table.span.clone(),
             };
             match index.get(g) {
                 Some(gi) => {
@@ -71,11 +72,11 @@ pub(super) fn technology(
                     format!("{}known goods: {}", c.suggest_good(g, names), list(names)),
                 ),
             }
-        }
+        });
         (gs, ps)
     };
-    let scale_of = |c: &mut Check, s: &Option<Num>| {
-        s.as_ref().map_or(1.0, |n| {
+    let scale_of = |c: &mut Check, s: Option<&Num>| {
+        s.map_or(1.0, |n| {
             c.num_with(
                 n,
                 || format!("firms.{fname}.production.scale"),
@@ -86,8 +87,8 @@ pub(super) fn technology(
             )
         })
     };
-    let result = match spec.get_ref() {
-        ProductionSpec::Expression(src) => {
+    let result = match production {
+        Production::Expression(src) => {
             if src.len() > MAX_EXPRESSION_BYTES {
                 c.at(span.clone(), format!("the production expression of firm '{fname}' is {} bytes long, more than the {MAX_EXPRESSION_BYTES} allowed", src.len()), "write large technologies with a family (cobb_douglas, ces, ...) or split the firm");
                 return None;
@@ -152,17 +153,17 @@ pub(super) fn technology(
                 }
             }
         }
-        ProductionSpec::Family(fam) => match fam {
-            FamilySpec::CobbDouglas { scale, exponents } => {
+        Production::Family(fam) => match fam {
+            Family::CobbDouglas { scale, exponents } => {
                 let scale = scale_of(c, scale);
-                let (gs, ps) = goods_of(c, exponents, "exponents", 0.0, true, 1.0, "Cobb-Douglas exponents are in (0, 1] and sum to at most 1, e.g. exponents = { labor = 0.3, capital = 0.6 }");
+                let (gs, ps) = goods_of(c, &exponents, "exponents", 0.0, true, 1.0, "Cobb-Douglas exponents are in (0, 1] and sum to at most 1, e.g. exponents = { labor = 0.3, capital = 0.6 }");
                 let sum: f64 = ps.iter().sum();
                 if sum > 1.0 + 1e-12 {
-                    c.at(span_of(exponents), format!("firm '{fname}': Cobb-Douglas exponents sum to {sum}, more than 1 (increasing returns, not concave)"), "make the exponents sum to at most 1 (less than 1 for decreasing returns, which converge fastest)");
+                    c.at(exponents.span.clone(), format!("firm '{fname}': Cobb-Douglas exponents sum to {sum}, more than 1 (increasing returns, not concave)"), "make the exponents sum to at most 1 (less than 1 for decreasing returns, which converge fastest)");
                 }
                 Some((Technology::CobbDouglas { scale }, gs, ps))
             }
-            FamilySpec::Ces {
+            Family::Ces {
                 scale,
                 rho,
                 returns,
@@ -184,7 +185,7 @@ pub(super) fn technology(
                         "use the cobb_douglas family for rho = 0, or choose a rho != 0",
                     );
                 }
-                let nu = returns.as_ref().map_or(1.0, |n| {
+                let nu = returns.map_or(1.0, |n| {
                     c.num_with(
                         n,
                         || format!("firms.{fname}.production.returns"),
@@ -196,7 +197,7 @@ pub(super) fn technology(
                 });
                 let (gs, ps) = goods_of(
                     c,
-                    weights,
+                    &weights,
                     "weights",
                     0.0,
                     true,
@@ -213,7 +214,11 @@ pub(super) fn technology(
                     ps,
                 ))
             }
-            FamilySpec::Power { scale, exponent, input } => {
+            Family::Power {
+                scale,
+                exponent,
+                input: (input, input_span),
+            } => {
                 let scale = scale_of(c, scale);
                 let e = c.num_with(
                     exponent,
@@ -223,22 +228,22 @@ pub(super) fn technology(
                     1.0,
                     "a power exponent in (0, 1] keeps F concave, e.g. exponent = 0.5",
                 );
-                match index.get(input.get_ref()) {
+                match index.get(input) {
                     Some(g) => Some((Technology::Power { scale, exponent: e }, vec![g], vec![1.0])),
                     None => {
                         c.at(
-                            span_of(input),
-                            format!("unknown good '{}' in the production of firm '{fname}'", input.get_ref()),
-                            format!("{}known goods: {}", c.suggest_good(input.get_ref(), names), list(names)),
+                            input_span,
+                            format!("unknown good '{input}' in the production of firm '{fname}'"),
+                            format!("{}known goods: {}", c.suggest_good(input, names), list(names)),
                         );
                         None
                     }
                 }
             }
-            FamilySpec::Linear { coefficients } => {
+            Family::Linear { coefficients } => {
                 let (gs, ps) = goods_of(
                     c,
-                    coefficients,
+                    &coefficients,
                     "coefficients",
                     0.0,
                     true,
@@ -247,9 +252,9 @@ pub(super) fn technology(
                 );
                 Some((Technology::Linear, gs, ps))
             }
-            FamilySpec::Leontief { scale, requirements } => {
+            Family::Leontief { scale, requirements } => {
                 let scale = scale_of(c, scale);
-                let (gs, ps) = goods_of(c, requirements, "requirements", 0.0, true, 1e300, "Leontief requirements (input per unit of output) are positive, e.g. requirements = { a = 1.0, b = 2.0 }");
+                let (gs, ps) = goods_of(c, &requirements, "requirements", 0.0, true, 1e300, "Leontief requirements (input per unit of output) are positive, e.g. requirements = { a = 1.0, b = 2.0 }");
                 Some((Technology::Leontief { scale }, gs, ps))
             }
         },
