@@ -37,9 +37,32 @@ pub fn index_goods(goods: &mut Goods, firms: &Firms) {
     goods.prod_slot = prod_slot;
 }
 
-/// Firms ordered producers-before-users along endogenous goods (Kahn's algorithm on the
-/// bipartite goods-firms graph), or a cycle as (good, firm using it) pairs.
+/// Firms ordered producers-before-users along endogenous goods, or a cycle as (good, firm
+/// using it) pairs. The file's order when it is one (as in every generated economy and in
+/// most written ones: checked in one pass), else the order of Kahn's algorithm on the
+/// bipartite goods-firms graph.
 pub fn topological_order(goods: &Goods, firms: &Firms) -> Result<Vec<u32>, Vec<(usize, usize)>> {
+    if file_order_is_topological(goods, firms) {
+        return Ok((0..firms.len() as u32).collect());
+    }
+    kahn_order(goods, firms)
+}
+
+/// Whether every firm comes after all producers of its endogenous inputs.
+fn file_order_is_topological(goods: &Goods, firms: &Firms) -> bool {
+    // the last producer of each good (u32::MAX: none), then each input against it
+    let mut last = vec![u32::MAX; goods.len()];
+    for (k, &g) in firms.output_good.iter().enumerate() {
+        last[g as usize] = firms.output_firm[k];
+    }
+    firms.input_good.iter().zip(&firms.edge_firm).all(|(&g, &f)| {
+        let p = last[g as usize];
+        p == u32::MAX || p < f || goods.fixed[g as usize]
+    })
+}
+
+/// [`topological_order`] by Kahn's algorithm.
+fn kahn_order(goods: &Goods, firms: &Firms) -> Result<Vec<u32>, Vec<(usize, usize)>> {
     let n_f = firms.len();
     let n_g = goods.len();
     // slot -> firm for output slots
@@ -128,5 +151,60 @@ pub fn topological_order(goods: &Goods, firms: &Firms) -> Result<Vec<u32>, Vec<(
             .expect("a blocked firm has a blocked input with a blocked producer");
         path.push((g, f));
         f = producer;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::economy::Economy;
+
+    /// Whether `order` puts every firm after all producers of its endogenous inputs.
+    fn is_topological(e: &Economy, order: &[u32]) -> bool {
+        let (goods, firms) = (&e.goods, &e.firms);
+        let mut place = vec![usize::MAX; firms.len()];
+        for (i, &f) in order.iter().enumerate() {
+            place[f as usize] = i;
+        }
+        let producers_of =
+            |g: usize| (0..firms.len()).filter(move |&p| firms.outputs(p).any(|k| firms.output_good[k] as usize == g));
+        place.iter().all(|&p| p != usize::MAX)
+            && (0..firms.len()).all(|f| {
+                firms.inputs(f).all(|edge| {
+                    let g = firms.input_good[edge] as usize;
+                    goods.fixed[g] || producers_of(g).all(|p| place[p] < place[f])
+                })
+            })
+    }
+
+    fn chain(firms_in_order: &[usize]) -> Economy {
+        let firms = [
+            ("A", "ethylene", "sqrt(natgas)"),
+            ("B", "polyethylene", "1 - 1/(ethylene + 1)"),
+            ("C", "tupperware", "ln(polyethylene)"),
+        ];
+        let mut text = String::from(
+            "name = \"t\"\n[goods.natgas]\nendowment = 4.0\n[goods.ethylene]\n[goods.polyethylene]\n\
+             [goods.tupperware]\nprice = 1.0\n",
+        );
+        for &i in firms_in_order {
+            let (name, output, production) = firms[i];
+            text += &format!("[[firms]]\nname = \"{name}\"\noutput = \"{output}\"\nproduction = \"{production}\"\n");
+        }
+        crate::scenario::load_str("t.toml", &text, &[], None).unwrap()
+    }
+
+    #[test]
+    fn the_file_order_is_kept_when_it_is_topological_and_replaced_when_not() {
+        let e = chain(&[0, 1, 2]);
+        assert_eq!(e.firms.topo_order, [0, 1, 2]);
+        for order in [[2, 1, 0], [1, 0, 2], [2, 0, 1]] {
+            let e = chain(&order);
+            assert!(!is_topological(&e, &[0, 1, 2]), "{order:?}");
+            assert!(
+                is_topological(&e, &e.firms.topo_order),
+                "{order:?}: {:?}",
+                e.firms.topo_order
+            );
+        }
     }
 }
