@@ -7,7 +7,7 @@ use super::batch::{AgentTable, Batch, TechTable};
 use super::graph::{index_goods, topological_order};
 use super::head::Head;
 use super::limits::Sizes;
-use super::names::NameIndex;
+use super::names::{may_repeat, NameIndex};
 use super::problems::{resolve_suggestions, Check};
 use super::{settings, shocks};
 use crate::economy::*;
@@ -69,11 +69,14 @@ pub(crate) fn finish(
     let mut used = (!goods.fixed.iter().any(|&f| f) && !goods.is_empty()).then(|| vec![false; goods.len()]);
     // (firm, 0 = before the duplicate check / 1 = duplicate / 2 = after, problem)
     let mut firm_problems: Vec<(usize, u8, Problem)> = Vec::new();
-    for (k, b) in batches.into_iter().enumerate() {
+    let mut merged_bytes = 0;
+    for b in batches {
         // the batches merged so far are freed: give their pages back now and then, so that
         // the firms are not resident twice (the workers' allocator arenas keep freed pages)
-        if k % TRIM_EVERY == TRIM_EVERY - 1 {
+        merged_bytes += b.heap_bytes();
+        if merged_bytes >= TRIM_BYTES {
             crate::scenario::free_memory::release_free_memory();
+            merged_bytes = 0;
         }
         let first = groups.len();
         let tech_map: Vec<u32> = b.techs.list.into_iter().map(|t| techs.add(t)).collect();
@@ -116,9 +119,13 @@ pub(crate) fn finish(
     let technologies = techs.list;
     let agents = agents.list;
     // duplicate firm names: the first use of a name wins
-    // (when the index finds every name new, there is nothing to look for)
-    let (firm_index, unique) = NameIndex::build_checked(groups.len(), |i| &group_names[i]);
-    for (f, name) in group_names.iter().enumerate().filter(|_| !unique) {
+    // (most economies have none, which their names' hashes show without an index)
+    let repeats = may_repeat(groups.len(), |i| &group_names[i]);
+    let (firm_index, unique) = match repeats {
+        true => NameIndex::build_checked(groups.len(), |i| &group_names[i]),
+        false => NameIndex::build_checked(0, |i| &group_names[i]),
+    };
+    for (f, name) in group_names.iter().enumerate().filter(|_| repeats && !unique) {
         let first = firm_index.get(name).expect("indexed");
         if first != f {
             let (line, _) = crate::scenario::error::line_col(source, name_spans[first].start);
@@ -222,9 +229,8 @@ pub(crate) fn finish(
     })
 }
 
-/// Batches merged between two returns of freed memory to the system (about 20 MB of batches
-/// at 128 kB chunks of generated firms).
-const TRIM_EVERY: usize = 128;
+/// Bytes of batches merged between two returns of freed memory to the system.
+const TRIM_BYTES: usize = 16 << 20;
 
 /// Append the `group.count` replicas of group `gi` to the firm arrays: its inputs (goods,
 /// parameters) and outputs (goods, weights), and each replica's productivity, the group's

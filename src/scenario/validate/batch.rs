@@ -170,6 +170,17 @@ impl Batch {
         self.spread.push(spread);
     }
 
+    /// The bytes the batch holds (its arrays; the names, problems and tables roughly).
+    pub(super) fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.groups.capacity() * size_of::<FirmGroup>()
+            + self.names.bytes()
+            + self.name_spans.capacity() * (size_of::<Range<usize>>() + 8)
+            + (self.input_start.capacity() + self.inputs.capacity() + self.output_start.capacity()) * 4
+            + (self.params.capacity() + self.spread.capacity()) * 8
+            + self.outputs.capacity() * size_of::<(u32, f64)>()
+    }
+
     /// Give back the spare capacity of the batch's arrays (they grew by doubling; the batches
     /// of all chunks are held until they are merged).
     pub(crate) fn shrink_to_fit(&mut self) {

@@ -109,6 +109,16 @@ impl NameIndex {
     }
 }
 
+/// Whether two of the `n` names (name i being `name_of(i)`) may be equal: false proves them
+/// all different, from their sorted hashes (8 bytes a name, in order; an index of the names
+/// costs 32 and a random access each).
+pub(crate) fn may_repeat<'a>(n: usize, name_of: impl Fn(usize) -> &'a str + Sync) -> bool {
+    use rayon::prelude::*;
+    let mut hashes: Vec<u64> = (0..n).into_par_iter().map(|i| name_hash(name_of(i)) as u64).collect();
+    hashes.par_sort_unstable();
+    hashes.windows(2).any(|w| w[0] == w[1])
+}
+
 /// Ask for transparent huge pages on a large, not yet touched buffer: random lookups in
 /// hundreds of megabytes then miss the TLB far less often. Only a hint.
 fn huge_pages<T>(v: &Vec<T>) {
