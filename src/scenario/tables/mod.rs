@@ -245,11 +245,11 @@ pub(super) fn load(
         let (mut batch, mut cache) = (Batch::default(), ShapeCache::default());
         let mut params = Vec::new();
         for i in 0..rows.len() {
-            if i + 16 < rows.len() {
-                rows.goods_of(i + 16, |g| ctx.index.prefetch_slot(g));
+            if i + 32 < rows.len() {
+                rows.goods_of(i + 32, |g| ctx.index.prefetch_slot(g));
             }
-            if i + 8 < rows.len() {
-                rows.goods_of(i + 8, |g| ctx.index.prefetch_entry(g));
+            if i + 16 < rows.len() {
+                rows.goods_of(i + 16, |g| ctx.index.prefetch_entry(g));
             }
             match &rows.firms[i].set {
                 Some(spec) => validate::validate_firm(&ctx, spec.as_ref(), &mut cache, &mut batch),
