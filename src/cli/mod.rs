@@ -52,7 +52,7 @@ Examples:
   pricegrad run scenarios/tupperware.toml --set agents.noise=0.02   (noisy firms: docs/NOISE.md)
 
 --set paths: market.rule|step|initial_price, agents.rule|rate|form|noise|activation,
-run.max_ticks|tolerance|patience|seed|check_tolerance, log.every,
+run.max_ticks|tolerance|patience|seed|check_tolerance, log.every|format,
 goods.NAME.price|endowment|initial_price, firms.NAME.rate|rule|count|productivity|...,
 firms.NAME.production.scale|exponents.GOOD|..., shocks.N.tick|price|endowment|productivity.
 

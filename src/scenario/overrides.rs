@@ -21,6 +21,7 @@ pub const PATHS: &[&str] = &[
     "run.seed",
     "run.check_tolerance",
     "log.every",
+    "log.format",
     "goods.NAME.price",
     "goods.NAME.endowment",
     "goods.NAME.initial_price",
@@ -199,6 +200,19 @@ pub(crate) fn apply_firm(f: &mut FirmSpec, arg: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `log.format=csv|parquet`.
+fn log_format(value: &str, arg: &str) -> Result<crate::economy::LogFormat, String> {
+    use crate::economy::LogFormat;
+    match value {
+        "csv" => Ok(LogFormat::Csv),
+        "parquet" => Ok(LogFormat::Parquet),
+        v => Err(format!(
+            "'{v}' is not a log format (in --set {arg}); {}use csv or parquet",
+            did_you_mean(v, ["csv", "parquet"])
+        )),
+    }
+}
+
 /// Apply one `--set` to the parsed file. The error says what is wrong and how to fix it.
 pub fn apply(file: &mut ScenarioFile, arg: &str) -> Result<(), String> {
     let p = Parsed::new(arg)?;
@@ -219,6 +233,7 @@ pub fn apply(file: &mut ScenarioFile, arg: &str) -> Result<(), String> {
         ["run", "seed"] => file.run.seed = Some(int()?),
         ["run", "check_tolerance"] => file.run.check_tolerance = Some(num()?),
         ["log", "every"] => file.log.every = Some(int()?),
+        ["log", "format"] => file.log.format = Some(log_format(p.value, arg)?),
         ["goods", name, _] => {
             let names: Vec<String> = file.goods.keys().cloned().collect();
             let good = file

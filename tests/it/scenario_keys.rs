@@ -53,6 +53,18 @@ fn log_format_chooses_the_tables_and_the_flag_wins() {
     let out = tmp.path().join("d");
     assert_eq!(run(&file, &out, &[]).0, 0);
     assert!(out.join("trajectory.csv").exists());
+    // --set log.format overrides the file's, as any --set does
+    let out = tmp.path().join("e");
+    assert_eq!(run(&file, &out, &["--set", "log.format=parquet"]).0, 0);
+    assert!(out.join("trajectory.parquet").exists() && !out.join("trajectory.csv").exists());
+    let out = tmp.path().join("f");
+    let (code, e) = run(&file, &out, &["--set", "log.format=parqet"]);
+    assert_eq!(code, 2, "{e}");
+    assert!(
+        e.contains("'parqet' is not a log format") && e.contains("did you mean 'parquet'?"),
+        "{e}"
+    );
+    assert!(!out.exists());
 }
 
 #[test]
