@@ -5,7 +5,7 @@ hold the parts."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Union
 
 
 class Error(Exception):
@@ -37,22 +37,25 @@ def _rebuild(cls, state):
 @dataclass(frozen=True)
 class Problem:
     """One problem with a scenario: ``message``, ``help``, ``file`` (the path, ``<string>``
-    or ``<dict>``), ``line`` and ``column`` (1-based; None when the problem is not at a place
-    in the text), and ``set`` (the ``set`` override it is about, if it is)."""
+    or ``<dict>``, or a table file of ``[tables]``), ``line`` and ``column`` (1-based; None
+    when the problem is not at a place in the text; in a table, ``column`` is the column's
+    name), ``row`` (in a Parquet table, which has no lines: the data row, from 1, or 0 for a
+    problem with its columns) and ``set`` (the ``set`` override it is about, if it is)."""
 
     message: str
     help: str
     file: str
     line: Optional[int] = None
-    column: Optional[int] = None
+    column: Optional[Union[int, str]] = None
     set: Optional[str] = None
+    row: Optional[int] = None
 
 
 class ScenarioError(Error, ValueError):
     """The scenario cannot be read, parsed or validated (``pricegrad`` exits 2 for it).
 
-    ``message``, ``help``, ``file``, ``line``, ``column`` and ``set`` are those of the first
-    problem; ``problems`` lists every one (as :class:`Problem`).
+    ``message``, ``help``, ``file``, ``line``, ``column``, ``row`` and ``set`` are those of
+    the first problem; ``problems`` lists every one (as :class:`Problem`).
     """
 
     def __init__(self, rendered: str, problems: List[dict]):
@@ -62,6 +65,7 @@ class ScenarioError(Error, ValueError):
         self.file = first.file
         self.line = first.line
         self.column = first.column
+        self.row = first.row
         self.set = first.set
 
     def _relabel(self, old: str, new: str) -> "ScenarioError":

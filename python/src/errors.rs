@@ -35,6 +35,7 @@ pub fn scenario(py: Python<'_>, e: &InputError, rendered: String) -> PyErr {
             let d = PyDict::new(py);
             d.set_item("message", &p.message)?;
             d.set_item("help", &p.help)?;
+            let mut row = None;
             let (file, line, column, set) = match &p.location {
                 Location::Span(r) => {
                     let (l, c) = e.line_col(r.start);
@@ -47,16 +48,25 @@ pub fn scenario(py: Python<'_>, e: &InputError, rendered: String) -> PyErr {
                 }
                 Location::Set(arg) => (e.file.clone(), None, None, Some(arg.clone())),
                 Location::File => (e.file.clone(), None, None, None),
-                // a cell of a table ([tables]): the table's file, its line, the column's name
-                Location::Table { file, line, column } => (
-                    file.clone(),
-                    Some(*line),
-                    Some(column.clone().into_pyobject(py)?.into_any()),
-                    None,
-                ),
+                // a cell of a table ([tables]): the table's file, its line (a Parquet file's
+                // data row, as `row`: it has no lines), the column's name
+                Location::Table { file, line, column } => {
+                    let (line, at_row) = match file.ends_with(".parquet") {
+                        true => (None, Some(*line)),
+                        false => (Some(*line), None),
+                    };
+                    row = at_row;
+                    (
+                        file.clone(),
+                        line,
+                        Some(column.clone().into_pyobject(py)?.into_any()),
+                        None,
+                    )
+                }
             };
             d.set_item("file", file)?;
             d.set_item("line", line)?;
+            d.set_item("row", row)?;
             d.set_item("column", column)?;
             d.set_item("set", set)?;
             Ok(d)

@@ -108,3 +108,27 @@ def test_a_sweep_of_a_bad_string_names_the_string(root):
     line = next(i for i, l in enumerate(text.split("\n")) if l.startswith("step = -0.5")) + 1
     assert (e.file, e.line) == ("<string>", line)
     assert f"--> <string>:{line}:" in str(e) and "pricegrad-sweep-" not in str(e)
+
+
+def test_a_parquet_table_problem_names_its_row_and_column(cli, tmp_path):
+    # the tables of a small generated economy, one input good misspelled
+    pq = pytest.importorskip("pyarrow.parquet")
+    out = tmp_path / "t"
+    subprocess.run(
+        [str(cli), "generate", "--layers", "2", "--width", "3", "--inputs", "2", "--seed", "1",
+         "--format", "tables", "--tables-format", "parquet", "--out", str(out)],
+        check=True, capture_output=True,
+    )
+    inputs = pq.read_table(out / "inputs.parquet").to_pydict()
+    bad = inputs["good"][2]
+    inputs["good"][2] = bad + "x"
+    import pyarrow as pa
+
+    pq.write_table(pa.table(inputs), out / "inputs.parquet")
+    with pytest.raises(pricegrad.ScenarioError) as info:
+        pricegrad.check(out / "scenario.toml")
+    e = info.value
+    assert f"unknown good '{bad}x'" in e.message
+    # a Parquet file has rows, not lines: the third data row, at its `good` column
+    assert (e.file, e.row, e.line, e.column) == ("inputs.parquet", 3, None, "good")
+    assert "inputs.parquet, row 3, column `good`" in str(e)
