@@ -131,8 +131,8 @@ impl Cells<'_> {
     }
 
     /// A row of `goods.csv` as its name and spec.
-    pub fn good(&mut self, row: &Row) -> Option<(String, Spanned<GoodSpec>)> {
-        let name = row.get(G_NAME)?.to_string();
+    pub fn good<'r>(&mut self, row: &'r Row) -> Option<(&'r str, Spanned<GoodSpec>)> {
+        let name = row.get(G_NAME)?;
         let spec = GoodSpec {
             price: self.num(row, 1),
             endowment: self.num(row, 2),
