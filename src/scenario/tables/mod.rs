@@ -110,7 +110,7 @@ pub(super) fn load(
                 }
             }
         }
-        validate::validate_good(&mut part, &name, &spec, start.market_initial);
+        validate::validate_good(&mut part, name, &spec, start.market_initial);
     }
     drop(goods);
     let mut read_problems = std::mem::take(&mut cells.problems);
