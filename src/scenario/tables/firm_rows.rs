@@ -4,8 +4,8 @@
 //! [`TableFirm`], a [`FirmEntry`] like a `[[firms]]` entry, with each value spanned at its
 //! cell.
 
+use super::columns::{F, I_GOOD, I_PARAM};
 use super::place::{Places, Table};
-use super::specs::{F, I_GOOD, I_PARAM};
 use crate::scenario::format::*;
 use crate::scenario::validate::{Family, FirmEntry, ParamList, Params, Production};
 use indexmap::IndexMap;
@@ -53,7 +53,7 @@ pub enum Made {
     Family(Kind),
 }
 
-/// One row of the firms table. The numbers are those of the columns of [`super::specs::FIRMS`]
+/// One row of the firms table. The numbers are those of the columns of [`super::columns::FIRMS`]
 /// (None for an empty cell, or one that is not a number: that problem is already recorded).
 pub struct FirmRow {
     pub line: u64,

@@ -4,11 +4,12 @@
 //! entries, a chunk of firms at a time (no table is held whole), so both forms of an economy
 //! give the identical [`Economy`]. Problems name the table file, line and column.
 //!
-//! The parts: `source.rs` opens a table as CSV (`read.rs`) or Parquet (`parquet.rs`),
-//! `specs.rs` knows the columns and reads rows (goods into specs, firms into the chunks of
-//! `firm_rows.rs`, which validation reads in place), `place.rs` maps the validators' spans
-//! to table cells.
+//! The parts: `columns.rs` names the tables' columns, `source.rs` opens a table as CSV
+//! (`read.rs`) or Parquet (`parquet.rs`), `specs.rs` reads rows (goods into specs, firms
+//! into the chunks of `firm_rows.rs`, which validation reads in place), `place.rs` maps the
+//! validators' spans to table cells.
 
+mod columns;
 mod firm_rows;
 mod parquet;
 mod place;
@@ -80,8 +81,8 @@ pub(super) fn load(
         goods_file,
         tables.goods.span(),
         Table::Goods,
-        &specs::GOODS,
-        &specs::GOODS_TEXT,
+        &columns::GOODS,
+        &columns::GOODS_TEXT,
         &mut places,
     )
     .map_err(error)?;
@@ -134,8 +135,8 @@ pub(super) fn load(
         firms_file,
         tables.firms.span(),
         Table::Firms,
-        &specs::FIRMS,
-        &specs::FIRMS_TEXT,
+        &columns::FIRMS,
+        &columns::FIRMS_TEXT,
         &mut places,
     )
     .map_err(error)?;
@@ -147,8 +148,8 @@ pub(super) fn load(
                 t.get_ref(),
                 t.span(),
                 Table::Inputs,
-                &specs::INPUTS,
-                &specs::INPUTS_TEXT,
+                &columns::INPUTS,
+                &columns::INPUTS_TEXT,
                 &mut places,
             )
             .map_err(error)?,
@@ -179,13 +180,13 @@ pub(super) fn load(
         };
         while let Some(row) = reader.next_row(&inputs_file)? {
             let param = cells.input_param(&row);
-            match (row.get(specs::I_FIRM), row.get(specs::I_GOOD)) {
+            match (row.get(columns::I_FIRM), row.get(columns::I_GOOD)) {
                 (Some(firm), Some(good)) => {
                     ahead.set(row.line(), firm, good, param);
                     return Ok(true);
                 }
                 _ => cells.problems.push(Problem::at(
-                    row.span(cells.places, specs::I_FIRM),
+                    row.span(cells.places, columns::I_FIRM),
                     "a row of the inputs table lacks its firm or good",
                     "each row names a firm (as in the firms table) and one of its input goods",
                 )),
@@ -202,7 +203,7 @@ pub(super) fn load(
             let Some(row) = firms.next_row(firms_file)? else {
                 return Ok(false);
             };
-            let Some(name) = row.get(specs::F::NAME) else {
+            let Some(name) = row.get(columns::F::NAME) else {
                 cells.problems.push(Problem::at(
                     row.span(cells.places, 0),
                     "a row of the firms table has no name",
@@ -385,8 +386,8 @@ fn repeated_good(dir: &Path, file: &str, at: &Spanned<String>, places: &mut Plac
         file,
         at.span(),
         Table::Goods,
-        &specs::GOODS,
-        &specs::GOODS_TEXT,
+        &columns::GOODS,
+        &columns::GOODS_TEXT,
         places,
     ) {
         while let Ok(Some(row)) = goods.next_row(file) {

@@ -6,8 +6,8 @@
 //! A row is counted from 1 (the first data row); problems with the file's columns are at
 //! row 0 ([`crate::scenario::error::Location::Table`]).
 
+use super::columns::Column;
 use super::place::{Places, Table, MAX_COLUMNS};
-use super::read::Column;
 use crate::scenario::error::{did_you_mean, Location, Problem};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};

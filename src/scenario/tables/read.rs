@@ -1,17 +1,12 @@
 //! Reading one table file (CSV with a header row): its columns checked against the ones the
 //! table may have, then its rows one at a time, each cell by column.
 
+use super::columns::Column;
 use super::place::{Places, Table, MAX_COLUMNS};
 use crate::scenario::error::{did_you_mean, Location, Problem};
 use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-
-/// A column a table may have.
-pub struct Column {
-    pub name: &'static str,
-    pub required: bool,
-}
 
 /// A table file being read.
 pub struct TableReader {

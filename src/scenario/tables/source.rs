@@ -1,9 +1,10 @@
 //! A table file in either format, chosen by its extension (`.csv` or `.parquet`), and its rows
 //! behind one interface: a text cell, a number cell, a whole-number cell, the cell's span.
 
+use super::columns::Column;
 use super::parquet::{self, ParquetTable};
 use super::place::{Places, Table};
-use super::read::{self, Column, TableReader};
+use super::read::{self, TableReader};
 use crate::scenario::error::Problem;
 use std::borrow::Cow;
 use std::ops::Range;
