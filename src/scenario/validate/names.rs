@@ -32,6 +32,11 @@ impl NameIndex {
             mask: cap - 1,
         };
         for i in 0..n {
+            // the slot of a name some places ahead is fetched meanwhile (random inserts into
+            // a table of millions of slots wait on memory)
+            if i + 16 < n {
+                index.prefetch_slot(name_of(i + 16));
+            }
             let name = name_of(i);
             let (mut h, tag) = index.probe_start(name);
             loop {
