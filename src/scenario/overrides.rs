@@ -352,6 +352,7 @@ mod tests {
                 "rule" if path.starts_with("market") => "additive",
                 "rule" => "gradient",
                 "form" => "relative",
+                "format" => "parquet",
                 "count" | "max_ticks" | "patience" | "seed" | "every" => "2",
                 _ => "0.5",
             };
