@@ -365,9 +365,14 @@ fn check_steps(
                     FirmRule::BestResponse if !br[f].iter().all(|b| b.is_finite()) => x0,
                     FirmRule::BestResponse => (x0 + rate * (br[f][i] - x0)).max(x0 * 1e-3),
                 };
+                // (a best response at a corner: where the plans are below 1e-15, the chain's
+                // `1 - 1/(x + 1)` rounds to a step function of x (1 + x is 1 to rounding), so
+                // the engine's Newton solve and the closed form's floor are both the corner to
+                // rounding, and need not agree in their digits)
+                let at_the_corner = want < 1e-15 && x[f][i] < 1e-15;
                 prop_assert!(
                     close(x[f][i], want, tol)
-                        || (firm == FirmRule::BestResponse && (x[f][i] - want).abs() <= 1e-9 * x0),
+                        || (firm == FirmRule::BestResponse && ((x[f][i] - want).abs() <= 1e-9 * x0 || at_the_corner)),
                     "tick {}: firm {f} input {i}: engine {} vs method {want} (x {x0}, g {gi}, p {pi})",
                     s.tick,
                     x[f][i]
