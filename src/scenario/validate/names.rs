@@ -1,5 +1,6 @@
 //! The name table: a name -> position index over millions of good or firm names, built
-//! once and looked up by every firm's inputs and outputs (and by duplicate-name checks).
+//! once and looked up by every firm's inputs and outputs (and by duplicate-name checks);
+//! tested against a plain `HashMap` (the reference) below.
 
 /// A name -> position index over a list of names: open addressing over 8-byte slots (a hash
 /// tag and an offset into a copy of the names), so that a lookup among millions of names
@@ -166,4 +167,42 @@ fn name_hash(s: &str) -> usize {
     h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h ^= h >> 32;
     h as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    /// The reference: the first position of each name, by a HashMap.
+    fn reference(names: &[String]) -> HashMap<&str, usize> {
+        let mut first = HashMap::new();
+        for (i, n) in names.iter().enumerate() {
+            first.entry(n.as_str()).or_insert(i);
+        }
+        first
+    }
+
+    proptest! {
+        /// Names short and long (a shared 8-byte head, other tails), repeated or not: every
+        /// name is found at its first position, `unique` says whether any repeats, and names
+        /// not in the list (a byte more, a byte less, another tail) are not found.
+        #[test]
+        fn the_index_finds_what_a_hashmap_finds(
+            picks in proptest::collection::vec((0usize..6, 0u32..50), 0..300),
+        ) {
+            let stems = ["", "a", "g3_", "g3_41907", "g10_4190", "commodity_of_layer_"];
+            let names: Vec<String> = picks.iter().map(|&(s, k)| format!("{}{k}", stems[s])).collect();
+            let (index, unique) = NameIndex::build_checked(names.len(), |i| &names[i]);
+            let want = reference(&names);
+            prop_assert_eq!(unique, want.len() == names.len());
+            for (name, &i) in &want {
+                prop_assert_eq!(index.get(name), Some(i), "{}", name);
+                for other in [format!("{name}x"), format!("x{name}"), name[..name.len().saturating_sub(1)].to_string()] {
+                    prop_assert_eq!(index.get(&other), want.get(other.as_str()).copied(), "{}", other);
+                }
+            }
+        }
+    }
 }
