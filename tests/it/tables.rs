@@ -46,6 +46,51 @@ fn both_forms_give_the_identical_economy() {
     }
 }
 
+/// Tens of thousands of firms (several chunks, some read while the goods are): the same
+/// economy as the TOML file, and problems in different chunks all said, in file order,
+/// however many chunks were read ahead of the goods.
+#[test]
+fn many_chunks_give_the_toml_economy_and_every_problem_in_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = Spec::new(4, 10_000, 2);
+    both_forms(&spec, tmp.path());
+    let toml = load(&tmp.path().join("economy.toml"), &[]).unwrap();
+    let path = tmp.path().join("tables/scenario.toml");
+    let tables = load(&path, &["firms.f4_9999.rate=0.3"]).unwrap();
+    let toml_set = load(&tmp.path().join("economy.toml"), &["firms.f4_9999.rate=0.3"]).unwrap();
+    assert_eq!(format!("{toml_set:?}"), format!("{tables:?}"));
+    assert_ne!(
+        format!("{toml:?}"),
+        format!("{tables:?}"),
+        "the --set reached the last chunk"
+    );
+    // a bad number in the first chunk and one in the last, an unknown good in the middle
+    let firms = tmp.path().join("tables/firms.csv");
+    let text = std::fs::read_to_string(&firms).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let bad_scale = |line: &mut String| {
+        let mut cells: Vec<&str> = line.split(',').collect();
+        cells[3] = "oops";
+        *line = cells.join(",");
+    };
+    bad_scale(&mut lines[2]);
+    bad_scale(&mut lines[39_000]);
+    std::fs::write(&firms, lines.join("\n") + "\n").unwrap();
+    let inputs = tmp.path().join("tables/inputs.csv");
+    let text = std::fs::read_to_string(&inputs).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[40_000] = lines[40_000].replacen(",g", ",nogood_g", 1);
+    std::fs::write(&inputs, lines.join("\n") + "\n").unwrap();
+    for _ in 0..3 {
+        let e = load(&path, &[]).unwrap_err().to_string();
+        let first = e.find("firms.csv:3, column `scale`").expect(&e);
+        let last = e.find("firms.csv:39001, column `scale`").expect(&e);
+        let unknown = e.find("inputs.csv:40001, column `good`").expect(&e);
+        // the rows' own problems in file order, then validation's
+        assert!(first < last && last < unknown, "{e}");
+    }
+}
+
 /// A table scenario in `dir` with the given tables (an inputs table when `inputs` is given).
 fn scenario_with(dir: &Path, goods: &str, firms: &str, inputs: Option<&str>) -> std::path::PathBuf {
     std::fs::write(dir.join("goods.csv"), goods).unwrap();

@@ -150,10 +150,11 @@ impl FirmRows {
 
 /// Where the cells of the firms and inputs tables are: for each known column, its index in
 /// the file (as the tables' readers found it).
+#[derive(Clone)]
 pub struct Columns<'a> {
     pub places: &'a Places,
-    pub firms: &'a [Option<usize>],
-    pub inputs: &'a [Option<usize>],
+    pub firms: Vec<Option<usize>>,
+    pub inputs: Vec<Option<usize>>,
 }
 
 impl Columns<'_> {

@@ -10,6 +10,7 @@
 //! validators' spans to table cells.
 
 mod columns;
+mod firm_reader;
 mod firm_rows;
 mod parquet;
 mod place;
@@ -17,7 +18,8 @@ mod read;
 mod source;
 mod specs;
 
-use self::firm_rows::{Columns, FirmRows, InputRow, TableFirm};
+use self::firm_reader::FirmReader;
+use self::firm_rows::{Columns, FirmRows, TableFirm};
 use self::place::{Places, Table};
 use self::source::Source;
 use self::specs::Cells;
@@ -26,7 +28,9 @@ use super::format::*;
 use super::overrides::{self, Target};
 use super::validate::{self, Batch, GoodsPart, Head, HeadStart, ShapeCache};
 use crate::economy::Economy;
+use rayon::prelude::*;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use toml::Spanned;
 
 /// Load the economy of `file` (parsed from `text`, labelled `label`: the scenario's path, whose
@@ -74,7 +78,7 @@ pub(super) fn load(
         }
     }
 
-    // --- goods ---------------------------------------------------------------------------
+    // --- open the tables (one of firms or inputs that does not open is said after the goods) --
     let goods_file = tables.goods.get_ref();
     let mut goods = Source::open(
         dir,
@@ -86,37 +90,79 @@ pub(super) fn load(
         &mut places,
     )
     .map_err(error)?;
-    let start = HeadStart::new(&file);
-    let mut part = GoodsPart::default();
-    let mut cells = Cells {
-        places: &places,
-        problems: Vec::new(),
-        input_columns: Vec::new(),
-        line_word: "line",
-    };
-    while let Some(row) = goods.next_row(goods_file).map_err(|p| error(vec![p]))? {
-        let Some((name, mut spec)) = cells.good(&row) else {
-            cells.problems.push(Problem::at(
-                spec_span(&row, &places),
-                "a row of the goods table has no name",
-                "every good has a name (letters, digits and _)",
-            ));
-            continue;
+    let firms_file = tables.firms.get_ref();
+    let inputs_file = name(&tables.inputs);
+    let opened = Source::open(
+        dir,
+        firms_file,
+        tables.firms.span(),
+        Table::Firms,
+        &columns::FIRMS,
+        &columns::FIRMS_TEXT,
+        &mut places,
+    )
+    .and_then(|firms| {
+        let inputs = match &tables.inputs {
+            Some(t) => Some(Source::open(
+                dir,
+                t.get_ref(),
+                t.span(),
+                Table::Inputs,
+                &columns::INPUTS,
+                &columns::INPUTS_TEXT,
+                &mut places,
+            )?),
+            None => None,
         };
-        for (target, arg, hit) in good_sets.iter_mut() {
-            if *target == name {
-                *hit = true;
-                if let Err(msg) = overrides::apply_good(spec.get_mut(), arg) {
-                    set_problems.push(set_problem(arg, msg));
-                }
+        Ok((firms, inputs))
+    });
+    let (mut reader, open_problems) = match opened {
+        Ok((firms, inputs)) => {
+            let at = Columns {
+                places: &places,
+                firms: firms.columns().to_vec(),
+                inputs: inputs.as_ref().map_or_else(Vec::new, |t| t.columns().to_vec()),
+            };
+            let reader = FirmReader::new((firms, firms_file), (inputs, &inputs_file), at, firm_sets);
+            (Some(reader), Vec::new())
+        }
+        Err(problems) => (None, problems),
+    };
+
+    // --- the goods, and the first chunks of firms meanwhile ----------------------------------
+    // The goods are read and indexed on one core; the firm rows do not need them, so the
+    // other core reads the first chunks of firms meanwhile (at most READ_AHEAD of them).
+    let stop = AtomicBool::new(false);
+    let mut goods_phase = || {
+        let out = read_goods(&mut goods, goods_file, &places, &file, &mut good_sets);
+        stop.store(true, Ordering::Relaxed);
+        out
+    };
+    let read_ahead = |reader: &mut FirmReader| -> Result<(Vec<FirmRows>, bool), Problem> {
+        reader.start()?;
+        let mut chunks = Vec::new();
+        loop {
+            let mut rows = FirmRows::default();
+            let more = reader.read_chunk(&mut rows)?;
+            chunks.push(rows);
+            if !more || stop.load(Ordering::Relaxed) || chunks.len() >= READ_AHEAD {
+                return Ok((chunks, more));
             }
         }
-        validate::validate_good(&mut part, name, &spec, start.market_initial);
-    }
+    };
+    let (goods_read, ahead) = match reader.as_mut() {
+        Some(r) => {
+            let (g, a) = rayon::join(goods_phase, || read_ahead(r));
+            (g, Some(a))
+        }
+        None => (goods_phase(), None),
+    };
     drop(goods);
-    let mut read_problems = std::mem::take(&mut cells.problems);
-    let Some(head) = Head::assemble(start, &file, text, seed, true, vec![part]) else {
+    let (part, goods_problems, goods_set_problems) = goods_read.map_err(|p| error(vec![p]))?;
+    set_problems.extend(goods_set_problems);
+    let Some(head) = Head::assemble(HeadStart::new(&file), &file, text, seed, true, vec![part]) else {
         // a name repeats: read the names again to say which (a rare path, kept off the common one)
+        drop(reader);
         return Err(error(vec![repeated_good(dir, goods_file, &tables.goods, &mut places)]));
     };
     for (target, arg, hit) in &good_sets {
@@ -128,120 +174,15 @@ pub(super) fn load(
         }
     }
 
-    // --- firms, each with its rows of the inputs table -------------------------------------
-    let firms_file = tables.firms.get_ref();
-    let mut firms = Source::open(
-        dir,
-        firms_file,
-        tables.firms.span(),
-        Table::Firms,
-        &columns::FIRMS,
-        &columns::FIRMS_TEXT,
-        &mut places,
-    )
-    .map_err(error)?;
-    let inputs_file = name(&tables.inputs);
-    let mut inputs = match &tables.inputs {
-        Some(t) => Some(
-            Source::open(
-                dir,
-                t.get_ref(),
-                t.span(),
-                Table::Inputs,
-                &columns::INPUTS,
-                &columns::INPUTS_TEXT,
-                &mut places,
-            )
-            .map_err(error)?,
-        ),
-        None => None,
+    // --- the firms: the chunks read ahead, then one chunk validated while the next is read ----
+    let (Some(mut reader), Some(ahead)) = (reader, ahead) else {
+        return Err(error(open_problems));
     };
-    let columns = (
-        firms.columns().to_vec(),
-        inputs.as_ref().map_or_else(Vec::new, |t| t.columns().to_vec()),
-    );
-    let at = Columns {
-        places: &places,
-        firms: &columns.0,
-        inputs: &columns.1,
-    };
-    let mut cells = Cells {
-        places: &places,
-        problems: read_problems,
-        input_columns: columns.1.clone(),
-        line_word: source::line_word(&inputs_file),
-    };
+    let (read_ahead, mut more) = ahead.map_err(|p| error(vec![p]))?;
+    let at = reader.columns().clone();
     let ctx = head.firm_ctx(&file, text);
-    // The input row read ahead (one set of buffers, not a string per row).
-    let mut ahead = Ahead::default();
-    let mut next_input = |cells: &mut Cells, ahead: &mut Ahead| -> Result<bool, Problem> {
-        let Some(reader) = inputs.as_mut() else {
-            return Ok(false);
-        };
-        while let Some(row) = reader.next_row(&inputs_file)? {
-            let param = cells.input_param(&row);
-            match (row.get(columns::I_FIRM), row.get(columns::I_GOOD)) {
-                (Some(firm), Some(good)) => {
-                    ahead.set(row.line(), firm, good, param);
-                    return Ok(true);
-                }
-                _ => cells.problems.push(Problem::at(
-                    row.span(cells.places, columns::I_FIRM),
-                    "a row of the inputs table lacks its firm or good",
-                    "each row names a firm (as in the firms table) and one of its input goods",
-                )),
-            }
-        }
-        Ok(false)
-    };
-    let mut pending = next_input(&mut cells, &mut ahead).map_err(|p| error(vec![p]))?;
-    let mut firm_count = 0u64;
-    // Read a chunk of firms, with their inputs (and any --set applied).
-    let mut read_chunk = |cells: &mut Cells, rows: &mut FirmRows| -> Result<bool, Problem> {
-        rows.clear();
-        while rows.len() < CHUNK_FIRMS {
-            let Some(row) = firms.next_row(firms_file)? else {
-                return Ok(false);
-            };
-            let Some(name) = row.get(columns::F::NAME) else {
-                cells.problems.push(Problem::at(
-                    row.span(cells.places, 0),
-                    "a row of the firms table has no name",
-                    "every firm has a name",
-                ));
-                continue;
-            };
-            firm_count += 1;
-            let first = rows.inputs.len();
-            while pending && ahead.firm == name {
-                let good = rows.keep(&ahead.good);
-                rows.inputs.push(InputRow {
-                    line: ahead.line,
-                    good,
-                    param: ahead.param,
-                });
-                pending = next_input(cells, &mut ahead)?;
-            }
-            if !cells.firm(&row, rows, first) {
-                rows.inputs.truncate(first);
-                continue;
-            }
-            for (target, arg, hit) in firm_sets.iter_mut() {
-                if *target == name && !*hit {
-                    *hit = true;
-                    let last = rows.len() - 1;
-                    let mut spec = validate::to_spec(&TableFirm::new(rows, last, &at, &mut Vec::new()));
-                    if let Err(msg) = overrides::apply_firm(&mut spec, arg) {
-                        set_problems.push(set_problem(arg, msg));
-                    }
-                    rows.firms[last].set = Some(Box::new(spec));
-                }
-            }
-        }
-        Ok(true)
-    };
-    // Validate one chunk while the next is read. A firm's goods are looked up among a
-    // million names: the lookups of the firms a few places ahead are fetched meanwhile.
+    // A firm's goods are looked up among a million names: the lookups of the firms a few
+    // places ahead are fetched meanwhile.
     let validate_chunk = |rows: &FirmRows| {
         let (mut batch, mut cache) = (Batch::default(), ShapeCache::default());
         let mut params = Vec::new();
@@ -263,51 +204,27 @@ pub(super) fn load(
         batch.shrink_to_fit();
         batch
     };
-    let mut batches = Vec::new();
-    let (mut reading, mut read) = (FirmRows::default(), FirmRows::default());
-    let mut more = read_chunk(&mut cells, &mut read).map_err(|p| error(vec![p]))?;
-    loop {
-        std::mem::swap(&mut reading, &mut read);
-        if !more {
-            batches.push(validate_chunk(&reading));
-            break;
-        }
-        let (batch, next) = rayon::join(|| validate_chunk(&reading), || read_chunk(&mut cells, &mut read));
-        batches.push(batch);
-        more = next.map_err(|p| error(vec![p]))?;
-    }
-    drop((reading, read));
-    if pending {
-        let (line, firm) = (ahead.line, ahead.firm);
-        cells.problems.push(Problem::new(
-            Location::Table {
-                file: inputs_file.clone(),
-                line,
-                column: "firm".into(),
-            },
-            format!("the inputs of firm '{firm}' are not beside that firm's place in the firms table"),
-            "list the inputs table's rows firm by firm, in the order of the firms table \
-             (every firm in it, and each firm's rows together)",
-        ));
-    }
-    if firm_count == 0 {
-        cells.problems.push(Problem::new(
-            Location::Table {
-                file: firms_file.clone(),
-                line: source::head_line(firms_file),
-                column: String::new(),
-            },
-            "the firms table has no rows",
-            "an economy needs at least one firm; add rows below the header",
-        ));
-    }
-    for (target, arg, hit) in &firm_sets {
-        if !hit {
-            let names = batches.iter().flat_map(|b| (0..b.len()).map(move |j| b.group_name(j)));
-            set_problems.push(set_problem(arg, overrides::no_firm(target, arg, names)));
+    // the chunks read ahead, on both cores
+    let mut batches: Vec<Batch> = read_ahead.par_iter().map(validate_chunk).collect();
+    drop(read_ahead);
+    if more {
+        let (mut reading, mut read) = (FirmRows::default(), FirmRows::default());
+        more = reader.read_chunk(&mut read).map_err(|p| error(vec![p]))?;
+        loop {
+            std::mem::swap(&mut reading, &mut read);
+            if !more {
+                batches.push(validate_chunk(&reading));
+                break;
+            }
+            let (batch, next) = rayon::join(|| validate_chunk(&reading), || reader.read_chunk(&mut read));
+            batches.push(batch);
+            more = next.map_err(|p| error(vec![p]))?;
         }
     }
-    read_problems = cells.problems;
+    let (firm_problems, firm_set_problems) = reader.finish(&batches);
+    let mut read_problems = goods_problems;
+    read_problems.extend(firm_problems);
+    set_problems.extend(firm_set_problems);
     if !set_problems.is_empty() {
         return Err(error(set_problems));
     }
@@ -338,6 +255,47 @@ pub(super) fn load(
     }
 }
 
+/// The goods table read (`--set goods.NAME...` applied, each row validated) into a part of
+/// the goods, with the problems of its rows and those of the `--set`s. An error when the file
+/// cannot be read on.
+fn read_goods(
+    goods: &mut Source,
+    goods_file: &str,
+    places: &Places,
+    file: &ScenarioFile,
+    good_sets: &mut [(&str, &str, bool)],
+) -> Result<(GoodsPart, Vec<Problem>, Vec<Problem>), Problem> {
+    let market_initial = HeadStart::new(file).market_initial;
+    let mut part = GoodsPart::default();
+    let mut cells = Cells {
+        places,
+        problems: Vec::new(),
+        input_columns: Vec::new(),
+        line_word: "line",
+    };
+    let mut set_problems = Vec::new();
+    while let Some(row) = goods.next_row(goods_file)? {
+        let Some((name, mut spec)) = cells.good(&row) else {
+            cells.problems.push(Problem::at(
+                row.span(places, 0),
+                "a row of the goods table has no name",
+                "every good has a name (letters, digits and _)",
+            ));
+            continue;
+        };
+        for (target, arg, hit) in good_sets.iter_mut() {
+            if *target == name {
+                *hit = true;
+                if let Err(msg) = overrides::apply_good(spec.get_mut(), arg) {
+                    set_problems.push(set_problem(arg, msg));
+                }
+            }
+        }
+        validate::validate_good(&mut part, name, &spec, market_initial);
+    }
+    Ok((part, cells.problems, set_problems))
+}
+
 /// The tables a scenario `text` (labelled `label`, the path its tables are relative to)
 /// names: (table, path as written, path). None when it names none, or is too large to be a
 /// table scenario (a file the chunked loader reads is never parsed whole), or does not parse.
@@ -355,28 +313,8 @@ pub fn files(label: &str, text: &str) -> Option<Vec<(&'static str, String, std::
     Some(out.into_iter().map(|(t, f)| (t, f.clone(), dir.join(f))).collect())
 }
 
-/// The input row read ahead of the firm it belongs to: its line, firm, good and parameter.
-#[derive(Default)]
-struct Ahead {
-    line: u64,
-    firm: String,
-    good: String,
-    param: Option<f64>,
-}
-
-impl Ahead {
-    fn set(&mut self, line: u64, firm: &str, good: &str, param: Option<f64>) {
-        self.line = line;
-        self.firm.clear();
-        self.firm.push_str(firm);
-        self.good.clear();
-        self.good.push_str(good);
-        self.param = param;
-    }
-}
-
-/// Firms read (and validated) at a time.
-const CHUNK_FIRMS: usize = 8192;
+/// Chunks of firms read while the goods are (about 3 MB each).
+const READ_AHEAD: usize = 32;
 
 /// The problem of a goods table that names a good twice: read again to find where.
 fn repeated_good(dir: &Path, file: &str, at: &Spanned<String>, places: &mut Places) -> Problem {
@@ -434,15 +372,11 @@ fn at_the_good(location: Location, message: &str, inputs_file: &str) -> Location
     }
 }
 
+/// The problem of a `--set` argument.
 fn set_problem(arg: &str, msg: String) -> Problem {
     Problem::new(
         Location::Set(arg.to_string()),
         msg,
         "fix the --set argument; `pricegrad run --help` lists the paths",
     )
-}
-
-/// The span of a row's first cell.
-fn spec_span(row: &source::Row, places: &Places) -> std::ops::Range<usize> {
-    row.span(places, 0)
 }
