@@ -6,8 +6,11 @@
 //!
 //! The parts: `columns.rs` names the tables' columns, `source.rs` opens a table as CSV
 //! (`read.rs`) or Parquet (`parquet.rs`), `specs.rs` reads rows (goods into specs, firms
-//! into the chunks of `firm_rows.rs`, which validation reads in place), `place.rs` maps the
-//! validators' spans to table cells.
+//! into the chunks of `firm_rows.rs`, which validation reads in place), `firm_reader.rs`
+//! reads the firms table with the inputs table beside it, `place.rs` maps the validators'
+//! spans to table cells. This file runs the steps: the goods (while the first chunks of
+//! firms are read on the other core), then the firms, a chunk validated while the next is
+//! read, then what needs all firms (`validate::finish`).
 
 mod columns;
 mod firm_reader;
