@@ -282,6 +282,9 @@ fn a_firm_rows_own_problems_are_at_its_cells() {
         let e = refused(GOODS, &firms, Some(&inputs));
         assert!(e.contains(message) && e.contains(place), "{message}: {e}");
     }
+    // a repeated input is left out, not its firm: nothing else is wrong (W still makes widget)
+    let e = refused(GOODS, FIRMS, Some(&INPUTS.replace("W,ore,0.5", "W,labor,0.5")));
+    assert_eq!(e.matches("error:").count(), 1, "{e}");
     // a power firm has one input row
     let firms = "name,output,production,family,scale,exponent\nW,widget,,power,1,0.5\nS,cash,sqrt(widget),,,\nM,labor,sqrt(ore),,,\n";
     let e = refused(GOODS, firms, Some(INPUTS));

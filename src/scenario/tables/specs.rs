@@ -97,7 +97,14 @@ impl Cells<'_> {
                     ));
                 }
                 match self.family(row, name, family, rows, first, &mut numbers) {
-                    Some(kind) => Made::Family(kind),
+                    Some((kind, repeated)) => {
+                        // a repeated input row is said once and left out (the firm goes on
+                        // to validation with the first, not missing from the economy)
+                        for k in repeated {
+                            rows.inputs[first + k].param = None;
+                        }
+                        Made::Family(kind)
+                    }
                     None => return false,
                 }
             }
@@ -137,7 +144,7 @@ impl Cells<'_> {
     }
 
     /// The family named in a firm row, its numbers read into `numbers` and its inputs
-    /// (`rows.inputs[first..]`) checked.
+    /// (`rows.inputs[first..]`) checked, with the positions among them of inputs repeated.
     fn family(
         &mut self,
         row: &Row,
@@ -146,12 +153,12 @@ impl Cells<'_> {
         rows: &FirmRows,
         first: usize,
         numbers: &mut [Option<f64>; NUMBERS],
-    ) -> Option<Kind> {
+    ) -> Option<(Kind, Vec<usize>)> {
         let span = row.span(self.places, F::FAMILY);
         let inputs = &rows.inputs[first..];
         // each input of a family with per-input parameters needs its parameter, once
-        let params = |what: &str, cells: &mut Self| -> bool {
-            let mut ok = true;
+        let params = |what: &str, cells: &mut Self| -> Vec<usize> {
+            let mut repeated = Vec::new();
             for (k, input) in inputs.iter().enumerate() {
                 let good = rows.get(input.good);
                 let good_span = cells.input_cell(input.line, I_GOOD);
@@ -171,10 +178,10 @@ impl Cells<'_> {
                         ),
                         "give each input of a firm one row in the inputs table",
                     ));
-                    ok = false;
+                    repeated.push(k);
                 }
             }
-            ok
+            repeated
         };
         numbers[SCALE] = self.number(row, F::SCALE);
         let Some(kind) = Kind::parse(family) else {
@@ -188,12 +195,12 @@ impl Cells<'_> {
             ));
             return None;
         };
-        let ok = match kind {
+        let repeated = match kind {
             Kind::CobbDouglas => params("exponent", self),
             Kind::Ces => {
                 numbers[RHO] = self.number(row, F::RHO);
                 numbers[RETURNS] = self.number(row, F::RETURNS);
-                let ok = params("weight", self);
+                let repeated = params("weight", self);
                 if numbers[RHO].is_none() {
                     self.problems.push(Problem::at(
                         span,
@@ -202,7 +209,7 @@ impl Cells<'_> {
                     ));
                     return None;
                 }
-                ok
+                repeated
             }
             Kind::Power => {
                 numbers[EXPONENT] = self.number(row, F::EXPONENT);
@@ -222,11 +229,11 @@ impl Cells<'_> {
                     ));
                     return None;
                 }
-                true
+                Vec::new()
             }
             Kind::Linear => params("coefficient", self),
             Kind::Leontief => params("requirement", self),
         };
-        ok.then_some(kind)
+        Some((kind, repeated))
     }
 }
