@@ -32,6 +32,7 @@ use super::overrides::{self, Target};
 use super::validate::{self, Batch, GoodsPart, Head, HeadStart, ShapeCache};
 use crate::economy::Economy;
 use rayon::prelude::*;
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use toml::Spanned;
@@ -207,23 +208,30 @@ pub(super) fn load(
         batch.shrink_to_fit();
         batch
     };
-    // the chunks read ahead, on both cores
-    let mut batches: Vec<Batch> = read_ahead.par_iter().map(validate_chunk).collect();
-    drop(read_ahead);
-    if more {
-        let (mut reading, mut read) = (FirmRows::default(), FirmRows::default());
-        more = reader.read_chunk(&mut read).map_err(|p| error(vec![p]))?;
-        loop {
-            std::mem::swap(&mut reading, &mut read);
-            if !more {
-                batches.push(validate_chunk(&reading));
-                break;
-            }
-            let (batch, next) = rayon::join(|| validate_chunk(&reading), || reader.read_chunk(&mut read));
-            batches.push(batch);
-            more = next.map_err(|p| error(vec![p]))?;
+    // The chunks read ahead go first, two validated while one more is read (so the reader,
+    // the slower side for CSV, never waits, and the queue shrinks by one a step); then one is
+    // validated while the next is read. What is queued when the firms table ends is
+    // validated on both cores.
+    let mut queue: VecDeque<FirmRows> = read_ahead.into();
+    let mut batches: Vec<Batch> = Vec::new();
+    let mut spare = FirmRows::default();
+    while more {
+        let take = if queue.len() > 1 { 2 } else { 1 };
+        let chunks: Vec<FirmRows> = (0..take).filter_map(|_| queue.pop_front()).collect();
+        let (done, next) = rayon::join(
+            || chunks.iter().map(validate_chunk).collect::<Vec<_>>(),
+            || reader.read_chunk(&mut spare),
+        );
+        batches.extend(done);
+        more = next.map_err(|p| error(vec![p]))?;
+        queue.push_back(std::mem::take(&mut spare));
+        if let Some(buffer) = chunks.into_iter().next() {
+            spare = buffer;
         }
     }
+    drop(spare);
+    batches.extend(queue.par_iter().map(validate_chunk).collect::<Vec<_>>());
+    drop(queue);
     let (firm_problems, firm_set_problems) = reader.finish(&batches);
     let mut read_problems = goods_problems;
     read_problems.extend(firm_problems);
