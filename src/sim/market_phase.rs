@@ -7,7 +7,7 @@ use crate::economy::Economy;
 use crate::sim::engine::{Engine, Step};
 use crate::sim::fused_demand::CROSSING;
 use crate::sim::market;
-use crate::sim::tick_stats::TickStats;
+use crate::sim::tick_stats::{Markets, TickStats};
 use rayon::prelude::*;
 
 /// Goods per parallel task in the market phase.
@@ -46,7 +46,16 @@ impl Engine {
                 let (last, traded) = (&prev[goods.clone()], &traded[goods.clone()]);
                 market::next_prices(rule, step_size, traded, last, ss, ds, ps);
                 let multiplicative = rule == market_settings::Rule::Multiplicative;
-                TickStats::of_markets(goods.start, traded, last, ps, ss, ds, free_price, multiplicative)
+                TickStats::of_markets(Markets {
+                    g0: goods.start,
+                    traded,
+                    last,
+                    price: ps,
+                    supply: ss,
+                    demand: ds,
+                    free_price,
+                    multiplicative,
+                })
             })
             .reduce(TickStats::default, TickStats::merge);
         Step {

@@ -14,68 +14,48 @@ pub(super) struct TickStats {
     pub(super) first_bad: Option<usize>,
 }
 
+/// The markets of goods `g0`, `g0 + 1`, ... after a price update: whether each is `traded`,
+/// its `last` and new `price`, its `supply` and `demand` (all slices of one length); a
+/// price at most `free_price` in excess supply is a free good's; `multiplicative`: the
+/// market rule.
+#[derive(Clone, Copy)]
+pub(super) struct Markets<'a> {
+    pub g0: usize,
+    pub traded: &'a [bool],
+    pub last: &'a [f64],
+    pub price: &'a [f64],
+    pub supply: &'a [f64],
+    pub demand: &'a [f64],
+    pub free_price: f64,
+    pub multiplicative: bool,
+}
+
 impl TickStats {
-    /// The statistics of the markets of goods g0, g0 + 1, ...: whether each is `traded`, its
-    /// `last` and new `price`, its `supply` and `demand`. Markets that do not count: goods
-    /// without a market (whose quantities must still be finite) and free goods (excess supply
-    /// at a price that is 0 to working precision: in equilibrium by free disposal, they do not
-    /// hold up convergence). A loop without branches; the first bad market is looked for only
-    /// when there is one.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn of_markets(
-        g0: usize,
-        traded: &[bool],
-        last: &[f64],
-        price: &[f64],
-        supply: &[f64],
-        demand: &[f64],
-        free_price: f64,
-        multiplicative: bool,
-    ) -> TickStats {
-        Self::of_markets_at(
-            Level::best(),
-            g0,
-            traded,
-            last,
-            price,
-            supply,
-            demand,
-            free_price,
-            multiplicative,
-        )
+    /// The statistics of the markets `m`. Markets that do not count: goods without a market
+    /// (whose quantities must still be finite) and free goods (excess supply at a price that
+    /// is 0 to working precision: in equilibrium by free disposal, they do not hold up
+    /// convergence). A loop without branches; the first bad market is looked for only when
+    /// there is one.
+    pub(super) fn of_markets(m: Markets) -> TickStats {
+        Self::of_markets_at(Level::best(), m)
     }
 
     /// [`TickStats::of_markets`] on the vector `level` (the results do not depend on it).
     ///
     /// # Panics
     /// If the CPU does not support `level`, or the slices differ in length.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn of_markets_at(
-        level: Level,
-        g0: usize,
-        traded: &[bool],
-        last: &[f64],
-        price: &[f64],
-        supply: &[f64],
-        demand: &[f64],
-        free_price: f64,
-        multiplicative: bool,
-    ) -> TickStats {
-        let n = price.len();
-        assert!(traded.len() == n && last.len() == n && supply.len() == n && demand.len() == n);
+    pub(super) fn of_markets_at(level: Level, m: Markets) -> TickStats {
+        let n = m.price.len();
+        assert!(m.traded.len() == n && m.last.len() == n && m.supply.len() == n && m.demand.len() == n);
         assert!(level <= Level::detected(), "the CPU does not support {level:?}");
         match level {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the CPU has AVX-512 (checked above).
-            Level::Avx512 => unsafe {
-                Self::of_markets_avx512(g0, traded, last, price, supply, demand, free_price, multiplicative)
-            },
+            Level::Avx512 => unsafe { Self::of_markets_avx512(m) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the CPU has AVX2 (checked above).
-            Level::Avx2 => unsafe {
-                Self::of_markets_avx2(g0, traded, last, price, supply, demand, free_price, multiplicative)
-            },
-            _ => Self::of_markets_loop(g0, traded, last, price, supply, demand, free_price, multiplicative),
+            Level::Avx2 => unsafe { Self::of_markets_avx2(m) },
+            _ => Self::of_markets_loop(m),
         }
     }
 
@@ -86,18 +66,8 @@ impl TickStats {
     /// The CPU must support AVX-512F.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn of_markets_avx512(
-        g0: usize,
-        traded: &[bool],
-        last: &[f64],
-        price: &[f64],
-        supply: &[f64],
-        demand: &[f64],
-        free_price: f64,
-        multiplicative: bool,
-    ) -> TickStats {
-        Self::of_markets_loop(g0, traded, last, price, supply, demand, free_price, multiplicative)
+    unsafe fn of_markets_avx512(m: Markets) -> TickStats {
+        Self::of_markets_loop(m)
     }
 
     /// [`TickStats::of_markets_loop`] compiled for AVX2; the same results (max and min are
@@ -107,33 +77,23 @@ impl TickStats {
     /// The CPU must support AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn of_markets_avx2(
-        g0: usize,
-        traded: &[bool],
-        last: &[f64],
-        price: &[f64],
-        supply: &[f64],
-        demand: &[f64],
-        free_price: f64,
-        multiplicative: bool,
-    ) -> TickStats {
-        Self::of_markets_loop(g0, traded, last, price, supply, demand, free_price, multiplicative)
+    unsafe fn of_markets_avx2(m: Markets) -> TickStats {
+        Self::of_markets_loop(m)
     }
 
-    /// The loop of [`TickStats::of_markets`] (all slices of one length).
+    /// The loop of [`TickStats::of_markets`].
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn of_markets_loop(
-        g0: usize,
-        traded: &[bool],
-        last: &[f64],
-        price: &[f64],
-        supply: &[f64],
-        demand: &[f64],
-        free_price: f64,
-        multiplicative: bool,
-    ) -> TickStats {
+    fn of_markets_loop(m: Markets) -> TickStats {
+        let Markets {
+            g0,
+            traded,
+            last,
+            price,
+            supply,
+            demand,
+            free_price,
+            multiplicative,
+        } = m;
         let n = price.len();
         let (traded, last, supply, demand) = (&traded[..n], &last[..n], &supply[..n], &demand[..n]);
         // The maxima are taken over the bits: for numbers >= +0 (these are, or NaN, which
@@ -282,7 +242,17 @@ mod tests {
             let free = 1e-15;
             let want = stats_one_by_one(&traded, &last, &price, &supply, &demand, free, multiplicative);
             for level in Level::available() {
-                let got = TickStats::of_markets_at(level, 7, &traded, &last, &price, &supply, &demand, free, multiplicative);
+                let markets = Markets {
+                    g0: 7,
+                    traded: &traded,
+                    last: &last,
+                    price: &price,
+                    supply: &supply,
+                    demand: &demand,
+                    free_price: free,
+                    multiplicative,
+                };
+                let got = TickStats::of_markets_at(level, markets);
                 prop_assert_eq!(got.rel_excess.to_bits(), want.rel_excess.to_bits(), "{:?}", level);
                 prop_assert_eq!(got.rel_change.to_bits(), want.rel_change.to_bits(), "{:?}", level);
                 prop_assert_eq!(got.first_bad, want.first_bad.map(|g| g + 7), "{:?}", level);
