@@ -2,7 +2,7 @@
 //! [`crate::output::rows`]. Every problem is reported with the file, the line and what to do;
 //! files of earlier versions, which lack some columns, are read too.
 
-use super::run_data::{RunData, TickSpan, MAX_CHART_TICKS};
+use super::run_data::{self, RunData, TickSpan, MAX_CHART_TICKS};
 use super::select::{list, Selected, Selection, TickRange};
 use super::PlotError;
 use crate::output::files;
@@ -362,26 +362,16 @@ pub fn read_run_selected(dir: &Path, sel: &Selection) -> Result<RunData, PlotErr
     })
 }
 
-/// The goods of a run: those of its first logged tick in `trajectory.csv` (every logged tick
-/// has every good), in the file's order.
+/// The goods of a run: those of its first logged tick in `trajectory.csv`, in the file's
+/// order.
 fn first_tick_goods(path: &Path) -> Result<Vec<String>, PlotError> {
     let mut f = CsvFile::of_rows::<TrajectoryRow>(path, &TrajectoryRow::ADDED_LATER)?;
-    let mut goods: Vec<String> = Vec::new();
-    let mut first = None;
-    while f.next()? {
-        let row: TrajectoryRow = f.row()?;
-        if first.is_some_and(|t| t != row.tick) {
-            break;
-        }
-        first = Some(row.tick);
-        if !goods.contains(&row.good) {
-            goods.push(row.good);
-        }
-    }
-    if goods.is_empty() {
-        return Err(no_trajectory_rows(path));
-    }
-    Ok(goods)
+    let rows = std::iter::from_fn(|| match f.next() {
+        Ok(true) => Some(f.row::<TrajectoryRow>()),
+        Ok(false) => None,
+        Err(e) => Some(Err(e)),
+    });
+    run_data::first_tick_goods(rows)?.ok_or_else(|| no_trajectory_rows(path))
 }
 
 fn tick_span(path: &Path, range: TickRange) -> Result<TickSpan, PlotError> {

@@ -2,7 +2,7 @@
 //! `metrics.parquet`) for its chart, into the same row types and with the same sampling as the
 //! CSV files ([`super::read`]); and the parts of them that `plot --goods/--ticks` selects.
 
-use super::run_data::{RunData, TickSpan, MAX_CHART_TICKS};
+use super::run_data::{self, RunData, TickSpan, MAX_CHART_TICKS};
 use super::select::TickRange;
 use super::PlotError;
 use crate::output::columnar::{ReadError, Rows};
@@ -87,22 +87,8 @@ pub fn read_run_files(trajectory: &Path, metrics: &Path, title: String) -> Resul
 
 /// The goods of a run: those of its first logged tick in `trajectory.parquet`, in order.
 pub(super) fn first_tick_goods(path: &Path) -> Result<Vec<String>, PlotError> {
-    let mut goods: Vec<String> = Vec::new();
-    let mut first = None;
-    for row in Rows::<TrajectoryRow>::open(path, &TrajectoryRow::ADDED_LATER).map_err(plot_error)? {
-        let row = row.map_err(plot_error)?;
-        if first.is_some_and(|t| t != row.tick) {
-            break;
-        }
-        first = Some(row.tick);
-        if !goods.contains(&row.good) {
-            goods.push(row.good);
-        }
-    }
-    if goods.is_empty() {
-        return Err(no_rows(path));
-    }
-    Ok(goods)
+    let rows = Rows::<TrajectoryRow>::open(path, &TrajectoryRow::ADDED_LATER).map_err(plot_error)?;
+    run_data::first_tick_goods(rows.map(|r| r.map_err(plot_error)))?.ok_or_else(|| no_rows(path))
 }
 
 /// The logged ticks of `metrics.parquet` against a range.

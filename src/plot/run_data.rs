@@ -62,3 +62,23 @@ impl TickSpan {
         }
     }
 }
+
+/// The goods of a run: those of the first logged tick among trajectory `rows` (every logged
+/// tick has every good), in order; None when there are no rows.
+pub(super) fn first_tick_goods<E>(
+    rows: impl IntoIterator<Item = Result<TrajectoryRow, E>>,
+) -> Result<Option<Vec<String>>, E> {
+    let mut goods: Vec<String> = Vec::new();
+    let mut first = None;
+    for row in rows {
+        let row = row?;
+        if first.is_some_and(|t| t != row.tick) {
+            break;
+        }
+        first = Some(row.tick);
+        if !goods.contains(&row.good) {
+            goods.push(row.good);
+        }
+    }
+    Ok((!goods.is_empty()).then_some(goods))
+}
