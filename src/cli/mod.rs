@@ -99,7 +99,7 @@ pub enum Command {
     /// Write a scenario whose market computes the gradient of an expression.
     Compile(compile::CompileArgs),
     /// Re-draw the chart of an earlier run (convergence.png) or sweep (sweep.png) from its
-    /// CSV files, without re-running anything.
+    /// CSV or Parquet files, without re-running anything.
     Plot(PlotArgs),
     /// Compute the gradient centrally: per good, the planner's quantity and the backprop
     /// adjoint (the price that the markets should find). The planner's allocation comes

@@ -1,5 +1,5 @@
-//! `pricegrad plot DIR`: re-draw the charts of an earlier run from its CSV files, or a part
-//! of a run (`--goods`, `--ticks`), as PNG or SVG (`--format`, `--out`).
+//! `pricegrad plot DIR`: re-draw the charts of an earlier run from its CSV (or Parquet)
+//! files, or a part of a run (`--goods`, `--ticks`), as PNG or SVG (`--format`, `--out`).
 
 use super::{render, PlotArgs, EXIT_BAD_INPUT, EXIT_PASS};
 use crate::output::atomic::write_atomic;
